@@ -1,0 +1,375 @@
+"""The time loop: presentations of examples, release delay, weight integration, stop on blow-up.
+
+Model (explicit Euler in steps of ``dt``; the quasistatic model is its ``T -> inf`` limit)::
+
+    c_v dv/dt = I - L(w) v                         pressure relaxation
+    c_u du/dt = E - kappa L(w) u                   chemical diffusion (diffusivity kappa*w)
+    E         = eta (target - v_out(t))            at output pairs, on from tau after the input
+    dw/dt     = -(alpha / T) (u_a - u_b)(v_a - v_b) learning, spread over the presentation time T
+
+An example is presented for ``T`` time units; the fields carry over from one example to the
+next. With ``weights="deferred"`` (default) each pipe integrates its update over the
+presentation and remodels at its end, so the fields see fixed ``w`` and, as ``T`` grows past
+the relaxation time ``c / (kappa lambda_2)``, the update converges to the quasistatic
+``-alpha u v`` (error ~ relaxation time / T). With ``weights="live"`` the conductances move
+during the presentation and the fields feel it; its ``T -> inf`` limit is the gradient
+*flow* over one presentation, equal to the quasistatic step to first order in ``alpha``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import kernels
+from .network import Network
+from .quasistatic import LaplacianSolver, output_error_currents
+from .rules import RULES, _checked_positive, apply_update
+
+__all__ = [
+    "Quasistatic",
+    "TimeStepped",
+    "FieldState",
+    "TrainResult",
+    "SimulationError",
+    "stable_dt",
+    "relaxation_time",
+    "relax",
+    "train",
+    "PARALLEL_MIN_NODES",
+]
+
+# Above this many nodes the relaxation kernel splits its node loop across threads; below
+# it one parallel region per step costs more than the step (benchmarks/bench_core.py).
+PARALLEL_MIN_NODES = 20_000
+
+
+class SimulationError(RuntimeError):
+    """The time stepping cannot go on (a field blew up, or dt left the stable range)."""
+
+
+@dataclass(frozen=True)
+class Quasistatic:
+    """Each presentation solved at steady state (direct solves): ``T -> infinity``.
+
+    kappa : chemical diffusivity per unit conductance (> 0), as in :class:`TimeStepped`
+    solver_method : ``"auto"``, ``"dense"`` or ``"sparse"`` (see :class:`LaplacianSolver`).
+    """
+
+    kappa: float = 1.0
+    solver_method: str = "auto"
+    name: str = field(default="quasistatic", init=False)
+
+    def __post_init__(self):
+        _checked_positive("kappa", self.kappa)
+        if self.solver_method not in ("auto", "dense", "sparse"):
+            raise ValueError(f"solver_method must be 'auto', 'dense' or 'sparse', got {self.solver_method!r}")
+
+
+@dataclass(frozen=True)
+class TimeStepped:
+    """Explicit time stepping of pressure, chemical and conductance.
+
+    Parameters
+    ----------
+    T : presentation time per example (time units of ``c / w``), > 0
+    tau : release delay: the feedback chemical is injected from ``tau`` after the input
+        changes, 0 <= tau <= T
+    c_v, c_u : node compliances of the pressure and the chemical, > 0
+    kappa : chemical diffusivity per unit conductance, > 0
+    dt : time step; ``None`` picks ``safety`` times the stability bound of the current
+        weights at each presentation (and shrinks it so ``T`` is a whole number of steps).
+        A ``dt`` above the bound is refused with a message that states the bound.
+    safety : fraction of the stability bound used when ``dt`` is None, in (0, 1]
+    weights : ``"deferred"`` (integrate the update, remodel at the end of the presentation)
+        or ``"live"`` (conductances move during the presentation)
+    chunk_steps : steps per kernel call between finiteness checks
+    """
+
+    T: float
+    tau: float = 0.0
+    c_v: float = 1.0
+    c_u: float = 1.0
+    kappa: float = 1.0
+    dt: float | None = None
+    safety: float = 0.9
+    weights: str = "deferred"
+    chunk_steps: int = 4096
+    name: str = field(default="timestepped", init=False)
+
+    def __post_init__(self):
+        for key in ("T", "c_v", "c_u", "kappa"):
+            _checked_positive(key, getattr(self, key))
+        if not (np.isfinite(self.tau) and 0 <= self.tau <= self.T):
+            raise ValueError(f"tau must be in [0, T={self.T}], got {self.tau!r}")
+        if self.dt is not None:
+            _checked_positive("dt", self.dt)
+        if not (0 < self.safety <= 1):
+            raise ValueError(f"safety must be in (0, 1], got {self.safety!r}")
+        if self.weights not in ("deferred", "live"):
+            raise ValueError(f"weights must be 'deferred' or 'live', got {self.weights!r}")
+        if int(self.chunk_steps) != self.chunk_steps or self.chunk_steps < 1:
+            raise ValueError(f"chunk_steps must be a positive integer, got {self.chunk_steps!r}")
+
+
+@dataclass
+class FieldState:
+    """Fields that carry over between presentations.
+
+    v : [n] node pressure;  u : [n] chemical concentration;  time : elapsed time;
+    step : explicit steps taken.
+    """
+
+    v: np.ndarray
+    u: np.ndarray
+    time: float = 0.0
+    step: int = 0
+
+    @classmethod
+    def at_rest(cls, network: Network) -> "FieldState":
+        return cls(v=np.zeros(network.n_nodes), u=np.zeros(network.n_nodes))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a sequence of presentations produced.
+
+    network : the network with its final conductances
+    outputs : [B, p] output drops per example (steady outputs before the update in the
+        quasistatic dynamics; observed at the end of the presentation when time-stepped)
+    costs : [B] ``1/2 |outputs - targets|^2`` per example
+    floored : [B] pipes caught by the conductance floor per example
+    state : the fields after the last presentation (time-stepped), else None
+    dt : the time steps used per presentation [B] (time-stepped), else None
+    """
+
+    network: Network
+    outputs: np.ndarray
+    costs: np.ndarray
+    floored: np.ndarray
+    state: FieldState | None = None
+    dt: np.ndarray | None = None
+
+
+# ---------------------------------------------------------------------- stability
+def stable_dt(network: Network, c: float = 1.0, kappa: float = 1.0, conductance=None) -> float:
+    """Largest stable explicit step for ``c dx/dt = -kappa L x``: ``2 c / (kappa * bound)``,
+    with the Gershgorin bound ``2 max_i sum_j w_ij >= lambda_max(L)``."""
+    w = network.conductance if conductance is None else conductance
+    topo = network.topology
+    return 2.0 * c / (kappa * kernels.laplacian_bound(topo.indptr, topo.edge_ids, w))
+
+
+def relaxation_time(network: Network, c: float = 1.0, kappa: float = 1.0) -> float:
+    """Slowest relaxation time ``c / (kappa lambda_2)`` (lambda_2: algebraic connectivity)."""
+    import scipy.sparse.linalg
+
+    laplacian = network.laplacian()
+    if network.n_nodes <= 2000:
+        lambda_2 = np.linalg.eigvalsh(laplacian.toarray())[1]
+    else:  # shift-invert around 0 would hit the null space; ask for the two smallest
+        lambda_2 = np.sort(scipy.sparse.linalg.eigsh(laplacian, k=2, sigma=-1e-8 * laplacian.diagonal().max(), which="LM")[0])[1]
+    return c / (kappa * lambda_2)
+
+
+def _presentation_steps(dynamics: TimeStepped, network: Network, w) -> tuple[float, int, int]:
+    """``(dt, steps per presentation, steps of delay)`` for the current weights."""
+    bound = min(stable_dt(network, dynamics.c_v, 1.0, w), stable_dt(network, dynamics.c_u, dynamics.kappa, w))
+    if dynamics.dt is None:
+        dt = dynamics.safety * bound
+    elif dynamics.dt >= bound:
+        raise ValueError(
+            f"dt={dynamics.dt:.6g} is above the explicit stability bound {bound:.6g} "
+            f"(2 c / (kappa * Gershgorin bound), c_v={dynamics.c_v}, c_u={dynamics.c_u}, kappa={dynamics.kappa}); "
+            "use a smaller dt or leave it None to choose one"
+        )
+    else:
+        dt = dynamics.dt
+    n_steps = max(1, math.ceil(dynamics.T / dt - 1e-9))
+    dt = dynamics.T / n_steps
+    return dt, n_steps, min(n_steps, round(dynamics.tau / dt))
+
+
+# ---------------------------------------------------------------------- relaxation only
+def relax(
+    network: Network,
+    sources,
+    *,
+    x0=None,
+    c: float = 1.0,
+    kappa: float = 1.0,
+    dt: float | None = None,
+    n_steps: int | None = None,
+    rtol: float | None = None,
+    max_steps: int = 10_000_000,
+    check_every: int = 4096,
+) -> tuple[np.ndarray, int]:
+    """Relax ``c dx/dt = sources - kappa L x`` by explicit steps; return ``(x, steps)``.
+
+    Runs ``n_steps`` steps, or until the residual ``|sources - kappa L x|_inf`` falls below
+    ``rtol * |sources|_inf`` (checked every ``check_every`` steps), whichever is given.
+    ``dt`` defaults to 0.9 of the stability bound. ``x`` is not shifted: ``sum(x)`` keeps
+    its initial value because the sources sum to zero.
+    """
+    if (n_steps is None) == (rtol is None):
+        raise ValueError("give exactly one of n_steps and rtol")
+    sources = np.ascontiguousarray(sources, dtype=np.float64)
+    bound = stable_dt(network, c, kappa)
+    if dt is None:
+        dt = 0.9 * bound
+    elif dt >= bound:
+        raise ValueError(f"dt={dt:.6g} is above the explicit stability bound {bound:.6g}; use a smaller dt")
+    x = np.zeros(network.n_nodes) if x0 is None else np.array(x0, dtype=np.float64)
+    scratch = np.empty_like(x)
+    topo = network.topology
+    kernel = kernels.relax_parallel if network.n_nodes >= PARALLEL_MIN_NODES else kernels.relax
+    gain, source = dt * kappa / c, sources / kappa
+    laplacian = network.laplacian() if rtol is not None else None
+    target = np.inf if n_steps is None else n_steps
+    limit = min(max_steps, target)
+    done = 0
+    while done < limit:
+        chunk = int(min(check_every, limit - done))
+        kernel(topo.indptr, topo.neighbors, topo.edge_ids, network.conductance, x, source, gain, chunk, scratch)
+        done += chunk
+        if not np.all(np.isfinite(x)):
+            raise SimulationError(f"relaxation blew up after {done} steps (dt={dt:.6g})")
+        if rtol is not None:
+            residual = np.abs(sources - kappa * (laplacian @ x)).max()
+            if residual <= rtol * np.abs(sources).max():
+                return x, done
+    if rtol is not None:
+        raise SimulationError(f"relaxation did not reach rtol={rtol:g} in {max_steps} steps")
+    return x, done
+
+
+# ---------------------------------------------------------------------- training
+def _checked_examples(network: Network, inputs, targets) -> tuple[np.ndarray, np.ndarray]:
+    inputs = np.asarray(inputs, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    if inputs.ndim == 1:
+        inputs, targets = inputs[None], targets[None]
+    if inputs.ndim != 2 or inputs.shape[1] != network.n_inputs:
+        raise ValueError(f"inputs must have shape [B, {network.n_inputs}] (or [{network.n_inputs}]), got {inputs.shape}")
+    if targets.shape != (len(inputs), network.n_outputs):
+        raise ValueError(f"targets must have shape [{len(inputs)}, {network.n_outputs}], got {targets.shape}")
+    if not (np.all(np.isfinite(inputs)) and np.all(np.isfinite(targets))):
+        raise ValueError("inputs and targets must be finite")
+    return inputs, targets
+
+
+def train(
+    network: Network,
+    inputs,
+    targets,
+    *,
+    rule: str = "chemical",
+    alpha: float = 1.0,
+    eta: float = 1.0,
+    dynamics: Quasistatic | TimeStepped = Quasistatic(),
+    w_min: float = 1e-6,
+    state: FieldState | None = None,
+) -> TrainResult:
+    """Present examples in order, updating the conductances after each.
+
+    Parameters
+    ----------
+    network : the starting network (not modified; the result holds the trained copy)
+    inputs : [B, q] input currents per example (or [q] for one presentation)
+    targets : [B, p] desired output drops per example (or [p])
+    rule : a name in :data:`simulator.rules.RULES`; time stepping supports ``"chemical"``
+    alpha, eta : rate and nudge (> 0); the step along ``-dC/dw`` is ``alpha * eta / kappa``
+    dynamics : :class:`Quasistatic` (direct solves) or :class:`TimeStepped`
+    w_min : conductance floor (> 0), applied after every update
+    state : fields to start from (time-stepped); default at rest
+    """
+    inputs, targets = _checked_examples(network, inputs, targets)
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {sorted(RULES)}")
+    alpha, eta, w_min = (_checked_positive(k, x) for k, x in (("alpha", alpha), ("eta", eta), ("w_min", w_min)))
+    if isinstance(dynamics, Quasistatic):
+        return _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min)
+    if isinstance(dynamics, TimeStepped):
+        if rule != "chemical":
+            raise ValueError(f"time stepping implements the 'chemical' rule only, got rule={rule!r}")
+        return _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state)
+    raise TypeError(f"dynamics must be Quasistatic(...) or TimeStepped(...), got {type(dynamics).__name__}")
+
+
+def _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min) -> TrainResult:
+    update = RULES[rule]
+    outputs = np.empty_like(targets)
+    floored = np.zeros(len(inputs), dtype=np.int64)
+    for k in range(len(inputs)):
+        solver = LaplacianSolver(network, dynamics.solver_method)
+        v = solver.solve(network.node_currents(inputs[k]))
+        outputs[k] = network.outputs(v)
+        dw = update(network, v, targets[k], alpha=alpha, eta=eta, kappa=dynamics.kappa, solver=solver)
+        w, floored[k] = apply_update(network.conductance, dw, w_min)
+        network = network.with_conductance(w)
+    costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
+    return TrainResult(network=network, outputs=outputs, costs=costs, floored=floored)
+
+
+def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state) -> TrainResult:
+    state = FieldState.at_rest(network) if state is None else FieldState(
+        v=np.array(state.v, dtype=np.float64), u=np.array(state.u, dtype=np.float64), time=state.time, step=state.step
+    )
+    if state.v.shape != (network.n_nodes,) or state.u.shape != (network.n_nodes,):
+        raise ValueError(f"state fields must have shape [{network.n_nodes}]")
+    topo = network.topology
+    edges32 = network.edges.astype(np.int32)
+    out_plus = network.output_pairs[:, 0].astype(np.int32)
+    out_minus = network.output_pairs[:, 1].astype(np.int32)
+    w = network.conductance.copy()
+    v_scratch, u_scratch = np.empty_like(state.v), np.empty_like(state.u)
+    dw = np.empty_like(w)
+    live = dynamics.weights == "live"
+    outputs = np.empty_like(targets)
+    floored = np.zeros(len(inputs), dtype=np.int64)
+    dts = np.empty(len(inputs))
+    for k in range(len(inputs)):
+        dt, n_steps, n_delay = _presentation_steps(dynamics, network, w)
+        dts[k] = dt
+        currents = network.node_currents(inputs[k])
+        dw[:] = 0.0
+        learn_rate = dt * alpha / dynamics.T
+        for feedback_on, phase_steps in ((False, n_delay), (True, n_steps - n_delay)):
+            done = 0
+            while done < phase_steps:
+                chunk = min(dynamics.chunk_steps, phase_steps - done)
+                kernels.learn_steps(
+                    topo.indptr, topo.neighbors, topo.edge_ids, edges32, w, state.v, state.u, currents,
+                    out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
+                    dynamics.kappa, learn_rate, live, w_min, dw, chunk, v_scratch, u_scratch,
+                )  # fmt: skip
+                done += chunk
+                state.step += chunk
+                _check_fields(state, k, live, network, dynamics, w, dt)
+        state.time += dynamics.T
+        outputs[k] = network.outputs(state.v)
+        if live:
+            floored[k] = int(np.count_nonzero(w <= w_min))
+        else:
+            w, floored[k] = apply_update(w, dw, w_min)
+        network = network.with_conductance(w)
+        w = network.conductance.copy()  # the network holds a read-only copy; keep a private one
+    costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
+    return TrainResult(network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts)
+
+
+def _check_fields(state: FieldState, example: int, live: bool, network: Network, dynamics: TimeStepped, w, dt: float):
+    if not (np.all(np.isfinite(state.v)) and np.all(np.isfinite(state.u)) and np.all(np.isfinite(w))):
+        raise SimulationError(
+            f"the fields blew up during presentation {example} (step {state.step}, dt={dt:.6g}); "
+            + ("with weights='live' the conductances can outgrow the stable dt: lower alpha or dt" if live else "lower dt")
+        )
+    if live:
+        bound = min(stable_dt(network, dynamics.c_v, 1.0, w), stable_dt(network, dynamics.c_u, dynamics.kappa, w))
+        if dt >= bound:
+            raise SimulationError(
+                f"during presentation {example} (step {state.step}) the conductances grew so that dt={dt:.6g} "
+                f"is above the stability bound {bound:.6g}; lower alpha, or dt / safety"
+            )

@@ -1,0 +1,456 @@
+"""Flow networks: nodes, pipes, boundary pairs, and the paper's lattice builder.
+
+Units and signs (written once, here)
+------------------------------------
+* ``v`` node pressure and ``u`` chemical concentration: arbitrary but consistent units.
+* ``conductance`` ``w_e > 0`` of pipe ``e = (a, b)``: flow per unit pressure drop. The flow
+  through pipe ``e`` is ``w_e * (v[a] - v[b])``, positive from ``a`` to ``b``.
+* Input pair ``(b+, b-)``: the external current ``I_j`` enters at ``b+`` and leaves at ``b-``
+  (a positive ``I_j`` raises ``v[b+]`` above ``v[b-]``).
+* Output pair ``(o+, o-)``: the output is the drop ``v[o+] - v[o-]``.
+* Steady state: ``L(w) v = I`` with ``(L v)_x = sum_y w_xy (v_x - v_y)`` = net outflow at ``x``.
+
+A :class:`Network` is immutable; learning produces new networks with
+:meth:`Network.with_conductance`, which shares the (validated) topology and its derived
+arrays, so a learning step costs no re-validation and no adjacency rebuild.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+__all__ = [
+    "Network",
+    "NetworkWarning",
+    "Topology",
+    "lattice_network",
+    "SPECIES_INTERIOR",
+    "SPECIES_INPUT_PLUS",
+    "SPECIES_INPUT_MINUS",
+    "SPECIES_OUTPUT_PLUS",
+    "SPECIES_OUTPUT_MINUS",
+]
+
+# Node species codes, as stored in trajectories (particles/nodes/species).
+SPECIES_INTERIOR = 0
+SPECIES_INPUT_PLUS = 1
+SPECIES_INPUT_MINUS = 2
+SPECIES_OUTPUT_PLUS = 3
+SPECIES_OUTPUT_MINUS = 4
+
+
+class NetworkWarning(UserWarning):
+    """A network that is valid but probably not what the user meant."""
+
+
+@dataclass(frozen=True, eq=False)
+class Topology:
+    """Derived, weight-independent arrays of a network (built once, shared by copies).
+
+    Attributes
+    ----------
+    indptr : [n+1] int32
+        CSR row pointers of the symmetric adjacency.
+    neighbors : [2m] int32
+        Neighbour of each adjacency entry.
+    edge_ids : [2m] int32
+        Pipe index of each adjacency entry, so conductances are gathered from ``w[edge_ids]``
+        and never copied into the adjacency: weights can change without a rebuild.
+    """
+
+    indptr: np.ndarray
+    neighbors: np.ndarray
+    edge_ids: np.ndarray
+
+    @classmethod
+    def from_edges(cls, n_nodes: int, edges: np.ndarray) -> "Topology":
+        m = len(edges)
+        heads = np.concatenate([edges[:, 0], edges[:, 1]])
+        tails = np.concatenate([edges[:, 1], edges[:, 0]])
+        ids = np.concatenate([np.arange(m), np.arange(m)])
+        order = np.lexsort((tails, heads))  # rows in node order, neighbours sorted in a row
+        indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+        np.add.at(indptr, heads + 1, 1)
+        return cls(
+            indptr=np.cumsum(indptr).astype(np.int32),
+            neighbors=tails[order].astype(np.int32),
+            edge_ids=ids[order].astype(np.int32),
+        )
+
+
+def _as_index_array(name: str, value, width: int) -> np.ndarray:
+    array = np.asarray(value)
+    if array.size == 0:
+        return np.zeros((0, width), dtype=np.int64)
+    if array.ndim != 2 or array.shape[1] != width:
+        raise ValueError(f"{name} must have shape [k, {width}], got {array.shape}")
+    if not np.issubdtype(array.dtype, np.integer):
+        if not np.all(np.isfinite(array)) or np.any(array != np.round(array)):
+            raise ValueError(f"{name} must hold integer node indices, got dtype {array.dtype}")
+    return array.astype(np.int64)
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    array.flags.writeable = False
+    return array
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A linear flow network with input and output node pairs.
+
+    Parameters
+    ----------
+    positions : [n, 2] float64
+        Node coordinates (layout only; the physics does not use them).
+    edges : [m, 2] int
+        Pipe end nodes ``(a, b)``; flow is counted positive from ``a`` to ``b``.
+    conductance : [m] float64, > 0
+        Pipe conductances ``w``.
+    input_pairs : [q, 2] int
+        ``(b+, b-)`` per input; current ``I_j`` enters at ``b+`` and leaves at ``b-``.
+    output_pairs : [p, 2] int
+        ``(o+, o-)`` per output; the output is ``v[o+] - v[o-]``. Should be pipes (the
+        paper's choice); a warning says when one is not.
+
+    All arrays are stored read-only. Construction validates everything and raises a
+    ``ValueError`` naming the problem: shapes, non-finite or non-positive conductance,
+    self-loops, duplicate pipes, out-of-range or overlapping terminals, a disconnected graph.
+    """
+
+    positions: np.ndarray
+    edges: np.ndarray
+    conductance: np.ndarray
+    input_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    output_pairs: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
+    topology: Topology | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        set_ = object.__setattr__
+        if self.topology is not None:  # a copy made by with_conductance: topology known good
+            set_(self, "conductance", _frozen(_checked_conductance(self.conductance, len(self.edges))))
+            return
+        positions = np.asarray(self.positions, dtype=np.float64)
+        if positions.ndim != 2 or positions.shape[1] != 2:
+            raise ValueError(f"positions must have shape [n, 2], got {positions.shape}")
+        n = len(positions)
+        if n < 2:
+            raise ValueError(f"a network needs at least 2 nodes, got {n}")
+        if not np.all(np.isfinite(positions)):
+            raise ValueError("positions must be finite")
+        edges = _as_index_array("edges", self.edges, 2)
+        if len(edges) == 0:
+            raise ValueError("a network needs at least one edge (pipe)")
+        _check_edges(edges, n)
+        conductance = _checked_conductance(self.conductance, len(edges))
+        input_pairs = _as_index_array("input_pairs", self.input_pairs, 2)
+        output_pairs = _as_index_array("output_pairs", self.output_pairs, 2)
+        _check_pairs(input_pairs, output_pairs, n)
+        _check_connected(edges, n)
+        _warn_outputs_not_pipes(edges, output_pairs)
+        set_(self, "positions", _frozen(positions))
+        set_(self, "edges", _frozen(edges))
+        set_(self, "conductance", _frozen(conductance))
+        set_(self, "input_pairs", _frozen(input_pairs))
+        set_(self, "output_pairs", _frozen(output_pairs))
+        set_(self, "topology", Topology.from_edges(n, edges))
+
+    # ------------------------------------------------------------------ sizes and views
+    @property
+    def n_nodes(self) -> int:
+        return len(self.positions)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edges)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.input_pairs)
+
+    @property
+    def n_outputs(self) -> int:
+        return len(self.output_pairs)
+
+    def with_conductance(self, conductance) -> "Network":
+        """The same network with new conductances ``[m]`` (validated: finite, > 0)."""
+        return dataclasses.replace(self, conductance=conductance)
+
+    def species(self) -> np.ndarray:
+        """Node species ``[n]`` int8: 0 interior, 1 input+, 2 input-, 3 output+, 4 output-."""
+        species = np.full(self.n_nodes, SPECIES_INTERIOR, dtype=np.int8)
+        species[self.input_pairs[:, 0]] = SPECIES_INPUT_PLUS
+        species[self.input_pairs[:, 1]] = SPECIES_INPUT_MINUS
+        species[self.output_pairs[:, 0]] = SPECIES_OUTPUT_PLUS
+        species[self.output_pairs[:, 1]] = SPECIES_OUTPUT_MINUS
+        return species
+
+    def node_currents(self, inputs) -> np.ndarray:
+        """Node current vector ``I [n]`` from the input-pair currents ``inputs [q]``."""
+        inputs = np.asarray(inputs, dtype=np.float64)
+        if inputs.shape != (self.n_inputs,):
+            raise ValueError(f"inputs must have shape [{self.n_inputs}] (one current per input pair), got {inputs.shape}")
+        currents = np.zeros(self.n_nodes)
+        currents[self.input_pairs[:, 0]] += inputs
+        currents[self.input_pairs[:, 1]] -= inputs
+        return currents
+
+    def outputs(self, v) -> np.ndarray:
+        """Output drops ``v[o+] - v[o-]`` ``[p]`` (or ``[..., p]`` for stacked fields)."""
+        v = np.asarray(v)
+        return v[..., self.output_pairs[:, 0]] - v[..., self.output_pairs[:, 1]]
+
+    def drops(self, field) -> np.ndarray:
+        """Drop of a node field across every pipe, ``field[a] - field[b]`` ``[m]``."""
+        field = np.asarray(field)
+        return field[..., self.edges[:, 0]] - field[..., self.edges[:, 1]]
+
+    def laplacian(self, conductance=None) -> sp.csr_matrix:
+        """Weighted graph Laplacian ``L(w)`` as a sparse ``[n, n]`` matrix."""
+        w = self.conductance if conductance is None else np.asarray(conductance, dtype=np.float64)
+        a, b = self.edges[:, 0], self.edges[:, 1]
+        n = self.n_nodes
+        rows = np.concatenate([a, b, a, b])
+        cols = np.concatenate([b, a, a, b])
+        vals = np.concatenate([-w, -w, w, w])
+        return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+    def weighted_degree(self) -> np.ndarray:
+        """Sum of conductances at each node ``[n]`` (the Laplacian's diagonal)."""
+        return np.bincount(self.edges.ravel(), weights=np.repeat(self.conductance, 2), minlength=self.n_nodes)
+
+    # ------------------------------------------------------------------ networkx
+    @classmethod
+    def from_networkx(cls, graph, input_pairs=None, output_pairs=None, *, conductance="conductance", pos="pos") -> "Network":
+        """Build a network from a networkx graph.
+
+        Nodes are numbered in ``graph.nodes`` order; ``input_pairs`` and ``output_pairs`` are
+        given in the graph's own node labels (default: ``graph.graph["input_pairs"]`` and
+        ``["output_pairs"]``, as written by :meth:`to_networkx`). Every edge needs the
+        ``conductance`` attribute; node positions come from the ``pos`` attribute, or from a
+        seeded spring layout when no node has one.
+        """
+        import networkx as nx
+
+        if graph.is_directed() or graph.is_multigraph():
+            raise ValueError("from_networkx needs an undirected simple graph (nx.Graph)")
+        labels = list(graph.nodes)
+        index = {label: i for i, label in enumerate(labels)}
+        edges, weights = [], []
+        for a, b, data in graph.edges(data=True):
+            if conductance not in data:
+                raise ValueError(f"edge ({a!r}, {b!r}) has no {conductance!r} attribute")
+            edges.append((index[a], index[b]))
+            weights.append(data[conductance])
+        has_pos = [pos in graph.nodes[label] for label in labels]
+        if all(has_pos):
+            positions = np.array([graph.nodes[label][pos] for label in labels], dtype=np.float64)
+        elif not any(has_pos):
+            layout = nx.spring_layout(graph, seed=0)
+            positions = np.array([layout[label] for label in labels], dtype=np.float64)
+        else:
+            missing = labels[has_pos.index(False)]
+            raise ValueError(f"node {missing!r} has no {pos!r} attribute while others do")
+
+        def relabel(name, pairs):
+            if pairs is None:
+                pairs = graph.graph.get(name, [])
+            try:
+                return np.array([(index[p], index[m]) for p, m in pairs], dtype=np.int64).reshape(-1, 2)
+            except KeyError as err:
+                raise ValueError(f"{name} names node {err.args[0]!r}, which is not in the graph") from None
+
+        return cls(
+            positions=positions,
+            edges=np.array(edges, dtype=np.int64).reshape(-1, 2),
+            conductance=np.array(weights, dtype=np.float64),
+            input_pairs=relabel("input_pairs", input_pairs),
+            output_pairs=relabel("output_pairs", output_pairs),
+        )
+
+    def to_networkx(self):
+        """A ``networkx.Graph`` with node attributes ``pos``, ``species``, edge attribute
+        ``conductance`` and graph attributes ``input_pairs``, ``output_pairs``."""
+        import networkx as nx
+
+        graph = nx.Graph(
+            input_pairs=[tuple(map(int, p)) for p in self.input_pairs],
+            output_pairs=[tuple(map(int, p)) for p in self.output_pairs],
+        )
+        species = self.species()
+        for i in range(self.n_nodes):
+            graph.add_node(i, pos=tuple(self.positions[i]), species=int(species[i]))
+        for (a, b), w in zip(self.edges.tolist(), self.conductance.tolist()):
+            graph.add_edge(a, b, conductance=w)
+        return graph
+
+
+# ---------------------------------------------------------------------- validation
+def _checked_conductance(conductance, m: int) -> np.ndarray:
+    w = np.array(conductance, dtype=np.float64)
+    if w.shape != (m,):
+        raise ValueError(f"conductance must have shape [{m}] (one per edge), got {w.shape}")
+    bad = np.flatnonzero(~np.isfinite(w))
+    if bad.size:
+        raise ValueError(f"conductance must be finite: edge {bad[0]} has {w[bad[0]]} ({bad.size} such edges)")
+    bad = np.flatnonzero(w <= 0)
+    if bad.size:
+        raise ValueError(f"conductance must be > 0: edge {bad[0]} has {w[bad[0]]} ({bad.size} such edges)")
+    return w
+
+
+def _check_edges(edges: np.ndarray, n: int) -> None:
+    out = np.flatnonzero((edges < 0).any(axis=1) | (edges >= n).any(axis=1))
+    if out.size:
+        raise ValueError(f"edge {out[0]} {tuple(edges[out[0]])} refers to a node outside 0..{n - 1}")
+    loops = np.flatnonzero(edges[:, 0] == edges[:, 1])
+    if loops.size:
+        raise ValueError(f"edge {loops[0]} is a self-loop at node {edges[loops[0], 0]}")
+    keys = np.sort(edges, axis=1)
+    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
+    if (counts > 1).any():
+        dup = keys[first[np.argmax(counts > 1)]]
+        raise ValueError(f"duplicate edge between nodes {dup[0]} and {dup[1]} (pipes are undirected; list each once)")
+
+
+def _check_pairs(input_pairs: np.ndarray, output_pairs: np.ndarray, n: int) -> None:
+    seen: dict[int, str] = {}
+    for kind, pairs in (("input", input_pairs), ("output", output_pairs)):
+        for j, (plus, minus) in enumerate(pairs.tolist()):
+            for node, sign in ((plus, "+"), (minus, "-")):
+                if not 0 <= node < n:
+                    raise ValueError(f"{kind} pair {j} refers to node {node}, outside 0..{n - 1}")
+                label = f"{kind} pair {j} ({sign})"
+                if node in seen:
+                    raise ValueError(f"node {node} is used twice: by {seen[node]} and by {label}; terminals must be distinct")
+                seen[node] = label
+
+
+def _check_connected(edges: np.ndarray, n: int) -> None:
+    graph = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    n_components, labels = connected_components(graph, directed=False)
+    if n_components > 1:
+        sizes = np.bincount(labels)
+        raise ValueError(
+            f"the network is disconnected: {n_components} components (sizes {sorted(sizes.tolist(), reverse=True)[:5]}); "
+            "the steady state is not unique"
+        )
+
+
+def _warn_outputs_not_pipes(edges: np.ndarray, output_pairs: np.ndarray) -> None:
+    if len(output_pairs) == 0:
+        return
+    pipes = {tuple(e) for e in np.sort(edges, axis=1).tolist()}
+    for j, pair in enumerate(np.sort(output_pairs, axis=1).tolist()):
+        if tuple(pair) not in pipes:
+            warnings.warn(
+                f"output pair {j} {tuple(output_pairs[j])} is not a pipe; the paper uses neighbouring nodes "
+                "(training is less smooth otherwise)",
+                NetworkWarning,
+                stacklevel=4,
+            )
+
+
+# ---------------------------------------------------------------------- the paper's builder
+def lattice_network(
+    side: int = 12,
+    d: int = 4,
+    delta: float = 0.25,
+    seed: int = 0,
+    *,
+    n_inputs: int = 4,
+    n_outputs: int = 3,
+    conductance_mean: float = 0.1,
+    conductance_sd: float = 0.01,
+    conductance_range: tuple[float, float] = (0.01, 0.19),
+    max_attempts: int = 100,
+) -> Network:
+    """The paper's network: a perturbed square lattice linked to ``d`` nearest neighbours.
+
+    1. ``side x side`` square lattice with unit spacing;
+    2. each node moved by ``delta`` (lattice units) in a uniformly random direction;
+    3. each node linked to its ``d`` nearest neighbours (union of the k-NN relation, undirected);
+    4. conductances from a normal(``conductance_mean``, ``conductance_sd``) truncated to
+       ``conductance_range``;
+    5. ``n_inputs`` pairs of distinct random nodes, ``n_outputs`` pairs of neighbouring nodes
+       (pipes), all terminals distinct, each pair's orientation random.
+
+    Redrawn (from the same random stream) until the graph is connected. The same arguments
+    give bit-identical arrays.
+    """
+    if int(side) != side or side < 2:
+        raise ValueError(f"side must be an integer >= 2, got {side!r}")
+    if int(d) != d or not 1 <= d < side * side:
+        raise ValueError(f"d must be an integer in 1..{side * side - 1}, got {d!r}")
+    if not (np.isfinite(delta) and delta >= 0):
+        raise ValueError(f"delta must be finite and >= 0, got {delta!r}")
+    low, high = conductance_range
+    if not (0 < low < high and low <= conductance_mean <= high and conductance_sd > 0):
+        raise ValueError(
+            f"need 0 < low <= conductance_mean <= high and conductance_sd > 0, got range {conductance_range}, "
+            f"mean {conductance_mean}, sd {conductance_sd}"
+        )
+    side, d = int(side), int(d)
+    n = side * side
+    if 2 * n_inputs + 2 * n_outputs > n:
+        raise ValueError(f"{n_inputs} input and {n_outputs} output pairs need {2 * (n_inputs + n_outputs)} distinct nodes; the lattice has {n}")
+    rng = np.random.default_rng(seed)
+    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), axis=-1).reshape(-1, 2).astype(np.float64)
+    for _ in range(max_attempts):
+        angle = rng.uniform(0.0, 2.0 * np.pi, size=n)
+        positions = grid + delta * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+        edges = _knn_edges(positions, d)
+        if connected_components(
+            sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)), directed=False
+        )[0] == 1:
+            break
+    else:
+        raise RuntimeError(f"no connected {side}x{side} lattice with d={d} in {max_attempts} draws; raise d")
+    conductance = _truncated_normal(rng, conductance_mean, conductance_sd, low, high, len(edges))
+    input_pairs, output_pairs = _choose_terminals(rng, n, edges, n_inputs, n_outputs)
+    return Network(positions, edges, conductance, input_pairs, output_pairs)
+
+
+def _knn_edges(positions: np.ndarray, d: int) -> np.ndarray:
+    _, neighbours = cKDTree(positions).query(positions, k=d + 1)
+    rows = np.repeat(np.arange(len(positions)), d)
+    cols = neighbours[:, 1:].ravel()  # column 0 is the node itself
+    pairs = np.sort(np.stack([rows, cols], axis=1), axis=1)
+    return np.unique(pairs, axis=0)
+
+
+def _truncated_normal(rng, mean, sd, low, high, size) -> np.ndarray:
+    out = np.empty(size)
+    filled = 0
+    while filled < size:  # rejection: exact and seeded, and the cut is ~9 sd away by default
+        draw = rng.normal(mean, sd, size=size - filled)
+        keep = draw[(draw >= low) & (draw <= high)]
+        out[filled : filled + len(keep)] = keep
+        filled += len(keep)
+    return out
+
+
+def _choose_terminals(rng, n, edges, n_inputs, n_outputs):
+    order = rng.permutation(n)
+    input_nodes = order[: 2 * n_inputs]
+    used = np.zeros(n, dtype=bool)
+    used[input_nodes] = True
+    output_pairs = []
+    for e in rng.permutation(len(edges)):
+        if len(output_pairs) == n_outputs:
+            break
+        a, b = edges[e]
+        if not (used[a] or used[b]):
+            used[a] = used[b] = True
+            output_pairs.append((a, b) if rng.random() < 0.5 else (b, a))
+    if len(output_pairs) < n_outputs:
+        raise ValueError(f"could not place {n_outputs} output pipes with distinct terminals")
+    return input_nodes.reshape(-1, 2), np.array(output_pairs, dtype=np.int64).reshape(-1, 2)
