@@ -310,7 +310,7 @@ def _checked_conductance(conductance, m: int) -> np.ndarray:
 def _check_edges(edges: np.ndarray, n: int) -> None:
     out = np.flatnonzero((edges < 0).any(axis=1) | (edges >= n).any(axis=1))
     if out.size:
-        raise ValueError(f"edge {out[0]} {tuple(edges[out[0]])} refers to a node outside 0..{n - 1}")
+        raise ValueError(f"edge {out[0]} {tuple(edges[out[0]].tolist())} refers to a node outside 0..{n - 1}")
     loops = np.flatnonzero(edges[:, 0] == edges[:, 1])
     if loops.size:
         raise ValueError(f"edge {loops[0]} is a self-loop at node {edges[loops[0], 0]}")
@@ -352,7 +352,7 @@ def _warn_outputs_not_pipes(edges: np.ndarray, output_pairs: np.ndarray) -> None
     for j, pair in enumerate(np.sort(output_pairs, axis=1).tolist()):
         if tuple(pair) not in pipes:
             warnings.warn(
-                f"output pair {j} {tuple(output_pairs[j])} is not a pipe; the paper uses neighbouring nodes "
+                f"output pair {j} {tuple(output_pairs[j].tolist())} is not a pipe; the paper uses neighbouring nodes "
                 "(training is less smooth otherwise)",
                 NetworkWarning,
                 stacklevel=4,

@@ -1,0 +1,180 @@
+"""Time stepping: steady states, conservation, stability, and the quasistatic limit."""
+
+import numpy as np
+import pytest
+
+import simulator
+from conftest import random_task
+
+
+def test_two_node_relaxation_follows_the_discrete_solution():
+    w, current, dt, c = 0.25, 1.0, 0.5, 2.0
+    net = simulator.Network(positions=[[0, 0], [1, 0]], edges=[[0, 1]], conductance=[w], input_pairs=[[0, 1]])
+    for steps in (1, 2, 10, 37):
+        v, _ = simulator.relax(net, net.node_currents([current]), c=c, dt=dt, n_steps=steps)
+        # drop d: c dd/dt = 2I - 2 w d, so d_k = (I/w) (1 - (1 - 2 w dt / c)^k)
+        expected = current / w * (1 - (1 - 2 * w * dt / c) ** steps)
+        assert v[0] - v[1] == pytest.approx(expected, rel=1e-13)
+        assert v.sum() == pytest.approx(0.0, abs=1e-15)
+
+
+def test_relaxed_state_is_the_direct_solve_and_obeys_kirchhoff(any_network):
+    inputs, _ = random_task(any_network)
+    currents = any_network.node_currents(inputs)
+    relaxed, _ = simulator.relax(any_network, currents, rtol=1e-11)
+    direct = simulator.steady_state(any_network, inputs)
+    assert np.abs(relaxed - relaxed.mean() - direct).max() < 1e-8 * np.abs(direct).max()
+    # Kirchhoff: net outflow through the pipes is zero at interior nodes, the injection elsewhere
+    net_outflow = np.zeros(any_network.n_nodes)
+    flows = any_network.conductance * any_network.drops(relaxed)
+    np.add.at(net_outflow, any_network.edges[:, 0], flows)
+    np.add.at(net_outflow, any_network.edges[:, 1], -flows)
+    interior = any_network.species() == 0
+    assert np.abs(net_outflow[interior]).max() < 1e-9 * np.abs(inputs).max()
+    np.testing.assert_allclose(net_outflow[~interior], currents[~interior], atol=1e-9 * np.abs(inputs).max())
+
+
+def test_presentation_ends_at_the_steady_state_of_both_fields():
+    net = simulator.lattice_network(side=5, seed=2, n_inputs=2, n_outputs=2)
+    inputs, targets = random_task(net)
+    T = 40 * simulator.relaxation_time(net)
+    result = simulator.train(net, inputs, targets, alpha=1e-12, eta=0.5, dynamics=simulator.TimeStepped(T=T))
+    solver = simulator.LaplacianSolver(net)
+    v = solver.solve(net.node_currents(inputs))
+    u = solver.solve(simulator.quasistatic.output_error_currents(net, v, targets, 0.5))
+    assert np.abs(result.state.v - result.state.v.mean() - v).max() < 1e-8 * np.abs(v).max()
+    assert np.abs(result.state.u - result.state.u.mean() - u).max() < 1e-8 * np.abs(u).max()
+
+
+@pytest.mark.parametrize("weights", ["deferred", "live"])
+def test_sums_of_pressure_and_chemical_are_conserved_while_stepping(weights):
+    net = simulator.lattice_network(side=5, seed=3, n_inputs=2, n_outputs=2)
+    rng = np.random.default_rng(0)
+    state = simulator.FieldState(v=rng.normal(1.0, 1.0, net.n_nodes), u=rng.normal(-2.0, 1.0, net.n_nodes))
+    inputs, targets = rng.uniform(0, 5, (6, 2)), rng.normal(0, 1, (6, 2))
+    result = simulator.train(
+        net, inputs, targets, alpha=0.01, eta=0.5, state=state,
+        dynamics=simulator.TimeStepped(T=30.0, tau=5.0, weights=weights),
+    )  # fmt: skip
+    assert result.state.step > 100
+    assert result.state.v.sum() == pytest.approx(state.v.sum(), abs=1e-11 * np.abs(state.v).sum())
+    assert result.state.u.sum() == pytest.approx(state.u.sum(), abs=1e-11 * np.abs(state.u).sum())
+
+
+def test_quasistatic_limit_emerges_as_presentation_time_grows(small_network):
+    inputs, targets, alpha, eta = np.array([1.0]), np.array([0.3]), 0.05, 0.2
+    quasistatic = simulator.learning_update(small_network, inputs, targets, alpha=alpha, eta=eta)
+    t_relax = simulator.relaxation_time(small_network)
+    errors = []
+    for T in t_relax * np.logspace(1, 6, 6):  # five decades, fields starting at rest each time
+        result = simulator.train(small_network, inputs, targets, alpha=alpha, eta=eta, dynamics=simulator.TimeStepped(T=T))
+        dw = result.network.conductance - small_network.conductance
+        errors.append(np.linalg.norm(dw - quasistatic) / np.linalg.norm(quasistatic))
+    assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
+    assert errors[-1] < 1e-6, errors
+    # the transient deficit is a fixed amount, so the error falls as 1/T
+    np.testing.assert_allclose(np.diff(np.log10(errors)), -1.0, atol=0.02)
+
+
+def test_timestepped_training_tracks_quasistatic_training_on_a_sequence():
+    net = simulator.lattice_network(side=5, seed=4, n_inputs=2, n_outputs=2)
+    rng = np.random.default_rng(1)
+    inputs, targets = rng.uniform(0, 5, (5, 2)), rng.normal(0, 0.5, (5, 2))
+    kwargs = dict(alpha=0.002, eta=1.0)
+    quasistatic = simulator.train(net, inputs, targets, **kwargs)
+    timestepped = simulator.train(net, inputs, targets, **kwargs, dynamics=simulator.TimeStepped(T=2e4 * simulator.relaxation_time(net)))
+    change = quasistatic.network.conductance - net.conductance
+    gap = timestepped.network.conductance - quasistatic.network.conductance
+    assert np.linalg.norm(gap) < 1e-3 * np.linalg.norm(change)
+    np.testing.assert_allclose(timestepped.costs, quasistatic.costs, rtol=1e-3)
+
+
+def test_quasistatic_train_is_the_sequence_of_learning_updates():
+    net = simulator.lattice_network(side=5, seed=4, n_inputs=2, n_outputs=2)
+    rng = np.random.default_rng(2)
+    inputs, targets = rng.uniform(0, 5, (4, 2)), rng.normal(0, 0.5, (4, 2))
+    result = simulator.train(net, inputs, targets, alpha=0.002, eta=0.5)
+    assert result.floored.sum() == 0
+    w = net.conductance
+    for x, t in zip(inputs, targets):
+        w = w + simulator.learning_update(net.with_conductance(w), x, t, alpha=0.002, eta=0.5)
+    np.testing.assert_allclose(result.network.conductance, w, rtol=1e-14)
+
+
+def test_fields_carry_over_between_presentations_bit_for_bit():
+    net = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
+    inputs, targets = np.array([[1.0], [3.0]]), np.array([[0.2], [-0.1]])
+    dynamics = simulator.TimeStepped(T=50.0, tau=3.0)
+    both = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
+    first = simulator.train(net, inputs[0], targets[0], alpha=0.01, eta=0.5, dynamics=dynamics)
+    second = simulator.train(first.network, inputs[1], targets[1], alpha=0.01, eta=0.5, dynamics=dynamics, state=first.state)
+    assert np.array_equal(both.network.conductance, second.network.conductance)
+    assert np.array_equal(both.state.v, second.state.v) and np.array_equal(both.state.u, second.state.u)
+    again = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
+    assert np.array_equal(both.network.conductance, again.network.conductance)
+    assert np.array_equal(both.outputs, again.outputs)
+
+
+def test_no_feedback_during_the_release_delay(small_network):
+    dynamics = simulator.TimeStepped(T=200.0, tau=200.0)  # the chemical never switches on
+    result = simulator.train(small_network, [1.0], [5.0], alpha=1.0, eta=1.0, dynamics=dynamics)
+    assert np.all(result.state.u == 0.0)
+    assert np.array_equal(result.network.conductance, small_network.conductance)
+
+
+def test_dt_above_the_stability_bound_is_refused_with_the_bound(small_network):
+    bound = min(simulator.stable_dt(small_network), simulator.stable_dt(small_network, c=1.0, kappa=2.0))
+    with pytest.raises(ValueError, match=rf"dt=3 is above the explicit stability bound {bound:.6g}"):
+        simulator.train(small_network, [1.0], [0.0], dynamics=simulator.TimeStepped(T=10.0, dt=3.0, kappa=2.0))
+    with pytest.raises(ValueError, match="above the explicit stability bound"):
+        simulator.relax(small_network, small_network.node_currents([1.0]), dt=10.0, n_steps=1)
+    # just under the bound is accepted and stays finite
+    result = simulator.train(small_network, [1.0], [0.0], dynamics=simulator.TimeStepped(T=100.0, dt=0.99 * bound, kappa=2.0))
+    assert np.all(np.isfinite(result.state.v))
+
+
+def test_runaway_live_weights_stop_with_a_clear_error(small_network):
+    dynamics = simulator.TimeStepped(T=2000.0, weights="live", chunk_steps=64)
+    with pytest.raises(simulator.SimulationError, match="presentation 0 .* lower alpha"):
+        simulator.train(small_network, [50.0], [-500.0], alpha=50.0, eta=10.0, dynamics=dynamics)
+
+
+def test_live_weights_agree_with_deferred_to_first_order_in_alpha(small_network):
+    T = 200 * simulator.relaxation_time(small_network)
+    gaps = []
+    for alpha in (1e-3, 1e-4):
+        changes = [
+            simulator.train(small_network, [1.0], [0.3], alpha=alpha, eta=0.2, dynamics=simulator.TimeStepped(T=T, weights=mode)).network.conductance
+            - small_network.conductance
+            for mode in ("deferred", "live")
+        ]
+        gaps.append(np.linalg.norm(changes[1] - changes[0]) / np.linalg.norm(changes[0]))
+    assert gaps[1] < 0.2 * gaps[0]  # relative gap ~ alpha: second order in the weight change
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(T=-1.0), "T must be finite and > 0"),
+        (dict(T=10.0, tau=11.0), r"tau must be in \[0, T=10.0\]"),
+        (dict(T=10.0, c_u=0.0), "c_u must be finite and > 0"),
+        (dict(T=10.0, kappa=float("nan")), "kappa must be finite and > 0"),
+        (dict(T=10.0, dt=-0.1), "dt must be finite and > 0"),
+        (dict(T=10.0, safety=1.5), r"safety must be in \(0, 1\]"),
+        (dict(T=10.0, weights="sometimes"), "weights must be 'deferred' or 'live'"),
+    ],
+)
+def test_bad_timestepping_parameters_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        simulator.TimeStepped(**kwargs)
+
+
+def test_bad_training_input_is_refused(small_network):
+    with pytest.raises(ValueError, match=r"inputs must have shape \[B, 1\]"):
+        simulator.train(small_network, [[1.0, 2.0]], [[0.0]])
+    with pytest.raises(ValueError, match=r"targets must have shape \[2, 1\]"):
+        simulator.train(small_network, [[1.0], [2.0]], [[0.0]])
+    with pytest.raises(ValueError, match="time stepping implements the 'chemical' rule only"):
+        simulator.train(small_network, [1.0], [0.0], rule="gradient", dynamics=simulator.TimeStepped(T=1.0))
+    with pytest.raises(ValueError, match="w_min must be finite and > 0"):
+        simulator.train(small_network, [1.0], [0.0], w_min=0.0)

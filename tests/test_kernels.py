@@ -1,0 +1,83 @@
+"""Numba kernels against plain numpy references of the same explicit step."""
+
+import numpy as np
+import pytest
+
+import simulator
+from simulator import kernels
+
+
+@pytest.fixture
+def net():
+    return simulator.lattice_network(side=6, d=4, seed=2, n_inputs=2, n_outputs=2)
+
+
+def test_laplacian_bound_is_gershgorin_and_bounds_the_spectrum(net):
+    topo = net.topology
+    bound = kernels.laplacian_bound(topo.indptr, topo.edge_ids, net.conductance)
+    assert bound == pytest.approx(2 * net.weighted_degree().max(), rel=1e-14)
+    assert np.linalg.eigvalsh(net.laplacian().toarray()).max() <= bound
+
+
+def test_relax_matches_the_numpy_explicit_step(net):
+    rng = np.random.default_rng(0)
+    x0, source, gain = rng.normal(size=net.n_nodes), rng.normal(size=net.n_nodes), 0.7
+    laplacian = net.laplacian()
+    expected = x0.copy()
+    for _ in range(5):
+        expected = expected + gain * (source - laplacian @ expected)
+    topo = net.topology
+    for kernel in (kernels.relax, kernels.relax_parallel):
+        x = x0.copy()
+        kernel(topo.indptr, topo.neighbors, topo.edge_ids, net.conductance, x, source, gain, 5, np.empty_like(x))
+        np.testing.assert_allclose(x, expected, rtol=1e-13, atol=1e-13)
+
+
+def test_parallel_relax_is_bit_identical_to_serial(net):
+    rng = np.random.default_rng(1)
+    x0, source = rng.normal(size=net.n_nodes), rng.normal(size=net.n_nodes)
+    topo = net.topology
+    serial, parallel = x0.copy(), x0.copy()
+    kernels.relax(topo.indptr, topo.neighbors, topo.edge_ids, net.conductance, serial, source, 0.5, 7, np.empty_like(x0))
+    kernels.relax_parallel(topo.indptr, topo.neighbors, topo.edge_ids, net.conductance, parallel, source, 0.5, 7, np.empty_like(x0))
+    assert np.array_equal(serial, parallel)
+
+
+def test_edge_update_is_the_chemical_rule(net):
+    rng = np.random.default_rng(2)
+    u, v = rng.normal(size=net.n_nodes), rng.normal(size=net.n_nodes)
+    out = np.empty(net.n_edges)
+    kernels.edge_update(net.edges, u, v, 0.3, out)
+    np.testing.assert_allclose(out, -0.3 * net.drops(u) * net.drops(v), rtol=1e-15)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_learn_steps_matches_a_numpy_reference(net, live):
+    rng = np.random.default_rng(3)
+    v0, u0 = rng.normal(size=net.n_nodes), rng.normal(size=net.n_nodes)
+    currents = net.node_currents(rng.normal(size=net.n_inputs))
+    targets = rng.normal(size=net.n_outputs)
+    eta, gain_v, gain_u, kappa, rate, w_min = 0.3, 0.8, 0.6, 1.5, 0.05, 0.095
+    # numpy reference: explicit Euler on all three fields from the state at time t
+    v, u, w, accumulated = v0.copy(), u0.copy(), net.conductance.copy(), np.zeros(net.n_edges)
+    for _ in range(3):
+        laplacian = net.laplacian(w)
+        feedback = np.zeros(net.n_nodes)
+        error = targets - net.outputs(v)
+        feedback[net.output_pairs[:, 0]] += eta * error
+        feedback[net.output_pairs[:, 1]] -= eta * error
+        step = -rate * net.drops(u) * net.drops(v)
+        v, u = v + gain_v * (currents - laplacian @ v), u + gain_u * (feedback - kappa * laplacian @ u)
+        accumulated += step
+        if live:
+            w = np.maximum(w + step, w_min)
+    topo = net.topology
+    kv, ku, kw, kacc = v0.copy(), u0.copy(), net.conductance.copy(), np.zeros(net.n_edges)
+    kernels.learn_steps(
+        topo.indptr, topo.neighbors, topo.edge_ids, net.edges.astype(np.int32), kw, kv, ku, currents,
+        net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32), targets, eta, True,
+        gain_v, gain_u, kappa, rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
+    )  # fmt: skip
+    for got, want in ((kv, v), (ku, u), (kw, w), (kacc, accumulated)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    assert live == (not np.array_equal(kw, net.conductance))

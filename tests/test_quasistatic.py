@@ -1,0 +1,83 @@
+"""Direct solves, hand-computed networks, and the exact gradient against finite differences."""
+
+import numpy as np
+import pytest
+
+import simulator
+from conftest import random_task
+
+
+def test_two_node_network():
+    w, current = 0.3, 1.7
+    net = simulator.Network(positions=[[0, 0], [1, 0]], edges=[[0, 1]], conductance=[w], input_pairs=[[0, 1]])
+    v = simulator.steady_state(net, [current])
+    np.testing.assert_allclose(v, [current / (2 * w), -current / (2 * w)], rtol=1e-15)
+
+
+def series_parallel(w1, w2, w3, w4):
+    """In at 0, out at 1; series path 0-2-3-1 (output across pipe 2-3) beside pipe 0-1."""
+    return simulator.Network(
+        positions=[[0, 0], [3, 0], [1, 1], [2, 1]],
+        edges=[[0, 2], [2, 3], [3, 1], [0, 1]],
+        conductance=[w1, w2, w3, w4],
+        input_pairs=[[0, 1]],
+        output_pairs=[[2, 3]],
+    )
+
+
+def test_series_parallel_network_by_hand():
+    w1, w2, w3, w4, current, target = 0.2, 0.5, 0.25, 0.1, 2.0, 1.0
+    net = series_parallel(w1, w2, w3, w4)
+    v = simulator.steady_state(net, [current])
+    series_resistance = 1 / w1 + 1 / w2 + 1 / w3
+    np.testing.assert_allclose(v[0] - v[1], current / (w4 + 1 / series_resistance), rtol=1e-14)
+    s = 1 / w1 + 1 / w3 + 1 / w4
+    output = current / w4 / (1 + w2 * s)  # series-path current / w2
+    np.testing.assert_allclose(net.outputs(v), [output], rtol=1e-14)
+    # dC/dw2 and dC/dw4 differentiated by hand
+    d_output_dw2 = -current / w4 * s / (1 + w2 * s) ** 2
+    k = 1 / w1 + 1 / w3
+    d_output_dw4 = -current * (1 + w2 * k) / (w4 + w2 * w4 * k + w2) ** 2
+    gradient = simulator.cost_gradient(net, [current], [target])
+    np.testing.assert_allclose(gradient[[1, 3]], (output - target) * np.array([d_output_dw2, d_output_dw4]), rtol=1e-13)
+    dw = simulator.learning_update(net, [current], [target], alpha=0.3, eta=0.2)
+    np.testing.assert_allclose(dw, -0.3 * 0.2 * gradient, rtol=1e-13)
+
+
+def test_steady_state_solves_the_laplacian_with_mean_zero(any_network):
+    inputs, _ = random_task(any_network)
+    v = simulator.steady_state(any_network, inputs)
+    residual = any_network.laplacian() @ v - any_network.node_currents(inputs)
+    assert np.abs(residual).max() < 1e-12 * np.abs(inputs).max() * any_network.conductance.max() / any_network.conductance.min()
+    assert abs(v.sum()) < 1e-12 * np.abs(v).sum()
+
+
+def test_cost_gradient_matches_central_finite_differences(any_network):
+    inputs, targets = random_task(any_network, seed=1)
+    exact = simulator.cost_gradient(any_network, inputs, targets)
+    numeric = simulator.finite_difference_gradient(any_network, inputs, targets)
+    assert np.linalg.norm(exact - numeric) / np.linalg.norm(exact) < 1e-6
+
+
+@pytest.mark.parametrize("method", ["dense", "sparse"])
+def test_dense_and_sparse_factorisations_agree(method):
+    net = simulator.lattice_network(side=12, seed=5)
+    inputs, _ = random_task(net)
+    reference = np.linalg.lstsq(net.laplacian().toarray(), net.node_currents(inputs), rcond=None)[0]
+    v = simulator.LaplacianSolver(net, method).solve(net.node_currents(inputs))
+    np.testing.assert_allclose(v, reference - reference.mean(), atol=1e-12 * np.abs(reference).max())
+
+
+def test_solver_refuses_unbalanced_sources_and_bad_shapes():
+    net = simulator.lattice_network(side=4, d=3, n_inputs=1, n_outputs=1)
+    solver = simulator.LaplacianSolver(net)
+    with pytest.raises(ValueError, match="must sum to zero"):
+        solver.solve(np.ones(net.n_nodes))
+    with pytest.raises(ValueError, match="one per node"):
+        solver.solve(np.zeros(3))
+    with pytest.raises(ValueError, match=r"inputs must have shape \[1\]"):
+        simulator.steady_state(net, [1.0, 2.0])
+    with pytest.raises(ValueError, match=r"targets must have shape \[1\]"):
+        simulator.cost_gradient(net, [1.0], [1.0, 2.0])
+    with pytest.raises(ValueError, match="method must be"):
+        simulator.LaplacianSolver(net, "cholmod")
