@@ -38,13 +38,7 @@ __all__ = [
     "relaxation_time",
     "relax",
     "train",
-    "PARALLEL_MIN_NODES",
 ]
-
-# Above this many nodes the relaxation kernel splits its node loop across threads; below
-# it one parallel region per step costs more than the step (benchmarks/bench_core.py).
-PARALLEL_MIN_NODES = 20_000
-
 
 class SimulationError(RuntimeError):
     """The time stepping cannot go on (a field blew up, or dt left the stable range)."""
@@ -158,8 +152,7 @@ def stable_dt(network: Network, c: float = 1.0, kappa: float = 1.0, conductance=
     """Largest stable explicit step for ``c dx/dt = -kappa L x``: ``2 c / (kappa * bound)``,
     with the Gershgorin bound ``2 max_i sum_j w_ij >= lambda_max(L)``."""
     w = network.conductance if conductance is None else conductance
-    topo = network.topology
-    return 2.0 * c / (kappa * kernels.laplacian_bound(topo.indptr, topo.edge_ids, w))
+    return 2.0 * c / (kappa * kernels.laplacian_bound(network.topology.edges, w, network.n_nodes))
 
 
 def relaxation_time(network: Network, c: float = 1.0, kappa: float = 1.0) -> float:
@@ -223,8 +216,6 @@ def relax(
         raise ValueError(f"dt={dt:.6g} is above the explicit stability bound {bound:.6g}; use a smaller dt")
     x = np.zeros(network.n_nodes) if x0 is None else np.array(x0, dtype=np.float64)
     scratch = np.empty_like(x)
-    topo = network.topology
-    kernel = kernels.relax_parallel if network.n_nodes >= PARALLEL_MIN_NODES else kernels.relax
     gain, source = dt * kappa / c, sources / kappa
     laplacian = network.laplacian() if rtol is not None else None
     target = np.inf if n_steps is None else n_steps
@@ -232,7 +223,7 @@ def relax(
     done = 0
     while done < limit:
         chunk = int(min(check_every, limit - done))
-        kernel(topo.indptr, topo.neighbors, topo.edge_ids, network.conductance, x, source, gain, chunk, scratch)
+        kernels.relax(network.topology.edges, network.conductance, x, source, gain, chunk, scratch)
         done += chunk
         if not np.all(np.isfinite(x)):
             raise SimulationError(f"relaxation blew up after {done} steps (dt={dt:.6g})")
@@ -319,8 +310,6 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
     )
     if state.v.shape != (network.n_nodes,) or state.u.shape != (network.n_nodes,):
         raise ValueError(f"state fields must have shape [{network.n_nodes}]")
-    topo = network.topology
-    edges32 = network.edges.astype(np.int32)
     out_plus = network.output_pairs[:, 0].astype(np.int32)
     out_minus = network.output_pairs[:, 1].astype(np.int32)
     w = network.conductance.copy()
@@ -341,7 +330,7 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
             while done < phase_steps:
                 chunk = min(dynamics.chunk_steps, phase_steps - done)
                 kernels.learn_steps(
-                    topo.indptr, topo.neighbors, topo.edge_ids, edges32, w, state.v, state.u, currents,
+                    network.topology.edges, w, state.v, state.u, currents,
                     out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
                     dynamics.kappa, learn_rate, live, w_min, dw, chunk, v_scratch, u_scratch,
                 )  # fmt: skip

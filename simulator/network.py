@@ -12,7 +12,7 @@ Units and signs (written once, here)
 
 A :class:`Network` is immutable; learning produces new networks with
 :meth:`Network.with_conductance`, which shares the (validated) topology and its derived
-arrays, so a learning step costs no re-validation and no adjacency rebuild.
+arrays, so a learning step costs no re-validation and no rebuild.
 """
 
 from __future__ import annotations
@@ -52,37 +52,21 @@ class NetworkWarning(UserWarning):
 
 @dataclass(frozen=True, eq=False)
 class Topology:
-    """Derived, weight-independent arrays of a network (built once, shared by copies).
+    """Weight-independent arrays the kernels read (built once, shared by every copy).
 
     Attributes
     ----------
-    indptr : [n+1] int32
-        CSR row pointers of the symmetric adjacency.
-    neighbors : [2m] int32
-        Neighbour of each adjacency entry.
-    edge_ids : [2m] int32
-        Pipe index of each adjacency entry, so conductances are gathered from ``w[edge_ids]``
-        and never copied into the adjacency: weights can change without a rebuild.
+    edges : [m, 2] int32, C-contiguous
+        The pipes, in the network's order, in the index type the kernels are compiled for.
     """
 
-    indptr: np.ndarray
-    neighbors: np.ndarray
-    edge_ids: np.ndarray
+    edges: np.ndarray
 
     @classmethod
-    def from_edges(cls, n_nodes: int, edges: np.ndarray) -> "Topology":
-        m = len(edges)
-        heads = np.concatenate([edges[:, 0], edges[:, 1]])
-        tails = np.concatenate([edges[:, 1], edges[:, 0]])
-        ids = np.concatenate([np.arange(m), np.arange(m)])
-        order = np.lexsort((tails, heads))  # rows in node order, neighbours sorted in a row
-        indptr = np.zeros(n_nodes + 1, dtype=np.int64)
-        np.add.at(indptr, heads + 1, 1)
-        return cls(
-            indptr=np.cumsum(indptr).astype(np.int32),
-            neighbors=tails[order].astype(np.int32),
-            edge_ids=ids[order].astype(np.int32),
-        )
+    def from_edges(cls, edges: np.ndarray) -> "Topology":
+        kernel_edges = np.ascontiguousarray(edges, dtype=np.int32)
+        kernel_edges.flags.writeable = False
+        return cls(edges=kernel_edges)
 
 
 def _as_index_array(name: str, value, width: int) -> np.ndarray:
@@ -161,7 +145,7 @@ class Network:
         set_(self, "conductance", _frozen(conductance))
         set_(self, "input_pairs", _frozen(input_pairs))
         set_(self, "output_pairs", _frozen(output_pairs))
-        set_(self, "topology", Topology.from_edges(n, edges))
+        set_(self, "topology", Topology.from_edges(edges))
 
     # ------------------------------------------------------------------ sizes and views
     @property
@@ -314,11 +298,18 @@ def _check_edges(edges: np.ndarray, n: int) -> None:
     loops = np.flatnonzero(edges[:, 0] == edges[:, 1])
     if loops.size:
         raise ValueError(f"edge {loops[0]} is a self-loop at node {edges[loops[0], 0]}")
-    keys = np.sort(edges, axis=1)
-    _, first, counts = np.unique(keys, axis=0, return_index=True, return_counts=True)
-    if (counts > 1).any():
-        dup = keys[first[np.argmax(counts > 1)]]
-        raise ValueError(f"duplicate edge between nodes {dup[0]} and {dup[1]} (pipes are undirected; list each once)")
+    keys = _pair_keys(edges, n)
+    order = np.argsort(keys, kind="stable")
+    repeated = np.flatnonzero(keys[order][1:] == keys[order][:-1])
+    if repeated.size:
+        a, b = sorted(edges[order[repeated[0]]].tolist())
+        raise ValueError(f"duplicate edge between nodes {a} and {b} (pipes are undirected; list each once)")
+
+
+def _pair_keys(pairs: np.ndarray, n: int) -> np.ndarray:
+    """One integer per unordered node pair, for vectorised membership tests."""
+    low, high = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    return low * n + high
 
 
 def _check_pairs(input_pairs: np.ndarray, output_pairs: np.ndarray, n: int) -> None:
@@ -348,15 +339,17 @@ def _check_connected(edges: np.ndarray, n: int) -> None:
 def _warn_outputs_not_pipes(edges: np.ndarray, output_pairs: np.ndarray) -> None:
     if len(output_pairs) == 0:
         return
-    pipes = {tuple(e) for e in np.sort(edges, axis=1).tolist()}
-    for j, pair in enumerate(np.sort(output_pairs, axis=1).tolist()):
-        if tuple(pair) not in pipes:
-            warnings.warn(
-                f"output pair {j} {tuple(output_pairs[j].tolist())} is not a pipe; the paper uses neighbouring nodes "
-                "(training is less smooth otherwise)",
-                NetworkWarning,
-                stacklevel=4,
-            )
+    n = int(max(edges.max(), output_pairs.max())) + 1
+    pipe_keys = np.sort(_pair_keys(edges, n))
+    output_keys = _pair_keys(output_pairs, n)
+    is_pipe = pipe_keys[np.minimum(np.searchsorted(pipe_keys, output_keys), len(pipe_keys) - 1)] == output_keys
+    for j in np.flatnonzero(~is_pipe):
+        warnings.warn(
+            f"output pair {j} {tuple(output_pairs[j].tolist())} is not a pipe; the paper uses neighbouring nodes "
+            "(training is less smooth otherwise)",
+            NetworkWarning,
+            stacklevel=4,
+        )
 
 
 # ---------------------------------------------------------------------- the paper's builder
@@ -423,8 +416,10 @@ def _knn_edges(positions: np.ndarray, d: int) -> np.ndarray:
     _, neighbours = cKDTree(positions).query(positions, k=d + 1)
     rows = np.repeat(np.arange(len(positions)), d)
     cols = neighbours[:, 1:].ravel()  # column 0 is the node itself
-    pairs = np.sort(np.stack([rows, cols], axis=1), axis=1)
-    return np.unique(pairs, axis=0)
+    n = len(positions)
+    keys = np.sort(_pair_keys(np.stack([rows, cols], axis=1), n))
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # union of the k-NN relation
+    return np.stack([keys // n, keys % n], axis=1)
 
 
 def _truncated_normal(rng, mean, sd, low, high, size) -> np.ndarray:

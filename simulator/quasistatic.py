@@ -56,20 +56,26 @@ class LaplacianSolver:
         ``DENSE_MAX_NODES`` nodes.
     """
 
+    @staticmethod
+    def choose_method(n_nodes: int) -> str:
+        """The backend ``method="auto"`` picks for a network of ``n_nodes``."""
+        return "dense" if n_nodes <= DENSE_MAX_NODES else "sparse"
+
     def __init__(self, network: Network, method: str = "auto"):
         if method == "auto":
-            method = "dense" if network.n_nodes <= DENSE_MAX_NODES else "sparse"
+            method = self.choose_method(network.n_nodes)
         if method not in ("dense", "sparse"):
             raise ValueError(f"method must be 'auto', 'dense' or 'sparse', got {method!r}")
         self.method = method
         self.n_nodes = network.n_nodes
-        grounded = network.laplacian()[1:, 1:]
         if method == "dense":
             with _single_threaded_blas():
-                self._factor = scipy.linalg.cho_factor(grounded.toarray(), lower=True, check_finite=False)
+                self._factor = scipy.linalg.cho_factor(
+                    _dense_laplacian(network)[1:, 1:], lower=True, overwrite_a=True, check_finite=False
+                )
         else:
             self._factor = scipy.sparse.linalg.splu(
-                grounded.tocsc(),
+                network.laplacian().tocsc()[1:, 1:],
                 permc_spec="MMD_AT_PLUS_A",
                 diag_pivot_thresh=0.0,
                 options={"SymmetricMode": True},
@@ -94,6 +100,15 @@ class LaplacianSolver:
         else:
             solution[1:] = self._factor.solve(np.ascontiguousarray(sources[1:]))
         return solution - solution.mean(axis=0)
+
+
+def _dense_laplacian(network: Network) -> np.ndarray:
+    """``L(w)`` as a dense array, built directly (pipes are unique, so no summing needed)."""
+    a, b = network.edges[:, 0], network.edges[:, 1]
+    laplacian = np.zeros((network.n_nodes, network.n_nodes))
+    laplacian[a, b] = laplacian[b, a] = -network.conductance
+    laplacian[np.diag_indices(network.n_nodes)] = network.weighted_degree()
+    return laplacian
 
 
 def _solver_for(network: Network, solver: LaplacianSolver | None) -> LaplacianSolver:
