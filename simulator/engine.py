@@ -26,7 +26,7 @@ import numpy as np
 from . import kernels
 from .network import Network
 from .quasistatic import LaplacianSolver, output_error_currents
-from .rules import RULES, _checked_positive, apply_update
+from .rules import RULES, apply_update, checked_positive, checked_rule
 
 __all__ = [
     "Quasistatic",
@@ -57,7 +57,7 @@ class Quasistatic:
     name: str = field(default="quasistatic", init=False)
 
     def __post_init__(self):
-        _checked_positive("kappa", self.kappa)
+        checked_positive("kappa", self.kappa)
         if self.solver_method not in ("auto", "dense", "sparse"):
             raise ValueError(f"solver_method must be 'auto', 'dense' or 'sparse', got {self.solver_method!r}")
 
@@ -95,11 +95,11 @@ class TimeStepped:
 
     def __post_init__(self):
         for key in ("T", "c_v", "c_u", "kappa"):
-            _checked_positive(key, getattr(self, key))
+            checked_positive(key, getattr(self, key))
         if not (np.isfinite(self.tau) and 0 <= self.tau <= self.T):
             raise ValueError(f"tau must be in [0, T={self.T}], got {self.tau!r}")
         if self.dt is not None:
-            _checked_positive("dt", self.dt)
+            checked_positive("dt", self.dt)
         if not (0 < self.safety <= 1):
             raise ValueError(f"safety must be in (0, 1], got {self.safety!r}")
         if self.weights not in ("deferred", "live"):
@@ -215,6 +215,8 @@ def relax(
     elif dt >= bound:
         raise ValueError(f"dt={dt:.6g} is above the explicit stability bound {bound:.6g}; use a smaller dt")
     x = np.zeros(network.n_nodes) if x0 is None else np.array(x0, dtype=np.float64)
+    if x.shape != (network.n_nodes,) or sources.shape != (network.n_nodes,):
+        raise ValueError(f"sources and x0 must have shape [{network.n_nodes}] (one value per node)")
     scratch = np.empty_like(x)
     gain, source = dt * kappa / c, sources / kappa
     laplacian = network.laplacian() if rtol is not None else None
@@ -277,9 +279,8 @@ def train(
     state : fields to start from (time-stepped); default at rest
     """
     inputs, targets = _checked_examples(network, inputs, targets)
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {sorted(RULES)}")
-    alpha, eta, w_min = (_checked_positive(k, x) for k, x in (("alpha", alpha), ("eta", eta), ("w_min", w_min)))
+    rule = checked_rule(rule)
+    alpha, eta, w_min = (checked_positive(k, x) for k, x in (("alpha", alpha), ("eta", eta), ("w_min", w_min)))
     if isinstance(dynamics, Quasistatic):
         return _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min)
     if isinstance(dynamics, TimeStepped):

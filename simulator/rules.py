@@ -44,7 +44,14 @@ RULES = {
 }
 
 
-def _checked_positive(name, value):
+def checked_rule(rule: str) -> str:
+    """``rule`` if it names a registered rule, else a ``ValueError`` listing the names."""
+    if rule not in RULES:
+        raise ValueError(f"unknown rule {rule!r}; choose one of {sorted(RULES)}")
+    return rule
+
+
+def checked_positive(name, value):
     value = float(value)
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be finite and > 0, got {value!r}")
@@ -74,11 +81,10 @@ def learning_update(
     kappa : chemical diffusivity relative to the pressure conductance (chemical rule only)
     solver : a :class:`LaplacianSolver` of ``network`` to reuse (factorised here if omitted)
     """
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {sorted(RULES)}")
-    alpha = _checked_positive("alpha", alpha)
-    eta = _checked_positive("eta", eta)
-    kappa = _checked_positive("kappa", kappa)
+    rule = checked_rule(rule)
+    alpha = checked_positive("alpha", alpha)
+    eta = checked_positive("eta", eta)
+    kappa = checked_positive("kappa", kappa)
     solver = LaplacianSolver(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
     return RULES[rule](network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
