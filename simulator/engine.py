@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels
 from .network import Network
-from .quasistatic import LaplacianSolver, output_error_currents
+from .quasistatic import LaplacianSolver
 from .rules import RULES, apply_update, checked_positive, checked_rule
 
 __all__ = [
@@ -167,9 +167,14 @@ def relaxation_time(network: Network, c: float = 1.0, kappa: float = 1.0) -> flo
     return c / (kappa * lambda_2)
 
 
+def _coupled_stable_dt(dynamics: TimeStepped, network: Network, w) -> float:
+    """Stability bound of the pressure and the chemical together, at conductances ``w``."""
+    return min(stable_dt(network, dynamics.c_v, 1.0, w), stable_dt(network, dynamics.c_u, dynamics.kappa, w))
+
+
 def _presentation_steps(dynamics: TimeStepped, network: Network, w) -> tuple[float, int, int]:
     """``(dt, steps per presentation, steps of delay)`` for the current weights."""
-    bound = min(stable_dt(network, dynamics.c_v, 1.0, w), stable_dt(network, dynamics.c_u, dynamics.kappa, w))
+    bound = _coupled_stable_dt(dynamics, network, w)
     if dynamics.dt is None:
         dt = dynamics.safety * bound
     elif dynamics.dt >= bound:
@@ -357,7 +362,7 @@ def _check_fields(state: FieldState, example: int, live: bool, network: Network,
             + ("with weights='live' the conductances can outgrow the stable dt: lower alpha or dt" if live else "lower dt")
         )
     if live:
-        bound = min(stable_dt(network, dynamics.c_v, 1.0, w), stable_dt(network, dynamics.c_u, dynamics.kappa, w))
+        bound = _coupled_stable_dt(dynamics, network, w)
         if dt >= bound:
             raise SimulationError(
                 f"during presentation {example} (step {state.step}) the conductances grew so that dt={dt:.6g} "

@@ -56,10 +56,15 @@ def iris_task(seed: int = 0, *, per_class_train: int = 25, scale: float = 5.0) -
     return IrisTask(normalised[train], labels[train], normalised[~train], labels[~train])
 
 
-def class_targets(network: Network, inputs: np.ndarray, labels: np.ndarray, n_classes: int = 3) -> np.ndarray:
-    """Desired outputs ``[n_classes, p]``: the network's response to each class's mean input."""
+def class_targets(
+    network: Network, inputs: np.ndarray, labels: np.ndarray, n_classes: int = 3, *, solver: LaplacianSolver | None = None
+) -> np.ndarray:
+    """Desired outputs ``[n_classes, p]``: the network's response to each class's mean input.
+
+    ``solver``: a factorisation of ``network`` to reuse (made here if omitted).
+    """
     means = np.stack([inputs[labels == c].mean(axis=0) for c in range(n_classes)])
-    solver = LaplacianSolver(network)
+    solver = LaplacianSolver(network) if solver is None else solver
     currents = np.stack([network.node_currents(m) for m in means], axis=1)
     return network.outputs(solver.solve(currents).T)
 
