@@ -1,77 +1,100 @@
-"""Iris with the chemical (diffusion) rule on the paper's 12x12, d=4 network (section III).
+"""Iris with the chemical (diffusion) rule on the paper's 12x12, d=4 network (section III, Fig. 2).
 
-    python scenarios/iris_diffusion.py                     # quasistatic, 50 epochs, seed 0
-    python scenarios/iris_diffusion.py --dynamics timestepped --epochs 10
-    python scenarios/iris_diffusion.py --smoke             # a few seconds (CI)
+    python scenarios/iris_diffusion.py                        # quasistatic, defaults, seed 0
+    python scenarios/iris_diffusion.py --dynamics timestepped # explicit relaxation, T = 20 t_relax
+    python scenarios/iris_diffusion.py --smoke                # a few seconds (CI)
 
-Each epoch: desired outputs from the current network's response to each class's mean
-training input, examples shuffled with the run's seed, one chemical update per example.
-Test accuracy as in the paper (desired outputs from the test set's class means, nearest
-desired output wins), reported for the final epoch, not the best one.
+Writes the trajectory (H5MD) and the four-panel figure; prints where they are and the final
+epoch's accuracy (never the best epoch). Replot or inspect any time with
+``python -m simulator plot FILE`` / ``python -m simulator inspect FILE``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
+from pathlib import Path
 
-import numpy as np
+from simulator.experiment import DYNAMICS, IrisConfig, interruptible, run_iris
+from simulator.plots import plot_iris_run
+from simulator.progress import TerminalProgress
+from simulator.trajectory import TrajectoryError
 
-import simulator
-from simulator.tasks import class_targets, classify, iris_task
+DEFAULTS = IrisConfig()
+SMOKE = {"epochs": 2, "presentation": 1.0, "field_every": 500}
 
 
-def accuracy(network, inputs, labels) -> float:
-    """Paper's test protocol: desired outputs from this set's class means, nearest one wins."""
-    solver = simulator.LaplacianSolver(network)  # one factorisation for targets and outputs
-    targets = class_targets(network, inputs, labels, solver=solver)
-    outputs = network.outputs(solver.solve(np.stack([network.node_currents(x) for x in inputs], axis=1)).T)
-    return float(np.mean(classify(outputs, targets) == labels))
+def parse(argv=None) -> tuple[argparse.Namespace, IrisConfig, Path]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--seed", type=int, default=DEFAULTS.seed, help="network, split and shuffling seed (default %(default)s)"
+    )
+    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="training epochs (default %(default)s)")
+    parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help="learning rate alpha*eta (default %(default)s)")
+    parser.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULTS.dynamics)
+    parser.add_argument(
+        "--presentation", type=float, default=DEFAULTS.presentation,
+        help="time-stepped: presentation time per example in relaxation times (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--tau", type=float, default=DEFAULTS.tau, help="time-stepped: release delay in relaxation times"
+    )
+    parser.add_argument(
+        "--field-every", type=int, default=DEFAULTS.field_every,
+        help="time-stepped: record v and u every N explicit steps, 0 for never (default %(default)s)",
+    )  # fmt: skip
+    parser.add_argument("--w-min", type=float, default=DEFAULTS.w_min, help="conductance floor (default %(default)s)")
+    parser.add_argument("--out", type=Path, help="run file (default outputs/iris_diffusion[_timestepped][_smoke].h5)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    parser.add_argument(
+        "--smoke", action="store_true", help="a seconds-long run for CI (2 epochs, T = 1 relaxation time)"
+    )
+    args = parser.parse_args(argv)
+    values = dict(
+        seed=args.seed, epochs=args.epochs, lr=args.lr, dynamics=args.dynamics, presentation=args.presentation,
+        tau=args.tau, field_every=args.field_every, w_min=args.w_min,
+    )  # fmt: skip
+    if args.smoke:
+        values.update(SMOKE)
+    try:
+        config = IrisConfig(**values)
+    except ValueError as error:
+        parser.error(str(error))
+    out = args.out
+    if out is None:
+        name = (
+            "iris_diffusion"
+            + ("_timestepped" if args.dynamics == "timestepped" else "")
+            + ("_smoke" if args.smoke else "")
+        )
+        out = Path("outputs") / f"{name}.h5"
+        out.parent.mkdir(exist_ok=True)  # our default folder; a user's --out folder must exist
+    return args, config, out
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=0, help="network, split and shuffling seed (default 0)")
-    parser.add_argument("--epochs", type=int, default=50, help="training epochs (default 50)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="learning rate alpha*eta (default 1e-3)")
-    parser.add_argument("--dynamics", choices=["quasistatic", "timestepped"], default="quasistatic")
-    parser.add_argument(
-        "--presentation", type=float, default=20.0, help="time-stepped: presentation time in relaxation times (default 20)"
+    args, config, out = parse(argv)
+    command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    print(
+        f"Iris, chemical rule, {config.dynamics}, seed {config.seed}, lr {config.lr:g}, {config.epochs} epochs -> {out}"
     )
-    parser.add_argument("--smoke", action="store_true", help="a seconds-long run for CI")
-    args = parser.parse_args(argv)
-    if args.epochs < 1 or not args.lr > 0:
-        parser.error("--epochs must be >= 1 and --lr > 0")
-    epochs = 2 if args.smoke else args.epochs
-
-    network = simulator.lattice_network(side=12, d=4, delta=0.25, seed=args.seed)
-    task = iris_task(args.seed)
-    rng = np.random.default_rng(args.seed)
-    if args.dynamics == "quasistatic":
-        dynamics = simulator.Quasistatic()
-    else:
-        presentation = (1.0 if args.smoke else args.presentation) * simulator.relaxation_time(network)
-        dynamics = simulator.TimeStepped(T=presentation)
-    state = None
-    print(f"Iris, chemical rule, {args.dynamics}, seed {args.seed}, lr {args.lr:g}, {epochs} epochs")
-    print(f"epoch  0: test accuracy {accuracy(network, task.x_test, task.y_test):.3f}")
-    start = time.perf_counter()
-    for epoch in range(1, epochs + 1):
-        targets = class_targets(network, task.x_train, task.y_train)
-        order = rng.permutation(len(task.y_train))
-        result = simulator.train(
-            network, task.x_train[order], targets[task.y_train[order]],
-            alpha=args.lr, eta=1.0, w_min=1e-4, dynamics=dynamics, state=state,
-        )  # fmt: skip
-        network, state = result.network, result.state
-        train_acc = accuracy(network, task.x_train, task.y_train)
-        test_acc = accuracy(network, task.x_test, task.y_test)
-        print(
-            f"epoch {epoch:2d}: mean cost {result.costs.mean():.4f}  train accuracy {train_acc:.3f}  "
-            f"test accuracy {test_acc:.3f}  floored updates {result.floored.sum()}"
-        )
-    print(f"final test accuracy {test_acc:.3f} ({time.perf_counter() - start:.1f} s)")
+    try:
+        with interruptible():
+            run = run_iris(config, out=out, overwrite=args.overwrite, progress=TerminalProgress(), command_line=command)
+    except TrajectoryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
+        return 130
+    accuracy = run.epochs["accuracy_test"]
+    figure = plot_iris_run(out)
+    print(
+        f"test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after the final epoch "
+        f"(train {run.epochs['accuracy_train'][-1]:.3f}, response norm {run.epochs['response_norm'][0]:.2f} -> "
+        f"{run.epochs['response_norm'][-1]:.2f}); {run.wall_time:.1f} s"
+    )
+    print(f"trajectory: {out}\nfigure:     {figure}")
     return 0
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "Quasistatic",
     "TimeStepped",
     "FieldState",
+    "FieldFrames",
     "TrainResult",
     "SimulationError",
     "stable_dt",
@@ -39,6 +40,7 @@ __all__ = [
     "relax",
     "train",
 ]
+
 
 class SimulationError(RuntimeError):
     """The time stepping cannot go on (a field blew up, or dt left the stable range)."""
@@ -127,6 +129,20 @@ class FieldState:
 
 
 @dataclass(frozen=True)
+class FieldFrames:
+    """Snapshots of the fields taken during time stepping.
+
+    step : [k] explicit time steps (global count);  time : [k] elapsed time
+    pressure, concentration : [k, n] the fields ``v`` and ``u`` after that step
+    """
+
+    step: np.ndarray
+    time: np.ndarray
+    pressure: np.ndarray
+    concentration: np.ndarray
+
+
+@dataclass(frozen=True)
 class TrainResult:
     """What a sequence of presentations produced.
 
@@ -137,6 +153,7 @@ class TrainResult:
     floored : [B] pipes caught by the conductance floor per example
     state : the fields after the last presentation (time-stepped), else None
     dt : the time steps used per presentation [B] (time-stepped), else None
+    fields : snapshots every ``record_every`` steps (time-stepped, if asked), else None
     """
 
     network: Network
@@ -145,6 +162,7 @@ class TrainResult:
     floored: np.ndarray
     state: FieldState | None = None
     dt: np.ndarray | None = None
+    fields: FieldFrames | None = None
 
 
 # ---------------------------------------------------------------------- stability
@@ -163,7 +181,9 @@ def relaxation_time(network: Network, c: float = 1.0, kappa: float = 1.0) -> flo
     if network.n_nodes <= 2000:
         lambda_2 = np.linalg.eigvalsh(laplacian.toarray())[1]
     else:  # shift-invert around 0 would hit the null space; ask for the two smallest
-        lambda_2 = np.sort(scipy.sparse.linalg.eigsh(laplacian, k=2, sigma=-1e-8 * laplacian.diagonal().max(), which="LM")[0])[1]
+        lambda_2 = np.sort(
+            scipy.sparse.linalg.eigsh(laplacian, k=2, sigma=-1e-8 * laplacian.diagonal().max(), which="LM")[0]
+        )[1]
     return c / (kappa * lambda_2)
 
 
@@ -250,7 +270,9 @@ def _checked_examples(network: Network, inputs, targets) -> tuple[np.ndarray, np
     if inputs.ndim == 1:
         inputs, targets = inputs[None], targets[None]
     if inputs.ndim != 2 or inputs.shape[1] != network.n_inputs:
-        raise ValueError(f"inputs must have shape [B, {network.n_inputs}] (or [{network.n_inputs}]), got {inputs.shape}")
+        raise ValueError(
+            f"inputs must have shape [B, {network.n_inputs}] (or [{network.n_inputs}]), got {inputs.shape}"
+        )
     if targets.shape != (len(inputs), network.n_outputs):
         raise ValueError(f"targets must have shape [{len(inputs)}, {network.n_outputs}], got {targets.shape}")
     if not (np.all(np.isfinite(inputs)) and np.all(np.isfinite(targets))):
@@ -269,6 +291,7 @@ def train(
     dynamics: Quasistatic | TimeStepped = Quasistatic(),
     w_min: float = 1e-6,
     state: FieldState | None = None,
+    record_every: int | None = None,
 ) -> TrainResult:
     """Present examples in order, updating the conductances after each.
 
@@ -282,16 +305,20 @@ def train(
     dynamics : :class:`Quasistatic` (direct solves) or :class:`TimeStepped`
     w_min : conductance floor (> 0), applied after every update
     state : fields to start from (time-stepped); default at rest
+    record_every : time-stepped: keep a snapshot of ``v`` and ``u`` after every explicit
+        step whose global index is a multiple of this (``None``: no snapshots)
     """
     inputs, targets = _checked_examples(network, inputs, targets)
     rule = checked_rule(rule)
     alpha, eta, w_min = (checked_positive(k, x) for k, x in (("alpha", alpha), ("eta", eta), ("w_min", w_min)))
+    if record_every is not None and (int(record_every) != record_every or record_every < 1):
+        raise ValueError(f"record_every must be a positive integer or None, got {record_every!r}")
     if isinstance(dynamics, Quasistatic):
         return _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min)
     if isinstance(dynamics, TimeStepped):
         if rule != "chemical":
             raise ValueError(f"time stepping implements the 'chemical' rule only, got rule={rule!r}")
-        return _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state)
+        return _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every)
     raise TypeError(f"dynamics must be Quasistatic(...) or TimeStepped(...), got {type(dynamics).__name__}")
 
 
@@ -310,9 +337,16 @@ def _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_m
     return TrainResult(network=network, outputs=outputs, costs=costs, floored=floored)
 
 
-def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state) -> TrainResult:
-    state = FieldState.at_rest(network) if state is None else FieldState(
-        v=np.array(state.v, dtype=np.float64), u=np.array(state.u, dtype=np.float64), time=state.time, step=state.step
+def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every) -> TrainResult:
+    state = (
+        FieldState.at_rest(network)
+        if state is None
+        else FieldState(
+            v=np.array(state.v, dtype=np.float64),
+            u=np.array(state.u, dtype=np.float64),
+            time=state.time,
+            step=state.step,
+        )
     )
     if state.v.shape != (network.n_nodes,) or state.u.shape != (network.n_nodes,):
         raise ValueError(f"state fields must have shape [{network.n_nodes}]")
@@ -325,16 +359,20 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
     outputs = np.empty_like(targets)
     floored = np.zeros(len(inputs), dtype=np.int64)
     dts = np.empty(len(inputs))
+    frames = ([], [], [], [])  # step, time, v, u
     for k in range(len(inputs)):
         dt, n_steps, n_delay = _presentation_steps(dynamics, network, w)
         dts[k] = dt
         currents = network.node_currents(inputs[k])
         dw[:] = 0.0
         learn_rate = dt * alpha / dynamics.T
+        start_step = state.step
         for feedback_on, phase_steps in ((False, n_delay), (True, n_steps - n_delay)):
             done = 0
             while done < phase_steps:
                 chunk = min(dynamics.chunk_steps, phase_steps - done)
+                if record_every:
+                    chunk = min(chunk, record_every - state.step % record_every)
                 kernels.learn_steps(
                     network.topology.edges, w, state.v, state.u, currents,
                     out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
@@ -343,6 +381,11 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
                 done += chunk
                 state.step += chunk
                 _check_fields(state, k, live, network, dynamics, w, dt)
+                if record_every and state.step % record_every == 0:
+                    for frame, value in zip(
+                        frames, (state.step, state.time + (state.step - start_step) * dt, state.v, state.u)
+                    ):
+                        frame.append(np.copy(value))
         state.time += dynamics.T
         outputs[k] = network.outputs(state.v)
         if live:
@@ -352,14 +395,29 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
         network = network.with_conductance(w)
         w = network.conductance.copy()  # the network holds a read-only copy; keep a private one
     costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
-    return TrainResult(network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts)
+    fields = None
+    if record_every:
+        n = network.n_nodes
+        fields = FieldFrames(
+            step=np.array(frames[0], dtype=np.int64),
+            time=np.array(frames[1], dtype=np.float64),
+            pressure=np.array(frames[2], dtype=np.float64).reshape(-1, n),
+            concentration=np.array(frames[3], dtype=np.float64).reshape(-1, n),
+        )
+    return TrainResult(
+        network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts, fields=fields
+    )
 
 
 def _check_fields(state: FieldState, example: int, live: bool, network: Network, dynamics: TimeStepped, w, dt: float):
     if not (np.all(np.isfinite(state.v)) and np.all(np.isfinite(state.u)) and np.all(np.isfinite(w))):
         raise SimulationError(
             f"the fields blew up during presentation {example} (step {state.step}, dt={dt:.6g}); "
-            + ("with weights='live' the conductances can outgrow the stable dt: lower alpha or dt" if live else "lower dt")
+            + (
+                "with weights='live' the conductances can outgrow the stable dt: lower alpha or dt"
+                if live
+                else "lower dt"
+            )
         )
     if live:
         bound = _coupled_stable_dt(dynamics, network, w)

@@ -181,7 +181,9 @@ class Network:
         """Node current vector ``I [n]`` from the input-pair currents ``inputs [q]``."""
         inputs = np.asarray(inputs, dtype=np.float64)
         if inputs.shape != (self.n_inputs,):
-            raise ValueError(f"inputs must have shape [{self.n_inputs}] (one current per input pair), got {inputs.shape}")
+            raise ValueError(
+                f"inputs must have shape [{self.n_inputs}] (one current per input pair), got {inputs.shape}"
+            )
         currents = np.zeros(self.n_nodes)
         currents[self.input_pairs[:, 0]] += inputs
         currents[self.input_pairs[:, 1]] -= inputs
@@ -213,7 +215,9 @@ class Network:
 
     # ------------------------------------------------------------------ networkx
     @classmethod
-    def from_networkx(cls, graph, input_pairs=None, output_pairs=None, *, conductance="conductance", pos="pos") -> "Network":
+    def from_networkx(
+        cls, graph, input_pairs=None, output_pairs=None, *, conductance="conductance", pos="pos"
+    ) -> "Network":
         """Build a network from a networkx graph.
 
         Nodes are numbered in ``graph.nodes`` order; ``input_pairs`` and ``output_pairs`` are
@@ -321,7 +325,9 @@ def _check_pairs(input_pairs: np.ndarray, output_pairs: np.ndarray, n: int) -> N
                     raise ValueError(f"{kind} pair {j} refers to node {node}, outside 0..{n - 1}")
                 label = f"{kind} pair {j} ({sign})"
                 if node in seen:
-                    raise ValueError(f"node {node} is used twice: by {seen[node]} and by {label}; terminals must be distinct")
+                    raise ValueError(
+                        f"node {node} is used twice: by {seen[node]} and by {label}; terminals must be distinct"
+                    )
                 seen[node] = label
 
 
@@ -331,8 +337,8 @@ def _check_connected(edges: np.ndarray, n: int) -> None:
     if n_components > 1:
         sizes = np.bincount(labels)
         raise ValueError(
-            f"the network is disconnected: {n_components} components (sizes {sorted(sizes.tolist(), reverse=True)[:5]}); "
-            "the steady state is not unique"
+            f"the network is disconnected: {n_components} components "
+            f"(sizes {sorted(sizes.tolist(), reverse=True)[:5]}); the steady state is not unique"
         )
 
 
@@ -394,16 +400,26 @@ def lattice_network(
     side, d = int(side), int(d)
     n = side * side
     if 2 * n_inputs + 2 * n_outputs > n:
-        raise ValueError(f"{n_inputs} input and {n_outputs} output pairs need {2 * (n_inputs + n_outputs)} distinct nodes; the lattice has {n}")
+        raise ValueError(
+            f"{n_inputs} input and {n_outputs} output pairs need {2 * (n_inputs + n_outputs)} distinct nodes; "
+            f"the lattice has {n}"
+        )
     rng = np.random.default_rng(seed)
-    grid = np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), axis=-1).reshape(-1, 2).astype(np.float64)
+    grid = (
+        np.stack(np.meshgrid(np.arange(side), np.arange(side), indexing="ij"), axis=-1)
+        .reshape(-1, 2)
+        .astype(np.float64)
+    )
     for _ in range(max_attempts):
         angle = rng.uniform(0.0, 2.0 * np.pi, size=n)
         positions = grid + delta * np.stack([np.cos(angle), np.sin(angle)], axis=1)
         edges = _knn_edges(positions, d)
-        if connected_components(
-            sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)), directed=False
-        )[0] == 1:
+        if (
+            connected_components(
+                sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)), directed=False
+            )[0]
+            == 1
+        ):
             break
     else:
         raise RuntimeError(f"no connected {side}x{side} lattice with d={d} in {max_attempts} draws; raise d")

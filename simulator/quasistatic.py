@@ -92,7 +92,9 @@ class LaplacianSolver:
             raise ValueError(f"sources must have {self.n_nodes} rows (one per node), got shape {sources.shape}")
         imbalance = np.abs(sources.sum(axis=0))
         if np.any(imbalance > 1e-9 * (np.abs(sources).sum(axis=0) + 1e-300)):
-            raise ValueError(f"node sources must sum to zero (no steady state otherwise); they sum to {sources.sum(axis=0)}")
+            raise ValueError(
+                f"node sources must sum to zero (no steady state otherwise); they sum to {sources.sum(axis=0)}"
+            )
         solution = np.zeros_like(sources)
         if self.method == "dense":
             with _single_threaded_blas():
@@ -171,6 +173,7 @@ def finite_difference_gradient(network: Network, inputs, targets, *, relative_st
         plus[e] += h
         minus[e] -= h
         gradient[e] = (
-            cost(network.with_conductance(plus), inputs, targets) - cost(network.with_conductance(minus), inputs, targets)
+            cost(network.with_conductance(plus), inputs, targets)
+            - cost(network.with_conductance(minus), inputs, targets)
         ) / (2 * h)
     return gradient

@@ -17,7 +17,17 @@ import numpy as np
 from .network import Network
 from .quasistatic import LaplacianSolver
 
-__all__ = ["load_iris", "IrisTask", "iris_task", "class_targets", "classify"]
+__all__ = [
+    "load_iris",
+    "IrisTask",
+    "iris_task",
+    "class_means",
+    "transfer_matrix",
+    "class_targets",
+    "classify",
+    "IrisMetrics",
+    "evaluate_iris",
+]
 
 IRIS_SPECIES = ("setosa", "versicolor", "virginica")
 
@@ -44,7 +54,8 @@ class IrisTask:
 def iris_task(seed: int = 0, *, per_class_train: int = 25, scale: float = 5.0) -> IrisTask:
     """Split Iris into ``per_class_train`` training examples per class (the rest test), seeded."""
     features, labels = load_iris()
-    rng = np.random.default_rng(seed)
+    # a stream of its own: the network builder draws from default_rng(seed)
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
     train = np.zeros(len(labels), dtype=bool)
     for species in range(len(IRIS_SPECIES)):
         members = np.flatnonzero(labels == species)
@@ -56,20 +67,76 @@ def iris_task(seed: int = 0, *, per_class_train: int = 25, scale: float = 5.0) -
     return IrisTask(normalised[train], labels[train], normalised[~train], labels[~train])
 
 
-def class_targets(
-    network: Network, inputs: np.ndarray, labels: np.ndarray, n_classes: int = 3, *, solver: LaplacianSolver | None = None
-) -> np.ndarray:
-    """Desired outputs ``[n_classes, p]``: the network's response to each class's mean input.
+def class_means(inputs: np.ndarray, labels: np.ndarray, n_classes: int = 3) -> np.ndarray:
+    """Mean input of each class, ``[n_classes, q]``."""
+    missing = [c for c in range(n_classes) if not np.any(labels == c)]
+    if missing:
+        raise ValueError(f"no examples of class(es) {missing}")
+    return np.stack([inputs[labels == c].mean(axis=0) for c in range(n_classes)])
+
+
+def transfer_matrix(network: Network, solver: LaplacianSolver | None = None) -> np.ndarray:
+    """The linear response ``R [p, q]``: outputs = ``R @ inputs`` at steady state.
 
     ``solver``: a factorisation of ``network`` to reuse (made here if omitted).
     """
-    means = np.stack([inputs[labels == c].mean(axis=0) for c in range(n_classes)])
     solver = LaplacianSolver(network) if solver is None else solver
-    currents = np.stack([network.node_currents(m) for m in means], axis=1)
-    return network.outputs(solver.solve(currents).T)
+    unit_currents = np.stack([network.node_currents(e) for e in np.eye(network.n_inputs)], axis=1)
+    return network.outputs(solver.solve(unit_currents).T).T
+
+
+def class_targets(
+    network: Network,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    n_classes: int = 3,
+    *,
+    solver: LaplacianSolver | None = None,
+) -> np.ndarray:
+    """Desired outputs ``[n_classes, p]``: the network's response to each class's mean input."""
+    return class_means(inputs, labels, n_classes) @ transfer_matrix(network, solver).T
 
 
 def classify(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """Index of the nearest desired output for each row of ``outputs [B, p]``."""
     distances = np.linalg.norm(outputs[:, None, :] - targets[None, :, :], axis=-1)
     return np.argmin(distances, axis=1)
+
+
+@dataclass(frozen=True)
+class IrisMetrics:
+    """How a network does on an Iris split, at steady state.
+
+    accuracy_train : training set, desired outputs from the training class means
+    accuracy_test : test set, desired outputs from the *test* class means (the paper's protocol)
+    accuracy_test_strict : test set, desired outputs from the training class means
+    transfer : [p, q] the input-to-output response;  response_norm : its Frobenius norm
+    desired_output : [3, p] the training class means pushed through the network (the next
+        epoch's targets)
+    """
+
+    accuracy_train: float
+    accuracy_test: float
+    accuracy_test_strict: float
+    transfer: np.ndarray
+    response_norm: float
+    desired_output: np.ndarray
+
+
+def evaluate_iris(network: Network, task: IrisTask, *, solver: LaplacianSolver | None = None) -> IrisMetrics:
+    """Accuracies, response and desired outputs of ``network`` on ``task`` (one factorisation)."""
+    response = transfer_matrix(network, solver)
+    desired = class_means(task.x_train, task.y_train) @ response.T
+    test_targets = class_means(task.x_test, task.y_test) @ response.T
+
+    def accuracy(inputs, labels, targets):
+        return float(np.mean(classify(inputs @ response.T, targets) == labels))
+
+    return IrisMetrics(
+        accuracy_train=accuracy(task.x_train, task.y_train, desired),
+        accuracy_test=accuracy(task.x_test, task.y_test, test_targets),
+        accuracy_test_strict=accuracy(task.x_test, task.y_test, desired),
+        transfer=response,
+        response_norm=float(np.linalg.norm(response)),
+        desired_output=desired,
+    )

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import random_task
 
 import simulator
-from conftest import random_task
 
 
 def test_two_node_relaxation_follows_the_discrete_solution():
@@ -67,7 +67,9 @@ def test_quasistatic_limit_emerges_as_presentation_time_grows(small_network):
     t_relax = simulator.relaxation_time(small_network)
     errors = []
     for T in t_relax * np.logspace(1, 6, 6):  # five decades, fields starting at rest each time
-        result = simulator.train(small_network, inputs, targets, alpha=alpha, eta=eta, dynamics=simulator.TimeStepped(T=T))
+        result = simulator.train(
+            small_network, inputs, targets, alpha=alpha, eta=eta, dynamics=simulator.TimeStepped(T=T)
+        )
         dw = result.network.conductance - small_network.conductance
         errors.append(np.linalg.norm(dw - quasistatic) / np.linalg.norm(quasistatic))
     assert all(later < earlier for earlier, later in zip(errors, errors[1:])), errors
@@ -82,7 +84,9 @@ def test_timestepped_training_tracks_quasistatic_training_on_a_sequence():
     inputs, targets = rng.uniform(0, 5, (5, 2)), rng.normal(0, 0.5, (5, 2))
     kwargs = dict(alpha=0.002, eta=1.0)
     quasistatic = simulator.train(net, inputs, targets, **kwargs)
-    timestepped = simulator.train(net, inputs, targets, **kwargs, dynamics=simulator.TimeStepped(T=2e4 * simulator.relaxation_time(net)))
+    timestepped = simulator.train(
+        net, inputs, targets, **kwargs, dynamics=simulator.TimeStepped(T=2e4 * simulator.relaxation_time(net))
+    )
     change = quasistatic.network.conductance - net.conductance
     gap = timestepped.network.conductance - quasistatic.network.conductance
     assert np.linalg.norm(gap) < 1e-3 * np.linalg.norm(change)
@@ -107,7 +111,9 @@ def test_fields_carry_over_between_presentations_bit_for_bit():
     dynamics = simulator.TimeStepped(T=50.0, tau=3.0)
     both = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
     first = simulator.train(net, inputs[0], targets[0], alpha=0.01, eta=0.5, dynamics=dynamics)
-    second = simulator.train(first.network, inputs[1], targets[1], alpha=0.01, eta=0.5, dynamics=dynamics, state=first.state)
+    second = simulator.train(
+        first.network, inputs[1], targets[1], alpha=0.01, eta=0.5, dynamics=dynamics, state=first.state
+    )
     assert np.array_equal(both.network.conductance, second.network.conductance)
     assert np.array_equal(both.state.v, second.state.v) and np.array_equal(both.state.u, second.state.u)
     again = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
@@ -129,7 +135,9 @@ def test_dt_above_the_stability_bound_is_refused_with_the_bound(small_network):
     with pytest.raises(ValueError, match="above the explicit stability bound"):
         simulator.relax(small_network, small_network.node_currents([1.0]), dt=10.0, n_steps=1)
     # just under the bound is accepted and stays finite
-    result = simulator.train(small_network, [1.0], [0.0], dynamics=simulator.TimeStepped(T=100.0, dt=0.99 * bound, kappa=2.0))
+    result = simulator.train(
+        small_network, [1.0], [0.0], dynamics=simulator.TimeStepped(T=100.0, dt=0.99 * bound, kappa=2.0)
+    )
     assert np.all(np.isfinite(result.state.v))
 
 
@@ -144,7 +152,9 @@ def test_live_weights_agree_with_deferred_to_first_order_in_alpha(small_network)
     gaps = []
     for alpha in (1e-3, 1e-4):
         changes = [
-            simulator.train(small_network, [1.0], [0.3], alpha=alpha, eta=0.2, dynamics=simulator.TimeStepped(T=T, weights=mode)).network.conductance
+            simulator.train(
+                small_network, [1.0], [0.3], alpha=alpha, eta=0.2, dynamics=simulator.TimeStepped(T=T, weights=mode)
+            ).network.conductance
             - small_network.conductance
             for mode in ("deferred", "live")
         ]

@@ -34,7 +34,9 @@ def test_relax_matches_the_numpy_explicit_step(net):
 def test_relax_conserves_the_sum_and_reaches_the_direct_solve(net):
     source = net.node_currents(np.array([1.0, -2.0]))
     x = np.full(net.n_nodes, 0.25)
-    kernels.relax(net.topology.edges, net.conductance, x, source, 0.9 * simulator.stable_dt(net), 20000, np.empty_like(x))
+    kernels.relax(
+        net.topology.edges, net.conductance, x, source, 0.9 * simulator.stable_dt(net), 20000, np.empty_like(x)
+    )
     assert x.sum() == pytest.approx(0.25 * net.n_nodes, rel=1e-12)
     direct = simulator.LaplacianSolver(net).solve(source)
     np.testing.assert_allclose(x - x.mean(), direct, atol=1e-10 * np.abs(direct).max())

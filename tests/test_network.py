@@ -91,7 +91,10 @@ def test_species_codes():
         (dict(edges=[[0, 1], [2, 3], [0, 1]], conductance=[1.0, 1.0, 1.0]), r"duplicate edge"),
         (dict(edges=[[0, 1], [2, 3]], conductance=[1.0, 1.0]), r"disconnected: 2 components"),
         (dict(positions=np.zeros((4, 3))), r"positions must have shape \[n, 2\]"),
-        (dict(input_pairs=[[0, 1]], output_pairs=[[1, 2]]), r"node 1 is used twice: by input pair 0 \(-\) and by output pair 0 \(\+\)"),
+        (
+            dict(input_pairs=[[0, 1]], output_pairs=[[1, 2]]),
+            r"node 1 is used twice: by input pair 0 \(-\) and by output pair 0 \(\+\)",
+        ),
         (dict(input_pairs=[[0, 0]]), r"node 0 is used twice"),
         (dict(input_pairs=[[0, 9]]), r"input pair 0 refers to node 9, outside 0..3"),
         (dict(output_pairs=[[0, 1, 2]]), r"output_pairs must have shape \[k, 2\]"),

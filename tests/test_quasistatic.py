@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import random_task
 
 import simulator
-from conftest import random_task
 
 
 def test_two_node_network():
@@ -48,7 +48,10 @@ def test_steady_state_solves_the_laplacian_with_mean_zero(any_network):
     inputs, _ = random_task(any_network)
     v = simulator.steady_state(any_network, inputs)
     residual = any_network.laplacian() @ v - any_network.node_currents(inputs)
-    assert np.abs(residual).max() < 1e-12 * np.abs(inputs).max() * any_network.conductance.max() / any_network.conductance.min()
+    assert (
+        np.abs(residual).max()
+        < 1e-12 * np.abs(inputs).max() * any_network.conductance.max() / any_network.conductance.min()
+    )
     assert abs(v.sum()) < 1e-12 * np.abs(v).sum()
 
 

@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from conftest import random_task
 
 import simulator
-from conftest import random_task
 
 
 def test_chemical_update_matches_central_finite_differences(any_network):

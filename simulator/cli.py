@@ -1,0 +1,83 @@
+"""Command line: ``python -m simulator inspect|plot FILE`` (also installed as ``chemsignal``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from .trajectory import TrajectoryError, load_trajectory
+
+EPOCH_METRICS = ("accuracy_train", "accuracy_test", "accuracy_test_strict", "response_norm", "clip_fraction")
+
+
+def inspect(path, stream=sys.stdout) -> None:
+    """Print config, status, final metrics and every dataset with its shape (works on a running file)."""
+    run = load_trajectory(path)
+    status, message = run.status
+    say = lambda text="": print(text, file=stream)  # noqa: E731
+    say(f"file     {run.path}")
+    say(f"status   {status}" + (f" ({message})" if message else ""))
+    package, git = run.versions.get("chemsignal-sim", "?"), run.versions.get("git", "?")
+    say(f"created  {run.created} by chemsignal-sim {package} (git {git})")
+    say("versions " + ", ".join(f"{k} {v}" for k, v in run.versions.items() if k not in ("chemsignal-sim", "git")))
+    if run.command_line:
+        say("command  " + " ".join(run.command_line))
+    say(f"seed     {run.seed}")
+    say("config")
+    for key, value in run.config.items():
+        say(f"  {key:<13} {value}")
+    for key, value in run.derived.items():
+        say(f"  {key:<13} {value:.6g}  (derived)")
+    try:
+        step, _, epoch = run.series("observables/epoch")
+    except KeyError:
+        epoch = np.empty(0)
+    if len(epoch):
+        planned = run.config.get("epochs", "?")
+        say(f"final    epoch {int(epoch[-1])} of {planned} (step {int(step[-1])})")
+        for key in EPOCH_METRICS:
+            try:
+                values = run.series(f"observables/{key}")[2]
+            except KeyError:
+                continue
+            if len(values):
+                first, last = values[0], values[-1]
+                say(f"  {key:<21} {last:.4f}" + ("" if np.isnan(first) else f"   (epoch 0: {first:.4f})"))
+        try:
+            cost_step, _, cost = run.series("observables/cost")
+        except KeyError:
+            cost = []
+        if len(cost):
+            since = cost_step > step[-1] - (step[1] - step[0] if len(step) > 1 else len(cost))
+            say(f"  {'mean cost, last epoch':<21} {cost[since].mean():.4g}")
+    say("datasets")
+    for name, shape, dtype in run.datasets():
+        say(f"  {name:<45} {str(shape):<14} {dtype}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="chemsignal", description="Inspect and plot chemsignal-sim run files (H5MD).")
+    commands = parser.add_subparsers(dest="command", required=True)
+    inspect_parser = commands.add_parser("inspect", help="config, status, final metrics and datasets of a run file")
+    inspect_parser.add_argument("file")
+    plot_parser = commands.add_parser("plot", help="draw the run's figure (the paper's Fig. 2 for Iris runs)")
+    plot_parser.add_argument("file")
+    plot_parser.add_argument("-o", "--out", help="figure path (default: the run file with .png)")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "inspect":
+            inspect(args.file)
+        elif args.command == "plot":
+            from .plots import plot_iris_run
+
+            print(f"figure: {plot_iris_run(args.file, args.out)}")
+    except (TrajectoryError, KeyError) as error:
+        print(f"chemsignal {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

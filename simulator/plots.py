@@ -1,0 +1,101 @@
+"""Figures drawn from run files alone (never from live objects), so any run can be replotted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from .trajectory import load_trajectory
+
+__all__ = ["plot_iris_run", "draw_network"]
+
+INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
+
+
+def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pairs):
+    """Pipes as segments of the given widths and colours; input nodes as red crosses and
+    output nodes as green crosses (``+`` terminal filled, ``-`` terminal open)."""
+    segments = positions[edges]
+    ax.add_collection(LineCollection(segments, linewidths=widths, colors=colours, capstyle="round"))
+    for pairs, colour, label in ((input_pairs, INPUT_COLOUR, "input"), (output_pairs, OUTPUT_COLOUR, "output")):
+        ax.scatter(*positions[pairs[:, 0]].T, marker="X", s=70, color=colour, zorder=3, label=f"{label} +")
+        ax.scatter(
+            *positions[pairs[:, 1]].T, marker="x", s=55, color=colour, zorder=3, linewidths=1.5, label=f"{label} -"
+        )
+    ax.set_aspect("equal")
+    ax.autoscale_view()
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
+    """The paper's Fig. 2 from a run file: squared error per training step, accuracy per
+    epoch (with the response norm), the initial network, and the conductance change.
+
+    ``out`` defaults to the run file with a ``.png`` suffix. Returns the figure's path.
+    """
+    run = load_trajectory(path)
+    out = Path(path).with_suffix(".png") if out is None else Path(out)
+    cost_step, _, cost = run.series("observables/cost")
+    epoch_step, _, epoch = run.series("observables/epoch")
+    accuracy = {
+        k: run.series(f"observables/{k}")[2] for k in ("accuracy_train", "accuracy_test", "accuracy_test_strict")
+    }
+    response = run.series("observables/response_norm")[2]
+    _, _, conductance = run.series("observables/edges/conductance")
+    positions = run.fixed("particles/nodes/position")
+    edges = run.fixed("connectivity/edges")
+    inputs, outputs = run.fixed("connectivity/input_pairs"), run.fixed("connectivity/output_pairs")
+    status, _ = run.status
+    config = run.config
+
+    fig = Figure(figsize=(11, 9.5), layout="constrained")
+    (ax_cost, ax_acc), (ax_net, ax_change) = fig.subplots(2, 2)
+
+    ax_cost.scatter(cost_step, cost, s=2, color="tab:blue", alpha=0.5, linewidths=0)
+    ax_cost.set_yscale("log")
+    ax_cost.set_xlabel("training step (presentations)")
+    ax_cost.set_ylabel(r"squared error $\frac{1}{2}|v - v_d|^2$")
+    ax_cost.set_title("error of each example as it is shown")
+
+    ax_acc.plot(epoch, accuracy["accuracy_train"], color="tab:orange", label="train")
+    ax_acc.plot(epoch, accuracy["accuracy_test"], color="tab:blue", lw=2, label="test (test class means, paper)")
+    ax_acc.plot(
+        epoch, accuracy["accuracy_test_strict"], color="tab:blue", ls="--", lw=1, label="test (train class means)"
+    )
+    ax_acc.axhline(1 / 3, color="0.6", lw=0.8, ls=":")
+    ax_acc.set_ylim(0, 1.02)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    final = accuracy["accuracy_test"][-1] if len(epoch) else np.nan
+    ax_acc.set_title(f"accuracy per epoch (final test {final:.3f})")
+    ax_resp = ax_acc.twinx()
+    ax_resp.plot(epoch, response, color="0.45", lw=1, ls="-.", label="response norm |R|")
+    ax_resp.set_ylabel("response norm |R| (transfer matrix)", color="0.45")
+    ax_resp.set_ylim(0, max(1e-12, 1.05 * np.max(response)) if len(response) else 1)
+    lines = ax_acc.get_legend_handles_labels()
+    more = ax_resp.get_legend_handles_labels()
+    ax_acc.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
+
+    w0 = conductance[0]
+    draw_network(ax_net, positions, edges, 4.0 * w0 / w0.max(), "tab:blue", inputs, outputs)
+    ax_net.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8, frameon=False)
+    ax_net.set_title("initial network (width ~ conductance)")
+
+    change = conductance[-1] - w0
+    scale = np.abs(change).max()
+    widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
+    colours = np.where(change < 0, "tab:red", "tab:blue")
+    draw_network(ax_change, positions, edges, widths, colours, inputs, outputs)
+    ax_change.set_title(f"conductance change (red -, blue +; max |dw| = {scale:.3g})")
+
+    dynamics = config.get("dynamics", "?")
+    fig.suptitle(
+        f"Iris, {config.get('rule', '?')} rule, {dynamics}, seed {run.seed}, lr {config.get('lr', np.nan):g}, "
+        f"{int(epoch[-1]) if len(epoch) else 0} epochs" + ("" if status == "complete" else f"  [run {status}]")
+    )
+    fig.savefig(out, dpi=dpi)
+    return out

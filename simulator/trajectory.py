@@ -1,0 +1,413 @@
+"""Run files in H5MD 1.1: one HDF5 file per run, readable by plain h5py and H5MD readers.
+
+Layout (time series are H5MD groups with ``step``, ``time`` and ``value``; series sampled
+together share ``step``/``time`` through hard links)::
+
+    h5md/                          version [1, 1]; author, creator; modules/chemsignal
+    particles/nodes/box            dimension 2, boundary none
+    particles/nodes/position       [n, 2]   layout coordinates (lattice units)
+    particles/nodes/species        [n]      0 interior, 1 input+, 2 input-, 3 output+, 4 output-
+    particles/nodes/pressure/      [k, n]   time-stepped runs, at the run's field cadence
+    particles/nodes/concentration/ [k, n]   (step counts explicit time steps)
+    connectivity/edges             [m, 2]   pipes; also input_pairs, output_pairs
+    observables/...                series declared by the run (step counts presentations)
+    parameters/                    config (JSON), seed, versions; run_status, run_message
+
+The writer opens the file in SWMR mode after creating every object, appends in blocks (one
+resize and one write per dataset per block, then a flush), and records ``run_status``:
+``running`` while it works, then ``complete``, ``interrupted`` or ``failed`` (with the error in
+``run_message``). A reader can open the file while the run is still writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .network import Network
+
+__all__ = [
+    "MODULE",
+    "Series",
+    "TrajectoryError",
+    "TrajectoryWriter",
+    "Trajectory",
+    "load_trajectory",
+    "versions",
+]
+
+MODULE = "chemsignal"  # our H5MD module: per-edge data, conventions, units
+MODULE_VERSION = (1, 0)
+UNITS = (
+    "dimensionless: currents in units of the input scale, conductances as given, pressures and "
+    "concentrations in current/conductance, time in node compliance/conductance"
+)
+STATUSES = ("running", "complete", "interrupted", "failed")
+_CHUNK_BYTES = 1 << 19  # ~512 KiB per chunk (h5py guidance: 10 KiB to 1 MiB)
+
+
+class TrajectoryError(ValueError):
+    """A file is missing, not one of our trajectories, or would overwrite an existing one."""
+
+
+@dataclass(frozen=True)
+class Series:
+    """A time series to declare before the run starts (SWMR allows no new objects later).
+
+    path : where it lives, e.g. ``"observables/cost"``
+    shape : shape of one sample (``()`` for a scalar)
+    clock : series that are sampled together share a clock (and their ``step``/``time``)
+    unit : H5MD ``unit`` attribute of ``value`` (omitted if empty)
+    description : what it is, stored as an attribute
+    dtype : numpy dtype of ``value``
+    """
+
+    path: str
+    shape: tuple = ()
+    clock: str = "epoch"
+    unit: str = ""
+    description: str = ""
+    dtype: str = "float64"
+
+
+def versions() -> dict:
+    """Versions of the package, Python and the numerical libraries, and ``git describe``."""
+    import numba
+    import scipy
+
+    from . import __version__
+
+    return {
+        "chemsignal-sim": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "numba": numba.__version__,
+        "h5py": h5py.__version__,
+        "hdf5": h5py.version.hdf5_version,
+        "git": _git_describe(),
+    }
+
+
+def _git_describe() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        done = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"], cwd=here, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown (not a git checkout)"
+
+
+def _chunks(sample_shape: tuple, itemsize: int) -> tuple:
+    sample_bytes = max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize)
+    rows = int(np.clip(_CHUNK_BYTES // sample_bytes, 1, 8192))
+    return (rows, *sample_shape)
+
+
+def _open_new(path: Path, overwrite: bool) -> h5py.File:
+    if path.exists() and not overwrite:
+        raise TrajectoryError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another path")
+    if not path.parent.is_dir():
+        raise TrajectoryError(f"cannot write {path}: folder {path.parent} does not exist")
+    return h5py.File(path, "w" if overwrite else "x", libver="latest")
+
+
+class TrajectoryWriter:
+    """Write one run. Use as a context manager::
+
+        with TrajectoryWriter(path, network=net, config=cfg, seed=0, series=[...]) as out:
+            out.append("example", step=steps, time=None, **{"observables/cost": costs})
+
+    On leaving the block the status becomes ``complete``; ``interrupted`` after
+    KeyboardInterrupt or SystemExit (SIGINT/SIGTERM); ``failed`` (with the message) after any
+    other exception, which then propagates.
+
+    Parameters
+    ----------
+    path : file to create; an existing file is refused unless ``overwrite``
+    network : the starting network (positions, species, pipes, terminal pairs)
+    config : the resolved run configuration (JSON-serialisable dict)
+    seed : the run's seed
+    series : every time series the run will append to
+    timed_clocks : clocks whose samples carry a physical ``time`` (others only ``step``)
+    command_line : the command as the user typed it (stored verbatim)
+    derived : quantities the run computed from the config (e.g. the presentation time in
+        time units), stored beside it
+    """
+
+    def __init__(
+        self,
+        path,
+        *,
+        network: Network,
+        config: dict,
+        seed: int,
+        series: list[Series],
+        timed_clocks: tuple[str, ...] = (),
+        command_line: list[str] | None = None,
+        overwrite: bool = False,
+        derived: dict | None = None,
+        author: str | None = None,
+    ):
+        self.path = Path(path)
+        self._file = _open_new(self.path, overwrite)
+        try:
+            self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
+            self._file.swmr_mode = True
+            self._file.flush()
+        except BaseException:
+            self._file.close()
+            self.path.unlink(missing_ok=True)  # nothing was run yet: leave no half-made file
+            raise
+        self.status = "running"
+
+    # ------------------------------------------------------------------ structure
+    def _create(self, network, config, seed, series, timed_clocks, command_line, derived, author):
+        from . import __version__
+
+        f = self._file
+        h5md = f.create_group("h5md")
+        h5md.attrs["version"] = np.array([1, 1], dtype=np.int32)
+        f.create_group("h5md/author").attrs["name"] = author or os.environ.get("USER", "unknown")
+        creator = f.create_group("h5md/creator")
+        creator.attrs["name"] = "chemsignal-sim"
+        creator.attrs["version"] = __version__
+        module = f.create_group(f"h5md/modules/{MODULE}")
+        module.attrs["version"] = np.array(MODULE_VERSION, dtype=np.int32)
+        module.attrs["units"] = UNITS
+        module.attrs["edges"] = (
+            "per-pipe series live in observables/edges/ with value [k, m], pipe order of connectivity/edges"
+        )
+        module.attrs["steps"] = (
+            "observables count presentations (learning steps); particles/nodes fields count explicit time steps"
+        )
+
+        nodes = f.create_group("particles/nodes")
+        box = nodes.create_group("box")
+        box.attrs["dimension"] = np.int32(2)
+        box.attrs["boundary"] = np.array([b"none", b"none"])
+        nodes.create_dataset("position", data=network.positions).attrs["unit"] = "lattice spacing"
+        nodes.create_dataset("species", data=network.species().astype(np.int32)).attrs["legend"] = (
+            "0 interior, 1 input+, 2 input-, 3 output+, 4 output-"
+        )
+        connectivity = f.create_group("connectivity")
+        for name, pairs in (
+            ("edges", network.topology.edges),
+            ("input_pairs", network.input_pairs),
+            ("output_pairs", network.output_pairs),
+        ):
+            connectivity.create_dataset(name, data=np.asarray(pairs, dtype=np.int64))
+            connectivity[name].attrs["particles_group"] = nodes.ref
+
+        parameters = f.create_group("parameters")
+        parameters.attrs["config"] = json.dumps(config, sort_keys=True)
+        parameters.attrs["command_line"] = json.dumps(command_line or [])
+        parameters.attrs["derived"] = json.dumps(derived, sort_keys=True)
+        parameters.attrs["seed"] = int(seed)
+        parameters.attrs["versions"] = json.dumps(versions(), sort_keys=True)
+        parameters.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        resolved = parameters.create_group("config")
+        for key, value in config.items():  # one attribute per key, for h5dump / HDFView users
+            resolved.attrs[key] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
+        parameters.create_dataset("run_status", data=np.bytes_("running"), dtype="S16")
+        parameters.create_dataset("run_message", data=np.bytes_(""), dtype="S4096")
+
+        self._clocks: dict[str, dict] = {}
+        self._series: dict[str, h5py.Dataset] = {}
+        for spec in series:
+            group = f.create_group(spec.path)
+            dtype = np.dtype(spec.dtype)
+            value = group.create_dataset(
+                "value", shape=(0, *spec.shape), maxshape=(None, *spec.shape), dtype=dtype,
+                chunks=_chunks(spec.shape, dtype.itemsize), compression="gzip", compression_opts=4, shuffle=True,
+            )  # fmt: skip
+            if spec.unit:
+                value.attrs["unit"] = spec.unit
+            if spec.description:
+                group.attrs["description"] = spec.description
+            group.attrs["clock"] = spec.clock
+            clock = self._clocks.get(spec.clock)
+            if clock is None:  # the first series of a clock owns its step (and time)
+                clock = {
+                    "step": group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(8192,))
+                }
+                if spec.clock in timed_clocks:
+                    clock["time"] = group.create_dataset(
+                        "time", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(8192,)
+                    )
+                clock["series"] = []
+                self._clocks[spec.clock] = clock
+            else:
+                group["step"] = clock["step"]  # hard links: sampled together
+                if "time" in clock:
+                    group["time"] = clock["time"]
+            clock["series"].append(spec.path)
+            self._series[spec.path] = value
+
+    # ------------------------------------------------------------------ appending
+    def append(self, clock: str, *, step, time=None, **values):
+        """Append a block of samples to every series of ``clock``.
+
+        ``step`` : [k] ints; ``time`` : [k] floats (timed clocks only); ``values``: one
+        ``[k, *shape]`` array per series of the clock, keyed by its path (``/`` may be given
+        as ``__``, so ``observables__cost=...`` works as a keyword).
+        """
+        spec = self._clocks.get(clock)
+        if spec is None:
+            raise KeyError(f"unknown clock {clock!r}; declared: {sorted(self._clocks)}")
+        values = {key.replace("__", "/"): np.asarray(v) for key, v in values.items()}
+        if set(values) != set(spec["series"]):
+            raise KeyError(f"clock {clock!r} needs exactly {sorted(spec['series'])}, got {sorted(values)}")
+        step = np.atleast_1d(np.asarray(step, dtype=np.int64))
+        k = len(step)
+        if ("time" in spec) != (time is not None):
+            raise ValueError(f"clock {clock!r} {'needs' if 'time' in spec else 'takes no'} time")
+        columns = [(spec["step"], step)] + (
+            [(spec["time"], np.atleast_1d(np.asarray(time, np.float64)))] if time is not None else []
+        )
+        columns += [(self._series[path], values[path]) for path in spec["series"]]
+        for dataset, block in columns:
+            if block.shape != (k, *dataset.shape[1:]):
+                raise ValueError(
+                    f"{dataset.name}: expected a block of shape {(k, *dataset.shape[1:])}, got {block.shape}"
+                )
+        for dataset, block in columns:
+            start = dataset.shape[0]
+            dataset.resize(start + k, axis=0)
+            dataset[start:] = block
+        self._file.flush()
+
+    # ------------------------------------------------------------------ status
+    def finish(self, status: str, message: str = ""):
+        """Record the final status (and an error message) and close the file."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        if self._file.id.valid:
+            parameters = self._file["parameters"]
+            parameters["run_status"][()] = np.bytes_(status)
+            parameters["run_message"][()] = np.bytes_(message.encode("utf-8", "replace")[:4096])
+            self._file.flush()
+            self._file.close()
+        self.status = status
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            self.finish("complete")
+        elif issubclass(kind, (KeyboardInterrupt, SystemExit)):
+            self.finish("interrupted", f"{kind.__name__}: {error}" if str(error) else kind.__name__)
+        else:
+            self.finish("failed", f"{kind.__name__}: {error}")
+        return False
+
+
+# ---------------------------------------------------------------------- reading
+def _open_for_reading(path: Path) -> h5py.File:
+    if not path.is_file():
+        raise TrajectoryError(f"{path}: no such file")
+    try:
+        try:
+            f = h5py.File(path, "r", libver="latest", swmr=True)  # works while a run is writing
+        except OSError:
+            f = h5py.File(path, "r")  # not written in SWMR mode
+    except OSError as error:
+        raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {error}") from None
+    if f"h5md/modules/{MODULE}" not in f or "parameters/run_status" not in f:
+        f.close()
+        raise TrajectoryError(f"{path} is not a chemsignal trajectory (no h5md/modules/{MODULE} or run status)")
+    return f
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """A run file, read on demand (each access opens the file, so a running file can be followed).
+
+    path : the file;  config : the resolved configuration;  seed : the run's seed
+    command_line : as typed;  versions : package and library versions;  created : ISO time
+    derived : quantities the run computed from its config
+    """
+
+    path: Path
+    config: dict
+    seed: int
+    command_line: list
+    versions: dict
+    created: str
+    derived: dict
+
+    @property
+    def status(self) -> tuple[str, str]:
+        """``(run_status, run_message)`` as of now."""
+        with _open_for_reading(self.path) as f:
+            parameters = f["parameters"]
+            return parameters["run_status"][()].decode(), parameters["run_message"][()].decode()
+
+    def series(self, path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+        """``(step, time or None, value)`` of a time series, trimmed to the samples complete in all three."""
+        with _open_for_reading(self.path) as f:
+            if path not in f or "value" not in f[path]:
+                raise KeyError(f"{self.path} has no time series {path!r}")
+            group = f[path]
+            step = group["step"][()]
+            value = group["value"][()]
+            time = group["time"][()] if "time" in group else None
+        k = min(len(step), len(value), len(step) if time is None else len(time))
+        return step[:k], None if time is None else time[:k], value[:k]
+
+    def fixed(self, path: str) -> np.ndarray:
+        """A fixed dataset, e.g. ``"particles/nodes/position"``."""
+        with _open_for_reading(self.path) as f:
+            return f[path][()]
+
+    def network(self, conductance=None) -> Network:
+        """The network of the run, with the first recorded conductances unless given."""
+        if conductance is None:
+            conductance = self.series("observables/edges/conductance")[2][0]
+        return Network(
+            self.fixed("particles/nodes/position"),
+            self.fixed("connectivity/edges"),
+            conductance,
+            self.fixed("connectivity/input_pairs"),
+            self.fixed("connectivity/output_pairs"),
+        )
+
+    def datasets(self) -> list[tuple[str, tuple, str]]:
+        """Every dataset in the file: ``(path, shape, dtype)``."""
+        found = []
+        with _open_for_reading(self.path) as f:
+
+            def visit(name, link):
+                item = f.get(name)
+                if isinstance(item, h5py.Dataset):
+                    found.append((name, item.shape, str(item.dtype)))
+
+            f.visititems_links(visit)  # every link, so shared step/time appear under each series
+        return found
+
+
+def load_trajectory(path) -> Trajectory:
+    """Open a run file written by :class:`TrajectoryWriter` (complete, interrupted or running)."""
+    path = Path(path)
+    with _open_for_reading(path) as f:
+        attrs = f["parameters"].attrs
+        return Trajectory(
+            path=path,
+            config=json.loads(attrs["config"]),
+            seed=int(attrs["seed"]),
+            command_line=json.loads(attrs["command_line"]),
+            versions=json.loads(attrs["versions"]),
+            created=str(attrs["created"]),
+            derived=json.loads(attrs["derived"]),
+        )

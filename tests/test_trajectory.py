@@ -1,0 +1,214 @@
+"""Run files: H5MD conformance (pyh5md and plain h5py), status, no overwrite, following a live file."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import h5py
+import numpy as np
+import pytest
+
+import simulator
+from simulator.experiment import IrisConfig, run_iris
+from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
+
+SMALL = IrisConfig(epochs=2)
+TIMESTEPPED = IrisConfig(epochs=1, dynamics="timestepped", presentation=0.5, field_every=300)
+
+
+@pytest.fixture(scope="module")
+def quasistatic_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("runs") / "qs.h5"
+    run_iris(SMALL, out=path, command_line=["test"])
+    return path
+
+
+@pytest.fixture(scope="module")
+def timestepped_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("runs") / "ts.h5"
+    run_iris(TIMESTEPPED, out=path)
+    return path
+
+
+def test_pyh5md_reads_the_file(quasistatic_file, timestepped_file):
+    pyh5md = pytest.importorskip("pyh5md")
+    for path in (quasistatic_file, timestepped_file):
+        with pyh5md.File(str(path), "r") as f:  # asserts h5md/author and h5md/creator
+            nodes = f.particles_group("nodes")
+            assert list(nodes["box"].attrs["boundary"]) == [b"none", b"none"]
+            position = pyh5md.element(nodes, "position")
+            assert position.element_type == "FixedElement" and position.shape == (144, 2)
+            cost = pyh5md.element(f["observables"], "cost")
+            assert cost.element_type == "TimeElement"
+            assert cost.step.shape == cost.value.shape == (75 * f["parameters/config"].attrs["epochs"],)
+            conductance = pyh5md.element(f["observables/edges"], "conductance")
+            assert conductance.value.shape[1] == f["connectivity/edges"].shape[0]
+    with pyh5md.File(str(timestepped_file), "r") as f:
+        pressure = pyh5md.element(f.particles_group("nodes"), "pressure")
+        assert pressure.value.shape[0] == pressure.step.shape[0] == pressure.time.shape[0] > 0
+        assert np.all(pressure.step[()] % TIMESTEPPED.field_every == 0)
+
+
+def test_plain_h5py_layout(quasistatic_file):
+    with h5py.File(quasistatic_file, "r") as f:
+        assert list(f["h5md"].attrs["version"]) == [1, 1]
+        assert f["h5md/creator"].attrs["version"] == simulator.__version__
+        assert "version" in f["h5md/modules/chemsignal"].attrs
+        assert f[f["connectivity/edges"].attrs["particles_group"]].name == "/particles/nodes"
+        # series sampled together share one step dataset (hard links)
+        assert f["observables/cost/step"].id == f["observables/output/step"].id
+        assert f["observables/accuracy_test/step"].id == f["observables/edges/conductance/step"].id
+        assert "time" not in f["observables/cost"]  # quasistatic: T -> infinity, no physical time
+        epochs = f["observables/epoch/value"][()]
+        assert list(epochs) == [0, 1, 2]
+        assert list(f["observables/epoch/step"][()]) == [0, 75, 150]
+        assert list(f["observables/cost/step"][()]) == list(range(1, 151))
+        assert json.loads(f["parameters"].attrs["config"]) == SMALL.to_dict()
+        assert f["parameters/run_status"][()] == b"complete"
+        species = f["particles/nodes/species"][()]
+        assert np.bincount(species).tolist()[1:] == [4, 4, 3, 3]
+
+
+def test_file_matches_the_run(tmp_path):
+    run = run_iris(SMALL, out=tmp_path / "a.h5")
+    trajectory = load_trajectory(tmp_path / "a.h5")
+    assert trajectory.status == ("complete", "")
+    np.testing.assert_array_equal(trajectory.series("observables/cost")[2], run.costs)
+    np.testing.assert_array_equal(trajectory.series("observables/accuracy_test")[2], run.epochs["accuracy_test"])
+    np.testing.assert_array_equal(trajectory.series("observables/edges/conductance")[2][-1], run.network.conductance)
+    start = trajectory.network()
+    np.testing.assert_array_equal(start.conductance, simulator.lattice_network(seed=0).conductance)
+    # targets are the class means through the network of the same epoch
+    _, _, desired = trajectory.series("observables/desired_output")
+    _, _, target = trajectory.series("observables/target")
+    _, _, label = trajectory.series("observables/label")
+    np.testing.assert_array_equal(target[:75], desired[0][label[:75]])
+    np.testing.assert_array_equal(target[75:], desired[1][label[75:]])
+
+
+def test_timestepped_fields_and_times(timestepped_file):
+    trajectory = load_trajectory(timestepped_file)
+    T = trajectory.derived["T"]
+    step, time, _ = trajectory.series("observables/cost")
+    np.testing.assert_allclose(time, step * T)
+    field_step, field_time, pressure = trajectory.series("particles/nodes/pressure")
+    _, _, dt = trajectory.series("observables/dt")
+    assert np.all(np.diff(field_step) == TIMESTEPPED.field_every)
+    steps_per_presentation = np.rint(T / dt).astype(int)  # dt is re-chosen per presentation
+    ends = np.cumsum(steps_per_presentation)
+    k = np.searchsorted(ends, field_step)  # presentation of each frame
+    into = field_step - np.concatenate([[0], ends])[k]
+    np.testing.assert_allclose(field_time, k * T + into * dt[k], rtol=1e-12)
+    assert abs(pressure.sum(axis=1)).max() < 1e-9  # sum(v) conserved from rest
+
+
+def test_same_seed_same_file_contents(tmp_path):
+    run_iris(TIMESTEPPED, out=tmp_path / "a.h5")
+    run_iris(TIMESTEPPED, out=tmp_path / "b.h5")
+    a, b = load_trajectory(tmp_path / "a.h5"), load_trajectory(tmp_path / "b.h5")
+    names = [name for name, _, _ in a.datasets() if name.startswith(("observables", "particles"))]
+    assert len(names) > 20
+    with h5py.File(a.path, "r") as fa, h5py.File(b.path, "r") as fb:
+        for name in names:
+            np.testing.assert_array_equal(fa[name][()], fb[name][()], err_msg=name)  # bit for bit
+
+
+def test_existing_file_is_never_overwritten_unless_asked(tmp_path):
+    path = tmp_path / "run.h5"
+    path.write_bytes(b"precious")
+    with pytest.raises(TrajectoryError, match="exists; pass --overwrite"):
+        run_iris(SMALL, out=path)
+    assert path.read_bytes() == b"precious"
+    run_iris(SMALL, out=path, overwrite=True)
+    assert load_trajectory(path).status[0] == "complete"
+
+
+def test_missing_folder_and_foreign_files_are_refused(tmp_path):
+    with pytest.raises(TrajectoryError, match="does not exist"):
+        run_iris(SMALL, out=tmp_path / "no" / "run.h5")
+    (tmp_path / "text.h5").write_text("not hdf5")
+    with pytest.raises(TrajectoryError, match="not an HDF5 file"):
+        load_trajectory(tmp_path / "text.h5")
+    with h5py.File(tmp_path / "other.h5", "w") as f:
+        f["x"] = 1
+    with pytest.raises(TrajectoryError, match="not a chemsignal trajectory"):
+        load_trajectory(tmp_path / "other.h5")
+
+
+class _StopAfter:
+    """A progress meter that raises after ``epochs`` epochs (as a signal handler would)."""
+
+    def __init__(self, epochs, error):
+        self.epochs, self.error = epochs, error
+
+    def start(self, total, description=""):
+        pass
+
+    def update(self, advance=1, **postfix):
+        self.epochs -= advance
+        if self.epochs == 0:
+            raise self.error
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize(
+    "error, status", [(KeyboardInterrupt("received SIGTERM"), "interrupted"), (RuntimeError("disk on fire"), "failed")]
+)
+def test_stopped_run_leaves_a_readable_file_that_says_so(tmp_path, error, status):
+    path = tmp_path / "stopped.h5"
+    with pytest.raises(type(error)):
+        run_iris(IrisConfig(epochs=5), out=path, progress=_StopAfter(2, error))
+    trajectory = load_trajectory(path)
+    got, message = trajectory.status
+    assert got == status and str(error) in message
+    assert list(trajectory.series("observables/epoch")[2]) == [0, 1, 2]
+    assert len(trajectory.series("observables/cost")[2]) == 150
+
+
+def test_append_checks_blocks(tmp_path):
+    net = simulator.lattice_network(side=3, n_inputs=1, n_outputs=1)
+    series = [Series("observables/a", (), "c"), Series("observables/b", (2,), "c")]
+    with TrajectoryWriter(tmp_path / "w.h5", network=net, config={}, seed=0, series=series) as out:
+        with pytest.raises(KeyError, match="needs exactly"):
+            out.append("c", step=[1], **{"observables/a": [1.0]})
+        with pytest.raises(ValueError, match="expected a block of shape"):
+            out.append("c", step=[1], **{"observables/a": [1.0], "observables/b": [1.0, 2.0]})
+        out.append("c", step=[1, 2], **{"observables/a": [1.0, 2.0], "observables/b": np.ones((2, 2))})
+    step, time, value = load_trajectory(tmp_path / "w.h5").series("observables/b")
+    assert list(step) == [1, 2] and time is None and value.shape == (2, 2)
+
+
+WRITER_THEN_WAIT = textwrap.dedent(
+    """
+    import sys, simulator
+    from simulator.trajectory import Series, TrajectoryWriter
+    net = simulator.lattice_network(side=3, n_inputs=1, n_outputs=1)
+    with TrajectoryWriter(sys.argv[1], network=net, config={"epochs": 9}, seed=0,
+                          series=[Series("observables/epoch", (), "epoch", dtype="int64")]) as out:
+        out.append("epoch", step=[0, 75], observables__epoch=[0, 1])
+        print("written", flush=True)
+        sys.stdin.readline()
+    """
+)
+
+
+def test_inspect_reads_a_file_while_it_is_being_written(tmp_path):
+    path = tmp_path / "live.h5"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER_THEN_WAIT, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "written"
+        shown = subprocess.run(
+            [sys.executable, "-m", "simulator", "inspect", str(path)], capture_output=True, text=True
+        )
+        assert shown.returncode == 0, shown.stderr
+        assert "status   running" in shown.stdout
+        assert "final    epoch 1 of 9" in shown.stdout
+        assert "observables/epoch/value" in shown.stdout
+    finally:
+        writer.communicate("\n", timeout=60)
+    assert load_trajectory(path).status[0] == "complete"
