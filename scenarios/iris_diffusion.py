@@ -1,7 +1,7 @@
 """Iris with the chemical (diffusion) rule on the paper's 12x12, d=4 network (section III, Fig. 2).
 
     python scenarios/iris_diffusion.py                        # quasistatic, defaults, seed 0
-    python scenarios/iris_diffusion.py --dynamics timestepped # explicit relaxation, T = 20 t_relax
+    python scenarios/iris_diffusion.py --dynamics timestepped # explicit relaxation, T = 50 t_relax
     python scenarios/iris_diffusion.py --smoke                # a few seconds (CI)
 
 Writes the trajectory (H5MD) and the four-panel figure; prints where they are and the final

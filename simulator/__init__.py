@@ -22,9 +22,11 @@ from .engine import (
     stable_dt,
     train,
 )
+from .experiment import IrisConfig, run_iris
 from .network import Network, NetworkWarning, lattice_network
 from .quasistatic import LaplacianSolver, cost, cost_gradient, finite_difference_gradient, steady_state
 from .rules import RULES, apply_update, learning_update
+from .trajectory import Trajectory, TrajectoryError, TrajectoryWriter, load_trajectory
 
 try:
     __version__ = version("chemsignal-sim")
@@ -52,5 +54,11 @@ __all__ = [
     "relax",
     "relaxation_time",
     "stable_dt",
+    "IrisConfig",
+    "run_iris",
+    "load_trajectory",
+    "Trajectory",
+    "TrajectoryWriter",
+    "TrajectoryError",
     "__version__",
 ]

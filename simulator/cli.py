@@ -12,8 +12,9 @@ from .trajectory import TrajectoryError, load_trajectory
 EPOCH_METRICS = ("accuracy_train", "accuracy_test", "accuracy_test_strict", "response_norm", "clip_fraction")
 
 
-def inspect(path, stream=sys.stdout) -> None:
+def inspect(path, stream=None) -> None:
     """Print config, status, final metrics and every dataset with its shape (works on a running file)."""
+    stream = sys.stdout if stream is None else stream
     run = load_trajectory(path)
     status, message = run.status
     say = lambda text="": print(text, file=stream)  # noqa: E731

@@ -53,18 +53,18 @@ class IrisConfig:
     """
 
     seed: int = 0
-    epochs: int = 100
+    epochs: int = 150
     lr: float = 3e-3
     rule: str = "chemical"
     dynamics: str = "quasistatic"
-    presentation: float = 20.0
+    presentation: float = 50.0
     tau: float = 0.0
     c_v: float = 1.0
     c_u: float = 1.0
     kappa: float = 1.0
     weights: str = "deferred"
     w_min: float = 1e-4
-    field_every: int = 10_000
+    field_every: int = 100_000
     side: int = 12
     d: int = 4
     delta: float = 0.25

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -281,11 +282,16 @@ class TrajectoryWriter:
                 raise ValueError(
                     f"{dataset.name}: expected a block of shape {(k, *dataset.shape[1:])}, got {block.shape}"
                 )
-        for dataset, block in columns:
-            start = dataset.shape[0]
-            dataset.resize(start + k, axis=0)
-            dataset[start:] = block
-        self._file.flush()
+        # a block lands whole: SIGINT/SIGTERM wait until every series of the clock has it
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:
+            for dataset, block in columns:
+                start = dataset.shape[0]
+                dataset.resize(start + k, axis=0)
+                dataset[start:] = block
+            self._file.flush()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     # ------------------------------------------------------------------ status
     def finish(self, status: str, message: str = ""):

@@ -188,3 +188,20 @@ def test_bad_training_input_is_refused(small_network):
         simulator.train(small_network, [1.0], [0.0], rule="gradient", dynamics=simulator.TimeStepped(T=1.0))
     with pytest.raises(ValueError, match="w_min must be finite and > 0"):
         simulator.train(small_network, [1.0], [0.0], w_min=0.0)
+
+
+def test_field_snapshots_fall_on_the_cadence_and_match_the_final_state(small_network):
+    net = small_network
+    rng = np.random.default_rng(5)
+    inputs, targets = rng.normal(size=(3, net.n_inputs)), rng.normal(size=(3, net.n_outputs))
+    dynamics = simulator.TimeStepped(T=40.0, dt=0.05)  # 800 steps per presentation
+    plain = simulator.train(net, inputs, targets, alpha=0.1, dynamics=dynamics)
+    recorded = simulator.train(net, inputs, targets, alpha=0.1, dynamics=dynamics, record_every=300)
+    np.testing.assert_array_equal(plain.network.conductance, recorded.network.conductance)  # recording changes nothing
+    frames = recorded.fields
+    assert frames.step.tolist() == list(range(300, 2401, 300))
+    np.testing.assert_allclose(frames.time, frames.step * 0.05, rtol=1e-12)
+    np.testing.assert_array_equal(frames.pressure[-1], recorded.state.v)  # step 2400 is the last one
+    np.testing.assert_array_equal(frames.concentration[-1], recorded.state.u)
+    with pytest.raises(ValueError, match="record_every must be a positive integer"):
+        simulator.train(net, inputs, targets, dynamics=dynamics, record_every=0)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import simulator
-from simulator.tasks import class_targets, classify, iris_task, load_iris
+from simulator.tasks import class_targets, classify, evaluate_iris, iris_task, load_iris, transfer_matrix
 
 
 def test_shipped_iris_data():
@@ -38,3 +38,21 @@ def test_class_targets_are_responses_to_class_means_and_classify_picks_the_neare
         np.testing.assert_allclose(targets[c], net.outputs(simulator.steady_state(net, mean_input)), rtol=1e-12)
     outputs = targets[[2, 0, 1]] + 1e-3
     assert classify(outputs, targets).tolist() == [2, 0, 1]
+
+
+def test_transfer_matrix_is_the_linear_response_and_metrics_follow_the_paper_protocol():
+    net = simulator.lattice_network(side=12, seed=1)
+    task = iris_task(seed=1)
+    response = transfer_matrix(net)
+    x = task.x_test[7]
+    np.testing.assert_allclose(response @ x, net.outputs(simulator.steady_state(net, x)), rtol=1e-10, atol=1e-13)
+    metrics = evaluate_iris(net, task)
+    np.testing.assert_allclose(metrics.desired_output, class_targets(net, task.x_train, task.y_train), rtol=1e-12)
+    assert metrics.response_norm == pytest.approx(np.linalg.norm(response), rel=1e-14)
+    # paper: desired outputs from the *test* class means; strict: from the training class means
+    test_outputs = np.stack([net.outputs(simulator.steady_state(net, x)) for x in task.x_test])
+    paper = classify(test_outputs, class_targets(net, task.x_test, task.y_test))
+    strict = classify(test_outputs, metrics.desired_output)
+    assert metrics.accuracy_test == np.mean(paper == task.y_test)
+    assert metrics.accuracy_test_strict == np.mean(strict == task.y_test)
+    assert 0.3 < metrics.accuracy_train <= 1.0

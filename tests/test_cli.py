@@ -1,0 +1,132 @@
+"""Command line (inspect, plot), the scenario's flags, progress meters and run configuration."""
+
+import io
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from simulator.cli import main
+from simulator.experiment import IrisConfig, run_iris
+from simulator.progress import TerminalProgress
+from simulator.trajectory import TrajectoryError, load_trajectory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def run_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cli") / "run.h5"
+    run_iris(IrisConfig(epochs=3, seed=4), out=path)
+    return path
+
+
+def test_inspect_shows_config_status_final_metrics_and_datasets(run_file, capsys):
+    assert main(["inspect", str(run_file)]) == 0
+    shown = capsys.readouterr().out
+    assert "status   complete" in shown
+    assert "final    epoch 3 of 3 (step 225)" in shown
+    for text in ("lr ", "accuracy_test", "response_norm", "clip_fraction", "mean cost, last epoch"):
+        assert text in shown, text
+    conductance = next(line for line in shown.splitlines() if "observables/edges/conductance/value" in line)
+    assert "(4, " in conductance  # epoch 0 and three epochs
+
+
+def test_plot_draws_the_four_panel_figure_from_the_file(run_file, tmp_path, capsys):
+    out = tmp_path / "fig.png"
+    assert main(["plot", str(run_file), "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    height, width, _ = matplotlib.image.imread(out).shape
+    assert width > 1200 and height > 1000
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    (tmp_path / "junk.h5").write_text("junk")
+    assert main(["inspect", str(tmp_path / "junk.h5")]) == 2
+    assert main(["plot", str(tmp_path / "missing.h5")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [
+        f"chemsignal inspect: error: {tmp_path / 'junk.h5'} is not an HDF5 file (or is truncated): "
+        + errors[0].split("(or is truncated): ")[1],
+        f"chemsignal plot: error: {tmp_path / 'missing.h5'}: no such file",
+    ]
+
+
+def test_scenario_refuses_to_overwrite_and_writes_where_asked(tmp_path):
+    out = tmp_path / "smoke.h5"
+    command = [sys.executable, str(ROOT / "scenarios" / "iris_diffusion.py"), "--smoke", "--out", str(out)]
+    first = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert f"trajectory: {out}" in first.stdout and out.with_suffix(".png").is_file()
+    again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 2 and "exists; pass --overwrite" in again.stderr
+    assert first.stderr == ""  # no progress bar when stderr is not a terminal
+    bad = subprocess.run([*command, "--lr", "-1"], capture_output=True, text=True, cwd=tmp_path)
+    assert bad.returncode == 2 and "lr must be > 0, got -1.0" in bad.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_on_a_terminal():
+    for stream, shows in ((io.StringIO(), False), (_Terminal(), True)):
+        meter = TerminalProgress(stream)
+        meter.start(3, "Iris")
+        for _ in range(3):
+            meter.update(1, test=0.9)
+        meter.close()
+        assert bool(stream.getvalue()) == shows
+        if shows:
+            assert "3/3" in stream.getvalue() and "test=0.900" in stream.getvalue()
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"learning_rate": 1e-3}, r"unknown config key\(s\) \['learning_rate'\]"),
+        ({"epochs": 2.5}, "epochs must be an integer, got 2.5"),
+        ({"lr": "fast"}, "lr must be a number, got 'fast'"),
+        ({"lr": float("nan")}, "lr must be finite"),
+        ({"w_min": 0.0}, "w_min must be > 0"),
+        ({"epochs": 0}, "epochs must be >= 1"),
+        ({"dynamics": "implicit"}, "dynamics must be one of"),
+        ({"rule": "hebbian"}, "rule must be one of"),
+        ({"tau": 60.0}, r"tau must be in \[0, presentation=50.0\]"),
+        ({"dynamics": "timestepped", "rule": "gradient"}, "time stepping implements the 'chemical' rule only"),
+    ],
+)
+def test_bad_configs_are_refused_by_name(values, message):
+    with pytest.raises(ValueError, match=message):
+        IrisConfig.from_dict(values)
+
+
+def test_sigterm_leaves_a_readable_file_marked_interrupted(tmp_path):
+    out = tmp_path / "long.h5"
+    command = [sys.executable, str(ROOT / "scenarios" / "iris_diffusion.py"), "--epochs", "100000", "--out", str(out)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # wait until a few epochs are on disk
+            time.sleep(0.2)
+            if out.exists():
+                try:
+                    if len(load_trajectory(out).series("observables/epoch")[2]) >= 3:
+                        break
+                except (TrajectoryError, KeyError, OSError):
+                    pass  # file still being created
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130 and "interrupted" in stderr
+    run = load_trajectory(out)
+    status, message = run.status
+    assert status == "interrupted" and "SIGTERM" in message
+    epochs = run.series("observables/epoch")[2]
+    assert len(epochs) >= 3 and len(run.series("observables/cost")[2]) == 75 * epochs[-1]
