@@ -21,7 +21,10 @@ def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pair
     segments = positions[edges]
     ax.add_collection(LineCollection(segments, linewidths=widths, colors=colours, capstyle="round"))
     for pairs, colour, label in ((input_pairs, INPUT_COLOUR, "input"), (output_pairs, OUTPUT_COLOUR, "output")):
-        ax.scatter(*positions[pairs[:, 0]].T, marker="X", s=70, color=colour, zorder=3, label=f"{label} +")
+        ax.scatter(
+            *positions[pairs[:, 0]].T, marker="X", s=80, color=colour, edgecolors="white", linewidths=0.7, zorder=3,
+            label=f"{label} +",
+        )  # fmt: skip
         ax.scatter(
             *positions[pairs[:, 1]].T, marker="x", s=55, color=colour, zorder=3, linewidths=1.5, label=f"{label} -"
         )
@@ -55,7 +58,14 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
     fig = Figure(figsize=(11, 9.5), layout="constrained")
     (ax_cost, ax_acc), (ax_net, ax_change) = fig.subplots(2, 2)
 
-    ax_cost.scatter(cost_step, cost, s=2, color="tab:blue", alpha=0.5, linewidths=0)
+    ax_cost.scatter(cost_step, cost, s=2, color="tab:blue", alpha=0.5, linewidths=0, label="each example")
+    if len(epoch) > 1 and len(cost):
+        per_epoch = int(epoch_step[1] - epoch_step[0])
+        n_full = len(cost) // per_epoch
+        if n_full:
+            means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
+            ax_cost.plot(epoch_step[1 : n_full + 1], means, color="navy", lw=1.5, label="epoch mean")
+            ax_cost.legend(loc="upper right", fontsize=8)
     ax_cost.set_yscale("log")
     ax_cost.set_xlabel("training step (presentations)")
     ax_cost.set_ylabel(r"squared error $\frac{1}{2}|v - v_d|^2$")

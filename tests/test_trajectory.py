@@ -212,3 +212,13 @@ def test_inspect_reads_a_file_while_it_is_being_written(tmp_path):
     finally:
         writer.communicate("\n", timeout=60)
     assert load_trajectory(path).status[0] == "complete"
+
+
+def test_file_size_stays_close_to_the_data_it_holds(tmp_path):
+    # SWMR never reuses freed space: a writer that rewrote compressed chunks on every append
+    # grew files 50x larger than their data; ours must stay within chunk padding of it
+    path = tmp_path / "long.h5"
+    run_iris(IrisConfig(epochs=40), out=path)
+    with h5py.File(path, "r") as f:
+        data = sum(f[name].nbytes for name, _, _ in load_trajectory(path).datasets())
+    assert path.stat().st_size < data + 2_500_000
