@@ -122,6 +122,7 @@ def test_cl_clamped_state_holds_the_clamped_drops_and_kirchhoff_elsewhere(any_ne
 
 def test_cl_descends_the_conductance_weighted_cost_to_first_order():
     from conftest import NETWORK_CASES
+
     from simulator.rules import coupled_cost_gradient, output_resistance
 
     net = NETWORK_CASES["watts-strogatz-30"]()
