@@ -1,0 +1,148 @@
+"""How far each rule's update is from the exact gradient step, as the nudge eta varies.
+
+    python scenarios/gradient_fidelity.py            # eta 1e-4..10, 8 random networks
+    python scenarios/gradient_fidelity.py --smoke    # seconds (CI)
+
+For every eta and network (perturbed lattices of several sizes, random terminals and task):
+the relative error ``|dw - step| / |step|`` of the chemical, EP and CL updates against the
+gradient step ``-alpha eta dC/dw``; for CL also against the step on the cost it descends,
+``C_G = 1/2 err^T G^{-1} err`` (``G``: the output pairs' mutual resistance, held fixed), and
+its cosine with ``-dC/dw``. Writes ``outputs/gradient_fidelity.h5`` and ``.png`` and prints
+the fitted log-log slopes (EP and CL near 1; the chemical rule at round-off for every eta).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+import simulator
+from simulator.rules import coupled_cost_gradient
+from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
+
+MEASURES = ("chemical", "ep", "coupled", "coupled_vs_weighted", "coupled_cosine")
+
+
+def networks(count: int, seed: int) -> list[simulator.Network]:
+    sides = (6, 8, 10, 12)
+    return [simulator.lattice_network(side=sides[k % len(sides)], d=4, seed=seed + k) for k in range(count)]
+
+
+def measure(net: simulator.Network, etas, seed: int) -> np.ndarray:
+    """``[len(etas), len(MEASURES)]`` errors (and CL's cosine) on one network and random task."""
+    rng = np.random.default_rng(seed)
+    inputs, targets = rng.uniform(0, 5, net.n_inputs), rng.normal(0, 1, net.n_outputs)
+    solver = simulator.LaplacianSolver(net)
+    gradient = simulator.cost_gradient(net, inputs, targets, solver=solver)
+    weighted = coupled_cost_gradient(net, inputs, targets, solver=solver)
+    rows = []
+    for eta in etas:
+        step = -eta * gradient
+        update = {
+            rule: simulator.learning_update(net, inputs, targets, rule=rule, alpha=1.0, eta=eta, solver=solver)
+            for rule in ("chemical", "ep", "coupled")
+        }
+        relative = lambda dw, reference: np.linalg.norm(dw - reference) / np.linalg.norm(reference)  # noqa: E731
+        cl = update["coupled"]
+        rows.append([
+            relative(update["chemical"], step),
+            relative(update["ep"], step),
+            relative(cl, step),
+            relative(cl, -eta * weighted),
+            float(cl @ step / (np.linalg.norm(cl) * np.linalg.norm(step))),
+        ])  # fmt: skip
+    return np.array(rows)
+
+
+def slope(etas, errors) -> float:
+    """Log-log slope over the small-eta half (where the leading order dominates)."""
+    small = etas <= np.sqrt(etas.min() * etas.max())
+    return float(np.polyfit(np.log(etas[small]), np.log(errors[small]), 1)[0])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--networks", type=int, default=8, help="random networks (default %(default)s)")
+    parser.add_argument("--out", type=Path, help="run file (default outputs/gradient_fidelity[_smoke].h5)")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="two networks, five etas (CI)")
+    args = parser.parse_args(argv)
+    if args.networks < 1:
+        parser.error("--networks must be >= 1")
+    etas = np.logspace(-4, 1, 5 if args.smoke else 21)
+    nets = networks(2 if args.smoke else args.networks, args.seed)
+    out = args.out or Path("outputs") / ("gradient_fidelity_smoke.h5" if args.smoke else "gradient_fidelity.h5")
+    if args.out is None:
+        out.parent.mkdir(exist_ok=True)
+    results = np.stack([measure(net, etas, args.seed + 1000 + k) for k, net in enumerate(nets)], axis=1)
+    # results: [eta, network, measure]
+    config = {
+        "seed": args.seed,
+        "networks": len(nets),
+        "etas": etas.tolist(),
+        "sides": [int(np.sqrt(n.n_nodes)) for n in nets],
+    }
+    series = [Series("observables/eta", (), "eta", description="nudge eta")] + [
+        Series(f"observables/{name}", (len(nets),), "eta", description=f"per network: {name}") for name in MEASURES
+    ]
+    try:
+        with TrajectoryWriter(out, network=nets[0], config=config, seed=args.seed, series=series,
+                              command_line=sys.argv, overwrite=args.overwrite) as file:  # fmt: skip
+            file.append("eta", step=np.arange(len(etas)), **{"observables/eta": etas},
+                        **{f"observables/{name}": results[:, :, i] for i, name in enumerate(MEASURES)})  # fmt: skip
+    except TrajectoryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    figure = plot(out)
+    worst_chemical = results[:, :, 0].max()
+    print(f"{len(nets)} networks, eta {etas[0]:g}..{etas[-1]:g}")
+    print(f"chemical rule: largest relative error {worst_chemical:.1e} (round-off) over every eta")
+    for i, name in ((1, "EP vs gradient of C"), (3, "CL vs gradient of C_G")):
+        slopes = [slope(etas, results[:, k, i]) for k in range(len(nets))]
+        print(f"{name}: fitted slope {np.mean(slopes):.3f} (min {np.min(slopes):.3f}, max {np.max(slopes):.3f})")
+    cosine = results[:, :, 4]
+    print(f"CL cosine with -dC/dw at eta={etas[0]:g}: mean {cosine[0].mean():.3f} (min {cosine[0].min():.3f})")
+    print(f"trajectory: {out}\nfigure:     {figure}")
+    return 0
+
+
+def plot(path) -> Path:
+    """Relative error against eta, one line per network, from the run file."""
+    run = load_trajectory(path)
+    _, _, etas = run.series("observables/eta")
+    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    ax_error, ax_cosine = fig.subplots(1, 2)
+    styles = {
+        "chemical": ("tab:green", "chemical vs -dC/dw"),
+        "ep": ("tab:blue", "EP vs -dC/dw"),
+        "coupled": ("tab:red", "CL vs -dC/dw"),
+        "coupled_vs_weighted": ("tab:orange", "CL vs -dC_G/dw"),
+    }
+    for name, (colour, label) in styles.items():
+        values = np.maximum(run.series(f"observables/{name}")[2], 1e-17)  # exact zeros on a log axis
+        for k in range(values.shape[1]):
+            ax_error.plot(etas, values[:, k], color=colour, lw=1, alpha=0.7, label=label if k == 0 else None)
+    ax_error.set_xscale("log")
+    ax_error.set_yscale("log")
+    ax_error.set_xlabel("nudge eta")
+    ax_error.set_ylabel("|dw - reference step| / |reference step|")
+    ax_error.set_title("update error against the gradient step")
+    ax_error.legend(fontsize=8)
+    cosine = run.series("observables/coupled_cosine")[2]
+    ax_cosine.plot(etas, cosine, color="tab:red", lw=1, alpha=0.7)
+    ax_cosine.set_xscale("log")
+    ax_cosine.set_xlabel("nudge eta")
+    ax_cosine.set_ylabel("cosine(CL update, -dC/dw)")
+    ax_cosine.set_title("CL follows C_G, not C")
+    out = Path(path).with_suffix(".png")
+    fig.savefig(out, dpi=130)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
