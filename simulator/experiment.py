@@ -37,7 +37,9 @@ class IrisConfig:
 
     seed : network, split and shuffling seed (>= 0)
     epochs : passes over the 75 training examples (>= 1)
-    lr : learning rate ``alpha * eta`` (eta = 1): the step along ``-dC/dw`` is ``lr / kappa``
+    lr : learning rate ``alpha * eta``: the chemical rule's step along ``-dC/dw`` is ``lr / kappa``
+    eta : nudge (feedback current per unit output error); exact for the chemical rule at any
+        value, the size of the perturbation for ``ep`` and ``coupled`` (``alpha = lr / eta``)
     rule : a learning rule name (``simulator.RULES``)
     dynamics : ``"quasistatic"`` (direct solves) or ``"timestepped"`` (explicit relaxation)
     presentation : time-stepped: presentation time ``T`` per example, in relaxation times
@@ -55,6 +57,7 @@ class IrisConfig:
     seed: int = 0
     epochs: int = 150
     lr: float = 3e-3
+    eta: float = 1.0
     rule: str = "chemical"
     dynamics: str = "quasistatic"
     presentation: float = 50.0
@@ -81,7 +84,7 @@ class IrisConfig:
                     raise ValueError(f"{f.name} must be finite, got {value!r}")
             if f.type == "str" and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, got {value!r}")
-        for key in ("lr", "presentation", "c_v", "c_u", "kappa", "w_min"):
+        for key in ("lr", "eta", "presentation", "c_v", "c_u", "kappa", "w_min"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
         for key, low in (("seed", 0), ("epochs", 1), ("field_every", 0), ("side", 2), ("d", 1)):
@@ -206,14 +209,15 @@ def run_iris(
     shuffle = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2,)))
     n_train = len(task.y_train)
 
-    derived = {}
+    # what a rule must hold between its two phases, per presentation (the chemical rule: nothing)
+    derived = {"stored_floats_per_presentation": network.n_nodes if config.rule in ("ep", "coupled") else 0}
     if config.dynamics == "timestepped":
         t_relax = relaxation_time(network, config.c_v)
         dynamics = TimeStepped(
             T=config.presentation * t_relax, tau=config.tau * t_relax, c_v=config.c_v, c_u=config.c_u,
             kappa=config.kappa, weights=config.weights,
         )  # fmt: skip
-        derived = {"relaxation_time": t_relax, "T": dynamics.T, "tau_time": dynamics.tau}
+        derived["relaxation_time"], derived["T"], derived["tau_time"] = t_relax, dynamics.T, dynamics.tau
         record_every = config.field_every or None
     else:
         dynamics, record_every = Quasistatic(kappa=config.kappa), None
@@ -241,7 +245,7 @@ def run_iris(
                 order = shuffle.permutation(n_train)
                 targets = metrics.desired_output[task.y_train[order]]
                 result = train(
-                    network, task.x_train[order], targets, rule=config.rule, alpha=config.lr, eta=1.0,
+                    network, task.x_train[order], targets, rule=config.rule, alpha=config.lr / config.eta, eta=config.eta,
                     dynamics=dynamics, w_min=config.w_min, state=state, record_every=record_every,
                 )  # fmt: skip
                 network, state = result.network, result.state

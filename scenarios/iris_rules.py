@@ -1,0 +1,102 @@
+"""Iris learning curves of the chemical rule and its relatives on identical networks, seeds and splits.
+
+    python scenarios/iris_rules.py                 # chemical, ep, coupled, gradient; seeds 0-9
+    python scenarios/iris_rules.py --eta 0.01 --seeds 0:4
+    python scenarios/iris_rules.py --smoke         # seconds (CI)
+
+Every rule runs the default Iris protocol (quasistatic) with the same learning rate
+``lr = alpha * eta`` and nudge ``eta``; EP and CL store the free state between their two
+phases (recorded in each file as ``stored_floats_per_presentation``), the chemical rule
+stores nothing. Writes one run file per rule and seed in ``--out`` (default
+``outputs/iris_rules/``), the figure ``outputs/iris_rules.png`` (test accuracy per epoch,
+mean over seeds, and the spread) and prints a table of final-epoch test accuracies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from iris_seeds import one_blas_thread, seed_range
+from matplotlib.figure import Figure
+
+from simulator.experiment import IrisConfig, run_iris
+from simulator.trajectory import load_trajectory
+
+RULE_ORDER = ("chemical", "ep", "coupled", "gradient")
+COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gradient": "black"}
+
+
+def one_run(job) -> tuple[str, int, Path]:
+    rule, seed, eta, epochs, out, overwrite = job
+    path = out / f"{rule}_seed{seed}.h5"
+    run_iris(IrisConfig(seed=seed, rule=rule, eta=eta, epochs=epochs), out=path, overwrite=overwrite)
+    return rule, seed, path
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=seed_range, default=list(range(10)), help="START:STOP or a,b,c (default 0:10)")
+    parser.add_argument("--eta", type=float, default=0.1, help="nudge for every rule (default %(default)s)")
+    parser.add_argument("--epochs", type=int, default=IrisConfig().epochs)
+    parser.add_argument("--out", type=Path, default=Path("outputs/iris_rules"), help="folder for the run files")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--smoke", action="store_true", help="two seeds, three epochs (CI)")
+    args = parser.parse_args(argv)
+    seeds = args.seeds[:2] if args.smoke else args.seeds
+    epochs = 3 if args.smoke else args.epochs
+    try:
+        IrisConfig(eta=args.eta, epochs=epochs)
+    except ValueError as error:
+        parser.error(str(error))
+    args.out.mkdir(parents=True, exist_ok=True)
+    jobs = [(rule, seed, args.eta, epochs, args.out, args.overwrite) for rule in RULE_ORDER for seed in seeds]
+    existing = [args.out / f"{r}_seed{s}.h5" for r, s, *_ in jobs if (args.out / f"{r}_seed{s}.h5").exists()]
+    if existing and not args.overwrite:
+        print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
+        return 2
+    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=one_blas_thread) as pool:
+        done = list(pool.map(one_run, jobs))
+    curves = {rule: [] for rule in RULE_ORDER}
+    stored = {}
+    for rule, _, path in done:
+        run = load_trajectory(path)
+        curves[rule].append(run.series("observables/accuracy_test")[2])
+        stored[rule] = run.derived["stored_floats_per_presentation"]
+    print(
+        f"Iris, quasistatic, lr {IrisConfig().lr:g}, eta {args.eta:g}, {epochs} epochs, seeds {seeds[0]}-{seeds[-1]}\n"
+    )
+    print("| rule | final test accuracy: mean | min | max | stored per presentation |")
+    print("|---|---|---|---|---|")
+    for rule in RULE_ORDER:
+        final = np.array([c[-1] for c in curves[rule]])
+        print(f"| {rule} | {final.mean():.3f} | {final.min():.3f} | {final.max():.3f} | {stored[rule]} floats |")
+    figure = plot(curves, args.out.parent / ("iris_rules_smoke.png" if args.smoke else "iris_rules.png"), args.eta)
+    print(f"\nrun files: {args.out}/\nfigure:    {figure}")
+    return 0
+
+
+def plot(curves: dict, out: Path, eta: float) -> Path:
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for rule in RULE_ORDER:
+        values = np.array(curves[rule])
+        epochs = np.arange(values.shape[1])
+        ax.plot(epochs, values.mean(axis=0), color=COLOURS[rule], lw=1.5, label=f"{rule} (mean)")
+        ax.fill_between(epochs, values.min(axis=0), values.max(axis=0), color=COLOURS[rule], alpha=0.08)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0.3, 1.01)
+    ax.set_title(f"Iris: four rules, same networks and splits ({len(values)} seeds, eta {eta:g}; band: min-max)")
+    ax.legend(loc="lower right")
+    fig.savefig(out, dpi=130)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
