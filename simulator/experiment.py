@@ -245,8 +245,8 @@ def run_iris(
                 order = shuffle.permutation(n_train)
                 targets = metrics.desired_output[task.y_train[order]]
                 result = train(
-                    network, task.x_train[order], targets, rule=config.rule, alpha=config.lr / config.eta, eta=config.eta,
-                    dynamics=dynamics, w_min=config.w_min, state=state, record_every=record_every,
+                    network, task.x_train[order], targets, rule=config.rule, alpha=config.lr / config.eta,
+                    eta=config.eta, dynamics=dynamics, w_min=config.w_min, state=state, record_every=record_every,
                 )  # fmt: skip
                 network, state = result.network, result.state
                 costs.append(result.costs)
