@@ -103,14 +103,20 @@ def versions() -> dict:
 
 
 def _git_describe() -> str:
+    """``git describe`` of the source tree this package runs from; an installed copy (say, a
+    venv that happens to sit inside some checkout) is not tracked there and says so."""
     here = Path(__file__).resolve().parent
+
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=5)
+
     try:
-        done = subprocess.run(
-            ["git", "describe", "--always", "--dirty", "--tags"], cwd=here, capture_output=True, text=True, timeout=5
-        )
+        if git("ls-files", "--error-unmatch", Path(__file__).name).returncode != 0:
+            return "unknown (not running from a git checkout)"
+        done = git("describe", "--always", "--dirty", "--tags")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown (not a git checkout)"
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
 
 
 def _chunks(sample_shape: tuple, itemsize: int) -> tuple:
