@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels
 from .network import Network
-from .quasistatic import LaplacianSolver
+from .quasistatic import LaplacianSolver, output_error_currents
 from .rules import RULES, apply_update, checked_positive, checked_rule
 
 __all__ = [
@@ -300,7 +300,11 @@ def train(
     network : the starting network (not modified; the result holds the trained copy)
     inputs : [B, q] input currents per example (or [q] for one presentation)
     targets : [B, p] desired output drops per example (or [p])
-    rule : a name in :data:`simulator.rules.RULES`; time stepping supports ``"chemical"``
+    rule : a name in :data:`simulator.rules.RULES`. Time-stepped, ``"chemical"`` runs its
+        one-phase physics; ``"ep"`` and ``"coupled"`` run a free phase (first half of ``T``),
+        store the free drops, then a nudged phase (second half) integrating
+        ``(alpha/2)(dv_free^2 - dv^2)``; ``"gradient"`` relaxes for ``T`` and takes the exact
+        step from the relaxed pressures (a reference). ``tau`` is used by ``"chemical"`` only.
     alpha, eta : rate and nudge (> 0); the step along ``-dC/dw`` is ``alpha * eta / kappa``
     dynamics : :class:`Quasistatic` (direct solves) or :class:`TimeStepped`
     w_min : conductance floor (> 0), applied after every update
@@ -316,9 +320,11 @@ def train(
     if isinstance(dynamics, Quasistatic):
         return _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min)
     if isinstance(dynamics, TimeStepped):
-        if rule != "chemical":
-            raise ValueError(f"time stepping implements the 'chemical' rule only, got rule={rule!r}")
-        return _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every)
+        if rule == "chemical":
+            return _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every)
+        if dynamics.weights == "live":
+            raise ValueError(f"rule {rule!r} remodels at the end of each presentation; use weights='deferred'")
+        return _train_two_phase(network, inputs, targets, rule, alpha, eta, dynamics, w_min, state, record_every)
     raise TypeError(f"dynamics must be Quasistatic(...) or TimeStepped(...), got {type(dynamics).__name__}")
 
 
@@ -404,6 +410,86 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
             pressure=np.array(frames[2], dtype=np.float64).reshape(-1, n),
             concentration=np.array(frames[3], dtype=np.float64).reshape(-1, n),
         )
+    return TrainResult(
+        network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts, fields=fields
+    )
+
+
+def _advance(kernel, before, after, phase_steps, state, record_every, frames, start_step, dt, where):
+    """``kernel(*before, n, *after)`` for ``phase_steps`` steps in chunks; record on the cadence,
+    stop with a clear error if the pressure blows up."""
+    done = 0
+    while done < phase_steps:
+        chunk = phase_steps - done
+        if record_every:
+            chunk = min(chunk, record_every - state.step % record_every)
+        kernel(*before, chunk, *after)
+        done += chunk
+        state.step += chunk
+        if not np.all(np.isfinite(state.v)):
+            raise SimulationError(f"the pressure blew up during presentation {where} (step {state.step}, dt={dt:.6g})")
+        if record_every and state.step % record_every == 0:
+            values = (state.step, state.time + (state.step - start_step) * dt, state.v, state.u)
+            for frame, value in zip(frames, values):
+                frame.append(np.copy(value))
+
+
+def _frames(frames, record_every, n) -> FieldFrames | None:
+    if not record_every:
+        return None
+    return FieldFrames(
+        step=np.array(frames[0], dtype=np.int64),
+        time=np.array(frames[1], dtype=np.float64),
+        pressure=np.array(frames[2], dtype=np.float64).reshape(-1, n),
+        concentration=np.array(frames[3], dtype=np.float64).reshape(-1, n),
+    )
+
+
+def _train_two_phase(network, inputs, targets, rule, alpha, eta, dynamics, w_min, state, record_every) -> TrainResult:
+    """EP and CL (free phase, stored free drops, nudged phase) and the gradient reference."""
+    state = FieldState.at_rest(network) if state is None else FieldState(
+        v=np.array(state.v, dtype=np.float64), u=np.array(state.u, dtype=np.float64), time=state.time, step=state.step
+    )  # fmt: skip
+    if state.v.shape != (network.n_nodes,) or state.u.shape != (network.n_nodes,):
+        raise ValueError(f"state fields must have shape [{network.n_nodes}]")
+    edges = network.topology.edges
+    out_plus = network.output_pairs[:, 0].astype(np.int32)
+    out_minus = network.output_pairs[:, 1].astype(np.int32)
+    scratch = np.empty_like(state.v)
+    outputs, floored = np.empty_like(targets), np.zeros(len(inputs), dtype=np.int64)
+    dts, frames = np.empty(len(inputs)), ([], [], [], [])
+    for k in range(len(inputs)):
+        w = network.conductance
+        bound = stable_dt(network, dynamics.c_v, 1.0, w)
+        if dynamics.dt is not None and dynamics.dt >= bound:
+            raise ValueError(f"dt={dynamics.dt:.6g} is above the explicit stability bound {bound:.6g}")
+        dt = dynamics.safety * bound if dynamics.dt is None else dynamics.dt
+        n_steps = max(2, math.ceil(dynamics.T / dt - 1e-9))
+        dt = dynamics.T / n_steps
+        dts[k] = dt
+        gain = dt / dynamics.c_v
+        currents = network.node_currents(inputs[k])
+        n_free = n_steps if rule == "gradient" else n_steps // 2
+        clock = (state, record_every, frames, state.step, dt, k)
+        _advance(kernels.relax, (edges, w, state.v, currents, gain), (scratch,), n_free, *clock)
+        outputs[k] = network.outputs(state.v)
+        if rule == "gradient":
+            solver = LaplacianSolver(network)
+            dw = RULES["gradient"](network, state.v, targets[k], alpha=alpha, eta=eta, kappa=1.0, solver=solver)
+        else:
+            free_drops = network.drops(state.v)  # the stored free state
+            dw = np.zeros(network.n_edges)
+            clamp_on = rule == "coupled"
+            clamped = outputs[k] + eta * (targets[k] - outputs[k])
+            source = currents if clamp_on else currents + output_error_currents(network, state.v, targets[k], eta)
+            rate = (alpha / 2.0) / (n_steps - n_free)
+            before = (edges, w, state.v, source, gain, out_plus, out_minus, clamp_on, clamped, free_drops, rate, dw)
+            _advance(kernels.nudged_steps, before, (scratch,), n_steps - n_free, *clock)
+        state.time += dynamics.T
+        w_new, floored[k] = apply_update(w, dw, w_min)
+        network = network.with_conductance(w_new)
+    costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
+    fields = _frames(frames, record_every, network.n_nodes)
     return TrainResult(
         network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts, fields=fields
     )

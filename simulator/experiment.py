@@ -100,8 +100,8 @@ class IrisConfig:
             raise ValueError(f"dynamics must be one of {DYNAMICS}, got {self.dynamics!r}")
         if self.weights not in ("deferred", "live"):
             raise ValueError(f"weights must be 'deferred' or 'live', got {self.weights!r}")
-        if self.dynamics == "timestepped" and self.rule != "chemical":
-            raise ValueError(f"time stepping implements the 'chemical' rule only, got rule={self.rule!r}")
+        if self.dynamics == "timestepped" and self.rule != "chemical" and self.weights == "live":
+            raise ValueError(f"rule {self.rule!r} remodels at the end of each presentation; use weights='deferred'")
 
     @classmethod
     def from_dict(cls, values: dict) -> "IrisConfig":

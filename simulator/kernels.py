@@ -19,7 +19,7 @@ The explicit step for ``c dx/dt = s - kappa L(w) x`` is
 import numpy as np
 from numba import njit
 
-__all__ = ["laplacian_bound", "relax", "edge_update", "learn_steps"]
+__all__ = ["laplacian_bound", "relax", "edge_update", "learn_steps", "nudged_steps"]
 
 
 @njit(cache=True)
@@ -139,3 +139,45 @@ def learn_steps(
     if n_steps % 2 == 1:
         v[:] = v_scratch
         u[:] = u_scratch
+
+
+@njit(cache=True, error_model="numpy")
+def nudged_steps(
+    edges, w, v, source, gain, out_plus, out_minus, clamp_on, clamped_drops, free_drops, learn_rate, dw_accumulated,
+    n_steps, scratch,
+):  # fmt: skip
+    """The nudged phase of the two-phase rules (EP, CL): relax ``v`` and integrate the update.
+
+    Per step: ``v += gain * (source - L v)``; if ``clamp_on`` (coupled learning), each output
+    pair is then put back on its clamped drop, moving both terminals by equal and opposite
+    amounts (so ``sum(v)`` is kept and the clamp acts as a current through the pair);
+    ``dw += learn_rate * (free_drops^2 - (v[a]-v[b])^2)`` on every pipe, with
+    ``free_drops [m]`` the stored free state (``learn_rate = dt * (alpha / 2) / T_nudged``).
+    ``v`` and ``dw_accumulated`` are updated in place; ``w`` is not touched.
+    """
+    n = v.shape[0]
+    now, nxt = v, scratch
+    for step in range(n_steps):
+        if step % 2 == 0:
+            now, nxt = v, scratch
+        else:
+            now, nxt = scratch, v
+        for i in range(n):
+            nxt[i] = now[i] + gain * source[i]
+        for e in range(edges.shape[0]):
+            a = edges[e, 0]
+            b = edges[e, 1]
+            drop = now[a] - now[b]
+            flux = gain * w[e] * drop
+            nxt[a] -= flux
+            nxt[b] += flux
+            dw_accumulated[e] += learn_rate * (free_drops[e] * free_drops[e] - drop * drop)
+        if clamp_on:
+            for o in range(out_plus.shape[0]):
+                p = out_plus[o]
+                q = out_minus[o]
+                shift = 0.5 * (clamped_drops[o] - (nxt[p] - nxt[q]))
+                nxt[p] += shift
+                nxt[q] -= shift
+    if n_steps % 2 == 1:
+        v[:] = scratch

@@ -98,7 +98,7 @@ def test_progress_bar_only_on_a_terminal():
         ({"dynamics": "implicit"}, "dynamics must be one of"),
         ({"rule": "hebbian"}, "rule must be one of"),
         ({"tau": 60.0}, r"tau must be in \[0, presentation=50.0\]"),
-        ({"dynamics": "timestepped", "rule": "gradient"}, "time stepping implements the 'chemical' rule only"),
+        ({"dynamics": "timestepped", "rule": "ep", "weights": "live"}, "remodels at the end of each presentation"),
     ],
 )
 def test_bad_configs_are_refused_by_name(values, message):

@@ -184,8 +184,8 @@ def test_bad_training_input_is_refused(small_network):
         simulator.train(small_network, [[1.0, 2.0]], [[0.0]])
     with pytest.raises(ValueError, match=r"targets must have shape \[2, 1\]"):
         simulator.train(small_network, [[1.0], [2.0]], [[0.0]])
-    with pytest.raises(ValueError, match="time stepping implements the 'chemical' rule only"):
-        simulator.train(small_network, [1.0], [0.0], rule="gradient", dynamics=simulator.TimeStepped(T=1.0))
+    with pytest.raises(ValueError, match=r"unknown rule 'hebbian'"):
+        simulator.train(small_network, [1.0], [0.0], rule="hebbian", dynamics=simulator.TimeStepped(T=1.0))
     with pytest.raises(ValueError, match="w_min must be finite and > 0"):
         simulator.train(small_network, [1.0], [0.0], w_min=0.0)
 
@@ -205,3 +205,40 @@ def test_field_snapshots_fall_on_the_cadence_and_match_the_final_state(small_net
     np.testing.assert_array_equal(frames.concentration[-1], recorded.state.u)
     with pytest.raises(ValueError, match="record_every must be a positive integer"):
         simulator.train(net, inputs, targets, dynamics=dynamics, record_every=0)
+
+
+# ---------------------------------------------------------------------- two-phase rules, time-stepped
+@pytest.mark.parametrize("rule", ["ep", "coupled", "gradient"])
+def test_two_phase_rules_converge_to_their_quasistatic_updates(rule):
+    net = simulator.lattice_network(side=5, d=4, seed=2, n_inputs=2, n_outputs=2)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.uniform(0, 5, (3, 2)), rng.normal(0, 1, (3, 2))
+    quasistatic = simulator.train(net, inputs, targets, rule=rule, alpha=0.1, eta=0.1)
+    reference = quasistatic.network.conductance - net.conductance
+    errors = []
+    for multiple in (30, 100, 300):
+        dynamics = simulator.TimeStepped(T=multiple * simulator.relaxation_time(net))
+        stepped = simulator.train(net, inputs, targets, rule=rule, alpha=0.1, eta=0.1, dynamics=dynamics)
+        errors.append(
+            np.linalg.norm(stepped.network.conductance - net.conductance - reference) / np.linalg.norm(reference)
+        )
+    assert errors[2] < 0.01 and (rule == "gradient" or errors[0] > errors[1] > errors[2])
+    np.testing.assert_allclose(stepped.outputs, quasistatic.outputs, rtol=0.05, atol=1e-3)
+
+
+def test_coupled_nudged_phase_holds_the_clamp_and_conserves_pressure_sum():
+    net = simulator.lattice_network(side=5, d=4, seed=2, n_inputs=2, n_outputs=2)
+    inputs, targets = np.array([[1.0, 3.0]]), np.array([[0.5, -0.5]])
+    eta = 0.3
+    result = simulator.train(net, inputs, targets, rule="coupled", alpha=0.1, eta=eta,
+                             dynamics=simulator.TimeStepped(T=40 * simulator.relaxation_time(net)))  # fmt: skip
+    free = result.outputs[0]
+    np.testing.assert_allclose(net.outputs(result.state.v), free + eta * (targets[0] - free), atol=1e-12)
+    assert abs(result.state.v.sum()) < 1e-10  # started at rest; the clamp moves terminals in equal and opposite steps
+
+
+def test_two_phase_rules_refuse_live_weights(small_network):
+    with pytest.raises(ValueError, match="remodels at the end of each presentation"):
+        simulator.train(
+            small_network, [[1.0]], [[0.0]], rule="ep", dynamics=simulator.TimeStepped(T=1.0, weights="live")
+        )
