@@ -32,9 +32,10 @@ COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gra
 
 
 def one_run(job) -> tuple[str, int, Path]:
-    rule, seed, eta, epochs, out, overwrite = job
+    rule, seed, eta, epochs, dynamics, presentation, out, overwrite = job
     path = out / f"{rule}_seed{seed}.h5"
-    run_iris(IrisConfig(seed=seed, rule=rule, eta=eta, epochs=epochs), out=path, overwrite=overwrite)
+    config = IrisConfig(seed=seed, rule=rule, eta=eta, epochs=epochs, dynamics=dynamics, presentation=presentation)
+    run_iris(config, out=path, overwrite=overwrite)
     return rule, seed, path
 
 
@@ -43,6 +44,10 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=seed_range, default=list(range(10)), help="START:STOP or a,b,c (default 0:10)")
     parser.add_argument("--eta", type=float, default=0.1, help="nudge for every rule (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=IrisConfig().epochs)
+    parser.add_argument("--dynamics", choices=("quasistatic", "timestepped"), default="quasistatic")
+    parser.add_argument(
+        "--presentation", type=float, default=IrisConfig().presentation, help="time-stepped: T in relaxation times"
+    )
     parser.add_argument("--out", type=Path, default=Path("outputs/iris_rules"), help="folder for the run files")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -50,12 +55,17 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     seeds = args.seeds[:2] if args.smoke else args.seeds
     epochs = 3 if args.smoke else args.epochs
+    presentation = 1.0 if args.smoke and args.dynamics == "timestepped" else args.presentation
     try:
-        IrisConfig(eta=args.eta, epochs=epochs)
+        IrisConfig(eta=args.eta, epochs=epochs, dynamics=args.dynamics, presentation=presentation)
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [(rule, seed, args.eta, epochs, args.out, args.overwrite) for rule in RULE_ORDER for seed in seeds]
+    jobs = [
+        (rule, seed, args.eta, epochs, args.dynamics, presentation, args.out, args.overwrite)
+        for rule in RULE_ORDER
+        for seed in seeds
+    ]
     existing = [args.out / f"{r}_seed{s}.h5" for r, s, *_ in jobs if (args.out / f"{r}_seed{s}.h5").exists()]
     if existing and not args.overwrite:
         print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
@@ -67,15 +77,16 @@ def main(argv=None) -> int:
     for rule, _, path in done:
         run = load_trajectory(path)
         curves[rule].append(run.series("observables/accuracy_test")[2])
-        stored[rule] = run.derived["stored_floats_per_presentation"]
-    print(
-        f"Iris, quasistatic, lr {IrisConfig().lr:g}, eta {args.eta:g}, {epochs} epochs, seeds {seeds[0]}-{seeds[-1]}\n"
-    )
+        stored.setdefault(rule, set()).add(run.derived["stored_floats_per_presentation"])
+    lr = IrisConfig().lr
+    print(f"Iris, {args.dynamics}, lr {lr:g}, eta {args.eta:g}, {epochs} epochs, seeds {seeds[0]}-{seeds[-1]}\n")
     print("| rule | final test accuracy: mean | min | max | stored per presentation |")
     print("|---|---|---|---|---|")
     for rule in RULE_ORDER:
         final = np.array([c[-1] for c in curves[rule]])
-        print(f"| {rule} | {final.mean():.3f} | {final.min():.3f} | {final.max():.3f} | {stored[rule]} floats |")
+        low, high = min(stored[rule]), max(stored[rule])
+        amount = "nothing" if high == 0 else f"{low}-{high} floats (one per pipe)" if low < high else f"{low} floats"
+        print(f"| {rule} | {final.mean():.3f} | {final.min():.3f} | {final.max():.3f} | {amount} |")
     figure = plot(curves, args.out.parent / ("iris_rules_smoke.png" if args.smoke else "iris_rules.png"), args.eta)
     print(f"\nrun files: {args.out}/\nfigure:    {figure}")
     return 0

@@ -209,8 +209,9 @@ def run_iris(
     shuffle = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2,)))
     n_train = len(task.y_train)
 
-    # what a rule must hold between its two phases, per presentation (the chemical rule: nothing)
-    derived = {"stored_floats_per_presentation": network.n_nodes if config.rule in ("ep", "coupled") else 0}
+    # what a rule must hold between its two phases, per presentation: each pipe its free drop
+    # for EP and CL; nothing for the chemical rule (and the gradient is a reference)
+    derived = {"stored_floats_per_presentation": network.n_edges if config.rule in ("ep", "coupled") else 0}
     if config.dynamics == "timestepped":
         t_relax = relaxation_time(network, config.c_v)
         dynamics = TimeStepped(
