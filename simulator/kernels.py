@@ -19,7 +19,7 @@ The explicit step for ``c dx/dt = s - kappa L(w) x`` is
 import numpy as np
 from numba import njit
 
-__all__ = ["laplacian_bound", "relax", "edge_update", "learn_steps", "nudged_steps"]
+__all__ = ["laplacian_bound", "relax", "edge_update", "learn_steps", "nudged_steps", "advect"]
 
 
 @njit(cache=True)
@@ -181,3 +181,53 @@ def nudged_steps(
                 nxt[q] -= shift
     if n_steps % 2 == 1:
         v[:] = scratch
+
+
+@njit(cache=True)
+def advect(edges, flow, external_out, s_plus, s_minus, next_plus, next_minus, crossed_plus, crossed_minus):
+    """Move all ``s+`` and ``s-`` one hop downstream; return ``(drained_plus, drained_minus)``.
+
+    ``flow [m]``: current in each pipe, positive from ``edges[e, 0]`` to ``edges[e, 1]``;
+    ``external_out [n] >= 0``: current leaving the network at each node (drains). The
+    chemical at a node leaves along every outgoing current in proportion to it; the share of
+    the external outflow is drained. A node with no outflow keeps its chemical.
+    ``crossed_plus/minus [m]`` get the amounts that passed each pipe (``S+``, ``S-``);
+    ``next_plus/minus [n]`` the new amounts at the nodes.
+    """
+    n = s_plus.shape[0]
+    outflow = external_out.copy()
+    for e in range(edges.shape[0]):
+        q = flow[e]
+        if q > 0.0:
+            outflow[edges[e, 0]] += q
+        elif q < 0.0:
+            outflow[edges[e, 1]] -= q
+    for i in range(n):
+        if outflow[i] > 0.0:
+            next_plus[i] = 0.0
+            next_minus[i] = 0.0
+        else:  # stagnant node: nothing leaves
+            next_plus[i] = s_plus[i]
+            next_minus[i] = s_minus[i]
+    for e in range(edges.shape[0]):
+        q = flow[e]
+        if q > 0.0:
+            source, target, share = edges[e, 0], edges[e, 1], q / outflow[edges[e, 0]]
+        elif q < 0.0:
+            source, target, share = edges[e, 1], edges[e, 0], -q / outflow[edges[e, 1]]
+        else:
+            crossed_plus[e] = 0.0
+            crossed_minus[e] = 0.0
+            continue
+        crossed_plus[e] = s_plus[source] * share
+        crossed_minus[e] = s_minus[source] * share
+        next_plus[target] += crossed_plus[e]
+        next_minus[target] += crossed_minus[e]
+    drained_plus = 0.0
+    drained_minus = 0.0
+    for i in range(n):
+        if external_out[i] > 0.0:
+            share = external_out[i] / outflow[i]
+            drained_plus += s_plus[i] * share
+            drained_minus += s_minus[i] * share
+    return drained_plus, drained_minus

@@ -1,0 +1,195 @@
+"""Appendix A: learning by two chemicals carried by the flow (the advection mode).
+
+Each explicit step (pressures at steady state for the current conductances):
+
+1. every ``tau`` steps, starting at the first, each output is compared with its target and
+   ``lam * |error|`` of chemical is released: for a pair output whose drop is too high,
+   ``s+`` at ``o+`` and ``s-`` at ``o-`` (the reverse when it is too low);
+2. all ``s+`` and ``s-`` move one hop downstream, split in proportion to the currents
+   leaving each node; the share leaving with the external outflow (the input pairs' ``b-``
+   nodes) is drained and counted (:func:`simulator.kernels.advect`);
+3. each pipe remodels from what crossed it: ``W <- max(W + xi (S+ - S-), w_min)``.
+
+The mode lowers the cost but is not gradient descent: at every release the run records the
+cosine between the conductance change since the previous release and the negative exact
+gradient there (``grad_cosine``), the cost, and the released, drained and in-network amounts
+(released = in network + drained, to round-off).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import kernels
+from .network import Network
+from .quasistatic import LaplacianSolver, cost_gradient
+
+__all__ = ["Advection", "AdvectionState", "AdvectionResult", "advect_train", "drain_reachable"]
+
+
+@dataclass(frozen=True)
+class Advection:
+    """Parameters of the advection mode.
+
+    xi : conductance change per unit of chemical crossing a pipe (>= 0)
+    lam : chemical released per unit output error (>= 0), the appendix's lambda
+    tau : release delay in steps (an integer >= 1): outputs are checked every ``tau`` steps
+    steps : transport steps per presentation (an integer >= 1)
+    """
+
+    xi: float = 0.01
+    lam: float = 1.0
+    tau: int = 10
+    steps: int = 100
+
+    def __post_init__(self):
+        for key in ("xi", "lam"):
+            value = getattr(self, key)
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"{key} must be finite and >= 0, got {value!r}")
+        for key in ("tau", "steps"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or int(value) != value or value < 1:
+                raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
+
+
+@dataclass
+class AdvectionState:
+    """Chemical carried between presentations: ``s_plus, s_minus [n]``; running totals."""
+
+    s_plus: np.ndarray
+    s_minus: np.ndarray
+    released: float = 0.0
+    drained: float = 0.0
+    step: int = 0
+
+    @classmethod
+    def empty(cls, network: Network) -> "AdvectionState":
+        return cls(np.zeros(network.n_nodes), np.zeros(network.n_nodes))
+
+    @property
+    def in_network(self) -> float:
+        return float(self.s_plus.sum() + self.s_minus.sum())
+
+
+@dataclass(frozen=True)
+class AdvectionResult:
+    """Per release (``[R]``): ``release_step``, ``cost``, ``grad_cosine`` (NaN at the first
+    release of a run), ``released``, ``drained``, ``in_network`` (running totals); and the
+    trained ``network`` and the final ``state``."""
+
+    network: Network
+    state: AdvectionState
+    release_step: np.ndarray
+    cost: np.ndarray
+    grad_cosine: np.ndarray
+    released: np.ndarray
+    drained: np.ndarray
+    in_network: np.ndarray
+
+
+def drain_reachable(network: Network, flow, external_out) -> np.ndarray:
+    """``[n] bool``: nodes from which following the flow downstream reaches a drain."""
+    a, b = network.topology.edges[:, 0], network.topology.edges[:, 1]
+    upstream = [[] for _ in range(network.n_nodes)]  # walk the flow backwards from the drains
+    for source, target in zip(np.where(flow > 0, a, b)[flow != 0], np.where(flow > 0, b, a)[flow != 0]):
+        upstream[target].append(source)
+    reached = np.asarray(external_out) > 0
+    frontier = list(np.flatnonzero(reached))
+    while frontier:
+        node = frontier.pop()
+        for previous in upstream[node]:
+            if not reached[previous]:
+                reached[previous] = True
+                frontier.append(previous)
+    return reached
+
+
+def advect_train(
+    network: Network,
+    inputs,
+    targets,
+    *,
+    mode: Advection = Advection(),
+    w_min: float = 1e-6,
+    state: AdvectionState | None = None,
+) -> AdvectionResult:
+    """Present ``inputs [B, q]`` with ``targets [B, p]`` for ``mode.steps`` steps each.
+
+    Inputs are current pairs (in at ``b+``, out at ``b-``, the drains). Pressures are solved
+    directly after every remodelling.
+    """
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
+    targets = np.atleast_2d(np.asarray(targets, dtype=np.float64))
+    if inputs.shape[1] != network.n_inputs or targets.shape != (len(inputs), network.n_outputs):
+        raise ValueError(f"inputs must be [B, {network.n_inputs}] and targets [B, {network.n_outputs}]")
+    if not w_min > 0:
+        raise ValueError(f"w_min must be > 0, got {w_min!r}")
+    state = AdvectionState.empty(network) if state is None else state
+    edges = network.topology.edges
+    out_plus, out_minus = network.output_pairs[:, 0], network.output_pairs[:, 1]
+    w = network.conductance.copy()
+    next_plus, next_minus = np.empty(network.n_nodes), np.empty(network.n_nodes)
+    crossed_plus, crossed_minus = np.empty(network.n_edges), np.empty(network.n_edges)
+    log = {k: [] for k in ("release_step", "cost", "grad_cosine", "released", "drained", "in_network")}
+    last_w = last_gradient = None
+    for k in range(len(inputs)):
+        currents = network.node_currents(inputs[k])
+        external_out = np.maximum(-currents, 0.0)
+        for step in range(mode.steps):
+            current = network.with_conductance(w)
+            solver = LaplacianSolver(current)
+            v = solver.solve(currents)
+            flow = w * current.drops(v)
+            flow[np.abs(flow) < 1e-12 * np.abs(flow).max()] = 0.0  # round-off is not a current
+            if step == 0:
+                reachable = drain_reachable(current, flow, external_out)
+                stuck = np.unique(network.output_pairs.ravel()[~reachable[network.output_pairs.ravel()]])
+                if len(stuck):
+                    raise ValueError(
+                        f"output node(s) {stuck.tolist()} have no downstream path to a drain for input {k}; "
+                        "released chemical would never leave"
+                    )
+            if state.step % mode.tau == 0:  # release
+                error = current.outputs(v) - targets[k]
+                amount = mode.lam * np.abs(error)
+                high = error > 0
+                np.add.at(state.s_plus, np.where(high, out_plus, out_minus), amount)
+                np.add.at(state.s_minus, np.where(high, out_minus, out_plus), amount)
+                state.released += 2.0 * amount.sum()
+                gradient = cost_gradient(current, inputs[k], targets[k], solver=solver)
+                cosine = np.nan
+                if last_w is not None:
+                    change = w - last_w
+                    norm = np.linalg.norm(change) * np.linalg.norm(last_gradient)
+                    cosine = float(-change @ last_gradient / norm) if norm > 0 else np.nan
+                last_w, last_gradient = w.copy(), gradient
+                log["release_step"].append(state.step)
+                log["cost"].append(0.5 * float(error @ error))
+                log["grad_cosine"].append(cosine)
+                log["released"].append(state.released)
+                log["drained"].append(state.drained)
+                log["in_network"].append(state.in_network)
+            drained_plus, drained_minus = kernels.advect(
+                edges,
+                flow,
+                external_out,
+                state.s_plus,
+                state.s_minus,
+                next_plus,
+                next_minus,
+                crossed_plus,
+                crossed_minus,
+            )
+            state.s_plus, next_plus = next_plus, state.s_plus
+            state.s_minus, next_minus = next_minus, state.s_minus
+            state.drained += drained_plus + drained_minus
+            w = np.maximum(w + mode.xi * (crossed_plus - crossed_minus), w_min)
+            state.step += 1
+    return AdvectionResult(
+        network=network.with_conductance(w),
+        state=state,
+        **{k: np.array(v, dtype=np.int64 if k == "release_step" else np.float64) for k, v in log.items()},
+    )

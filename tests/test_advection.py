@@ -1,0 +1,110 @@
+"""Appendix A's advection mode: transport by hand on a chain and a Y junction, conservation,
+direction, release cadence, and refused parameters."""
+
+import numpy as np
+import pytest
+
+import simulator
+from simulator import kernels
+from simulator.advection import Advection, advect_train, drain_reachable
+
+
+def _advect(edges, flow, external_out, s_plus, s_minus=None):
+    edges = np.asarray(edges, dtype=np.int32)
+    s_minus = np.zeros_like(s_plus) if s_minus is None else s_minus
+    out = [np.empty_like(s_plus), np.empty_like(s_plus), np.empty(len(edges)), np.empty(len(edges))]
+    drained = kernels.advect(edges, np.asarray(flow, float), np.asarray(external_out, float), s_plus, s_minus, *out)
+    return out, drained
+
+
+def test_chain_carries_chemical_one_hop_per_step_then_drains():
+    edges, flow, drain = [[0, 1], [1, 2]], [2.0, 2.0], [0.0, 0.0, 2.0]  # 0 -> 1 -> 2 -> out
+    s = np.array([1.0, 0.0, 0.0])
+    (s1, _, crossed, _), drained = _advect(edges, flow, drain, s)
+    assert s1.tolist() == [0.0, 1.0, 0.0] and crossed.tolist() == [1.0, 0.0] and drained == (0.0, 0.0)
+    (s2, _, crossed, _), _ = _advect(edges, flow, drain, s1)
+    assert s2.tolist() == [0.0, 0.0, 1.0] and crossed.tolist() == [0.0, 1.0]
+    (s3, _, crossed, _), drained = _advect(edges, flow, drain, s2)
+    assert s3.tolist() == [0.0, 0.0, 0.0] and crossed.tolist() == [0.0, 0.0] and drained == (1.0, 0.0)
+
+
+def test_y_junction_splits_by_outgoing_current():
+    # 0 -> 1, then 1 -> 2 carries 1 and 1 -> 3 carries 3 (drains at 2 and 3); a pipe against
+    # the flow (3 -> 1 written as (1, 3) with positive flow is downstream) must get nothing
+    edges, flow, drain = [[0, 1], [1, 2], [1, 3]], [4.0, 1.0, 3.0], [0.0, 0.0, 1.0, 3.0]
+    (s, s_minus, crossed, crossed_minus), _ = _advect(edges, flow, drain, np.array([0.0, 2.0, 0.0, 0.0]),
+                                                      np.array([0.0, 0.0, 0.0, 1.0]))  # fmt: skip
+    np.testing.assert_allclose(s, [0.0, 0.0, 0.5, 1.5])
+    np.testing.assert_allclose(crossed, [0.0, 0.5, 1.5])
+    np.testing.assert_allclose(s_minus, [0.0, 0.0, 0.0, 0.0])  # s- at drain 3 leaves the network
+    np.testing.assert_allclose(crossed_minus, 0.0)
+
+
+def test_random_flows_conserve_and_never_move_against_the_flow():
+    net = simulator.lattice_network(side=8, seed=3)
+    rng = np.random.default_rng(0)
+    currents = net.node_currents(rng.uniform(0.5, 5, net.n_inputs))
+    v = simulator.LaplacianSolver(net).solve(currents)
+    flow = net.conductance * net.drops(v)
+    external_out = np.maximum(-currents, 0.0)
+    s_plus, s_minus = rng.uniform(0, 1, net.n_nodes), rng.uniform(0, 1, net.n_nodes)
+    (p, m, cp, cm), (dp, dm) = _advect(net.topology.edges, flow, external_out, s_plus, s_minus)
+    assert p.sum() + dp == pytest.approx(s_plus.sum(), rel=1e-13)
+    assert m.sum() + dm == pytest.approx(s_minus.sum(), rel=1e-13)
+    assert np.all(cp >= 0) and np.all(cm >= 0)
+    # what crossed a pipe went downstream: the node a pipe feeds is its higher-pressure end's neighbour
+    a, b = net.topology.edges.T
+    downstream = np.where(flow > 0, b, a)
+    arrived = np.zeros(net.n_nodes)
+    np.add.at(arrived, downstream, cp)
+    np.testing.assert_allclose(arrived[p > 0], p[p > 0], rtol=1e-12)
+
+
+def _tuning_network():
+    return simulator.lattice_network(side=6, d=4, seed=1, n_inputs=1, n_outputs=1)
+
+
+def test_releases_come_every_tau_steps_and_mass_balances():
+    net = _tuning_network()
+    result = advect_train(net, [[3.0]], [[0.0]], mode=Advection(xi=0.01, lam=1.0, tau=7, steps=50))
+    assert result.release_step.tolist() == list(range(0, 50, 7))
+    total = result.state.in_network + result.state.drained
+    assert total == pytest.approx(result.state.released, rel=1e-12)
+    np.testing.assert_allclose(result.in_network + result.drained, result.released, rtol=1e-12)
+
+
+def test_xi_zero_leaves_the_conductances_alone():
+    net = _tuning_network()
+    result = advect_train(net, [[3.0]], [[0.0]], mode=Advection(xi=0.0, lam=1.0, tau=3, steps=20))
+    np.testing.assert_array_equal(result.network.conductance, net.conductance)
+    assert result.state.released > 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"xi": -0.1}, "xi must be finite and >= 0"),
+        ({"lam": -1.0}, "lam must be finite and >= 0"),
+        ({"tau": 0}, "tau must be an integer >= 1"),
+        ({"tau": 2.5}, "tau must be an integer >= 1"),
+        ({"steps": 0}, "steps must be an integer >= 1"),
+    ],
+)
+def test_bad_advection_parameters_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Advection(**kwargs)
+
+
+def test_outputs_without_a_path_to_a_drain_are_refused():
+    # a dead-end branch 3-4 off the flow path 0 -> 1 -> 2: no flow, so no way out from 3 or 4
+    positions = np.array([[0, 0], [1, 0], [2, 0], [1, 1], [1, 2], [3, 0]], dtype=float)
+    edges = [[0, 1], [1, 2], [1, 3], [3, 4], [2, 5]]
+    net = simulator.Network(positions, edges, np.ones(5), input_pairs=[[0, 5]], output_pairs=[[3, 4]])
+    currents = net.node_currents([1.0])
+    v = simulator.LaplacianSolver(net).solve(currents)
+    flow = net.conductance * net.drops(v)
+    flow[np.abs(flow) < 1e-12] = 0.0  # the dead end carries round-off only
+    reachable = drain_reachable(net, flow, np.maximum(-currents, 0))
+    assert reachable.tolist() == [True, True, True, False, False, True]
+    with pytest.raises(ValueError, match=r"output node\(s\) \[3, 4\] have no downstream path to a drain"):
+        advect_train(net, [[1.0]], [[0.5]], mode=Advection(steps=3))
