@@ -77,8 +77,9 @@ class AdvectionState:
 @dataclass(frozen=True)
 class AdvectionResult:
     """Per release (``[R]``): ``release_step``, ``cost``, ``grad_cosine`` (NaN at the first
-    release of a run), ``released``, ``drained``, ``in_network`` (running totals); and the
-    trained ``network`` and the final ``state``."""
+    release of a run), ``released``, ``drained``, ``in_network`` (running totals); the
+    trained ``network`` and the final ``state``; and, if asked, snapshots ``frame_step [k]``,
+    ``s_plus_frames``, ``s_minus_frames [k, n]`` (after the step) and ``conductance_frames [k, m]``."""
 
     network: Network
     state: AdvectionState
@@ -88,6 +89,10 @@ class AdvectionResult:
     released: np.ndarray
     drained: np.ndarray
     in_network: np.ndarray
+    frame_step: np.ndarray | None = None
+    s_plus_frames: np.ndarray | None = None
+    s_minus_frames: np.ndarray | None = None
+    conductance_frames: np.ndarray | None = None
 
 
 def drain_reachable(network: Network, flow, external_out) -> np.ndarray:
@@ -115,11 +120,13 @@ def advect_train(
     mode: Advection = Advection(),
     w_min: float = 1e-6,
     state: AdvectionState | None = None,
+    record_every: int | None = None,
 ) -> AdvectionResult:
     """Present ``inputs [B, q]`` with ``targets [B, p]`` for ``mode.steps`` steps each.
 
     Inputs are current pairs (in at ``b+``, out at ``b-``, the drains). Pressures are solved
-    directly after every remodelling.
+    directly after every remodelling. ``record_every``: keep ``s+``, ``s-`` and the
+    conductances after every step whose global index is a multiple of it.
     """
     inputs = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
     targets = np.atleast_2d(np.asarray(targets, dtype=np.float64))
@@ -135,6 +142,7 @@ def advect_train(
     crossed_plus, crossed_minus = np.empty(network.n_edges), np.empty(network.n_edges)
     log = {k: [] for k in ("release_step", "cost", "grad_cosine", "released", "drained", "in_network")}
     last_w = last_gradient = None
+    frames = ([], [], [], [])
     for k in range(len(inputs)):
         currents = network.node_currents(inputs[k])
         external_out = np.maximum(-currents, 0.0)
@@ -188,8 +196,21 @@ def advect_train(
             state.drained += drained_plus + drained_minus
             w = np.maximum(w + mode.xi * (crossed_plus - crossed_minus), w_min)
             state.step += 1
+            if record_every and state.step % record_every == 0:
+                for frame, value in zip(frames, (state.step, state.s_plus, state.s_minus, w)):
+                    frame.append(np.copy(value))
     return AdvectionResult(
         network=network.with_conductance(w),
         state=state,
         **{k: np.array(v, dtype=np.int64 if k == "release_step" else np.float64) for k, v in log.items()},
+        **(
+            {
+                "frame_step": np.array(frames[0], dtype=np.int64),
+                "s_plus_frames": np.array(frames[1]).reshape(-1, network.n_nodes),
+                "s_minus_frames": np.array(frames[2]).reshape(-1, network.n_nodes),
+                "conductance_frames": np.array(frames[3]).reshape(-1, network.n_edges),
+            }
+            if record_every
+            else {}
+        ),
     )

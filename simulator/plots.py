@@ -15,10 +15,13 @@ __all__ = ["plot_iris_run", "draw_network"]
 INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
 
 
-def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pairs):
+def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pairs, *, outline=False):
     """Pipes as segments of the given widths and colours; input nodes as red crosses and
-    output nodes as green crosses (``+`` terminal filled, ``-`` terminal open)."""
+    output nodes as green crosses (``+`` terminal filled, ``-`` terminal open). ``outline``:
+    first draw every pipe thin and light, so pipes of zero width still show the network."""
     segments = positions[edges]
+    if outline:
+        ax.add_collection(LineCollection(segments, linewidths=0.4, colors="0.85"))
     ax.add_collection(LineCollection(segments, linewidths=widths, colors=colours, capstyle="round"))
     for pairs, colour, label in ((input_pairs, INPUT_COLOUR, "input"), (output_pairs, OUTPUT_COLOUR, "output")):
         ax.scatter(
@@ -99,7 +102,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
     scale = np.abs(change).max()
     widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
     colours = np.where(change < 0, "tab:red", "tab:blue")
-    draw_network(ax_change, positions, edges, widths, colours, inputs, outputs)
+    draw_network(ax_change, positions, edges, widths, colours, inputs, outputs, outline=True)
     ax_change.set_title(f"conductance change (red -, blue +; max |dw| = {scale:.3g})")
 
     dynamics = config.get("dynamics", "?")

@@ -108,3 +108,16 @@ def test_outputs_without_a_path_to_a_drain_are_refused():
     assert reachable.tolist() == [True, True, True, False, False, True]
     with pytest.raises(ValueError, match=r"output node\(s\) \[3, 4\] have no downstream path to a drain"):
         advect_train(net, [[1.0]], [[0.5]], mode=Advection(steps=3))
+
+
+def test_tuning_with_advection_lowers_the_cost_tenfold_and_measures_its_gradient_alignment():
+    # the tuning scenario's setup: one input, two outputs asked to halve and to grow by half
+    net = simulator.lattice_network(side=12, d=4, seed=0, n_inputs=1, n_outputs=2)
+    start = net.outputs(simulator.steady_state(net, [5.0]))
+    result = advect_train(net, [[5.0]], [start * [0.5, 1.5]], mode=Advection(xi=0.01, lam=1.0, tau=20, steps=500),
+                          w_min=1e-4)  # fmt: skip
+    assert result.cost[-1] < result.cost[0] / 10
+    cosine = result.grad_cosine[1:]
+    assert np.all(np.isnan(result.grad_cosine[:1])) and np.all(
+        (cosine > 0.3) & (cosine < 0.99)
+    )  # descent, not gradient
