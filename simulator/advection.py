@@ -76,7 +76,8 @@ class AdvectionState:
 
 @dataclass(frozen=True)
 class AdvectionResult:
-    """Per release (``[R]``): ``release_step``, ``cost``, ``grad_cosine`` (NaN at the first
+    """Per presentation (``[B]``): ``outputs`` at its start and pipes ``floored`` during it.
+    Per release (``[R]``): ``release_step``, ``cost``, ``grad_cosine`` (NaN at the first
     release of a run), ``released``, ``drained``, ``in_network`` (running totals); the
     trained ``network`` and the final ``state``; and, if asked, snapshots ``frame_step [k]``,
     ``s_plus_frames``, ``s_minus_frames [k, n]`` (after the step) and ``conductance_frames [k, m]``."""
@@ -89,6 +90,8 @@ class AdvectionResult:
     released: np.ndarray
     drained: np.ndarray
     in_network: np.ndarray
+    outputs: np.ndarray | None = None
+    floored: np.ndarray | None = None
     frame_step: np.ndarray | None = None
     s_plus_frames: np.ndarray | None = None
     s_minus_frames: np.ndarray | None = None
@@ -143,6 +146,7 @@ def advect_train(
     log = {k: [] for k in ("release_step", "cost", "grad_cosine", "released", "drained", "in_network")}
     last_w = last_gradient = None
     frames = ([], [], [], [])
+    outputs, floored = np.empty_like(targets), np.zeros(len(inputs), dtype=np.int64)
     for k in range(len(inputs)):
         currents = network.node_currents(inputs[k])
         external_out = np.maximum(-currents, 0.0)
@@ -153,6 +157,7 @@ def advect_train(
             flow = w * current.drops(v)
             flow[np.abs(flow) < 1e-12 * np.abs(flow).max()] = 0.0  # round-off is not a current
             if step == 0:
+                outputs[k] = current.outputs(v)
                 reachable = drain_reachable(current, flow, external_out)
                 stuck = np.unique(network.output_pairs.ravel()[~reachable[network.output_pairs.ravel()]])
                 if len(stuck):
@@ -194,7 +199,9 @@ def advect_train(
             state.s_plus, next_plus = next_plus, state.s_plus
             state.s_minus, next_minus = next_minus, state.s_minus
             state.drained += drained_plus + drained_minus
-            w = np.maximum(w + mode.xi * (crossed_plus - crossed_minus), w_min)
+            proposed = w + mode.xi * (crossed_plus - crossed_minus)
+            floored[k] += int(np.count_nonzero(proposed < w_min))
+            w = np.maximum(proposed, w_min)
             state.step += 1
             if record_every and state.step % record_every == 0:
                 for frame, value in zip(frames, (state.step, state.s_plus, state.s_minus, w)):
@@ -202,6 +209,8 @@ def advect_train(
     return AdvectionResult(
         network=network.with_conductance(w),
         state=state,
+        outputs=outputs,
+        floored=floored,
         **{k: np.array(v, dtype=np.int64 if k == "release_step" else np.float64) for k, v in log.items()},
         **(
             {

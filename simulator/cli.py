@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulator inspect|plot FILE`` (also installed as ``chemsignal``)."""
+"""Command line: ``python -m simulator inspect|plot FILE``, ``compare A B`` (also installed as ``chemsignal``)."""
 
 from __future__ import annotations
 
@@ -60,13 +60,19 @@ def inspect(path, stream=None) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="chemsignal", description="Inspect and plot chemsignal-sim run files (H5MD).")
+    parser = argparse.ArgumentParser(
+        prog="chemsignal", description="Inspect, plot and compare chemsignal-sim run files (H5MD)."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     inspect_parser = commands.add_parser("inspect", help="config, status, final metrics and datasets of a run file")
     inspect_parser.add_argument("file")
     plot_parser = commands.add_parser("plot", help="draw the run's figure (the paper's Fig. 2 for Iris runs)")
     plot_parser.add_argument("file")
     plot_parser.add_argument("-o", "--out", help="figure path (default: the run file with .png)")
+    compare_parser = commands.add_parser("compare", help="two run files side by side (e.g. diffusion vs advection)")
+    compare_parser.add_argument("file")
+    compare_parser.add_argument("other")
+    compare_parser.add_argument("-o", "--out", help="figure path (default: A_vs_B.png beside A)")
     args = parser.parse_args(argv)
     try:
         if args.command == "inspect":
@@ -75,6 +81,10 @@ def main(argv=None) -> int:
             from .plots import plot_iris_run
 
             print(f"figure: {plot_iris_run(args.file, args.out)}")
+        elif args.command == "compare":
+            from .plots import plot_comparison
+
+            print(f"figure: {plot_comparison(args.file, args.other, args.out)}")
     except (TrajectoryError, KeyError) as error:
         print(f"chemsignal {args.command}: error: {error}", file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .advection import Advection, AdvectionResult, AdvectionState, advect_train
 from .engine import Quasistatic, TimeStepped, relaxation_time, train
 from .network import lattice_network
 from .progress import NoProgress
@@ -40,7 +41,8 @@ class IrisConfig:
     lr : learning rate ``alpha * eta``: the chemical rule's step along ``-dC/dw`` is ``lr / kappa``
     eta : nudge (feedback current per unit output error); exact for the chemical rule at any
         value, the size of the perturbation for ``ep`` and ``coupled`` (``alpha = lr / eta``)
-    rule : a learning rule name (``simulator.RULES``)
+    rule : a learning rule name (``simulator.RULES``), or ``"advection"`` (Appendix A: s+/s-
+        carried by the flow, quasistatic pressures; see ``simulator.advection``)
     dynamics : ``"quasistatic"`` (direct solves) or ``"timestepped"`` (explicit relaxation)
     presentation : time-stepped: presentation time ``T`` per example, in relaxation times
         ``c_v / lambda_2`` of the initial network
@@ -52,6 +54,8 @@ class IrisConfig:
     field_every : time-stepped: record pressure and concentration every this many explicit
         steps (0: never)
     side, d, delta : the lattice (``simulator.lattice_network``)
+    xi, lam, release_every, transport_steps : advection: conductance change per unit chemical,
+        chemical per unit error, transport steps between releases, and per presentation
     """
 
     seed: int = 0
@@ -71,6 +75,10 @@ class IrisConfig:
     side: int = 12
     d: int = 4
     delta: float = 0.25
+    xi: float = 0.01
+    lam: float = 1.0
+    release_every: int = 5
+    transport_steps: int = 20
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -87,15 +95,20 @@ class IrisConfig:
         for key in ("lr", "eta", "presentation", "c_v", "c_u", "kappa", "w_min"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
-        for key, low in (("seed", 0), ("epochs", 1), ("field_every", 0), ("side", 2), ("d", 1)):
+        for key, low in (
+            ("seed", 0), ("epochs", 1), ("field_every", 0), ("side", 2), ("d", 1), ("release_every", 1),
+            ("transport_steps", 1), ("xi", 0), ("lam", 0),
+        ):  # fmt: skip
             if getattr(self, key) < low:
                 raise ValueError(f"{key} must be >= {low}, got {getattr(self, key)!r}")
         if not 0 <= self.tau <= self.presentation:
             raise ValueError(f"tau must be in [0, presentation={self.presentation}], got {self.tau!r}")
         if self.delta < 0:
             raise ValueError(f"delta must be >= 0, got {self.delta!r}")
-        if self.rule not in RULES:
-            raise ValueError(f"rule must be one of {sorted(RULES)}, got {self.rule!r}")
+        if self.rule not in RULES and self.rule != "advection":
+            raise ValueError(f"rule must be one of {sorted(RULES) + ['advection']}, got {self.rule!r}")
+        if self.rule == "advection" and self.dynamics != "quasistatic":
+            raise ValueError("rule 'advection' solves the pressures directly: use dynamics='quasistatic'")
         if self.dynamics not in DYNAMICS:
             raise ValueError(f"dynamics must be one of {DYNAMICS}, got {self.dynamics!r}")
         if self.weights not in ("deferred", "live"):
@@ -180,6 +193,17 @@ def _series(config: IrisConfig, network) -> list[Series]:
         Series("observables/edges/conductance", (m,), "epoch", "conductance", "pipe conductances"),
     ]  # fmt: skip
     series = per_example + per_epoch
+    if config.rule == "advection":
+        series += [
+            Series("observables/release_cost", (), "release", "", "cost at each release"),
+            Series("observables/grad_cosine", (), "release", "", "cos(dW since last release, -dC/dw there)"),
+            Series("observables/released_mass", (), "release", "", "chemical released so far (s+ and s-)"),
+            Series("observables/drained_mass", (), "release", "", "chemical drained so far"),
+            Series("observables/in_network_mass", (), "release", "", "chemical in the network"),
+        ]
+        if config.field_every:
+            series.append(Series("particles/nodes/s_plus", (n,), "field", "", "s+ at the nodes"))
+            series.append(Series("particles/nodes/s_minus", (n,), "field", "", "s- at the nodes"))
     if config.dynamics == "timestepped":
         series.append(Series("observables/dt", (), "example", "time", "explicit time step of the presentation"))
         if config.field_every:
@@ -223,6 +247,9 @@ def run_iris(
     else:
         dynamics, record_every = Quasistatic(kappa=config.kappa), None
     timed = dynamics.name == "timestepped"
+    if config.rule == "advection":
+        record_every = config.field_every or None
+        mode = Advection(xi=config.xi, lam=config.lam, tau=config.release_every, steps=config.transport_steps)
 
     writer = contextlib.nullcontext()
     if out is not None:
@@ -245,10 +272,13 @@ def run_iris(
             for epoch in range(1, config.epochs + 1):
                 order = shuffle.permutation(n_train)
                 targets = metrics.desired_output[task.y_train[order]]
-                result = train(
-                    network, task.x_train[order], targets, rule=config.rule, alpha=config.lr / config.eta,
-                    eta=config.eta, dynamics=dynamics, w_min=config.w_min, state=state, record_every=record_every,
-                )  # fmt: skip
+                if config.rule == "advection":
+                    result = _advection_presentations(network, task.x_train[order], targets, mode, config, state)
+                else:
+                    result = train(
+                        network, task.x_train[order], targets, rule=config.rule, alpha=config.lr / config.eta,
+                        eta=config.eta, dynamics=dynamics, w_min=config.w_min, state=state, record_every=record_every,
+                    )  # fmt: skip
                 network, state = result.network, result.state
                 costs.append(result.costs)
                 if file is not None:
@@ -261,7 +291,9 @@ def run_iris(
                     if timed:
                         values["observables/dt"] = result.dt
                     file.append("example", step=steps, time=steps * derived["T"] if timed else None, **values)
-                    if result.fields is not None and len(result.fields.step):
+                    if config.rule == "advection":
+                        _record_advection(file, result.advection)
+                    elif result.fields is not None and len(result.fields.step):
                         file.append(
                             "field", step=result.fields.step, time=result.fields.time,
                             **{"particles/nodes/pressure": result.fields.pressure,
@@ -282,6 +314,36 @@ def run_iris(
         path=None if out is None else Path(out),
         derived=derived,
     )
+
+
+@dataclass(frozen=True)
+class _AdvectionEpoch:
+    network: object
+    state: AdvectionState
+    outputs: np.ndarray
+    costs: np.ndarray
+    floored: np.ndarray
+    advection: AdvectionResult
+
+
+def _advection_presentations(network, inputs, targets, mode, config, state) -> _AdvectionEpoch:
+    result = advect_train(
+        network, inputs, targets, mode=mode, w_min=config.w_min, state=state, record_every=config.field_every or None
+    )
+    costs = 0.5 * ((result.outputs - targets) ** 2).sum(axis=1)
+    return _AdvectionEpoch(result.network, result.state, result.outputs, costs, result.floored, result)
+
+
+def _record_advection(file, result: AdvectionResult):
+    file.append("release", step=result.release_step, **{
+        "observables/release_cost": result.cost, "observables/grad_cosine": result.grad_cosine,
+        "observables/released_mass": result.released, "observables/drained_mass": result.drained,
+        "observables/in_network_mass": result.in_network,
+    })  # fmt: skip
+    if result.frame_step is not None and len(result.frame_step):
+        file.append("field", step=result.frame_step, **{
+            "particles/nodes/s_plus": result.s_plus_frames, "particles/nodes/s_minus": result.s_minus_frames,
+        })  # fmt: skip
 
 
 def _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, derived):

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .trajectory import load_trajectory
 
-__all__ = ["plot_iris_run", "draw_network"]
+__all__ = ["plot_iris_run", "plot_comparison", "draw_network"]
 
 INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
 
@@ -106,9 +106,79 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
     ax_change.set_title(f"conductance change (red -, blue +; max |dw| = {scale:.3g})")
 
     dynamics = config.get("dynamics", "?")
+    if config.get("rule") == "advection":
+        xi, lam, every = config.get("xi", np.nan), config.get("lam", np.nan), config.get("release_every")
+        rates = f"xi {xi:g}, lam {lam:g}, release every {every}"
+    else:
+        rates = f"lr {config.get('lr', np.nan):g}"
     fig.suptitle(
-        f"Iris, {config.get('rule', '?')} rule, {dynamics}, seed {run.seed}, lr {config.get('lr', np.nan):g}, "
+        f"Iris, {config.get('rule', '?')} rule, {dynamics}, seed {run.seed}, {rates}, "
         f"{int(epoch[-1]) if len(epoch) else 0} epochs" + ("" if status == "complete" else f"  [run {status}]")
+    )
+    fig.savefig(out, dpi=dpi)
+    return out
+
+
+def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130) -> Path:
+    """Two Iris run files side by side (e.g. diffusion and advection on the same network,
+    seed and task): error per example against training step, accuracy per epoch,
+    ``grad_cosine`` where a file has it, and the two conductance-change maps.
+
+    ``out`` defaults to ``<a>_vs_<b>.png`` beside the first file. Returns the figure's path.
+    """
+    runs = [load_trajectory(path_a), load_trajectory(path_b)]
+    out = Path(path_a).with_name(f"{Path(path_a).stem}_vs_{Path(path_b).stem}.png") if out is None else Path(out)
+    labels = [f"{Path(r.path).stem} ({r.config.get('rule', '?')})" for r in runs]
+    colours = ("tab:blue", "tab:red")
+    fig = Figure(figsize=(13, 9), layout="constrained")
+    grid = fig.subplots(2, 3)
+    ax_cost, ax_acc, ax_cos = grid[0]
+    for run, label, colour in zip(runs, labels, colours):
+        step, _, cost = run.series("observables/cost")
+        epoch_step, _, epoch = run.series("observables/epoch")
+        per_epoch = int(epoch_step[1] - epoch_step[0]) if len(epoch_step) > 1 else max(1, len(cost))
+        n_full = len(cost) // per_epoch
+        ax_cost.scatter(step, cost, s=1, color=colour, alpha=0.25, linewidths=0)
+        if n_full:
+            means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
+            ax_cost.plot(epoch_step[1 : n_full + 1], means, color=colour, lw=1.5, label=f"{label}, epoch mean")
+        ax_acc.plot(epoch, run.series("observables/accuracy_test")[2], color=colour, lw=2, label=f"{label} test")
+        ax_acc.plot(epoch, run.series("observables/accuracy_train")[2], color=colour, lw=1, ls=":", label="train")
+        try:
+            release, _, cosine = run.series("observables/grad_cosine")
+            ax_cos.plot(release, cosine, ".", ms=1.5, color=colour, label=f"{label}: mean {np.nanmean(cosine):.2f}")
+        except KeyError:
+            ax_cos.axhline(1.0, color=colour, lw=1.5, label=f"{label}: gradient step (cosine 1, tested)")
+    ax_cost.set_yscale("log")
+    ax_cost.set_xlabel("training step (presentations)")
+    ax_cost.set_ylabel(r"squared error $\frac{1}{2}|v - v_d|^2$")
+    ax_cost.legend(fontsize=7)
+    ax_acc.set_ylim(0, 1.02)
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy")
+    ax_acc.legend(fontsize=7, loc="lower right")
+    ax_cos.set_ylim(-1.05, 1.05)
+    ax_cos.set_xlabel("step of the file's release clock")
+    ax_cos.set_ylabel("cos(dW, -dC/dw)")
+    ax_cos.set_title("alignment with the gradient")
+    ax_cos.legend(fontsize=7, loc="lower right")
+    for ax, run, label in zip(grid[1][:2], runs, labels):
+        _, _, conductance = run.series("observables/edges/conductance")
+        change = conductance[-1] - conductance[0]
+        scale = np.abs(change).max()
+        widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
+        draw_network(ax, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), widths,
+                     np.where(change < 0, "tab:red", "tab:blue"), run.fixed("connectivity/input_pairs"),
+                     run.fixed("connectivity/output_pairs"), outline=True)  # fmt: skip
+        ax.set_title(f"{label}: dW (red -, blue +; max {scale:.3g})", fontsize=9)
+    grid[1][2].axis("off")
+    lines = []
+    for run, label in zip(runs, labels):
+        accuracy = run.series("observables/accuracy_test")[2]
+        lines.append(f"{label}\n  test accuracy {accuracy[0]:.3f} -> {accuracy[-1]:.3f}\n  status {run.status[0]}")
+    grid[1][2].text(0.0, 0.9, "\n\n".join(lines), va="top", fontsize=10, family="monospace")
+    fig.suptitle(
+        f"seed {runs[0].seed} vs seed {runs[1].seed}" if runs[0].seed != runs[1].seed else f"seed {runs[0].seed}"
     )
     fig.savefig(out, dpi=dpi)
     return out

@@ -121,3 +121,28 @@ def test_tuning_with_advection_lowers_the_cost_tenfold_and_measures_its_gradient
     assert np.all(np.isnan(result.grad_cosine[:1])) and np.all(
         (cosine > 0.3) & (cosine < 0.99)
     )  # descent, not gradient
+
+
+def test_iris_with_advection_is_recorded_with_its_releases_and_fields(tmp_path):
+    from simulator.cli import main
+    from simulator.experiment import IrisConfig, run_iris
+    from simulator.trajectory import load_trajectory
+
+    path = tmp_path / "adv.h5"
+    config = IrisConfig(rule="advection", epochs=2, release_every=5, transport_steps=20, field_every=400)
+    run = run_iris(config, out=path)
+    trajectory = load_trajectory(path)
+    release_step, _, released = trajectory.series("observables/released_mass")
+    assert release_step.tolist() == list(range(0, 2 * 75 * 20, 5))  # every 5 steps, across presentations
+    _, _, drained = trajectory.series("observables/drained_mass")
+    _, _, inside = trajectory.series("observables/in_network_mass")
+    np.testing.assert_allclose(drained + inside, released, rtol=1e-12)
+    field_step, _, s_plus = trajectory.series("particles/nodes/s_plus")
+    assert field_step.tolist() == list(range(400, 3001, 400)) and np.all(s_plus >= 0)
+    assert run.epochs["accuracy_test"][-1] > run.epochs["accuracy_test"][0]
+    other = tmp_path / "dif.h5"
+    run_iris(IrisConfig(epochs=2), out=other)
+    assert main(["compare", str(other), str(path), "--out", str(tmp_path / "cmp.png")]) == 0
+    assert (tmp_path / "cmp.png").stat().st_size > 50_000
+    with pytest.raises(ValueError, match="rule 'advection' solves the pressures directly"):
+        IrisConfig(rule="advection", dynamics="timestepped")

@@ -1,0 +1,59 @@
+"""Diffusion and advection side by side: the same network, seed, split and shuffles.
+
+    python scenarios/compare_modes.py              # 40 epochs each, seed 0
+    python scenarios/compare_modes.py --smoke      # seconds (CI)
+
+Trains Iris once with the feedback chemical that diffuses (the paper's rule, quasistatic)
+and once with the s+/s- chemicals carried by the flow (Appendix A), writes the two run files
+``outputs/compare_modes/diffusion.h5`` and ``advection.h5`` and one figure
+``outputs/compare_modes.png`` (``python -m simulator compare A B`` redraws it from any two
+files): error against training step, accuracy per epoch, the alignment of each update with
+the gradient, and the two conductance-change maps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from simulator.experiment import IrisConfig, run_iris
+from simulator.plots import plot_comparison
+from simulator.trajectory import TrajectoryError
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=40)
+    parser.add_argument("--out", type=Path, default=Path("outputs/compare_modes"), help="folder for the two files")
+    parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--smoke", action="store_true", help="two epochs each (CI)")
+    args = parser.parse_args(argv)
+    epochs = 2 if args.smoke else args.epochs
+    try:
+        configs = {
+            "diffusion": IrisConfig(seed=args.seed, epochs=epochs),
+            "advection": IrisConfig(seed=args.seed, epochs=epochs, rule="advection", field_every=1000),
+        }
+    except ValueError as error:
+        parser.error(str(error))
+    args.out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, config in configs.items():
+        paths[name] = args.out / f"{name}{'_smoke' if args.smoke else ''}.h5"
+        try:
+            run = run_iris(config, out=paths[name], overwrite=args.overwrite, command_line=sys.argv)
+        except TrajectoryError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        accuracy = run.epochs["accuracy_test"]
+        print(f"{name:>9}: test accuracy {accuracy[0]:.3f} -> {accuracy[-1]:.3f} ({run.wall_time:.1f} s)")
+    name = "compare_modes_smoke.png" if args.smoke else "compare_modes.png"
+    figure = plot_comparison(paths["diffusion"], paths["advection"], args.out.parent / name)
+    print(f"run files: {paths['diffusion']}, {paths['advection']}\nfigure:    {figure}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
