@@ -115,20 +115,52 @@ def drain_reachable(network: Network, flow, external_out) -> np.ndarray:
     return reached
 
 
+class _PressureInputs:
+    """Inputs as fixed pressures (the appendix's setup): ``v(b+) = p_j``, every ``b-``
+    grounded (``v = 0``). Solves the Dirichlet problem on the other nodes, and the gradient
+    of the cost with those boundary conditions (adjoint zero on the fixed nodes)."""
+
+    def __init__(self, network: Network, w, pressures):
+        import scipy.sparse.linalg
+
+        self.fixed = np.concatenate([network.input_pairs[:, 0], network.input_pairs[:, 1]])
+        values = np.concatenate([pressures, np.zeros(network.n_inputs)])
+        self.free = np.setdiff1d(np.arange(network.n_nodes), self.fixed)
+        laplacian = network.with_conductance(w).laplacian().tocsr()
+        block = laplacian[self.free][:, self.free].tocsc()
+        self._factor = scipy.sparse.linalg.splu(block)
+        self.v = np.zeros(network.n_nodes)
+        self.v[self.fixed] = values
+        self.v[self.free] = self._factor.solve(-(laplacian[self.free][:, self.fixed] @ values))
+        self.injected = laplacian @ self.v  # current the boundary puts in at each node (0 off it)
+
+    def gradient(self, network: Network, targets) -> np.ndarray:
+        error = network.outputs(self.v) - targets
+        d_cost = np.zeros(network.n_nodes)
+        np.add.at(d_cost, network.output_pairs[:, 0], error)
+        np.subtract.at(d_cost, network.output_pairs[:, 1], error)
+        adjoint = np.zeros(network.n_nodes)
+        adjoint[self.free] = self._factor.solve(d_cost[self.free])
+        return -network.drops(adjoint) * network.drops(self.v)
+
+
 def advect_train(
     network: Network,
     inputs,
     targets,
     *,
     mode: Advection = Advection(),
+    inputs_as: str = "currents",
     w_min: float = 1e-6,
     state: AdvectionState | None = None,
     record_every: int | None = None,
 ) -> AdvectionResult:
     """Present ``inputs [B, q]`` with ``targets [B, p]`` for ``mode.steps`` steps each.
 
-    Inputs are current pairs (in at ``b+``, out at ``b-``, the drains). Pressures are solved
-    directly after every remodelling. ``record_every``: keep ``s+``, ``s-`` and the
+    ``inputs_as="currents"``: current pairs (in at ``b+``, out at ``b-``, the drains);
+    ``"pressures"``: fixed pressures at the ``b+`` nodes with every ``b-`` grounded (the
+    appendix's setup; drains are the nodes where the boundary takes current out). Pressures
+    are solved directly after every remodelling. ``record_every``: keep ``s+``, ``s-`` and the
     conductances after every step whose global index is a multiple of it.
     """
     inputs = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
@@ -137,6 +169,8 @@ def advect_train(
         raise ValueError(f"inputs must be [B, {network.n_inputs}] and targets [B, {network.n_outputs}]")
     if not w_min > 0:
         raise ValueError(f"w_min must be > 0, got {w_min!r}")
+    if inputs_as not in ("currents", "pressures"):
+        raise ValueError(f"inputs_as must be 'currents' or 'pressures', got {inputs_as!r}")
     state = AdvectionState.empty(network) if state is None else state
     edges = network.topology.edges
     out_plus, out_minus = network.output_pairs[:, 0], network.output_pairs[:, 1]
@@ -152,8 +186,14 @@ def advect_train(
         external_out = np.maximum(-currents, 0.0)
         for step in range(mode.steps):
             current = network.with_conductance(w)
-            solver = LaplacianSolver(current)
-            v = solver.solve(currents)
+            if inputs_as == "currents":
+                solver = LaplacianSolver(current)
+                v = solver.solve(currents)
+            else:
+                boundary = _PressureInputs(network, w, inputs[k])
+                v = boundary.v
+                external_out = np.maximum(-boundary.injected, 0.0)
+                external_out[external_out < 1e-12 * external_out.max()] = 0.0
             flow = w * current.drops(v)
             flow[np.abs(flow) < 1e-12 * np.abs(flow).max()] = 0.0  # round-off is not a current
             if step == 0:
@@ -172,7 +212,10 @@ def advect_train(
                 np.add.at(state.s_plus, np.where(high, out_plus, out_minus), amount)
                 np.add.at(state.s_minus, np.where(high, out_minus, out_plus), amount)
                 state.released += 2.0 * amount.sum()
-                gradient = cost_gradient(current, inputs[k], targets[k], solver=solver)
+                if inputs_as == "currents":
+                    gradient = cost_gradient(current, inputs[k], targets[k], solver=solver)
+                else:
+                    gradient = boundary.gradient(current, targets[k])
                 cosine = np.nan
                 if last_w is not None:
                     change = w - last_w
