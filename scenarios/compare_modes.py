@@ -34,7 +34,15 @@ def main(argv=None) -> int:
     try:
         configs = {
             "diffusion": IrisConfig(seed=args.seed, epochs=epochs),
-            "advection": IrisConfig(seed=args.seed, epochs=epochs, rule="advection", field_every=1000),
+            "advection": IrisConfig(  # the settings iris_advection.py found best
+                seed=args.seed,
+                epochs=epochs,
+                rule="advection",
+                xi=0.003,
+                release_every=20,
+                transport_steps=20,
+                field_every=1000,
+            ),
         }
     except ValueError as error:
         parser.error(str(error))

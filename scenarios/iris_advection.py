@@ -23,7 +23,7 @@ from simulator.progress import TerminalProgress
 from simulator.trajectory import TrajectoryError
 
 # chosen on held-out seeds 10-17 (README: "Iris with advection")
-DEFAULTS = IrisConfig(rule="advection", epochs=40, xi=0.01, lam=1.0, release_every=5, transport_steps=20,
+DEFAULTS = IrisConfig(rule="advection", epochs=40, xi=0.003, lam=1.0, release_every=20, transport_steps=20,
                       field_every=1000)  # fmt: skip
 
 
