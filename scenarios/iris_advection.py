@@ -17,10 +17,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.experiment import IrisConfig, interruptible, run_iris
+from simulator.experiment import IrisConfig, run_from_command_line
 from simulator.plots import plot_iris_run
-from simulator.progress import TerminalProgress
-from simulator.trajectory import TrajectoryError
 
 # chosen on held-out seeds 10-17 (README: "Iris with advection")
 DEFAULTS = IrisConfig(rule="advection", epochs=40, xi=0.003, lam=1.0, release_every=20, transport_steps=20,
@@ -51,17 +49,9 @@ def main(argv=None) -> int:
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
     print(f"Iris, advection, seed {config.seed}, xi {config.xi:g}, lam {config.lam:g}, {config.epochs} epochs -> {out}")
-    try:
-        with interruptible():
-            run = run_iris(
-                config, out=out, overwrite=args.overwrite, progress=TerminalProgress(), command_line=sys.argv
-            )
-    except TrajectoryError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
-        return 130
+    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=sys.argv)
+    if run is None:
+        return code
     accuracy = run.epochs["accuracy_test"]
     figure = plot_iris_run(out)
     print(f"test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after the final epoch; "

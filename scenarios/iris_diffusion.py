@@ -15,10 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.experiment import DYNAMICS, IrisConfig, interruptible, run_iris
+from simulator.experiment import DYNAMICS, IrisConfig, run_from_command_line
 from simulator.plots import plot_iris_run
-from simulator.progress import TerminalProgress
-from simulator.trajectory import TrajectoryError
 
 DEFAULTS = IrisConfig()
 SMOKE = {"epochs": 2, "presentation": 1.0, "field_every": 500}
@@ -78,15 +76,9 @@ def main(argv=None) -> int:
     print(
         f"Iris, chemical rule, {config.dynamics}, seed {config.seed}, lr {config.lr:g}, {config.epochs} epochs -> {out}"
     )
-    try:
-        with interruptible():
-            run = run_iris(config, out=out, overwrite=args.overwrite, progress=TerminalProgress(), command_line=command)
-    except TrajectoryError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
-        return 130
+    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command)
+    if run is None:
+        return code
     accuracy = run.epochs["accuracy_test"]
     figure = plot_iris_run(out)
     print(

@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 import simulator
 from simulator.advection import Advection, advect_train
-from simulator.plots import draw_network
+from simulator.plots import draw_change
 from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
 DEFAULTS = Advection(xi=0.01, lam=1.0, tau=20, steps=2000)
@@ -106,7 +106,6 @@ def plot(path) -> Path:
     _, _, released = run.series("observables/released_mass")
     _, _, drained = run.series("observables/drained_mass")
     _, _, inside = run.series("observables/in_network_mass")
-    _, _, conductance = run.series("observables/edges/conductance")
     fig = Figure(figsize=(11, 8), layout="constrained")
     (ax_cost, ax_cos), (ax_mass, ax_change) = fig.subplots(2, 2)
     ax_cost.semilogy(step, np.maximum(cost, 1e-30), color="tab:blue")
@@ -126,13 +125,7 @@ def plot(path) -> Path:
     ax_mass.set_ylabel("chemical (s+ and s-)")
     ax_mass.legend()
     ax_mass.set_title("chemical balance")
-    change = conductance[-1] - conductance[0]
-    scale = np.abs(change).max()
-    widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
-    draw_network(ax_change, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), widths,
-                 np.where(change < 0, "tab:red", "tab:blue"), run.fixed("connectivity/input_pairs"),
-                 run.fixed("connectivity/output_pairs"), outline=True)  # fmt: skip
-    ax_change.set_title(f"conductance change (red -, blue +; max |dW| = {scale:.3g})")
+    draw_change(ax_change, run)
     out = Path(path).with_suffix(".png")
     fig.savefig(out, dpi=130)
     return out

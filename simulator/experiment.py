@@ -27,7 +27,7 @@ from .rules import RULES
 from .tasks import evaluate_iris, iris_task
 from .trajectory import Series, TrajectoryWriter
 
-__all__ = ["IrisConfig", "IrisRun", "run_iris", "interruptible", "DYNAMICS"]
+__all__ = ["IrisConfig", "IrisRun", "run_iris", "run_from_command_line", "interruptible", "DYNAMICS"]
 
 DYNAMICS = ("quasistatic", "timestepped")
 
@@ -366,3 +366,24 @@ def _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, 
             "observables/edges/conductance": network.conductance[None],
         },
     )  # fmt: skip
+
+
+def run_from_command_line(config: IrisConfig, out, *, overwrite: bool, command_line: list[str]):
+    """``run_iris`` as scenario scripts want it: a progress bar on a terminal, SIGTERM handled
+    like Ctrl-C, and a one-line message instead of a traceback. Returns ``(run, 0)``, or
+    ``(None, 2)`` for a refused file and ``(None, 130)`` for an interruption."""
+    import sys
+
+    from .progress import TerminalProgress
+    from .trajectory import TrajectoryError
+
+    try:
+        with interruptible():
+            run = run_iris(config, out=out, overwrite=overwrite, progress=TerminalProgress(), command_line=command_line)
+    except TrajectoryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None, 2
+    except KeyboardInterrupt:
+        print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
+        return None, 130
+    return run, 0

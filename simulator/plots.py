@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .trajectory import load_trajectory
 
-__all__ = ["plot_iris_run", "plot_comparison", "draw_network"]
+__all__ = ["plot_iris_run", "plot_comparison", "draw_network", "draw_change"]
 
 INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
 
@@ -35,6 +35,22 @@ def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pair
     ax.autoscale_view()
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def draw_change(ax, run, label: str = "conductance change") -> float:
+    """The run's conductance change, first to last record, on ``ax``: red thinner, blue
+    thicker, width proportional to the magnitude, over a faint outline. Returns max |dW|."""
+    _, _, conductance = run.series("observables/edges/conductance")
+    change = conductance[-1] - conductance[0]
+    scale = float(np.abs(change).max())
+    widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
+    draw_network(
+        ax, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), widths,
+        np.where(change < 0, "tab:red", "tab:blue"), run.fixed("connectivity/input_pairs"),
+        run.fixed("connectivity/output_pairs"), outline=True,
+    )  # fmt: skip
+    ax.set_title(f"{label} (red -, blue +; max |dw| = {scale:.3g})")
+    return scale
 
 
 def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
@@ -98,12 +114,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
     ax_net.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8, frameon=False)
     ax_net.set_title("initial network (width ~ conductance)")
 
-    change = conductance[-1] - w0
-    scale = np.abs(change).max()
-    widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
-    colours = np.where(change < 0, "tab:red", "tab:blue")
-    draw_network(ax_change, positions, edges, widths, colours, inputs, outputs, outline=True)
-    ax_change.set_title(f"conductance change (red -, blue +; max |dw| = {scale:.3g})")
+    draw_change(ax_change, run)
 
     dynamics = config.get("dynamics", "?")
     if config.get("rule") == "advection":
@@ -163,14 +174,8 @@ def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130) -> Path:
     ax_cos.set_title("alignment with the gradient")
     ax_cos.legend(fontsize=7, loc="lower right")
     for ax, run, label in zip(grid[1][:2], runs, labels):
-        _, _, conductance = run.series("observables/edges/conductance")
-        change = conductance[-1] - conductance[0]
-        scale = np.abs(change).max()
-        widths = 5.0 * np.abs(change) / scale if scale > 0 else np.zeros_like(change)
-        draw_network(ax, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), widths,
-                     np.where(change < 0, "tab:red", "tab:blue"), run.fixed("connectivity/input_pairs"),
-                     run.fixed("connectivity/output_pairs"), outline=True)  # fmt: skip
-        ax.set_title(f"{label}: dW (red -, blue +; max {scale:.3g})", fontsize=9)
+        draw_change(ax, run, label)
+        ax.title.set_fontsize(9)
     grid[1][2].axis("off")
     lines = []
     for run, label in zip(runs, labels):
