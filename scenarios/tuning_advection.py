@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import simulator
-from simulator.advection import Advection, advect_train
+from simulator.advection import Advection, _PressureInputs, advect_train
 from simulator.plots import draw_change
 from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
@@ -37,6 +37,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lam", type=float, default=DEFAULTS.lam, help="chemical released per unit error")
     parser.add_argument("--tau", type=int, default=DEFAULTS.tau, help="steps between releases")
     parser.add_argument("--input", type=float, default=5.0, help="input current (default %(default)s)")
+    parser.add_argument(
+        "--appendix-form", action="store_true",
+        help="the appendix's setup: the input as a fixed pressure with a grounded drain, outputs as node pressures",
+    )  # fmt: skip
     parser.add_argument("--record-every", type=int, default=100, help="steps between s+/s- snapshots")
     parser.add_argument("--out", type=Path, help="run file (default outputs/tuning_advection[_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true")
@@ -48,16 +52,22 @@ def main(argv=None) -> int:
             raise ValueError(f"--record-every must be >= 1, got {args.record_every}")
     except ValueError as error:
         parser.error(str(error))
-    out = args.out or Path("outputs") / ("tuning_advection_smoke.h5" if args.smoke else "tuning_advection.h5")
+    name = "tuning_advection" + ("_appendix" if args.appendix_form else "") + ("_smoke" if args.smoke else "")
+    out = args.out or Path("outputs") / f"{name}.h5"
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
 
     network = simulator.lattice_network(side=12, d=4, seed=args.seed, n_inputs=1, n_outputs=2)
     inputs = np.array([[args.input]])
-    start = network.outputs(simulator.steady_state(network, inputs[0]))
+    kinds = {"inputs_as": "pressures", "outputs_as": "nodes"} if args.appendix_form else {}
+    if args.appendix_form:  # node pressures, with the input's b- grounded
+        start = _PressureInputs(network, network.conductance, inputs[0]).v[network.output_pairs[:, 0]]
+    else:
+        start = network.outputs(simulator.steady_state(network, inputs[0]))
     targets = start[None] * np.array([0.5, 1.5])
-    config = {"seed": args.seed, "input": args.input, "targets": targets[0].tolist(), "xi": mode.xi, "lam": mode.lam,
-              "tau": mode.tau, "steps": mode.steps, "w_min": 1e-4, "record_every": args.record_every}  # fmt: skip
+    config = {"seed": args.seed, "input": args.input, "appendix_form": args.appendix_form,
+              "targets": targets[0].tolist(), "xi": mode.xi, "lam": mode.lam, "tau": mode.tau, "steps": mode.steps,
+              "w_min": 1e-4, "record_every": args.record_every}  # fmt: skip
     n, m = network.n_nodes, network.n_edges
     series = [
         Series("observables/cost", (), "release", "", "1/2 |output - target|^2 at each release"),
@@ -79,7 +89,7 @@ def main(argv=None) -> int:
         zeros = np.zeros((1, n))
         file.append("field", step=[0], **{"particles/nodes/s_plus": zeros, "particles/nodes/s_minus": zeros,
                                           "observables/edges/conductance": network.conductance[None]})  # fmt: skip
-        result = advect_train(network, inputs, targets, mode=mode, w_min=1e-4, record_every=args.record_every)
+        result = advect_train(network, inputs, targets, mode=mode, w_min=1e-4, record_every=args.record_every, **kinds)
         file.append("release", step=result.release_step, **{
             "observables/cost": result.cost, "observables/grad_cosine": result.grad_cosine,
             "observables/released_mass": result.released, "observables/drained_mass": result.drained,

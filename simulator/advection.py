@@ -134,11 +134,14 @@ class _PressureInputs:
         self.v[self.free] = self._factor.solve(-(laplacian[self.free][:, self.fixed] @ values))
         self.injected = laplacian @ self.v  # current the boundary puts in at each node (0 off it)
 
-    def gradient(self, network: Network, targets) -> np.ndarray:
-        error = network.outputs(self.v) - targets
+    def gradient(self, network: Network, targets, node_outputs: bool = False) -> np.ndarray:
         d_cost = np.zeros(network.n_nodes)
-        np.add.at(d_cost, network.output_pairs[:, 0], error)
-        np.subtract.at(d_cost, network.output_pairs[:, 1], error)
+        if node_outputs:  # C = 1/2 sum (v(o+) - target)^2
+            np.add.at(d_cost, network.output_pairs[:, 0], self.v[network.output_pairs[:, 0]] - targets)
+        else:
+            error = network.outputs(self.v) - targets
+            np.add.at(d_cost, network.output_pairs[:, 0], error)
+            np.subtract.at(d_cost, network.output_pairs[:, 1], error)
         adjoint = np.zeros(network.n_nodes)
         adjoint[self.free] = self._factor.solve(d_cost[self.free])
         return -network.drops(adjoint) * network.drops(self.v)
@@ -151,6 +154,7 @@ def advect_train(
     *,
     mode: Advection = Advection(),
     inputs_as: str = "currents",
+    outputs_as: str = "pairs",
     w_min: float = 1e-6,
     state: AdvectionState | None = None,
     record_every: int | None = None,
@@ -160,7 +164,11 @@ def advect_train(
     ``inputs_as="currents"``: current pairs (in at ``b+``, out at ``b-``, the drains);
     ``"pressures"``: fixed pressures at the ``b+`` nodes with every ``b-`` grounded (the
     appendix's setup; drains are the nodes where the boundary takes current out). Pressures
-    are solved directly after every remodelling. ``record_every``: keep ``s+``, ``s-`` and the
+    are solved directly after every remodelling.
+    ``outputs_as="pairs"``: the output is the drop ``v(o+) - v(o-)``; ``"nodes"`` (the
+    appendix's form, needs pressure inputs so that pressures have a ground): the output is
+    the pressure ``v(o+)`` and one chemical is released there, ``s+`` when it is too high,
+    ``s-`` when too low (``o-`` plays no part). ``record_every``: keep ``s+``, ``s-`` and the
     conductances after every step whose global index is a multiple of it.
     """
     inputs = np.atleast_2d(np.asarray(inputs, dtype=np.float64))
@@ -171,6 +179,13 @@ def advect_train(
         raise ValueError(f"w_min must be > 0, got {w_min!r}")
     if inputs_as not in ("currents", "pressures"):
         raise ValueError(f"inputs_as must be 'currents' or 'pressures', got {inputs_as!r}")
+    if outputs_as not in ("pairs", "nodes"):
+        raise ValueError(f"outputs_as must be 'pairs' or 'nodes', got {outputs_as!r}")
+    if outputs_as == "nodes" and inputs_as != "pressures":
+        raise ValueError(
+            "node outputs need pressure inputs (inputs_as='pressures'): with current inputs no node is grounded"
+        )
+    node_outputs = outputs_as == "nodes"
     state = AdvectionState.empty(network) if state is None else state
     edges = network.topology.edges
     out_plus, out_minus = network.output_pairs[:, 0], network.output_pairs[:, 1]
@@ -197,7 +212,7 @@ def advect_train(
             flow = w * current.drops(v)
             flow[np.abs(flow) < 1e-12 * np.abs(flow).max()] = 0.0  # round-off is not a current
             if step == 0:
-                outputs[k] = current.outputs(v)
+                outputs[k] = v[out_plus] if node_outputs else current.outputs(v)
                 reachable = drain_reachable(current, flow, external_out)
                 stuck = np.unique(network.output_pairs.ravel()[~reachable[network.output_pairs.ravel()]])
                 if len(stuck):
@@ -206,16 +221,21 @@ def advect_train(
                         "released chemical would never leave"
                     )
             if state.step % mode.tau == 0:  # release
-                error = current.outputs(v) - targets[k]
+                error = (v[out_plus] if node_outputs else current.outputs(v)) - targets[k]
                 amount = mode.lam * np.abs(error)
                 high = error > 0
-                np.add.at(state.s_plus, np.where(high, out_plus, out_minus), amount)
-                np.add.at(state.s_minus, np.where(high, out_minus, out_plus), amount)
-                state.released += 2.0 * amount.sum()
+                if node_outputs:  # one chemical at the output node
+                    np.add.at(state.s_plus, out_plus[high], amount[high])
+                    np.add.at(state.s_minus, out_plus[~high], amount[~high])
+                    state.released += amount.sum()
+                else:
+                    np.add.at(state.s_plus, np.where(high, out_plus, out_minus), amount)
+                    np.add.at(state.s_minus, np.where(high, out_minus, out_plus), amount)
+                    state.released += 2.0 * amount.sum()
                 if inputs_as == "currents":
                     gradient = cost_gradient(current, inputs[k], targets[k], solver=solver)
                 else:
-                    gradient = boundary.gradient(current, targets[k])
+                    gradient = boundary.gradient(current, targets[k], node_outputs)
                 cosine = np.nan
                 if last_w is not None:
                     change = w - last_w

@@ -148,7 +148,8 @@ def test_iris_with_advection_is_recorded_with_its_releases_and_fields(tmp_path):
         IrisConfig(rule="advection", dynamics="timestepped")
 
 
-def test_pressure_inputs_solve_the_dirichlet_problem_and_its_gradient():
+@pytest.mark.parametrize("node_outputs", [False, True])
+def test_pressure_inputs_solve_the_dirichlet_problem_and_its_gradient(node_outputs):
     from simulator.advection import _PressureInputs
 
     net = simulator.lattice_network(side=6, d=4, seed=2, n_inputs=2, n_outputs=2)
@@ -161,13 +162,14 @@ def test_pressure_inputs_solve_the_dirichlet_problem_and_its_gradient():
     assert np.abs(boundary.injected[off_boundary]).max() < 1e-12  # Kirchhoff inside
 
     def cost(w):
-        error = net.outputs(_PressureInputs(net, w, pressures).v) - targets
+        v = _PressureInputs(net, w, pressures).v
+        error = (v[net.output_pairs[:, 0]] if node_outputs else net.outputs(v)) - targets
         return 0.5 * error @ error
 
     w = net.conductance
     numeric = np.array([(cost(w + h) - cost(w - h)) / (2 * h[e]) for e, h in
                         ((e, np.eye(len(w))[e] * 1e-6 * w[e]) for e in range(len(w)))])  # fmt: skip
-    gradient = boundary.gradient(net, targets)
+    gradient = boundary.gradient(net, targets, node_outputs)
     assert np.linalg.norm(gradient - numeric) / np.linalg.norm(numeric) < 1e-6
 
 
@@ -181,3 +183,29 @@ def test_tuning_with_pressure_inputs_balances_and_lowers_the_cost():
                           inputs_as="pressures")  # fmt: skip
     assert result.cost[-1] < result.cost[0] / 10
     assert result.state.in_network + result.state.drained == pytest.approx(result.state.released, rel=1e-12)
+
+
+def _four_node_chain():
+    # 0 (pressure p) - 1 (output node) - 2 - 3 (grounded): flow 0 -> 1 -> 2 -> 3
+    positions = np.array([[0, 0], [1, 0], [2, 0], [3, 0]], dtype=float)
+    return simulator.Network(
+        positions, [[0, 1], [1, 2], [2, 3]], np.ones(3), input_pairs=[[0, 3]], output_pairs=[[1, 2]]
+    )
+
+
+def test_node_output_releases_one_chemical_at_the_node_and_tunes_its_pressure():
+    net = _four_node_chain()  # v = (1, 2/3, 1/3, 0) at p = 1
+    first = advect_train(net, [[1.0]], [[0.5]], mode=Advection(xi=0.0, lam=2.0, tau=100, steps=1),
+                         inputs_as="pressures", outputs_as="nodes")  # fmt: skip
+    # v(1) = 2/3 is too high by 1/6: lam * 1/6 of s+ at node 1, nothing else, moved one hop to node 2
+    assert first.cost[0] == pytest.approx(0.5 * (1 / 6) ** 2)
+    assert first.state.released == pytest.approx(2.0 / 6)
+    np.testing.assert_allclose(first.state.s_plus, [0, 0, 2.0 / 6, 0], atol=1e-15)
+    np.testing.assert_allclose(first.state.s_minus, 0.0)
+    # with xi > 0 the s+ thickens pipes 1-2 and 2-3 downstream, lowering v(1) toward 0.5
+    tuned = advect_train(net, [[1.0]], [[0.5]], mode=Advection(xi=0.5, lam=2.0, tau=3, steps=300),
+                         inputs_as="pressures", outputs_as="nodes")  # fmt: skip
+    assert tuned.cost[-1] < 1e-3 * tuned.cost[0]
+    assert tuned.network.conductance[1] > 1 and tuned.network.conductance[2] > 1
+    with pytest.raises(ValueError, match="node outputs need pressure inputs"):
+        advect_train(net, [[1.0]], [[0.5]], outputs_as="nodes")
