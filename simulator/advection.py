@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
+from .engine import SimulationError
 from .network import Network
 from .quasistatic import LaplacianSolver, cost_gradient
 
@@ -37,22 +38,27 @@ class Advection:
     lam : chemical released per unit output error (>= 0), the appendix's lambda
     tau : release delay in steps (an integer >= 1): outputs are checked every ``tau`` steps
     steps : transport steps per presentation (an integer >= 1)
+    pressure_steps : how the pressures follow the new conductances after each transport step:
+        0 (default) solves them directly (the quasistatic limit); ``k > 0`` advances them by
+        ``k`` explicit relaxation steps of the pressure kernel (``c_v = 1``, dt at 0.9 of the
+        stability bound), carried over between steps and presentations (current inputs only)
     """
 
     xi: float = 0.01
     lam: float = 1.0
     tau: int = 10
     steps: int = 100
+    pressure_steps: int = 0
 
     def __post_init__(self):
         for key in ("xi", "lam"):
             value = getattr(self, key)
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"{key} must be finite and >= 0, got {value!r}")
-        for key in ("tau", "steps"):
+        for key, low in (("tau", 1), ("steps", 1), ("pressure_steps", 0)):
             value = getattr(self, key)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"{key} must be an integer >= 1, got {value!r}")
+            if isinstance(value, bool) or int(value) != value or value < low:
+                raise ValueError(f"{key} must be an integer >= {low}, got {value!r}")
 
 
 @dataclass
@@ -64,6 +70,7 @@ class AdvectionState:
     released: float = 0.0
     drained: float = 0.0
     step: int = 0
+    v: np.ndarray | None = None  # pressures, when they relax rather than being solved
 
     @classmethod
     def empty(cls, network: Network) -> "AdvectionState":
@@ -186,11 +193,14 @@ def advect_train(
             "node outputs need pressure inputs (inputs_as='pressures'): with current inputs no node is grounded"
         )
     node_outputs = outputs_as == "nodes"
+    if mode.pressure_steps and inputs_as != "currents":
+        raise ValueError("relaxing pressures (pressure_steps > 0) is implemented for current inputs only")
     state = AdvectionState.empty(network) if state is None else state
     edges = network.topology.edges
     out_plus, out_minus = network.output_pairs[:, 0], network.output_pairs[:, 1]
     w = network.conductance.copy()
     next_plus, next_minus = np.empty(network.n_nodes), np.empty(network.n_nodes)
+    pressure_scratch = np.empty(network.n_nodes)
     crossed_plus, crossed_minus = np.empty(network.n_edges), np.empty(network.n_edges)
     log = {k: [] for k in ("release_step", "cost", "grad_cosine", "released", "drained", "in_network")}
     last_w = last_gradient = None
@@ -203,7 +213,16 @@ def advect_train(
             current = network.with_conductance(w)
             if inputs_as == "currents":
                 solver = LaplacianSolver(current)
-                v = solver.solve(currents)
+                if mode.pressure_steps:  # the pressure kernel, carried over; the physics, not its limit
+                    if state.v is None:
+                        state.v = np.zeros(network.n_nodes)
+                    gain = 0.9 * 2.0 / kernels.laplacian_bound(edges, w, network.n_nodes)
+                    kernels.relax(edges, w, state.v, currents, gain, mode.pressure_steps, pressure_scratch)
+                    if not np.all(np.isfinite(state.v)):
+                        raise SimulationError(f"the pressure blew up at transport step {state.step}")
+                    v = state.v - state.v.mean()
+                else:
+                    v = solver.solve(currents)
             else:
                 boundary = _PressureInputs(network, w, inputs[k])
                 v = boundary.v
@@ -213,7 +232,11 @@ def advect_train(
             flow[np.abs(flow) < 1e-12 * np.abs(flow).max()] = 0.0  # round-off is not a current
             if step == 0:
                 outputs[k] = v[out_plus] if node_outputs else current.outputs(v)
-                reachable = drain_reachable(current, flow, external_out)
+                steady_flow = flow
+                if mode.pressure_steps:  # judge the network by its steady flow, not a transient
+                    steady_flow = w * current.drops(solver.solve(currents))
+                    steady_flow[np.abs(steady_flow) < 1e-12 * np.abs(steady_flow).max()] = 0.0
+                reachable = drain_reachable(current, steady_flow, external_out)
                 stuck = np.unique(network.output_pairs.ravel()[~reachable[network.output_pairs.ravel()]])
                 if len(stuck):
                     raise ValueError(

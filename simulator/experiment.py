@@ -56,6 +56,8 @@ class IrisConfig:
     side, d, delta : the lattice (``simulator.lattice_network``)
     xi, lam, release_every, transport_steps : advection: conductance change per unit chemical,
         chemical per unit error, transport steps between releases, and per presentation
+    pressure_steps : advection with ``dynamics="timestepped"``: explicit pressure-relaxation
+        steps after each transport step (quasistatic: the pressures are solved directly)
     """
 
     seed: int = 0
@@ -79,6 +81,7 @@ class IrisConfig:
     lam: float = 1.0
     release_every: int = 5
     transport_steps: int = 20
+    pressure_steps: int = 50
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -97,7 +100,7 @@ class IrisConfig:
                 raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
         for key, low in (
             ("seed", 0), ("epochs", 1), ("field_every", 0), ("side", 2), ("d", 1), ("release_every", 1),
-            ("transport_steps", 1), ("xi", 0), ("lam", 0),
+            ("transport_steps", 1), ("xi", 0), ("lam", 0), ("pressure_steps", 1),
         ):  # fmt: skip
             if getattr(self, key) < low:
                 raise ValueError(f"{key} must be >= {low}, got {getattr(self, key)!r}")
@@ -107,8 +110,6 @@ class IrisConfig:
             raise ValueError(f"delta must be >= 0, got {self.delta!r}")
         if self.rule not in RULES and self.rule != "advection":
             raise ValueError(f"rule must be one of {sorted(RULES) + ['advection']}, got {self.rule!r}")
-        if self.rule == "advection" and self.dynamics != "quasistatic":
-            raise ValueError("rule 'advection' solves the pressures directly: use dynamics='quasistatic'")
         if self.dynamics not in DYNAMICS:
             raise ValueError(f"dynamics must be one of {DYNAMICS}, got {self.dynamics!r}")
         if self.weights not in ("deferred", "live"):
@@ -236,7 +237,7 @@ def run_iris(
     # what a rule must hold between its two phases, per presentation: each pipe its free drop
     # for EP and CL; nothing for the chemical rule (and the gradient is a reference)
     derived = {"stored_floats_per_presentation": network.n_edges if config.rule in ("ep", "coupled") else 0}
-    if config.dynamics == "timestepped":
+    if config.dynamics == "timestepped" and config.rule != "advection":
         t_relax = relaxation_time(network, config.c_v)
         dynamics = TimeStepped(
             T=config.presentation * t_relax, tau=config.tau * t_relax, c_v=config.c_v, c_u=config.c_u,
@@ -249,7 +250,10 @@ def run_iris(
     timed = dynamics.name == "timestepped"
     if config.rule == "advection":
         record_every = config.field_every or None
-        mode = Advection(xi=config.xi, lam=config.lam, tau=config.release_every, steps=config.transport_steps)
+        mode = Advection(
+            xi=config.xi, lam=config.lam, tau=config.release_every, steps=config.transport_steps,
+            pressure_steps=config.pressure_steps if config.dynamics == "timestepped" else 0,
+        )  # fmt: skip
 
     writer = contextlib.nullcontext()
     if out is not None:

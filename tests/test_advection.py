@@ -144,8 +144,10 @@ def test_iris_with_advection_is_recorded_with_its_releases_and_fields(tmp_path):
     run_iris(IrisConfig(epochs=2), out=other)
     assert main(["compare", str(other), str(path), "--out", str(tmp_path / "cmp.png")]) == 0
     assert (tmp_path / "cmp.png").stat().st_size > 50_000
-    with pytest.raises(ValueError, match="rule 'advection' solves the pressures directly"):
-        IrisConfig(rule="advection", dynamics="timestepped")
+    relaxed = run_iris(IrisConfig(rule="advection", dynamics="timestepped", epochs=1, pressure_steps=20))
+    assert np.isfinite(relaxed.costs).all() and len(relaxed.costs) == 75
+    with pytest.raises(ValueError, match="pressure_steps must be >= 1"):
+        IrisConfig(rule="advection", dynamics="timestepped", pressure_steps=0)
 
 
 @pytest.mark.parametrize("node_outputs", [False, True])
@@ -209,3 +211,18 @@ def test_node_output_releases_one_chemical_at_the_node_and_tunes_its_pressure():
     assert tuned.network.conductance[1] > 1 and tuned.network.conductance[2] > 1
     with pytest.raises(ValueError, match="node outputs need pressure inputs"):
         advect_train(net, [[1.0]], [[0.5]], outputs_as="nodes")
+
+
+def test_relaxed_pressures_approach_the_direct_solve_as_they_get_more_steps():
+    net = simulator.lattice_network(side=5, d=4, seed=2, n_inputs=1, n_outputs=1)
+    start = net.outputs(simulator.steady_state(net, [3.0]))
+    kwargs = dict(xi=0.05, lam=1.0, tau=5, steps=60)
+    direct = advect_train(net, [[3.0]], [start * 0.5], mode=Advection(**kwargs))
+    differences = []
+    for steps in (5, 50, 2000):
+        relaxed = advect_train(net, [[3.0]], [start * 0.5], mode=Advection(**kwargs, pressure_steps=steps))
+        assert relaxed.state.in_network + relaxed.state.drained == pytest.approx(relaxed.state.released, rel=1e-12)
+        differences.append(np.abs(relaxed.network.conductance - direct.network.conductance).max())
+    assert differences[0] > differences[1] > differences[2] and differences[2] < 1e-9
+    with pytest.raises(ValueError, match="pressure_steps must be an integer >= 0"):
+        Advection(pressure_steps=-1)
