@@ -73,7 +73,19 @@ def main(argv=None) -> int:
     compare_parser.add_argument("file")
     compare_parser.add_argument("other")
     compare_parser.add_argument("-o", "--out", help="figure path (default: A_vs_B.png beside A)")
-    args = parser.parse_args(argv)
+    sweep_parser = commands.add_parser(
+        "sweep", help="run a scenario over a grid of flag values and seeds (see simulator.sweep)",
+        description="Any flag after the sweep's own is passed to every run of the scenario.",
+    )  # fmt: skip
+    sweep_parser.add_argument("scenario", help="a scenario script, e.g. scenarios/iris_diffusion.py")
+    sweep_parser.add_argument("--grid", action="append", default=[], help="FLAG=V1,V2,... (repeatable)")
+    sweep_parser.add_argument("--seeds", default="0:4", help="START:STOP or a,b,c (default 0:4)")
+    sweep_parser.add_argument("--out", required=True, help="folder for the run files and the manifest")
+    sweep_parser.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    sweep_parser.add_argument("--scheduler", help="a Dask scheduler address: run on that cluster instead")
+    args, passthrough = parser.parse_known_args(argv)
+    if passthrough and args.command != "sweep":
+        parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     try:
         if args.command == "inspect":
             inspect(args.file)
@@ -81,6 +93,8 @@ def main(argv=None) -> int:
             from .plots import plot_iris_run
 
             print(f"figure: {plot_iris_run(args.file, args.out)}")
+        elif args.command == "sweep":
+            return _sweep(args, passthrough)
         elif args.command == "compare":
             from .plots import plot_comparison
 
@@ -91,6 +105,41 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _sweep(args, passthrough) -> int:
+    from .sweep import parse_grid, parse_seeds, run_sweep, summarise
+
+    try:
+        grid, seeds = parse_grid(args.grid), parse_seeds(args.seeds)
+    except ValueError as error:
+        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
+        return 2
+    executor, client = None, None
+    if args.scheduler:
+        try:
+            from distributed import Client
+        except ImportError:
+            print("chemsignal sweep: error: --scheduler needs dask.distributed: pip install '.[dist]'", file=sys.stderr)
+            return 2
+        client = Client(args.scheduler)
+        executor = client.get_executor()
+    try:
+        manifest = run_sweep(args.scenario, grid, seeds, args.out, passthrough=passthrough, executor=executor,
+                             workers=args.workers)  # fmt: skip
+    except ValueError as error:
+        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if client is not None:
+            client.close()
+    table, figure = summarise(args.out)
+    print(table)
+    print(f"manifest: {args.out}/manifest.json" + (f"\nfigure:   {figure}" if figure else ""))
+    failed = [e for e in manifest if e["status"] != "complete"]
+    for entry in failed[:5]:
+        print(f"  {entry['file']}: {entry['status']} {entry.get('error', '')}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

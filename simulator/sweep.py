@@ -1,0 +1,178 @@
+"""Sweeps: one scenario run per grid point and seed, on any ``concurrent.futures.Executor``.
+
+``python -m simulator sweep scenarios/iris_diffusion.py --grid lr=1e-4,1e-3 --seeds 0:8 --out DIR``
+runs the scenario script once per point (``--seed S --lr V --out DIR/<point>.h5`` plus any
+other flags given after the sweep's own), each in its own process with one BLAS/Numba
+thread, writes ``DIR/manifest.json`` (every point's parameters, file and status), and an
+aggregate table (``DIR/summary.md``) and figure (``DIR/summary.png``) of the final-epoch
+test accuracy per grid point (mean, min, max over seeds). A point whose file is already
+complete is skipped, so rerunning a sweep finishes what is missing. With
+``--scheduler ADDRESS`` the same runs go to a Dask cluster
+(``distributed.Client(address).get_executor()``; the scenario and the output folder must be
+visible to the workers).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import Executor, ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from .trajectory import TrajectoryError, load_trajectory
+
+__all__ = ["parse_grid", "parse_seeds", "sweep_points", "run_sweep", "summarise"]
+
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+def parse_grid(items: list[str]) -> dict[str, list[str]]:
+    """``["lr=1e-4,1e-3", "epochs=50"]`` -> ``{"lr": ["1e-4", "1e-3"], "epochs": ["50"]}``."""
+    grid = {}
+    for item in items:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise ValueError(f"--grid wants KEY=V1,V2,...; got {item!r}")
+        if not key.replace("_", "").replace("-", "").isalnum():
+            raise ValueError(f"--grid key {key!r} is not a flag name")
+        grid[key] = [v for v in values.split(",") if v]
+    return grid
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``"0:8"`` (start:stop) or ``"1,4,9"``."""
+    try:
+        if ":" in text:
+            start, stop = (int(x) for x in text.split(":"))
+            seeds = list(range(start, stop))
+        else:
+            seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds wants START:STOP or a,b,c; got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds must give at least one seed >= 0; got {text!r}")
+    return seeds
+
+
+def sweep_points(grid: dict[str, list[str]], seeds: list[int]) -> list[dict]:
+    """Every combination of grid values, for every seed; each with a file name of its own."""
+    keys = sorted(grid)
+    points = []
+    for values in itertools.product(*(grid[k] for k in keys)):
+        parameters = dict(zip(keys, values))
+        label = "_".join(f"{k}{v}" for k, v in parameters.items()) or "default"
+        for seed in seeds:
+            points.append({"parameters": parameters, "seed": seed, "label": label, "file": f"{label}_seed{seed}.h5"})
+    return points
+
+
+def _status(path: Path) -> str:
+    if not path.exists():
+        return "missing"
+    try:
+        return load_trajectory(path).status[0]
+    except TrajectoryError:
+        return "unreadable"
+
+
+def _run_point(scenario: str, point: dict, out: str, passthrough: list[str]) -> tuple[str, int, str]:
+    """One scenario run in a subprocess; returns ``(file, exit code, last stderr line)``."""
+    command = [sys.executable, scenario, "--seed", str(point["seed"]), "--out", str(Path(out) / point["file"]),
+               "--overwrite"]  # fmt: skip
+    for key, value in point["parameters"].items():
+        command += [f"--{key.replace('_', '-')}", value]
+    command += passthrough
+    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+    tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    return point["file"], done.returncode, tail
+
+
+def run_sweep(
+    scenario: str,
+    grid: dict[str, list[str]],
+    seeds: list[int],
+    out,
+    *,
+    passthrough: list[str] = (),
+    executor: Executor | None = None,
+    workers: int | None = None,
+    say=print,
+) -> list[dict]:
+    """Run every missing or unfinished point; write the manifest; return it."""
+    scenario_path = Path(scenario)
+    if not scenario_path.is_file():
+        raise ValueError(f"scenario {scenario!r} is not a file")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    points = sweep_points(grid, seeds)
+    todo = [p for p in points if _status(out / p["file"]) != "complete"]
+    say(f"{len(points)} points, {len(points) - len(todo)} already complete, {len(todo)} to run -> {out}/")
+    failures = {}
+    if todo:
+        # compile the kernels once (Numba caches them on disk) before fanning out
+        first_file, code, tail = _run_point(str(scenario_path), todo[0], str(out), list(passthrough))
+        if code:
+            failures[first_file] = tail
+        own = executor is None
+        executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+        try:
+            futures = [
+                executor.submit(_run_point, str(scenario_path), p, str(out), list(passthrough)) for p in todo[1:]
+            ]
+            for future in futures:
+                file, code, tail = future.result()
+                if code:
+                    failures[file] = tail
+        finally:
+            if own:
+                executor.shutdown()
+    manifest = []
+    for p in points:
+        status = _status(out / p["file"])
+        entry = {**p, "status": status}
+        if p["file"] in failures:
+            entry["error"] = failures[p["file"]]
+        manifest.append(entry)
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return manifest
+
+
+def summarise(out, metric: str = "accuracy_test") -> tuple[str, Path | None]:
+    """Markdown table and figure of the final ``metric`` per grid point (mean, min, max over seeds)."""
+    from matplotlib.figure import Figure
+
+    out = Path(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    groups: dict[str, list[float]] = {}
+    for entry in manifest:
+        if entry["status"] == "complete":
+            values = load_trajectory(out / entry["file"]).series(f"observables/{metric}")[2]
+            groups.setdefault(entry["label"], []).append(float(values[-1]))
+    lines = [f"| point | seeds | final {metric}: mean | min | max |", "|---|---|---|---|---|"]
+    for label, values in groups.items():
+        lines.append(
+            f"| {label} | {len(values)} | {np.mean(values):.3f} | {np.min(values):.3f} | {np.max(values):.3f} |"
+        )
+    incomplete = [e["file"] for e in manifest if e["status"] != "complete"]
+    if incomplete:
+        lines.append(f"\n{len(incomplete)} point(s) not complete: {', '.join(incomplete[:5])}")
+    table = "\n".join(lines)
+    (out / "summary.md").write_text(table + "\n")
+    figure = None
+    if groups:
+        fig = Figure(figsize=(max(5, 1.2 * len(groups)), 4), layout="constrained")
+        ax = fig.subplots()
+        for i, values in enumerate(groups.values()):
+            ax.scatter(np.full(len(values), i), values, s=14, color="tab:blue", alpha=0.6)
+            ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="k")
+        ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
+        ax.set_ylabel(f"final {metric}")
+        ax.set_title("sweep: each seed (dots) and the mean (line)")
+        figure = out / "summary.png"
+        fig.savefig(figure, dpi=120)
+    return table, figure
