@@ -334,12 +334,16 @@ def _open_for_reading(path: Path) -> h5py.File:
     if not path.is_file():
         raise TrajectoryError(f"{path}: no such file")
     try:
-        try:
-            f = h5py.File(path, "r", libver="latest", swmr=True)  # works while a run is writing
-        except OSError:
-            f = h5py.File(path, "r")  # not written in SWMR mode
+        f = h5py.File(path, "r")  # a finished (complete, interrupted or failed) run
     except OSError as error:
-        raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {error}") from None
+        if "truncated" in str(error) or "signature" in str(error):
+            # checked before any SWMR open: an SWMR reader takes a short file for a growing
+            # one and retries its metadata reads for a long time
+            raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {error}") from None
+        try:
+            f = h5py.File(path, "r", libver="latest", swmr=True)  # a run still writing it
+        except OSError as error:
+            raise TrajectoryError(f"{path} cannot be read as HDF5: {error}") from None
     if f"h5md/modules/{MODULE}" not in f or "parameters/run_status" not in f:
         f.close()
         raise TrajectoryError(f"{path} is not a chemsignal trajectory (no h5md/modules/{MODULE} or run status)")

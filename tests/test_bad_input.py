@@ -1,0 +1,101 @@
+"""Bad input, table-driven: each case is answered by one clear line that names the problem,
+with no traceback from deep inside, and leaves no file that claims to be complete."""
+
+import importlib.util
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import simulator
+from simulator.cli import main as cli_main
+
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+
+
+def _scenario(name):
+    spec = importlib.util.spec_from_file_location(name, SCENARIOS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.main
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bad")
+    (root / "text.h5").write_text("not hdf5 at all")
+    with h5py.File(root / "foreign.h5", "w") as f:
+        f["x"] = np.arange(3)
+    good = root / "good.h5"
+    simulator.run_iris(simulator.IrisConfig(epochs=1), out=good)
+    (root / "truncated.h5").write_bytes(good.read_bytes()[:2000])
+    (root / "existing.h5").write_bytes(b"someone's data")
+    return root
+
+
+CASES = [
+    # (program, arguments, expected text in the one-line error)
+    ("iris_diffusion", ["--lr", "-1"], "lr must be > 0, got -1.0"),
+    ("iris_diffusion", ["--lr", "nan"], "lr must be finite, got nan"),
+    ("iris_diffusion", ["--epochs", "0"], "epochs must be >= 1, got 0"),
+    ("iris_diffusion", ["--epochs", "2.5"], "argument --epochs: invalid int value: '2.5'"),
+    ("iris_diffusion", ["--seed", "-3"], "seed must be >= 0, got -3"),
+    ("iris_diffusion", ["--w-min", "0"], "w_min must be > 0, got 0.0"),
+    ("iris_diffusion", ["--dynamics", "timestepped", "--presentation", "0"], "presentation must be > 0"),
+    ("iris_diffusion", ["--tau", "100"], "tau must be in [0, presentation=50.0], got 100.0"),
+    ("iris_diffusion", ["--field-every", "-1"], "field_every must be >= 0, got -1"),
+    ("iris_diffusion", ["--dynamics", "implicit"], "argument --dynamics: invalid choice: 'implicit'"),
+    ("iris_diffusion", ["--out", "{root}/missing/run.h5"], "folder {root}/missing does not exist"),
+    ("iris_diffusion", ["--out", "{root}/existing.h5"], "{root}/existing.h5 exists; pass --overwrite"),
+    ("iris_advection", ["--xi", "-0.1"], "xi must be >= 0, got -0.1"),
+    ("iris_advection", ["--release-every", "0"], "release_every must be >= 1, got 0"),
+    ("tuning_advection", ["--tau", "0"], "tau must be an integer >= 1, got 0"),
+    ("tuning_advection", ["--lam", "-2"], "lam must be finite and >= 0, got -2.0"),
+    ("cli", ["inspect", "{root}/nothing.h5"], "{root}/nothing.h5: no such file"),
+    ("cli", ["inspect", "{root}/text.h5"], "{root}/text.h5 is not an HDF5 file (or is truncated)"),
+    ("cli", ["inspect", "{root}/foreign.h5"], "{root}/foreign.h5 is not a chemsignal trajectory"),
+    ("cli", ["plot", "{root}/truncated.h5"], "{root}/truncated.h5 is not an HDF5 file (or is truncated)"),
+    ("cli", ["compare", "{root}/good.h5", "{root}/text.h5"], "is not an HDF5 file"),
+    ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--grid", "lr", "--out", "{root}/s"], "--grid wants KEY=V1,V2"),
+    ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--seeds", "a:b", "--out", "{root}/s"], "--seeds wants"),
+    ("cli", ["sweep", "{root}/no_such_scenario.py", "--out", "{root}/s"], "is not a file"),
+]
+
+
+@pytest.mark.parametrize("program, arguments, expected", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_bad_input_gets_one_clear_line(program, arguments, expected, files, capsys):
+    fill = lambda text: text.format(root=files, scenarios=SCENARIOS)  # noqa: E731
+    run = cli_main if program == "cli" else _scenario(program)
+    before = {p: p.stat().st_mtime_ns for p in files.glob("*.h5")}
+    try:
+        code = run([fill(a) for a in arguments])
+    except SystemExit as stop:  # argparse reports and exits 2
+        code = stop.code
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if line.strip() and not line.startswith(("usage:", " "))]
+    assert code == 2, captured
+    assert len(errors) == 1 and fill(expected) in errors[0], captured.err
+    assert "Traceback" not in captured.err + captured.out
+    assert before == {p: p.stat().st_mtime_ns for p in files.glob("*.h5") if p in before}  # nothing overwritten
+    for path in files.rglob("*.h5"):  # nothing new claims to be complete
+        if path not in before and path.name != "good.h5":
+            assert simulator.load_trajectory(path).status[0] != "complete"
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: simulator.Network(np.zeros((3, 2)), [[0, 1]], [1.0], [[0, 1]], []), "disconnected"),
+        (lambda: simulator.Network(np.zeros((4, 2)), [[0, 1], [1, 2], [2, 3]], [1.0, 1.0, 1.0], [[0, 1]], [[1, 2]]),
+         "node 1 is used twice"),
+        (lambda: simulator.Network(np.zeros((2, 2)), [[0, 1]], [-1.0], [[0, 1]], []), "conductance"),
+        (lambda: simulator.Network(np.zeros((0, 2)), np.zeros((0, 2), int), [], [], []), "at least 2 nodes, got 0"),
+        (lambda: simulator.train(simulator.lattice_network(side=3, n_inputs=1, n_outputs=1), [[1.0]], [[0.0]],
+                                 dynamics=simulator.TimeStepped(T=10.0, dt=100.0)), "above the explicit stability"),
+        (lambda: simulator.IrisConfig.from_dict({"learning_rate": 1}), "unknown config key"),
+    ],
+)  # fmt: skip
+def test_bad_api_input_is_refused_by_name(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
