@@ -211,8 +211,8 @@ def advect_train(
         external_out = np.maximum(-currents, 0.0)
         for step in range(mode.steps):
             current = network.with_conductance(w)
+            solver = None  # factorised only where a direct solve is needed
             if inputs_as == "currents":
-                solver = LaplacianSolver(current)
                 if mode.pressure_steps:  # the pressure kernel, carried over; the physics, not its limit
                     if state.v is None:
                         state.v = np.zeros(network.n_nodes)
@@ -222,6 +222,7 @@ def advect_train(
                         raise SimulationError(f"the pressure blew up at transport step {state.step}")
                     v = state.v - state.v.mean()
                 else:
+                    solver = LaplacianSolver(current)
                     v = solver.solve(currents)
             else:
                 boundary = _PressureInputs(network, w, inputs[k])
@@ -234,6 +235,7 @@ def advect_train(
                 outputs[k] = v[out_plus] if node_outputs else current.outputs(v)
                 steady_flow = flow
                 if mode.pressure_steps:  # judge the network by its steady flow, not a transient
+                    solver = solver or LaplacianSolver(current)
                     steady_flow = w * current.drops(solver.solve(currents))
                     steady_flow[np.abs(steady_flow) < 1e-12 * np.abs(steady_flow).max()] = 0.0
                 reachable = drain_reachable(current, steady_flow, external_out)
@@ -256,6 +258,7 @@ def advect_train(
                     np.add.at(state.s_minus, np.where(high, out_minus, out_plus), amount)
                     state.released += 2.0 * amount.sum()
                 if inputs_as == "currents":
+                    solver = solver or LaplacianSolver(current)
                     gradient = cost_gradient(current, inputs[k], targets[k], solver=solver)
                 else:
                     gradient = boundary.gradient(current, targets[k], node_outputs)

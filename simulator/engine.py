@@ -343,19 +343,18 @@ def _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_m
     return TrainResult(network=network, outputs=outputs, costs=costs, floored=floored)
 
 
-def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every) -> TrainResult:
-    state = (
-        FieldState.at_rest(network)
-        if state is None
-        else FieldState(
-            v=np.array(state.v, dtype=np.float64),
-            u=np.array(state.u, dtype=np.float64),
-            time=state.time,
-            step=state.step,
-        )
-    )
-    if state.v.shape != (network.n_nodes,) or state.u.shape != (network.n_nodes,):
+def _carried_state(network: Network, state: FieldState | None) -> FieldState:
+    """A private copy of the fields to start from (at rest if none), shapes checked."""
+    if state is None:
+        return FieldState.at_rest(network)
+    copy = FieldState(np.array(state.v, dtype=np.float64), np.array(state.u, dtype=np.float64), state.time, state.step)
+    if copy.v.shape != (network.n_nodes,) or copy.u.shape != (network.n_nodes,):
         raise ValueError(f"state fields must have shape [{network.n_nodes}]")
+    return copy
+
+
+def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every) -> TrainResult:
+    state = _carried_state(network, state)
     out_plus = network.output_pairs[:, 0].astype(np.int32)
     out_minus = network.output_pairs[:, 1].astype(np.int32)
     w = network.conductance.copy()
@@ -401,15 +400,7 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
         network = network.with_conductance(w)
         w = network.conductance.copy()  # the network holds a read-only copy; keep a private one
     costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
-    fields = None
-    if record_every:
-        n = network.n_nodes
-        fields = FieldFrames(
-            step=np.array(frames[0], dtype=np.int64),
-            time=np.array(frames[1], dtype=np.float64),
-            pressure=np.array(frames[2], dtype=np.float64).reshape(-1, n),
-            concentration=np.array(frames[3], dtype=np.float64).reshape(-1, n),
-        )
+    fields = _frames(frames, record_every, network.n_nodes)
     return TrainResult(
         network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts, fields=fields
     )
@@ -447,11 +438,7 @@ def _frames(frames, record_every, n) -> FieldFrames | None:
 
 def _train_two_phase(network, inputs, targets, rule, alpha, eta, dynamics, w_min, state, record_every) -> TrainResult:
     """EP and CL (free phase, stored free drops, nudged phase) and the gradient reference."""
-    state = FieldState.at_rest(network) if state is None else FieldState(
-        v=np.array(state.v, dtype=np.float64), u=np.array(state.u, dtype=np.float64), time=state.time, step=state.step
-    )  # fmt: skip
-    if state.v.shape != (network.n_nodes,) or state.u.shape != (network.n_nodes,):
-        raise ValueError(f"state fields must have shape [{network.n_nodes}]")
+    state = _carried_state(network, state)
     edges = network.topology.edges
     out_plus = network.output_pairs[:, 0].astype(np.int32)
     out_minus = network.output_pairs[:, 1].astype(np.int32)
