@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     parser.add_argument("--field-every", type=int, default=DEFAULTS.field_every, help="s+/s- snapshots, 0: never")
     parser.add_argument("--out", type=Path, help="run file (default outputs/iris_advection[_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out (same flags)")
     parser.add_argument("--smoke", action="store_true", help="two epochs (CI)")
     args = parser.parse_args(argv)
     try:
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
     print(f"Iris, advection, seed {config.seed}, xi {config.xi:g}, lam {config.lam:g}, {config.epochs} epochs -> {out}")
-    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=sys.argv)
+    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=sys.argv, resume=args.resume)
     if run is None:
         return code
     accuracy = run.epochs["accuracy_test"]

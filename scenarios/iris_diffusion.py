@@ -45,6 +45,9 @@ def parse(argv=None) -> tuple[argparse.Namespace, IrisConfig, Path]:
     parser.add_argument("--out", type=Path, help="run file (default outputs/iris_diffusion[_timestepped][_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     parser.add_argument(
+        "--resume", action="store_true", help="continue the interrupted run in --out (give the same flags)"
+    )
+    parser.add_argument(
         "--smoke", action="store_true", help="a seconds-long run for CI (2 epochs, T = 1 relaxation time)"
     )
     args = parser.parse_args(argv)
@@ -76,7 +79,7 @@ def main(argv=None) -> int:
     print(
         f"Iris, chemical rule, {config.dynamics}, seed {config.seed}, lr {config.lr:g}, {config.epochs} epochs -> {out}"
     )
-    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command)
+    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command, resume=args.resume)
     if run is None:
         return code
     accuracy = run.epochs["accuracy_test"]

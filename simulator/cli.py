@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulator inspect|plot FILE``, ``compare A B`` (also installed as ``chemsignal``)."""
+"""Command line: ``python -m simulator inspect|plot|resume FILE``, ``compare A B``, ``sweep`` (also ``chemsignal``)."""
 
 from __future__ import annotations
 
@@ -73,6 +73,10 @@ def main(argv=None) -> int:
     compare_parser.add_argument("file")
     compare_parser.add_argument("other")
     compare_parser.add_argument("-o", "--out", help="figure path (default: A_vs_B.png beside A)")
+    resume_parser = commands.add_parser(
+        "resume", help="continue an interrupted Iris run from its last complete epoch (config from the file)"
+    )
+    resume_parser.add_argument("file")
     sweep_parser = commands.add_parser(
         "sweep", help="run a scenario over a grid of flag values and seeds (see simulator.sweep)",
         description="Any flag after the sweep's own is passed to every run of the scenario.",
@@ -95,6 +99,8 @@ def main(argv=None) -> int:
             print(f"figure: {plot_iris_run(args.file, args.out)}")
         elif args.command == "sweep":
             return _sweep(args, passthrough)
+        elif args.command == "resume":
+            return _resume(args.file)
         elif args.command == "compare":
             from .plots import plot_comparison
 
@@ -104,6 +110,25 @@ def main(argv=None) -> int:
         return 2
     except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _resume(path) -> int:
+    from .experiment import IrisConfig, run_from_command_line
+    from .plots import plot_iris_run
+
+    stored = load_trajectory(path).config
+    try:
+        config = IrisConfig.from_dict(stored)
+    except ValueError as error:
+        print(f"chemsignal resume: error: {path} is not an Iris run ({error})", file=sys.stderr)
+        return 2
+    run, code = run_from_command_line(config, path, overwrite=False, command_line=sys.argv, resume=True)
+    if run is None:
+        return code
+    accuracy = run.epochs["accuracy_test"]
+    print(f"{path}: complete; test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after epoch "
+          f"{config.epochs}\nfigure: {plot_iris_run(path)}")  # fmt: skip
     return 0
 
 

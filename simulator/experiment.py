@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import signal
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from .advection import Advection, AdvectionResult, AdvectionState, advect_train
-from .engine import Quasistatic, TimeStepped, relaxation_time, train
+from .engine import FieldState, Quasistatic, TimeStepped, relaxation_time, train
 from .network import lattice_network
 from .progress import NoProgress
 from .rules import RULES
@@ -205,14 +207,83 @@ def _series(config: IrisConfig, network) -> list[Series]:
         if config.field_every:
             series.append(Series("particles/nodes/s_plus", (n,), "field", "", "s+ at the nodes"))
             series.append(Series("particles/nodes/s_minus", (n,), "field", "", "s- at the nodes"))
-    if config.dynamics == "timestepped":
+    if config.dynamics == "timestepped" and config.rule != "advection":  # advection counts transport steps
         series.append(Series("observables/dt", (), "example", "time", "explicit time step of the presentation"))
         if config.field_every:
             series.append(Series("particles/nodes/pressure", (n,), "field", "pressure", "node pressures v"))
             series.append(
                 Series("particles/nodes/concentration", (n,), "field", "concentration", "feedback chemical u")
             )
-    return series
+    return series + _checkpoint_series(config, series, n)
+
+
+# What --resume needs beyond the conductances (already recorded per epoch): the fields carried
+# from one presentation to the next, and how many rows every other clock had at the epoch's end.
+CHECKPOINT = "observables/checkpoint/"
+
+
+def _checkpoint_series(config: IrisConfig, series: list[Series], n: int) -> list[Series]:
+    clocks = _other_clocks(series)
+    found = [
+        Series(CHECKPOINT + "rows", (len(clocks),), "epoch", "", f"rows of clocks {clocks} at the epoch's end", "int64")
+    ]
+    timed = config.dynamics == "timestepped"
+    if config.rule == "advection":
+        found += [
+            Series(CHECKPOINT + "s_plus", (n,), "epoch", "", "s+ at the nodes"),
+            Series(CHECKPOINT + "s_minus", (n,), "epoch", "", "s- at the nodes"),
+            Series(CHECKPOINT + "released", (), "epoch", "", "chemical released so far"),
+            Series(CHECKPOINT + "drained", (), "epoch", "", "chemical drained so far"),
+            Series(CHECKPOINT + "transport_step", (), "epoch", "", "transport steps taken", "int64"),
+        ]
+        if timed:
+            found.append(Series(CHECKPOINT + "pressure", (n,), "epoch", "pressure", "relaxing node pressures v"))
+    elif timed:
+        found += [
+            Series(CHECKPOINT + "pressure", (n,), "epoch", "pressure", "node pressures v"),
+            Series(CHECKPOINT + "concentration", (n,), "epoch", "concentration", "feedback chemical u"),
+            Series(CHECKPOINT + "time", (), "epoch", "time", "elapsed physical time"),
+            Series(CHECKPOINT + "explicit_step", (), "epoch", "", "explicit time steps taken", "int64"),
+        ]
+    return found
+
+
+def _other_clocks(series: list[Series]) -> list[str]:
+    return sorted({s.clock for s in series} - {"epoch"})
+
+
+def _checkpoint(config: IrisConfig, network, state, rows: list[int]) -> dict:
+    """The epoch's checkpoint row (``state`` None: the run has not started)."""
+    values = {"rows": [rows]}
+    if config.rule == "advection":
+        state = AdvectionState.empty(network) if state is None else state
+        values.update(
+            s_plus=state.s_plus[None], s_minus=state.s_minus[None], released=[state.released],
+            drained=[state.drained], transport_step=[state.step],
+        )  # fmt: skip
+        if config.dynamics == "timestepped":
+            values["pressure"] = (np.zeros(network.n_nodes) if state.v is None else state.v)[None]
+    elif config.dynamics == "timestepped":
+        state = FieldState.at_rest(network) if state is None else state
+        values.update(
+            pressure=state.v[None], concentration=state.u[None], time=[state.time], explicit_step=[state.step]
+        )
+    return {CHECKPOINT + key: value for key, value in values.items()}
+
+
+def _restored_state(config: IrisConfig, row: dict):
+    """The carried fields from a checkpoint row (``{name: value}``), as the engine takes them.
+    At rest equals "no state yet", so a run resumed at epoch 0 is a fresh run."""
+    if config.rule == "advection":
+        v = np.array(row["pressure"]) if config.dynamics == "timestepped" else None
+        return AdvectionState(
+            np.array(row["s_plus"]), np.array(row["s_minus"]), float(row["released"]), float(row["drained"]),
+            int(row["transport_step"]), v,
+        )  # fmt: skip
+    if config.dynamics == "timestepped":
+        return FieldState(np.array(row["pressure"]), np.array(row["concentration"]), float(row["time"]),
+                          int(row["explicit_step"]))  # fmt: skip
+    return None
 
 
 def run_iris(
@@ -222,11 +293,18 @@ def run_iris(
     overwrite: bool = False,
     progress=None,
     command_line: list[str] | None = None,
+    resume: bool = False,
 ) -> IrisRun:
     """Train on Iris as configured; write the trajectory to ``out`` (H5MD) if given.
 
     ``progress``: a meter (``simulator.progress``), silent by default. ``command_line``: stored
     verbatim in the file. An existing ``out`` is refused unless ``overwrite``.
+
+    ``resume``: continue the interrupted (or killed) run in ``out``, which must have been
+    started with the same config, from its last complete epoch. Every epoch's record ends
+    with a checkpoint (the fields carried between presentations and how far every series
+    had got); the conductances are the epoch's own, and the shuffle stream is replayed. The
+    finished file is identical, sample for sample, to that of an uninterrupted run.
     """
     progress = NoProgress() if progress is None else progress
     network = lattice_network(side=config.side, d=config.d, delta=config.delta, seed=config.seed)
@@ -255,25 +333,43 @@ def run_iris(
             pressure_steps=config.pressure_steps if config.dynamics == "timestepped" else 0,
         )  # fmt: skip
 
-    writer = contextlib.nullcontext()
-    if out is not None:
-        writer = TrajectoryWriter(
-            out, network=network, config=config.to_dict(), seed=config.seed, series=_series(config, network),
-            timed_clocks=("example", "epoch", "field") if timed else (), command_line=command_line,
-            overwrite=overwrite, derived=derived,
-        )  # fmt: skip
-
+    series = _series(config, network)
     history = {
         k: [] for k in ("accuracy_train", "accuracy_test", "accuracy_test_strict", "response_norm", "clip_fraction")
     }
-    costs, state = [], None
+    costs, state, first_epoch = [], None, 1
+    writer = contextlib.nullcontext()
+    if resume:
+        if out is None:
+            raise ValueError("resume needs the run file (out=...)")
+        writer, epochs_done, row = _reopen(out, config, series, history, costs)
+        if row is not None:
+            network = network.with_conductance(row["observables/edges/conductance"])
+            state = _restored_state(config, {k.removeprefix(CHECKPOINT): v for k, v in row.items()})
+            for _ in range(epochs_done):  # replay the shuffle stream
+                shuffle.permutation(n_train)
+            first_epoch = epochs_done + 1
+    elif out is not None:
+        writer = TrajectoryWriter(
+            out, network=network, config=config.to_dict(), seed=config.seed, series=series,
+            timed_clocks=("example", "epoch", "field") if timed else (), command_line=command_line,
+            overwrite=overwrite, derived=derived,
+        )  # fmt: skip
+    other_clocks = _other_clocks(series)
+
+    def record_epoch(epoch, metrics, clip):
+        rows = [file.rows(c) for c in other_clocks] if file is not None else []
+        checkpoint = _checkpoint(config, network, state, rows)
+        _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, derived, checkpoint)
+
     start = time.perf_counter()
     with writer as file:
         metrics = evaluate_iris(network, task)
-        _record_epoch(file, history, 0, metrics, network, np.nan, n_train, timed, derived)
-        progress.start(config.epochs, f"Iris {config.dynamics} seed {config.seed}")
+        if first_epoch == 1:
+            record_epoch(0, metrics, np.nan)
+        progress.start(config.epochs - first_epoch + 1, f"Iris {config.dynamics} seed {config.seed}")
         try:
-            for epoch in range(1, config.epochs + 1):
+            for epoch in range(first_epoch, config.epochs + 1):
                 order = shuffle.permutation(n_train)
                 targets = metrics.desired_output[task.y_train[order]]
                 if config.rule == "advection":
@@ -304,8 +400,7 @@ def run_iris(
                                "particles/nodes/concentration": result.fields.concentration},
                         )  # fmt: skip
                 metrics = evaluate_iris(network, task)
-                clip = result.floored.sum() / (n_train * network.n_edges)
-                _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, derived)
+                record_epoch(epoch, metrics, result.floored.sum() / (n_train * network.n_edges))
                 progress.update(1, test=metrics.accuracy_test, train=metrics.accuracy_train)
         finally:
             progress.close()
@@ -350,7 +445,7 @@ def _record_advection(file, result: AdvectionResult):
         })  # fmt: skip
 
 
-def _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, derived):
+def _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, derived, checkpoint):
     for key in history:
         history[key].append(clip if key == "clip_fraction" else getattr(metrics, key))
     if file is None:
@@ -368,11 +463,52 @@ def _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, 
             "observables/desired_output": metrics.desired_output[None],
             "observables/clip_fraction": [clip],
             "observables/edges/conductance": network.conductance[None],
+            **checkpoint,
         },
     )  # fmt: skip
 
 
-def run_from_command_line(config: IrisConfig, out, *, overwrite: bool, command_line: list[str]):
+def _reopen(out, config: IrisConfig, series, history: dict, costs: list):
+    """Open an interrupted run file to continue it: check it is this run, find its last
+    complete epoch, cut every clock back to that epoch's checkpoint, and fill ``history`` and
+    ``costs`` from the file. Returns ``(writer, epochs done, checkpoint row or None)``."""
+    from . import __version__
+    from .trajectory import TrajectoryError, load_trajectory
+
+    run = load_trajectory(out)
+    status, _ = run.status
+    if status == "complete":
+        raise TrajectoryError(f"{out} is complete; there is nothing to resume")
+    given = json.loads(json.dumps(config.to_dict()))
+    differing = sorted(k for k in set(given) | set(run.config) if given.get(k) != run.config.get(k))
+    if differing:
+        detail = ", ".join(f"{k} (file {run.config.get(k)!r}, given {given.get(k)!r})" for k in differing)
+        raise TrajectoryError(f"cannot resume {out}: it was run with another config: {detail}")
+    declared = {s.path for s in series}
+    missing = sorted(declared - {name.removesuffix("/value") for name, _, _ in run.datasets()})
+    if missing:
+        raise TrajectoryError(f"cannot resume {out}: it has no checkpoint ({missing[0]} missing; an older file?)")
+    rows = run.clock_rows()
+    epoch_rows = rows.get("epoch", 0)
+    row = None
+    if epoch_rows == 0:  # stopped before the first evaluation: start over
+        rows = dict.fromkeys(rows, 0)
+    else:
+        epoch_series = [s.path for s in series if s.clock == "epoch"]
+        row = {path: run.series(path)[2][epoch_rows - 1] for path in epoch_series}
+        counts = dict(zip(_other_clocks(series), row[CHECKPOINT + "rows"].tolist()))
+        rows = {clock: epoch_rows if clock == "epoch" else counts[clock] for clock in rows}
+        for key in history:
+            history[key].extend(run.series(f"observables/{key}")[2][:epoch_rows].tolist())
+        costs.append(run.series("observables/cost")[2][: rows["example"]])
+    note = {
+        "at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "from_epoch": epoch_rows - 1,
+        "status_before": status, "chemsignal-sim": __version__,
+    }  # fmt: skip
+    return TrajectoryWriter.reopen(out, rows=rows, note=note), max(epoch_rows - 1, 0), row
+
+
+def run_from_command_line(config: IrisConfig, out, *, overwrite: bool, command_line: list[str], resume=False):
     """``run_iris`` as scenario scripts want it: a progress bar on a terminal, SIGTERM handled
     like Ctrl-C, and a one-line message instead of a traceback. Returns ``(run, 0)``, or
     ``(None, 2)`` for a refused file and ``(None, 130)`` for an interruption."""
@@ -381,9 +517,13 @@ def run_from_command_line(config: IrisConfig, out, *, overwrite: bool, command_l
     from .progress import TerminalProgress
     from .trajectory import TrajectoryError
 
+    if resume and overwrite:
+        print("error: --resume continues the file and --overwrite replaces it; give one", file=sys.stderr)
+        return None, 2
     try:
         with interruptible():
-            run = run_iris(config, out=out, overwrite=overwrite, progress=TerminalProgress(), command_line=command_line)
+            run = run_iris(config, out=out, overwrite=overwrite, progress=TerminalProgress(), command_line=command_line,
+                           resume=resume)  # fmt: skip
     except TrajectoryError as error:
         print(f"error: {error}", file=sys.stderr)
         return None, 2

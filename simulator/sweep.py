@@ -6,7 +6,8 @@ other flags given after the sweep's own), each in its own process with one BLAS/
 thread, writes ``DIR/manifest.json`` (every point's parameters, file and status), and an
 aggregate table (``DIR/summary.md``) and figure (``DIR/summary.png``) of the final-epoch
 test accuracy per grid point (mean, min, max over seeds). A point whose file is already
-complete is skipped, so rerunning a sweep finishes what is missing. With
+complete is skipped and an interrupted one resumed (where the scenario has ``--resume``),
+so rerunning a sweep finishes what is missing. With
 ``--scheduler ADDRESS`` the same runs go to a Dask cluster
 (``distributed.Client(address).get_executor()``; the scenario and the output folder must be
 visible to the workers).
@@ -81,13 +82,19 @@ def _status(path: Path) -> str:
 
 
 def _run_point(scenario: str, point: dict, out: str, passthrough: list[str]) -> tuple[str, int, str]:
-    """One scenario run in a subprocess; returns ``(file, exit code, last stderr line)``."""
-    command = [sys.executable, scenario, "--seed", str(point["seed"]), "--out", str(Path(out) / point["file"]),
-               "--overwrite"]  # fmt: skip
+    """One scenario run in a subprocess; returns ``(file, exit code, last stderr line)``. An
+    interrupted point is resumed where the scenario can (``--resume``), else run afresh."""
+    path = Path(out) / point["file"]
+    command = [sys.executable, scenario, "--seed", str(point["seed"]), "--out", str(path)]
     for key, value in point["parameters"].items():
         command += [f"--{key.replace('_', '-')}", value]
     command += passthrough
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+    done = None
+    if _status(path) in ("interrupted", "running"):
+        done = subprocess.run([*command, "--resume"], capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+    if done is None or done.returncode == 2:  # nothing to resume, or the scenario cannot
+        done = subprocess.run([*command, "--overwrite"], capture_output=True, text=True,
+                              env={**os.environ, **ONE_THREAD})  # fmt: skip
     tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     return point["file"], done.returncode, tail
 

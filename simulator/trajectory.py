@@ -172,12 +172,14 @@ class TrajectoryWriter:
     ):
         self.path = Path(path)
         self._file = _open_new(self.path, overwrite)
+        self._lock = _WriterLock(self.path)
         try:
             self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
             self._file.swmr_mode = True
             self._file.flush()
         except BaseException:
             self._file.close()
+            self._lock.release()
             self.path.unlink(missing_ok=True)  # nothing was run yet: leave no half-made file
             raise
         self.status = "running"
@@ -265,6 +267,46 @@ class TrajectoryWriter:
             clock["series"].append(spec.path)
             self._series[spec.path] = value
 
+    @classmethod
+    def reopen(cls, path, *, rows: dict[str, int], note: dict) -> "TrajectoryWriter":
+        """Continue an existing run file (``--resume``), from the first ``rows[clock]`` samples of
+        every clock; whatever a run appended after that (a half-written block of a killed run
+        included) is dropped.
+
+        The file is copied to a temporary file beside it, cut back there, and moved over the
+        original only once the copy is whole: a file that a killed SWMR writer left flagged as
+        open (which HDF5 refuses to open for writing again) is read in SWMR mode, and a
+        failure at any point leaves the original as it was. The status goes back to
+        ``running`` and ``note`` is added to the JSON list in the ``parameters`` attribute
+        ``resumed``. A file that a live run still holds is refused.
+        """
+        path = Path(path)
+        probe = _WriterLock(path)
+        probe.release()
+        if not probe.acquired:
+            raise TrajectoryError(f"cannot resume {path}: a run is still writing it (it holds the file's lock)")
+        scratch = path.with_name(f".{path.name}.resume-{os.getpid()}")
+        try:
+            with _open_for_reading(path) as source, h5py.File(scratch, "x", libver="latest") as copy:
+                _copy_cut(source, copy, rows, note)
+            os.replace(scratch, path)
+        except BaseException:
+            scratch.unlink(missing_ok=True)
+            raise
+        self = cls.__new__(cls)
+        self.path = path
+        self._file = h5py.File(path, "r+", libver="latest")
+        self._lock = _WriterLock(path)
+        self._clocks, self._series = _declared_clocks(self._file)
+        self._file.swmr_mode = True
+        self._file.flush()
+        self.status = "running"
+        return self
+
+    def rows(self, clock: str) -> int:
+        """Samples appended so far on ``clock``."""
+        return self._clocks[clock]["step"].shape[0]
+
     # ------------------------------------------------------------------ appending
     def append(self, clock: str, *, step, time=None, **values):
         """Append a block of samples to every series of ``clock``.
@@ -314,6 +356,7 @@ class TrajectoryWriter:
             parameters["run_message"][()] = np.bytes_(message.encode("utf-8", "replace")[:4096])
             self._file.flush()
             self._file.close()
+        self._lock.release()
         self.status = status
 
     def __enter__(self):
@@ -327,6 +370,78 @@ class TrajectoryWriter:
         else:
             self.finish("failed", f"{kind.__name__}: {error}")
         return False
+
+
+def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
+    """The clocks and series of an existing file, as the writer keeps them."""
+    clocks, series = {}, {}
+
+    def visit(name, item):
+        if isinstance(item, h5py.Group) and "clock" in item.attrs and "value" in item:
+            clock = clocks.setdefault(str(item.attrs["clock"]), {"step": item["step"], "series": []})
+            if "time" in item:
+                clock["time"] = item["time"]
+            clock["series"].append(name)
+            series[name] = item["value"]
+
+    f.visititems(visit)
+    return clocks, series
+
+
+class _WriterLock:
+    """A POSIX record lock on the run file while a writer holds it, so that ``--resume`` can
+    tell a killed run (the kernel drops the lock) from a live one. Record locks do not
+    interact with the ``flock`` HDF5 itself takes. Best effort: POSIX drops a process's
+    record locks when it closes *any* descriptor of the file, e.g. on reading it in-process."""
+
+    def __init__(self, path: Path):
+        import fcntl
+
+        self.acquired = False
+        self._fd = os.open(path, os.O_RDWR)
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.acquired = True
+        except OSError:
+            pass
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the lock
+            self._fd = None
+
+
+def _copy_cut(source: h5py.File, copy: h5py.File, rows: dict[str, int], note: dict) -> None:
+    """Copy a run file, keeping the first ``rows[clock]`` samples of every clock."""
+    for key, value in source.attrs.items():
+        copy.attrs[key] = value
+    for name in source:
+        source.copy(source[name], copy, name=name)
+    clocks, series = _declared_clocks(copy)
+    if set(rows) != set(clocks):
+        raise TrajectoryError(f"resume needs rows for clocks {sorted(clocks)}, got {sorted(rows)}")
+    for name, clock in clocks.items():
+        for dataset in _clock_datasets(clock, series):
+            if not 0 <= rows[name] <= dataset.shape[0]:
+                raise TrajectoryError(f"{dataset.name} has {dataset.shape[0]} rows, cannot keep {rows[name]}")
+            dataset.resize(rows[name], axis=0)
+        first, *others = clock["series"]  # sampled together: one step (and time), hard-linked again
+        for group in others:
+            for key in ("step", "time"):
+                if key in copy[first]:
+                    del copy[group][key]
+                    copy[group][key] = copy[first][key]
+    nodes = copy["particles/nodes"]
+    for dataset in copy["connectivity"].values():  # object references point into the old file
+        dataset.attrs["particles_group"] = nodes.ref
+    parameters = copy["parameters"]
+    parameters.attrs["resumed"] = json.dumps([*json.loads(parameters.attrs.get("resumed", "[]")), note])
+    parameters["run_status"][()] = np.bytes_("running")
+    parameters["run_message"][()] = np.bytes_("")
+
+
+def _clock_datasets(clock: dict, series: dict) -> list:
+    return [clock["step"], *([clock["time"]] if "time" in clock else []), *(series[p] for p in clock["series"])]
 
 
 # ---------------------------------------------------------------------- reading
@@ -385,6 +500,18 @@ class Trajectory:
             time = group["time"][()] if "time" in group else None
         k = min(len(step), len(value), len(step) if time is None else len(time))
         return step[:k], None if time is None else time[:k], value[:k]
+
+    def clock_rows(self) -> dict[str, int]:
+        """Samples complete on each clock: present in its ``step`` (and ``time``) and in every series."""
+        with _open_for_reading(self.path) as f:
+            clocks, series = _declared_clocks(f)
+            return {name: min(d.shape[0] for d in _clock_datasets(c, series)) for name, c in clocks.items()}
+
+    @property
+    def resumed(self) -> list[dict]:
+        """One entry per ``--resume`` of this run (when, from which epoch, with which versions)."""
+        with _open_for_reading(self.path) as f:
+            return json.loads(f["parameters"].attrs.get("resumed", "[]"))
 
     def fixed(self, path: str) -> np.ndarray:
         """A fixed dataset, e.g. ``"particles/nodes/position"``."""

@@ -1,0 +1,181 @@
+"""--resume: an interrupted or killed run continues from its last complete epoch to a file
+identical, sample for sample, to an uninterrupted run's."""
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import simulator.experiment as experiment
+from simulator.cli import main
+from simulator.experiment import IrisConfig, run_iris
+from simulator.trajectory import TrajectoryError, TrajectoryWriter, load_trajectory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def differing_datasets(a, b) -> list[str]:
+    """Datasets (outside ``parameters``, which records when and how the run was made) whose
+    shape or bits differ between two files; also checks both files share step datasets alike."""
+    differing = []
+    with h5py.File(a, "r") as fa, h5py.File(b, "r") as fb:
+        names = []
+        fa.visititems(lambda name, item: names.append(name) if isinstance(item, h5py.Dataset) else None)
+        assert names, "no datasets"
+        for name in names:
+            if name.startswith("parameters"):
+                continue
+            x, y = fa[name][()], fb.get(name)
+            if y is None or x.shape != y.shape or x.tobytes() != y[()].tobytes():
+                differing.append(name)
+        for name in ("observables/cost/step", "observables/accuracy_test/step"):  # hard links kept
+            assert fb[name].id == fb[name.replace("cost", "output").replace("accuracy_test", "epoch")].id
+    return differing
+
+
+class StopAfter:
+    """A progress meter that interrupts the run (as Ctrl-C would) after ``epochs`` epochs."""
+
+    def __init__(self, epochs):
+        self.epochs = epochs
+
+    def start(self, total, description=""):
+        self.done = 0
+
+    def update(self, n=1, **metrics):
+        self.done += n
+        if self.done == self.epochs:
+            raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+CASES = {
+    "quasistatic": IrisConfig(epochs=4, seed=3),
+    "timestepped": IrisConfig(epochs=3, dynamics="timestepped", presentation=1.0, field_every=500),
+    "advection": IrisConfig(rule="advection", epochs=3, transport_steps=5, field_every=50),
+    "advection-relaxing": IrisConfig(
+        rule="advection", dynamics="timestepped", epochs=3, transport_steps=5, pressure_steps=5, field_every=50
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, case):
+    config = CASES[case]
+    whole = run_iris(config, out=tmp_path / "whole.h5")
+    with pytest.raises(KeyboardInterrupt):
+        run_iris(config, out=tmp_path / "parts.h5", progress=StopAfter(2))
+    stopped = load_trajectory(tmp_path / "parts.h5")
+    assert stopped.status[0] == "interrupted" and stopped.clock_rows()["epoch"] == 3  # epochs 0, 1, 2
+    resumed = run_iris(config, out=tmp_path / "parts.h5", resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []
+    assert np.array_equal(resumed.network.conductance, whole.network.conductance)
+    assert np.array_equal(resumed.costs, whole.costs)
+    for key, values in whole.epochs.items():
+        assert np.array_equal(resumed.epochs[key], values, equal_nan=True), key
+    run = load_trajectory(tmp_path / "parts.h5")
+    assert run.status[0] == "complete"
+    assert [(entry["from_epoch"], entry["status_before"]) for entry in run.resumed] == [(2, "interrupted")]
+
+
+def test_a_half_written_epoch_is_dropped_and_redone(tmp_path, monkeypatch):
+    config = IrisConfig(epochs=4, seed=1)
+    run_iris(config, out=tmp_path / "whole.h5")
+    calls = []
+
+    def evaluate_then_stop(network, task):  # stop after epoch 3's examples are on disk, before its record
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return original(network, task)
+
+    original = experiment.evaluate_iris
+    monkeypatch.setattr(experiment, "evaluate_iris", evaluate_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run_iris(config, out=tmp_path / "parts.h5")
+    monkeypatch.setattr(experiment, "evaluate_iris", original)
+    assert load_trajectory(tmp_path / "parts.h5").clock_rows() == {"epoch": 3, "example": 3 * 75}
+    run_iris(config, out=tmp_path / "parts.h5", resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []
+
+
+def test_kill_9_leaves_a_readable_file_that_resumes_to_the_same_result(tmp_path):
+    flags = ["--dynamics", "timestepped", "--presentation", "1", "--epochs", "12", "--field-every", "2000"]
+    scenario = [sys.executable, str(ROOT / "scenarios" / "iris_diffusion.py"), *flags]
+    subprocess.run([*scenario, "--out", str(tmp_path / "whole.h5")], check=True, capture_output=True)
+    out = tmp_path / "killed.h5"
+    process = subprocess.Popen([*scenario, "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+            try:
+                if load_trajectory(out).clock_rows()["epoch"] >= 3:
+                    break
+            except (TrajectoryError, KeyError, OSError):
+                pass  # not created yet
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    run = load_trajectory(out)  # readable up to the last flush
+    assert run.status[0] == "running"  # nobody could say otherwise
+    epochs = run.series("observables/epoch")[2]
+    assert 3 <= len(epochs) < 13 and np.array_equal(epochs, np.arange(len(epochs)))
+    done = subprocess.run([*scenario, "--out", str(out), "--resume"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert differing_datasets(tmp_path / "whole.h5", out) == []
+    assert load_trajectory(out).resumed[0]["status_before"] == "running"
+
+
+def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
+    config = IrisConfig(epochs=2)
+    run_iris(config, out=tmp_path / "done.h5")
+    with pytest.raises(TrajectoryError, match="is complete; there is nothing to resume"):
+        run_iris(config, out=tmp_path / "done.h5", resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        run_iris(config, out=tmp_path / "stopped.h5", progress=StopAfter(1))
+    with pytest.raises(TrajectoryError, match=r"another config: lr \(file 0.003, given 0.001\)"):
+        run_iris(IrisConfig(epochs=2, lr=1e-3), out=tmp_path / "stopped.h5", resume=True)
+    with pytest.raises(TrajectoryError, match="no such file"):
+        run_iris(config, out=tmp_path / "missing.h5", resume=True)
+    # the command line: config read from the file
+    assert main(["resume", str(tmp_path / "stopped.h5")]) == 0
+    assert "complete; test accuracy" in capsys.readouterr().out
+    assert load_trajectory(tmp_path / "stopped.h5").status[0] == "complete"
+    assert main(["resume", str(tmp_path / "stopped.h5")]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+LIVE_WRITER = """
+import sys
+from simulator.experiment import IrisConfig
+from simulator.network import lattice_network
+from simulator.trajectory import Series, TrajectoryWriter
+with TrajectoryWriter(sys.argv[1], network=lattice_network(side=3, d=3, seed=1, n_inputs=1, n_outputs=1),
+                      config={}, seed=0, series=[Series("observables/epoch", (), "epoch", dtype="int64")]):
+    print("written", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_file_a_live_run_still_writes_is_not_resumed(tmp_path):
+    path = tmp_path / "live.h5"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", LIVE_WRITER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "written"
+        with pytest.raises(TrajectoryError, match="a run is still writing it"):
+            TrajectoryWriter.reopen(path, rows={"epoch": 0}, note={})
+    finally:
+        writer.communicate("\n", timeout=60)
+    assert load_trajectory(path).status[0] == "complete"
