@@ -3,6 +3,7 @@
     python scenarios/iris_diffusion.py                        # quasistatic, defaults, seed 0
     python scenarios/iris_diffusion.py --dynamics timestepped # explicit relaxation, T = 50 t_relax
     python scenarios/iris_diffusion.py --smoke                # a few seconds (CI)
+    python scenarios/iris_diffusion.py --config run.toml      # any IrisConfig keys; flags beat the file
 
 Writes the trajectory (H5MD) and the four-panel figure; prints where they are and the final
 epoch's accuracy (never the best epoch). Replot or inspect any time with
@@ -15,33 +16,36 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.experiment import DYNAMICS, IrisConfig, run_from_command_line
+from simulator.experiment import DYNAMICS, IrisConfig, read_config_file, run_from_command_line
 from simulator.plots import plot_iris_run
 
 DEFAULTS = IrisConfig()
 SMOKE = {"epochs": 2, "presentation": 1.0, "field_every": 500}
+FLAGS = ("seed", "epochs", "lr", "dynamics", "presentation", "tau", "field_every", "w_min")  # IrisConfig keys
 
 
 def parse(argv=None) -> tuple[argparse.Namespace, IrisConfig, Path]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    given = argparse.SUPPRESS  # a config flag counts only when given: it then beats --config and --smoke
+    parser.add_argument("--seed", type=int, default=given, help=f"network, split and shuffling seed ({DEFAULTS.seed})")
+    parser.add_argument("--epochs", type=int, default=given, help=f"training epochs ({DEFAULTS.epochs})")
+    parser.add_argument("--lr", type=float, default=given, help=f"learning rate alpha*eta ({DEFAULTS.lr})")
+    parser.add_argument("--dynamics", choices=DYNAMICS, default=given, help=f"({DEFAULTS.dynamics})")
     parser.add_argument(
-        "--seed", type=int, default=DEFAULTS.seed, help="network, split and shuffling seed (default %(default)s)"
-    )
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="training epochs (default %(default)s)")
-    parser.add_argument("--lr", type=float, default=DEFAULTS.lr, help="learning rate alpha*eta (default %(default)s)")
-    parser.add_argument("--dynamics", choices=DYNAMICS, default=DEFAULTS.dynamics)
-    parser.add_argument(
-        "--presentation", type=float, default=DEFAULTS.presentation,
-        help="time-stepped: presentation time per example in relaxation times (default %(default)s)",
+        "--presentation", type=float, default=given,
+        help=f"time-stepped: presentation time per example in relaxation times ({DEFAULTS.presentation})",
     )  # fmt: skip
     parser.add_argument(
-        "--tau", type=float, default=DEFAULTS.tau, help="time-stepped: release delay in relaxation times"
+        "--tau", type=float, default=given, help=f"time-stepped: release delay in relaxation times ({DEFAULTS.tau})"
     )
     parser.add_argument(
-        "--field-every", type=int, default=DEFAULTS.field_every,
-        help="time-stepped: record v and u every N explicit steps, 0 for never (default %(default)s)",
+        "--field-every", type=int, default=given,
+        help=f"time-stepped: record v and u every N explicit steps, 0 for never ({DEFAULTS.field_every})",
     )  # fmt: skip
-    parser.add_argument("--w-min", type=float, default=DEFAULTS.w_min, help="conductance floor (default %(default)s)")
+    parser.add_argument("--w-min", type=float, default=given, help=f"conductance floor ({DEFAULTS.w_min})")
+    parser.add_argument(
+        "--config", type=Path, help="a TOML file of IrisConfig keys (e.g. from IrisConfig.to_toml()); flags beat it"
+    )
     parser.add_argument("--out", type=Path, help="run file (default outputs/iris_diffusion[_timestepped][_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     parser.add_argument(
@@ -51,21 +55,18 @@ def parse(argv=None) -> tuple[argparse.Namespace, IrisConfig, Path]:
         "--smoke", action="store_true", help="a seconds-long run for CI (2 epochs, T = 1 relaxation time)"
     )
     args = parser.parse_args(argv)
-    values = dict(
-        seed=args.seed, epochs=args.epochs, lr=args.lr, dynamics=args.dynamics, presentation=args.presentation,
-        tau=args.tau, field_every=args.field_every, w_min=args.w_min,
-    )  # fmt: skip
-    if args.smoke:
-        values.update(SMOKE)
+    flags = {key: value for key, value in vars(args).items() if key in FLAGS}
     try:
-        config = IrisConfig(**values)
+        values = read_config_file(args.config) if args.config else {}
+        values.update(SMOKE if args.smoke else {}, **flags)
+        config = IrisConfig.from_dict(values)
     except ValueError as error:
         parser.error(str(error))
     out = args.out
     if out is None:
         name = (
             "iris_diffusion"
-            + ("_timestepped" if args.dynamics == "timestepped" else "")
+            + ("_timestepped" if config.dynamics == "timestepped" else "")
             + ("_smoke" if args.smoke else "")
         )
         out = Path("outputs") / f"{name}.h5"
@@ -77,7 +78,8 @@ def main(argv=None) -> int:
     args, config, out = parse(argv)
     command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     print(
-        f"Iris, chemical rule, {config.dynamics}, seed {config.seed}, lr {config.lr:g}, {config.epochs} epochs -> {out}"
+        f"Iris, {config.rule} rule, {config.dynamics}, seed {config.seed}, lr {config.lr:g}, "
+        f"{config.epochs} epochs -> {out}"
     )
     run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command, resume=args.resume)
     if run is None:

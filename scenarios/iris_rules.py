@@ -24,6 +24,7 @@ import numpy as np
 from iris_seeds import one_blas_thread, seed_range
 from matplotlib.figure import Figure
 
+from simulator.engine import SimulationError
 from simulator.experiment import IrisConfig, run_iris
 from simulator.trajectory import load_trajectory
 
@@ -31,12 +32,17 @@ RULE_ORDER = ("chemical", "ep", "coupled", "gradient")
 COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gradient": "black"}
 
 
-def one_run(job) -> tuple[str, int, Path]:
+def one_run(job) -> tuple[str, int, Path, str]:
+    """One run; a run that stops (e.g. conductances running away far from the quasistatic
+    limit) is reported with its reason, and its file says ``failed``."""
     rule, seed, eta, epochs, dynamics, presentation, out, overwrite = job
     path = out / f"{rule}_seed{seed}.h5"
     config = IrisConfig(seed=seed, rule=rule, eta=eta, epochs=epochs, dynamics=dynamics, presentation=presentation)
-    run_iris(config, out=path, overwrite=overwrite)
-    return rule, seed, path
+    try:
+        run_iris(config, out=path, overwrite=overwrite)
+    except SimulationError as error:
+        return rule, seed, path, str(error)
+    return rule, seed, path, ""
 
 
 def main(argv=None) -> int:
@@ -73,20 +79,25 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=one_blas_thread) as pool:
         done = list(pool.map(one_run, jobs))
     curves = {rule: [] for rule in RULE_ORDER}
-    stored = {}
-    for rule, _, path in done:
+    stored, failed = {}, {rule: [] for rule in RULE_ORDER}
+    for rule, seed, path, error in done:
         run = load_trajectory(path)
-        curves[rule].append(run.series("observables/accuracy_test")[2])
         stored.setdefault(rule, set()).add(run.derived["stored_floats_per_presentation"])
+        if error:
+            failed[rule].append(seed)
+            print(f"{rule} seed {seed} stopped: {error}", file=sys.stderr)
+            continue
+        curves[rule].append(run.series("observables/accuracy_test")[2])
     lr = IrisConfig().lr
     print(f"Iris, {args.dynamics}, lr {lr:g}, eta {args.eta:g}, {epochs} epochs, seeds {seeds[0]}-{seeds[-1]}\n")
-    print("| rule | final test accuracy: mean | min | max | stored per presentation |")
-    print("|---|---|---|---|---|")
+    print("| rule | final test accuracy: mean | min | max | stored per presentation | runs stopped |")
+    print("|---|---|---|---|---|---|")
     for rule in RULE_ORDER:
-        final = np.array([c[-1] for c in curves[rule]])
+        final = np.array([c[-1] for c in curves[rule]]) if curves[rule] else np.full(1, np.nan)
         low, high = min(stored[rule]), max(stored[rule])
         amount = "nothing" if high == 0 else f"{low}-{high} floats (one per pipe)" if low < high else f"{low} floats"
-        print(f"| {rule} | {final.mean():.3f} | {final.min():.3f} | {final.max():.3f} | {amount} |")
+        stopped = f"{len(failed[rule])} (seeds {failed[rule]})" if failed[rule] else "0"
+        print(f"| {rule} | {final.mean():.3f} | {final.min():.3f} | {final.max():.3f} | {amount} | {stopped} |")
     figure = plot(curves, args.out.parent / ("iris_rules_smoke.png" if args.smoke else "iris_rules.png"), args.eta)
     print(f"\nrun files: {args.out}/\nfigure:    {figure}")
     return 0
@@ -98,6 +109,8 @@ def plot(curves: dict, out: Path, eta: float) -> Path:
     ax, ax_final = fig.subplots(1, 2, width_ratios=(2, 1))
     style = {"chemical": dict(lw=3, alpha=0.6), "gradient": dict(lw=1, ls="--")}  # equal curves: both visible
     for k, rule in enumerate(RULE_ORDER):
+        if not curves[rule]:  # every run of the rule stopped
+            continue
         values = np.array(curves[rule])
         ax.plot(values.mean(axis=0), color=COLOURS[rule], label=rule, **style.get(rule, dict(lw=1.5)))
         final = values[:, -1]

@@ -20,6 +20,7 @@ from .engine import (
     relax,
     relaxation_time,
     stable_dt,
+    stable_step,
     train,
 )
 from .experiment import IrisConfig, run_iris
@@ -54,6 +55,7 @@ __all__ = [
     "relax",
     "relaxation_time",
     "stable_dt",
+    "stable_step",
     "IrisConfig",
     "run_iris",
     "load_trajectory",

@@ -81,10 +81,12 @@ def main(argv=None) -> int:
         "sweep", help="run a scenario over a grid of flag values and seeds (see simulator.sweep)",
         description="Any flag after the sweep's own is passed to every run of the scenario.",
     )  # fmt: skip
-    sweep_parser.add_argument("scenario", help="a scenario script, e.g. scenarios/iris_diffusion.py")
+    sweep_parser.add_argument(
+        "scenario", help="a scenario script (e.g. scenarios/iris_diffusion.py), or a sweep TOML file ([sweep] table)"
+    )
     sweep_parser.add_argument("--grid", action="append", default=[], help="FLAG=V1,V2,... (repeatable)")
-    sweep_parser.add_argument("--seeds", default="0:4", help="START:STOP or a,b,c (default 0:4)")
-    sweep_parser.add_argument("--out", required=True, help="folder for the run files and the manifest")
+    sweep_parser.add_argument("--seeds", help="START:STOP or a,b,c (default 0:4)")
+    sweep_parser.add_argument("--out", help="folder for the run files and the manifest (required without a TOML)")
     sweep_parser.add_argument("--workers", type=int, help="local processes (default: one per core)")
     sweep_parser.add_argument("--scheduler", help="a Dask scheduler address: run on that cluster instead")
     args, passthrough = parser.parse_known_args(argv)
@@ -133,10 +135,19 @@ def _resume(path) -> int:
 
 
 def _sweep(args, passthrough) -> int:
-    from .sweep import parse_grid, parse_seeds, run_sweep, summarise
+    from .sweep import parse_grid, parse_seeds, read_sweep_file, run_sweep, summarise
 
     try:
-        grid, seeds = parse_grid(args.grid), parse_seeds(args.seeds)
+        scenario, grid, seeds, out = args.scenario, {}, args.seeds, args.out
+        if scenario.endswith(".toml"):
+            described = read_sweep_file(scenario)
+            scenario, grid = described["scenario"], described["grid"]
+            seeds, out = seeds or described["seeds"], out or described["out"]
+            passthrough = described["passthrough"] + passthrough
+        grid.update(parse_grid(args.grid))
+        seeds = parse_seeds(seeds or "0:4")
+        if out is None:
+            raise ValueError('--out FOLDER is required (or out = "FOLDER" in the sweep file)')
     except ValueError as error:
         print(f"chemsignal sweep: error: {error}", file=sys.stderr)
         return 2
@@ -150,7 +161,7 @@ def _sweep(args, passthrough) -> int:
         client = Client(args.scheduler)
         executor = client.get_executor()
     try:
-        manifest = run_sweep(args.scenario, grid, seeds, args.out, passthrough=passthrough, executor=executor,
+        manifest = run_sweep(scenario, grid, seeds, out, passthrough=passthrough, executor=executor,
                              workers=args.workers)  # fmt: skip
     except ValueError as error:
         print(f"chemsignal sweep: error: {error}", file=sys.stderr)
@@ -158,9 +169,9 @@ def _sweep(args, passthrough) -> int:
     finally:
         if client is not None:
             client.close()
-    table, figure = summarise(args.out)
+    table, figure = summarise(out)
     print(table)
-    print(f"manifest: {args.out}/manifest.json" + (f"\nfigure:   {figure}" if figure else ""))
+    print(f"manifest: {out}/manifest.json" + (f"\nfigure:   {figure}" if figure else ""))
     failed = [e for e in manifest if e["status"] != "complete"]
     for entry in failed[:5]:
         print(f"  {entry['file']}: {entry['status']} {entry.get('error', '')}", file=sys.stderr)

@@ -35,6 +35,7 @@ __all__ = [
     "FieldFrames",
     "TrainResult",
     "SimulationError",
+    "stable_step",
     "stable_dt",
     "relaxation_time",
     "relax",
@@ -82,6 +83,10 @@ class TimeStepped:
     weights : ``"deferred"`` (integrate the update, remodel at the end of the presentation)
         or ``"live"`` (conductances move during the presentation)
     chunk_steps : steps per kernel call between finiteness checks
+    min_dt : stop with :class:`SimulationError` when the current weights' stability bound
+        asks for a step below this: conductances running away (e.g. a two-phase rule far
+        from the quasistatic limit) would otherwise make each presentation slower than
+        the last without end. ``None``: no floor.
     """
 
     T: float
@@ -93,6 +98,7 @@ class TimeStepped:
     safety: float = 0.9
     weights: str = "deferred"
     chunk_steps: int = 4096
+    min_dt: float | None = None
     name: str = field(default="timestepped", init=False)
 
     def __post_init__(self):
@@ -108,6 +114,26 @@ class TimeStepped:
             raise ValueError(f"weights must be 'deferred' or 'live', got {self.weights!r}")
         if int(self.chunk_steps) != self.chunk_steps or self.chunk_steps < 1:
             raise ValueError(f"chunk_steps must be a positive integer, got {self.chunk_steps!r}")
+        if self.min_dt is not None:
+            checked_positive("min_dt", self.min_dt)
+
+
+def stable_step(dynamics: TimeStepped, network: Network, rule: str = "chemical") -> float:
+    """The explicit step (``safety`` times the stability bound) that ``train`` would take on
+    ``network`` with ``rule``: the chemical rule integrates pressure and chemical together,
+    the two-phase rules the pressure alone. A reference for ``TimeStepped.min_dt``."""
+    if rule == "chemical":
+        return dynamics.safety * _coupled_stable_dt(dynamics, network, network.conductance)
+    return dynamics.safety * stable_dt(network, dynamics.c_v, 1.0, network.conductance)
+
+
+def _check_runaway(dynamics: TimeStepped, bound: float, w, example: int):
+    if dynamics.min_dt is not None and dynamics.safety * bound < dynamics.min_dt:
+        raise SimulationError(
+            f"presentation {example}: the stable time step fell to {dynamics.safety * bound:.3g}, below "
+            f"min_dt={dynamics.min_dt:.3g} (largest conductance {np.max(w):.3g}): the conductances are running "
+            "away; lengthen the presentation (nearer the quasistatic limit) or lower the learning rate"
+        )
 
 
 @dataclass
@@ -192,9 +218,10 @@ def _coupled_stable_dt(dynamics: TimeStepped, network: Network, w) -> float:
     return min(stable_dt(network, dynamics.c_v, 1.0, w), stable_dt(network, dynamics.c_u, dynamics.kappa, w))
 
 
-def _presentation_steps(dynamics: TimeStepped, network: Network, w) -> tuple[float, int, int]:
+def _presentation_steps(dynamics: TimeStepped, network: Network, w, example: int) -> tuple[float, int, int]:
     """``(dt, steps per presentation, steps of delay)`` for the current weights."""
     bound = _coupled_stable_dt(dynamics, network, w)
+    _check_runaway(dynamics, bound, w, example)
     if dynamics.dt is None:
         dt = dynamics.safety * bound
     elif dynamics.dt >= bound:
@@ -366,7 +393,7 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
     dts = np.empty(len(inputs))
     frames = ([], [], [], [])  # step, time, v, u
     for k in range(len(inputs)):
-        dt, n_steps, n_delay = _presentation_steps(dynamics, network, w)
+        dt, n_steps, n_delay = _presentation_steps(dynamics, network, w, k)
         dts[k] = dt
         currents = network.node_currents(inputs[k])
         dw[:] = 0.0
@@ -448,6 +475,7 @@ def _train_two_phase(network, inputs, targets, rule, alpha, eta, dynamics, w_min
     for k in range(len(inputs)):
         w = network.conductance
         bound = stable_dt(network, dynamics.c_v, 1.0, w)
+        _check_runaway(dynamics, bound, w, k)
         if dynamics.dt is not None and dynamics.dt >= bound:
             raise ValueError(f"dt={dynamics.dt:.6g} is above the explicit stability bound {bound:.6g}")
         dt = dynamics.safety * bound if dynamics.dt is None else dynamics.dt

@@ -22,14 +22,17 @@ from pathlib import Path
 import numpy as np
 
 from .advection import Advection, AdvectionResult, AdvectionState, advect_train
-from .engine import FieldState, Quasistatic, TimeStepped, relaxation_time, train
+from .engine import FieldState, Quasistatic, SimulationError, TimeStepped, relaxation_time, stable_step, train
 from .network import lattice_network
 from .progress import NoProgress
 from .rules import RULES
 from .tasks import evaluate_iris, iris_task
 from .trajectory import Series, TrajectoryWriter
 
-__all__ = ["IrisConfig", "IrisRun", "run_iris", "run_from_command_line", "interruptible", "DYNAMICS"]
+__all__ = [
+    "IrisConfig", "IrisRun", "run_iris", "run_from_command_line", "interruptible", "DYNAMICS", "parse_toml",
+    "read_config_file",
+]  # fmt: skip
 
 DYNAMICS = ("quasistatic", "timestepped")
 
@@ -60,6 +63,9 @@ class IrisConfig:
         chemical per unit error, transport steps between releases, and per presentation
     pressure_steps : advection with ``dynamics="timestepped"``: explicit pressure-relaxation
         steps after each transport step (quasistatic: the pressures are solved directly)
+    max_dt_shrink : time-stepped: stop (run status ``failed``, with the reason) when the stable
+        time step falls this many times below the initial network's: the conductances are
+        running away (measured: trained Iris runs shrink it at most 11x)
     """
 
     seed: int = 0
@@ -84,6 +90,7 @@ class IrisConfig:
     release_every: int = 5
     transport_steps: int = 20
     pressure_steps: int = 50
+    max_dt_shrink: float = 100.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -97,6 +104,8 @@ class IrisConfig:
                     raise ValueError(f"{f.name} must be finite, got {value!r}")
             if f.type == "str" and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, got {value!r}")
+            # one type per key, so equal configs write equal files (lr = 1 and lr = 1.0 alike)
+            object.__setattr__(self, f.name, {"int": int, "float": float, "str": str}[f.type](value))
         for key in ("lr", "eta", "presentation", "c_v", "c_u", "kappa", "w_min"):
             if not getattr(self, key) > 0:
                 raise ValueError(f"{key} must be > 0, got {getattr(self, key)!r}")
@@ -106,6 +115,8 @@ class IrisConfig:
         ):  # fmt: skip
             if getattr(self, key) < low:
                 raise ValueError(f"{key} must be >= {low}, got {getattr(self, key)!r}")
+        if not self.max_dt_shrink >= 1:
+            raise ValueError(f"max_dt_shrink must be >= 1, got {self.max_dt_shrink!r}")
         if not 0 <= self.tau <= self.presentation:
             raise ValueError(f"tau must be in [0, presentation={self.presentation}], got {self.tau!r}")
         if self.delta < 0:
@@ -130,6 +141,48 @@ class IrisConfig:
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_toml(cls, text: str, base: dict | None = None) -> "IrisConfig":
+        """Build from TOML text: top-level ``key = value`` pairs over ``base`` (a ``[sweep]``
+        table, which sweeps read, is ignored here). Every problem is a ``ValueError``."""
+        values = {**(base or {}), **{k: v for k, v in parse_toml(text).items() if k != "sweep"}}
+        return cls.from_dict(values)
+
+    def to_toml(self) -> str:
+        """This config as TOML text that :meth:`from_toml` reads back to an equal config."""
+        return "".join(f"{key} = {_toml_value(value)}\n" for key, value in self.to_dict().items())
+
+
+def parse_toml(text: str) -> dict:
+    """TOML text to a dict; a syntax error is a ``ValueError`` that says where."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"not valid TOML: {error}") from None
+
+
+def read_config_file(path) -> dict:
+    """The key/value pairs of a TOML config file (not yet validated: see ``IrisConfig.from_dict``)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read config file {path}: {error}") from None
+    try:
+        return {k: v for k, v in parse_toml(text).items() if k != "sweep"}
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -321,6 +374,8 @@ def run_iris(
             T=config.presentation * t_relax, tau=config.tau * t_relax, c_v=config.c_v, c_u=config.c_u,
             kappa=config.kappa, weights=config.weights,
         )  # fmt: skip
+        min_dt = stable_step(dynamics, network, config.rule) / config.max_dt_shrink
+        dynamics = dataclasses.replace(dynamics, min_dt=min_dt)
         derived["relaxation_time"], derived["T"], derived["tau_time"] = t_relax, dynamics.T, dynamics.tau
         record_every = config.field_every or None
     else:
@@ -530,4 +585,7 @@ def run_from_command_line(config: IrisConfig, out, *, overwrite: bool, command_l
     except KeyboardInterrupt:
         print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
         return None, 130
+    except SimulationError as error:
+        print(f"error: {error}; the run so far is in {out} (status 'failed')", file=sys.stderr)
+        return None, 1
     return run, 0

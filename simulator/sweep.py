@@ -10,7 +10,8 @@ complete is skipped and an interrupted one resumed (where the scenario has ``--r
 so rerunning a sweep finishes what is missing. With
 ``--scheduler ADDRESS`` the same runs go to a Dask cluster
 (``distributed.Client(address).get_executor()``; the scenario and the output folder must be
-visible to the workers).
+visible to the workers). ``python -m simulator sweep sweep.toml`` reads the same from a TOML
+file (:func:`read_sweep_file`); flags on the command line beat the file.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 
 from .trajectory import TrajectoryError, load_trajectory
 
-__all__ = ["parse_grid", "parse_seeds", "sweep_points", "run_sweep", "summarise"]
+__all__ = ["parse_grid", "parse_seeds", "read_sweep_file", "sweep_points", "run_sweep", "summarise"]
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
 
@@ -39,8 +40,7 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
         key, sep, values = item.partition("=")
         if not sep or not key or not values:
             raise ValueError(f"--grid wants KEY=V1,V2,...; got {item!r}")
-        if not key.replace("_", "").replace("-", "").isalnum():
-            raise ValueError(f"--grid key {key!r} is not a flag name")
+        _flag_name(key)
         grid[key] = [v for v in values.split(",") if v]
     return grid
 
@@ -58,6 +58,79 @@ def parse_seeds(text: str) -> list[int]:
     if not seeds or min(seeds) < 0:
         raise ValueError(f"--seeds must give at least one seed >= 0; got {text!r}")
     return seeds
+
+
+def read_sweep_file(path) -> dict:
+    """A sweep described in TOML::
+
+        scenario = "scenarios/iris_diffusion.py"   # paths are relative to this file's folder
+        out = "outputs/sweep_lr"
+        seeds = "0:8"                               # or a list: [0, 1, 5]
+
+        [sweep]                 # the scenario's flags, without the dashes
+        lr = [1e-4, 1e-3, 3e-3] # a list: sweep over these
+        epochs = 50             # one value: the same for every point
+        smoke = true            # a flag without a value (false: left out)
+
+    Returns ``{"scenario", "out", "seeds", "grid", "passthrough"}`` (``out``/``seeds`` None
+    when absent). Every problem is a ``ValueError`` naming it.
+    """
+    from .experiment import parse_toml
+
+    path = Path(path)
+    try:
+        values = parse_toml(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read sweep file {path}: {error}") from None
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    unknown = sorted(set(values) - {"scenario", "out", "seeds", "sweep"})
+    if unknown:
+        raise ValueError(f"{path}: unknown key(s) {unknown}; known: out, scenario, seeds, [sweep]")
+    if not isinstance(values.get("scenario"), str):
+        raise ValueError(f'{path}: scenario = "path/to/scenario.py" is required')
+    if not isinstance(values.get("sweep", {}), dict):
+        raise ValueError(f"{path}: sweep must be a table ([sweep])")
+    here = path.parent
+    seeds = values.get("seeds")
+    if isinstance(seeds, list):
+        if not seeds or not all(isinstance(x, int) and not isinstance(x, bool) for x in seeds):
+            raise ValueError(f'{path}: seeds must be a list of integers or a "START:STOP" string, got {seeds!r}')
+        seeds = ",".join(str(x) for x in seeds)
+    elif seeds is not None and not isinstance(seeds, str):
+        raise ValueError(f'{path}: seeds must be a list of integers or a "START:STOP" string, got {seeds!r}')
+    if "out" in values and not isinstance(values["out"], str):
+        raise ValueError(f"{path}: out must be a path string, got {values['out']!r}")
+    grid, passthrough = {}, []
+    for key, value in values.get("sweep", {}).items():
+        flag = _flag_name(key)
+        if isinstance(value, list):
+            if not value or any(isinstance(x, (list, dict)) for x in value):
+                raise ValueError(f"{path}: [sweep] {key} must be a non-empty list of values, got {value!r}")
+            grid[key] = [_flag_value(x) for x in value]
+        elif isinstance(value, bool):
+            passthrough += [flag] if value else []
+        elif isinstance(value, dict):
+            raise ValueError(f"{path}: [sweep] {key} must be a value or a list of values, not a table")
+        else:
+            passthrough += [flag, _flag_value(value)]
+    return {
+        "scenario": str(here / values["scenario"]),
+        "out": str(here / values["out"]) if "out" in values else None,
+        "seeds": seeds,
+        "grid": grid,
+        "passthrough": passthrough,
+    }
+
+
+def _flag_name(key: str) -> str:
+    if not key or not key.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"sweep key {key!r} is not a flag name")
+    return f"--{key.replace('_', '-')}"
+
+
+def _flag_value(value) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def sweep_points(grid: dict[str, list[str]], seeds: list[int]) -> list[dict]:

@@ -31,7 +31,20 @@ def files(tmp_path_factory):
     simulator.run_iris(simulator.IrisConfig(epochs=1), out=good)
     (root / "truncated.h5").write_bytes(good.read_bytes()[:2000])
     (root / "existing.h5").write_bytes(b"someone's data")
+    (root / "bad_sweep.toml").write_text('scenario = "x.py"\nworkerz = 2\n')
+    (root / "bad_config.toml").write_text("learning_rate = 0.1\n")
+    (root / "broken.toml").write_text("lr = = 2\n")
+    with pytest.raises(KeyboardInterrupt):  # an interrupted run, to resume
+        simulator.run_iris(simulator.IrisConfig(epochs=1), out=root / "stopped.h5", progress=Interrupt())
     return root
+
+
+class Interrupt:
+    def start(self, total, description=""):
+        raise KeyboardInterrupt
+
+    def close(self):
+        pass
 
 
 CASES = [
@@ -60,7 +73,17 @@ CASES = [
     ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--grid", "lr", "--out", "{root}/s"], "--grid wants KEY=V1,V2"),
     ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--seeds", "a:b", "--out", "{root}/s"], "--seeds wants"),
     ("cli", ["sweep", "{root}/no_such_scenario.py", "--out", "{root}/s"], "is not a file"),
-]
+    ("cli", ["sweep", "{root}/bad_sweep.toml"], "unknown key(s) ['workerz']"),
+    ("cli", ["sweep", "{root}/nothing.toml"], "cannot read sweep file"),
+    ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume"),
+    ("cli", ["resume", "{root}/foreign.h5"], "is not a chemsignal trajectory"),
+    ("iris_diffusion", ["--config", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
+    ("iris_diffusion", ["--config", "{root}/broken.toml"], "not valid TOML"),
+    ("iris_diffusion", ["--config", "{root}/nothing.toml"], "cannot read config file"),
+    ("iris_diffusion", ["--resume", "--overwrite", "--out", "{root}/good.h5"], "give one"),
+    ("iris_diffusion", ["--resume", "--lr", "0.01", "--epochs", "1", "--out", "{root}/stopped.h5"],
+     "another config: lr (file 0.003, given 0.01)"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("program, arguments, expected", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])

@@ -242,3 +242,22 @@ def test_two_phase_rules_refuse_live_weights(small_network):
         simulator.train(
             small_network, [[1.0]], [[0.0]], rule="ep", dynamics=simulator.TimeStepped(T=1.0, weights="live")
         )
+
+
+def test_running_away_conductances_stop_the_run_with_the_reason(tmp_path):
+    # EP far from the quasistatic limit (T = 1 relaxation time): the "free" drops are not yet
+    # free and the update is O(alpha v^2); conductances blow up and dt with them. The floor
+    # on dt stops it at once instead of letting each presentation take longer than the last.
+    from simulator import IrisConfig, SimulationError, TimeStepped, run_iris, train
+
+    config = IrisConfig(rule="ep", epochs=3, dynamics="timestepped", presentation=1.0, field_every=0)
+    with pytest.raises(SimulationError, match="the conductances are running away"):
+        run_iris(config, out=tmp_path / "ep.h5")
+    status, message = simulator.load_trajectory(tmp_path / "ep.h5").status
+    assert status == "failed" and "running away" in message
+    network = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
+    dynamics = TimeStepped(T=10.0)
+    step = simulator.stable_step(dynamics, network)
+    with pytest.raises(SimulationError, match="below min_dt"):  # the floor is checked before stepping
+        train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0, min_dt=1.01 * step))
+    train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0, min_dt=0.99 * step))
