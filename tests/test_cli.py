@@ -129,4 +129,6 @@ def test_sigterm_leaves_a_readable_file_marked_interrupted(tmp_path):
     status, message = run.status
     assert status == "interrupted" and "SIGTERM" in message
     epochs = run.series("observables/epoch")[2]
-    assert len(epochs) >= 3 and len(run.series("observables/cost")[2]) == 75 * epochs[-1]
+    # whole blocks only: the last epoch's examples, and perhaps the next epoch's if the signal
+    # came while it was being evaluated (--resume drops those; tests/test_resume.py)
+    assert len(epochs) >= 3 and len(run.series("observables/cost")[2]) in (75 * epochs[-1], 75 * (epochs[-1] + 1))
