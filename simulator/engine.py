@@ -52,7 +52,13 @@ class Quasistatic:
     """Each presentation solved at steady state (direct solves): ``T -> infinity``.
 
     kappa : chemical diffusivity per unit conductance (> 0), as in :class:`TimeStepped`
-    solver_method : ``"auto"``, ``"dense"`` or ``"sparse"`` (see :class:`LaplacianSolver`).
+    solver_method : ``"auto"``, ``"banded"``, ``"dense"`` or ``"sparse"``. ``"banded"``
+        (chemical rule only): a compiled loop over the presentations that refactorises the
+        grounded Laplacian in a reverse Cuthill-McKee band (the order found once per
+        topology) and solves pressure and chemical from each factor. ``"auto"`` takes it
+        for the chemical rule while the band is cheap (:data:`BANDED_MAX_FLOPS`), else
+        :class:`LaplacianSolver`'s own choice (``"dense"``: LAPACK Cholesky; ``"sparse"``:
+        SuperLU).
     """
 
     kappa: float = 1.0
@@ -61,8 +67,13 @@ class Quasistatic:
 
     def __post_init__(self):
         checked_positive("kappa", self.kappa)
-        if self.solver_method not in ("auto", "dense", "sparse"):
-            raise ValueError(f"solver_method must be 'auto', 'dense' or 'sparse', got {self.solver_method!r}")
+        if self.solver_method not in ("auto", "banded", "dense", "sparse"):
+            raise ValueError(f"solver_method must be 'auto', 'banded', 'dense' or 'sparse', got {self.solver_method!r}")
+
+
+# "auto" uses the banded solver while a factorisation costs at most this many flops
+# (n * bw^2 / 2; the 12x12 Iris lattice: 26,000). Measured in benchmarks/bench_suite.py.
+BANDED_MAX_FLOPS = 2e6
 
 
 @dataclass(frozen=True)
@@ -355,7 +366,36 @@ def train(
     raise TypeError(f"dynamics must be Quasistatic(...) or TimeStepped(...), got {type(dynamics).__name__}")
 
 
+def _banded(network: Network, rule: str, method: str) -> bool:
+    if method == "banded":
+        if rule != "chemical":
+            raise ValueError(f"solver_method='banded' runs the chemical rule only, not {rule!r}")
+        return True
+    if method != "auto" or rule != "chemical":
+        return False
+    _, bandwidth = network.topology.band_order(network.n_nodes)
+    return network.n_nodes * bandwidth**2 / 2 <= BANDED_MAX_FLOPS
+
+
+def _train_quasistatic_banded(network, inputs, targets, alpha, eta, dynamics, w_min) -> TrainResult:
+    position, bandwidth = network.topology.band_order(network.n_nodes)
+    currents = np.stack([network.node_currents(x) for x in inputs])
+    w = network.conductance.copy()
+    outputs = np.empty_like(targets)
+    floored = np.zeros(len(inputs), dtype=np.int64)
+    ok = kernels.quasistatic_chemical_steps(
+        network.topology.edges, w, position, bandwidth, currents, network.output_pairs[:, 0].astype(np.int32),
+        network.output_pairs[:, 1].astype(np.int32), targets, alpha, eta, dynamics.kappa, w_min, outputs, floored,
+    )  # fmt: skip
+    if not ok:
+        raise SimulationError("the grounded Laplacian lost positive definiteness (non-finite conductances?)")
+    costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
+    return TrainResult(network=network.with_conductance(w), outputs=outputs, costs=costs, floored=floored)
+
+
 def _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min) -> TrainResult:
+    if _banded(network, rule, dynamics.solver_method):
+        return _train_quasistatic_banded(network, inputs, targets, alpha, eta, dynamics, w_min)
     update = RULES[rule]
     outputs = np.empty_like(targets)
     floored = np.zeros(len(inputs), dtype=np.int64)

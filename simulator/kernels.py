@@ -19,7 +19,10 @@ The explicit step for ``c dx/dt = s - kappa L(w) x`` is
 import numpy as np
 from numba import njit
 
-__all__ = ["laplacian_bound", "relax", "edge_update", "learn_steps", "nudged_steps", "advect"]
+__all__ = [
+    "laplacian_bound", "relax", "edge_update", "learn_steps", "nudged_steps", "advect", "band_assemble",
+    "band_cholesky", "band_solve", "quasistatic_chemical_steps",
+]  # fmt: skip
 
 
 @njit(cache=True)
@@ -231,3 +234,116 @@ def advect(edges, flow, external_out, s_plus, s_minus, next_plus, next_minus, cr
             drained_plus += s_plus[i] * share
             drained_minus += s_minus[i] * share
     return drained_plus, drained_minus
+
+
+# ---------------------------------------------------------------------- quasistatic, banded
+# Small networks: the grounded Laplacian in a bandwidth-reducing order (reverse Cuthill-McKee,
+# found once per topology) is a narrow band; its Cholesky factor costs n * bw^2 / 2 flops and
+# needs no pivoting (SPD). ``position[node]`` is the node's row in that order, -1 for the
+# grounded node; ``band[i, d] = A[i, i + d]`` for d = 0..bw (upper band, row-major).
+
+
+@njit(cache=True)
+def band_assemble(edges, w, position, band):
+    """``band`` := the grounded Laplacian of ``w`` in band storage."""
+    band[:] = 0.0
+    for e in range(edges.shape[0]):
+        pa, pb, we = position[edges[e, 0]], position[edges[e, 1]], w[e]
+        if pa >= 0:
+            band[pa, 0] += we
+        if pb >= 0:
+            band[pb, 0] += we
+        if pa >= 0 and pb >= 0:
+            low, high = min(pa, pb), max(pa, pb)
+            band[low, high - low] -= we
+
+
+@njit(cache=True, fastmath=False)
+def band_cholesky(band):
+    """In place: ``A = R^T R`` with ``R[j, j + d] = band[j, d]``. Returns False if ``A`` is not
+    positive definite (a pivot <= 0), else True."""
+    n, width = band.shape[0], band.shape[1] - 1
+    for j in range(n):
+        pivot = band[j, 0]
+        if not pivot > 0.0:
+            return False
+        pivot = np.sqrt(pivot)
+        band[j, 0] = pivot
+        reach = min(width, n - 1 - j)
+        for d in range(1, reach + 1):
+            band[j, d] /= pivot
+        for a in range(1, reach + 1):  # rank-1 update of the trailing band
+            factor = band[j, a]
+            if factor != 0.0:
+                row = j + a
+                for b in range(a, reach + 1):
+                    band[row, b - a] -= factor * band[j, b]
+    return True
+
+
+@njit(cache=True)
+def band_solve(band, x):
+    """In place: ``x := A^-1 x`` from the factor of :func:`band_cholesky`."""
+    n, width = band.shape[0], band.shape[1] - 1
+    for j in range(n):  # R^T y = x
+        x[j] /= band[j, 0]
+        xj = x[j]
+        for d in range(1, min(width, n - 1 - j) + 1):
+            x[j + d] -= band[j, d] * xj
+    for j in range(n - 1, -1, -1):  # R x = y
+        total = x[j]
+        for d in range(1, min(width, n - 1 - j) + 1):
+            total -= band[j, d] * x[j + d]
+        x[j] = total / band[j, 0]
+
+
+@njit(cache=True)
+def _grounded_solve(band, position, source, out, work):
+    """``out [n]`` := the solution with the grounded node at 0 (gauge fixed by grounding)."""
+    for node in range(position.shape[0]):
+        if position[node] >= 0:
+            work[position[node]] = source[node]
+    band_solve(band, work)
+    for node in range(position.shape[0]):
+        out[node] = work[position[node]] if position[node] >= 0 else 0.0
+
+
+@njit(cache=True)
+def quasistatic_chemical_steps(
+    edges, w, position, bandwidth, currents, out_plus, out_minus, targets, alpha, eta, kappa, w_min, outputs, floored
+):
+    """Present ``B`` examples at steady state with the chemical rule, updating ``w`` in place.
+
+    Per example: assemble and factorise the grounded Laplacian once; solve the pressure
+    ``L v = currents[k]``; read the outputs ``v(o+) - v(o-)`` into ``outputs[k]``; solve the
+    chemical ``kappa L u = E`` with ``E = eta (target - output)`` in at ``o+``, out at ``o-``
+    from the same factor; then ``w_e := max(w_e - alpha du_e dv_e, w_min)``, counting the
+    pipes floored into ``floored[k]``. Returns False (and stops) if a factorisation fails.
+    """
+    n = position.shape[0]
+    band = np.empty((n - 1, bandwidth + 1))
+    v, u = np.empty(n), np.empty(n)
+    source, work = np.empty(n), np.empty(n - 1)
+    for k in range(currents.shape[0]):
+        band_assemble(edges, w, position, band)
+        if not band_cholesky(band):
+            return False
+        _grounded_solve(band, position, currents[k], v, work)
+        source[:] = 0.0
+        for i in range(out_plus.shape[0]):
+            output = v[out_plus[i]] - v[out_minus[i]]
+            outputs[k, i] = output
+            error = eta * (targets[k, i] - output)
+            source[out_plus[i]] += error
+            source[out_minus[i]] -= error
+        _grounded_solve(band, position, source, u, work)
+        count = 0
+        for e in range(edges.shape[0]):
+            a, b = edges[e, 0], edges[e, 1]
+            proposed = w[e] - alpha * ((u[a] - u[b]) / kappa) * (v[a] - v[b])
+            if proposed < w_min:
+                proposed = w_min
+                count += 1
+            w[e] = proposed
+        floored[k] = count
+    return True

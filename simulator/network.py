@@ -62,11 +62,35 @@ class Topology:
 
     edges: np.ndarray
 
+    def band_order(self, n_nodes: int) -> tuple[np.ndarray, int]:
+        """``(position [n] int32, bandwidth)``: each node's row in a reverse Cuthill-McKee order
+        of the Laplacian grounded at node 0 (``-1`` for node 0), and that order's bandwidth.
+        Found once per topology (the symbolic analysis of the banded quasistatic solver)."""
+        cached = self.__dict__.get("_band_order")
+        if cached is None or cached[0].shape[0] != n_nodes:
+            cached = _band_order(self.edges, n_nodes)
+            object.__setattr__(self, "_band_order", cached)  # a cache, not state
+        return cached
+
     @classmethod
     def from_edges(cls, edges: np.ndarray) -> "Topology":
         kernel_edges = np.ascontiguousarray(edges, dtype=np.int32)
         kernel_edges.flags.writeable = False
         return cls(edges=kernel_edges)
+
+
+def _band_order(edges: np.ndarray, n_nodes: int) -> tuple[np.ndarray, int]:
+    from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+    free = (edges[:, 0] > 0) & (edges[:, 1] > 0)
+    a, b = edges[free, 0] - 1, edges[free, 1] - 1
+    pattern = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n_nodes - 1, n_nodes - 1)).tocsr()
+    order = reverse_cuthill_mckee(pattern + pattern.T, symmetric_mode=True)
+    position = np.full(n_nodes, -1, dtype=np.int32)
+    position[order + 1] = np.arange(n_nodes - 1, dtype=np.int32)
+    bandwidth = int(np.abs(position[edges[free, 0]] - position[edges[free, 1]]).max()) if free.any() else 0
+    position.flags.writeable = False
+    return position, bandwidth
 
 
 def _as_index_array(name: str, value, width: int) -> np.ndarray:

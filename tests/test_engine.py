@@ -5,6 +5,7 @@ import pytest
 from conftest import random_task
 
 import simulator
+from simulator import Quasistatic, train
 
 
 def test_two_node_relaxation_follows_the_discrete_solution():
@@ -261,3 +262,45 @@ def test_running_away_conductances_stop_the_run_with_the_reason(tmp_path):
     with pytest.raises(SimulationError, match="below min_dt"):  # the floor is checked before stepping
         train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0, min_dt=1.01 * step))
     train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0, min_dt=0.99 * step))
+
+
+def test_banded_quasistatic_path_equals_the_reference_solves(any_network):
+    # the compiled banded path (RCM order once, refactorised per presentation) against the
+    # reference (LaplacianSolver dense/SuperLU + the rule registry), over many presentations
+    rng = np.random.default_rng(5)
+    inputs = rng.uniform(0.0, 5.0, (40, any_network.n_inputs))
+    targets = rng.normal(0.0, 0.5, (40, any_network.n_outputs))
+    runs = {
+        method: train(any_network, inputs, targets, alpha=0.01, eta=0.5, w_min=1e-3,
+                      dynamics=Quasistatic(kappa=2.0, solver_method=method))
+        for method in ("banded", "dense")
+    }  # fmt: skip
+    banded, reference = runs["banded"], runs["dense"]
+    np.testing.assert_allclose(banded.network.conductance, reference.network.conductance, rtol=1e-11)
+    np.testing.assert_allclose(banded.outputs, reference.outputs, rtol=1e-10, atol=1e-12)
+    assert np.array_equal(banded.floored, reference.floored)
+    position, bandwidth = any_network.topology.band_order(any_network.n_nodes)
+    assert position[0] == -1 and sorted(position[1:]) == list(range(any_network.n_nodes - 1))
+    with pytest.raises(ValueError, match="chemical rule only"):
+        train(any_network, inputs, targets, rule="ep", dynamics=Quasistatic(solver_method="banded"))
+
+
+def test_band_cholesky_solves_and_refuses_an_indefinite_matrix():
+    from simulator import kernels
+
+    rng = np.random.default_rng(0)
+    n, width = 30, 4
+    dense = np.zeros((n, n))
+    for d in range(1, width + 1):
+        values = rng.uniform(-1, 1, n - d)
+        dense += np.diag(values, d) + np.diag(values, -d)
+    dense += np.diag(np.abs(dense).sum(axis=1) + 0.5)  # diagonally dominant: SPD
+    band = np.array([[dense[i, i + d] if i + d < n else 0.0 for d in range(width + 1)] for i in range(n)])
+    assert kernels.band_cholesky(band)
+    x = rng.normal(size=n)
+    solution = x.copy()
+    kernels.band_solve(band, solution)
+    np.testing.assert_allclose(dense @ solution, x, rtol=0, atol=1e-12)
+    band = np.array([[dense[i, i + d] if i + d < n else 0.0 for d in range(width + 1)] for i in range(n)])
+    band[7, 0] = -1.0
+    assert not kernels.band_cholesky(band)
