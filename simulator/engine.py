@@ -25,7 +25,7 @@ import numpy as np
 
 from . import kernels
 from .network import Network
-from .quasistatic import LaplacianSolver, output_error_currents
+from .quasistatic import LaplacianSolver, RefactoringLaplacian, output_error_currents
 from .rules import RULES, apply_update, checked_positive, checked_rule
 
 __all__ = [
@@ -57,16 +57,24 @@ class Quasistatic:
         grounded Laplacian in a reverse Cuthill-McKee band (the order found once per
         topology) and solves pressure and chemical from each factor. ``"auto"`` takes it
         for the chemical rule while the band is cheap (:data:`BANDED_MAX_FLOPS`), else
-        :class:`LaplacianSolver`'s own choice (``"dense"``: LAPACK Cholesky; ``"sparse"``:
-        SuperLU).
+        ``"dense"`` (LAPACK Cholesky) up to ``DENSE_MAX_NODES`` nodes and ``"sparse"`` above.
+        ``"sparse"``: :class:`RefactoringLaplacian`, analysed once per call of ``train`` and
+        refactorised per presentation.
+    sparse_backend : the ``"sparse"`` factorisation: ``"auto"``, ``"pardiso"``, ``"ldl"`` or
+        ``"splu"`` (see :class:`RefactoringLaplacian`)
     """
 
     kappa: float = 1.0
     solver_method: str = "auto"
+    sparse_backend: str = "auto"
     name: str = field(default="quasistatic", init=False)
 
     def __post_init__(self):
         checked_positive("kappa", self.kappa)
+        if self.sparse_backend not in ("auto", *RefactoringLaplacian.BACKENDS):
+            raise ValueError(
+                f"sparse_backend must be 'auto' or one of {RefactoringLaplacian.BACKENDS}, got {self.sparse_backend!r}"
+            )
         if self.solver_method not in ("auto", "banded", "dense", "sparse"):
             raise ValueError(f"solver_method must be 'auto', 'banded', 'dense' or 'sparse', got {self.solver_method!r}")
 
@@ -399,8 +407,17 @@ def _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_m
     update = RULES[rule]
     outputs = np.empty_like(targets)
     floored = np.zeros(len(inputs), dtype=np.int64)
+    method = dynamics.solver_method
+    if method == "auto":
+        method = LaplacianSolver.choose_method(network.n_nodes)
+    factor = RefactoringLaplacian(network, dynamics.sparse_backend) if method == "sparse" else None
     for k in range(len(inputs)):
-        solver = LaplacianSolver(network, dynamics.solver_method)
+        if factor is None:
+            solver = LaplacianSolver(network, method)
+        else:  # the pattern never changes: refactorise numerically, reuse the analysis
+            if k:
+                factor.refactor(network.conductance)
+            solver = factor
         v = solver.solve(network.node_currents(inputs[k]))
         outputs[k] = network.outputs(v)
         dw = update(network, v, targets[k], alpha=alpha, eta=eta, kappa=dynamics.kappa, solver=solver)

@@ -20,6 +20,7 @@ from .network import Network
 
 __all__ = [
     "LaplacianSolver",
+    "RefactoringLaplacian",
     "DENSE_MAX_NODES",
     "steady_state",
     "cost",
@@ -87,14 +88,7 @@ class LaplacianSolver:
         The sources must sum to zero over the nodes (what enters must leave), otherwise no
         steady state exists and a ``ValueError`` says so.
         """
-        sources = np.asarray(sources, dtype=np.float64)
-        if sources.shape[0] != self.n_nodes:
-            raise ValueError(f"sources must have {self.n_nodes} rows (one per node), got shape {sources.shape}")
-        imbalance = np.abs(sources.sum(axis=0))
-        if np.any(imbalance > 1e-9 * (np.abs(sources).sum(axis=0) + 1e-300)):
-            raise ValueError(
-                f"node sources must sum to zero (no steady state otherwise); they sum to {sources.sum(axis=0)}"
-            )
+        sources = _checked_sources(sources, self.n_nodes)
         solution = np.zeros_like(sources)
         if self.method == "dense":
             with _single_threaded_blas():
@@ -102,6 +96,145 @@ class LaplacianSolver:
         else:
             solution[1:] = self._factor.solve(np.ascontiguousarray(sources[1:]))
         return solution - solution.mean(axis=0)
+
+
+class RefactoringLaplacian:
+    """The gauge-fixed Laplacian of one topology: analysed once, refactorised per conductances.
+
+    Learning never changes which pipes exist, so the fill-reducing ordering and the symbolic
+    factorisation are found once (at construction); :meth:`refactor` then redoes only the
+    numeric factorisation for new conductances, and :meth:`solve` serves every right-hand
+    side from it (pressure and chemical), with :class:`LaplacianSolver`'s conventions.
+
+    backend : ``"pardiso"`` (Intel MKL PARDISO through pypardiso, the optional extra
+        ``pip install ".[pardiso]"``: parallel supernodal Cholesky), ``"ldl"`` (QDLDL: AMD
+        ordering, symbolic analysis reused; pip-only, a default dependency), ``"splu"``
+        (SuperLU, which cannot reuse its analysis), or ``"auto"``: the first of those
+        installed and measured fastest for the network's size.
+    """
+
+    BACKENDS = ("pardiso", "ldl", "splu")
+    # PARDISO's parallel supernodal factorisation pays off on large networks only: per learning
+    # step (2 cores) ldl/pardiso measured 0.57/27 ms at 900 nodes, 5.1/20 ms at 1e4,
+    # ~equal at 1e5, 5.1/0.9 s at 1e6 (benchmarks/bench_suite.py)
+    PARDISO_MIN_NODES = 100_000
+
+    @classmethod
+    def choose_backend(cls, n_nodes: int) -> str:
+        """What ``backend="auto"`` takes for a network of ``n_nodes``."""
+        installed = cls.available()
+        if "pardiso" in installed and n_nodes >= cls.PARDISO_MIN_NODES:
+            return "pardiso"
+        return next(b for b in installed if b != "pardiso")
+
+    @classmethod
+    def available(cls) -> list[str]:
+        found = []
+        for name, module in (("pardiso", "pypardiso"), ("ldl", "qdldl")):
+            try:
+                __import__(module)
+                found.append(name)
+            except ImportError:
+                pass
+        return [*found, "splu"]
+
+    def __init__(self, network: Network, backend: str = "auto"):
+        if backend == "auto":
+            backend = self.choose_backend(network.n_nodes)
+        if backend not in self.BACKENDS:
+            raise ValueError(f"backend must be 'auto' or one of {self.BACKENDS}, got {backend!r}")
+        if backend not in self.available():
+            raise ValueError(f"backend {backend!r} is not installed (pip install '.[pardiso]' for pardiso)")
+        self.backend, self.n_nodes = backend, network.n_nodes
+        self._slots, self._matrix = _upper_pattern(network.edges, network.n_nodes)
+        self._solver = None
+        self.refactor(network.conductance)
+
+    def refactor(self, conductance) -> None:
+        """Numeric factorisation at ``conductance [m]`` (same pipes as at construction)."""
+        w = np.asarray(conductance, dtype=np.float64)
+        diagonal_a, diagonal_b, off = self._slots
+        size = len(self._matrix.data)
+        data = (
+            np.bincount(diagonal_a[diagonal_a >= 0], w[diagonal_a >= 0], minlength=size)
+            + np.bincount(diagonal_b[diagonal_b >= 0], w[diagonal_b >= 0], minlength=size)
+            - np.bincount(off[off >= 0], w[off >= 0], minlength=size)
+        )
+        self._matrix.data[:] = data
+        if self.backend == "pardiso":
+            if self._solver is None:
+                import pypardiso
+
+                self._solver = pypardiso.PyPardisoSolver(mtype=2)  # real symmetric positive definite
+                self._solver.set_phase(11)  # analysis: ordering and symbolic factorisation, once
+                self._solver._call_pardiso(self._matrix, np.zeros((self.n_nodes - 1, 1)))
+            self._solver.set_phase(22)  # numeric factorisation only
+            self._solver._call_pardiso(self._matrix, np.zeros((self.n_nodes - 1, 1)))
+        elif self.backend == "ldl":
+            if self._solver is None:
+                import qdldl
+
+                self._solver = qdldl.Solver(self._matrix)
+            else:
+                self._solver.update(self._matrix)
+        else:
+            self._solver = scipy.sparse.linalg.splu(
+                (self._matrix + scipy.sparse.triu(self._matrix, 1).T).tocsc(),
+                permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True},
+            )  # fmt: skip
+
+    def solve(self, sources) -> np.ndarray:
+        """Mean-zero solution of ``L x = sources`` (``[n]`` or ``[n, k]``), as :meth:`LaplacianSolver.solve`."""
+        sources = _checked_sources(sources, self.n_nodes)
+        solution = np.zeros_like(sources)
+        grounded = np.asfortranarray(sources[1:].reshape(self.n_nodes - 1, -1))
+        if self.backend == "pardiso":
+            self._solver.set_phase(33)
+            x = self._solver._call_pardiso(self._matrix, grounded)
+        elif self.backend == "ldl":
+            x = np.column_stack([self._solver.solve(np.ascontiguousarray(col)) for col in grounded.T])
+        else:
+            x = self._solver.solve(np.ascontiguousarray(grounded))
+        solution[1:] = x.reshape(sources[1:].shape)
+        return solution - solution.mean(axis=0)
+
+    def __del__(self):
+        if self.backend == "pardiso" and self._solver is not None:
+            self._solver.free_memory(everything=True)
+
+
+def _upper_pattern(edges: np.ndarray, n_nodes: int):
+    """The grounded Laplacian's upper triangle as a CSR matrix (which for a symmetric matrix
+    is also its lower triangle in CSC, what QDLDL and PARDISO read), and for every pipe the
+    data slots it adds to: its two diagonal entries and its off-diagonal (-1: grounded)."""
+    a, b = edges[:, 0].astype(np.int64) - 1, edges[:, 1].astype(np.int64) - 1  # grounded node 0 -> -1
+    free = (a >= 0) & (b >= 0)
+    low, high = np.minimum(a, b)[free], np.maximum(a, b)[free]
+    n = n_nodes - 1
+    rows = np.concatenate([np.arange(n), low])
+    cols = np.concatenate([np.arange(n), high])
+    entry = np.arange(len(rows)) + 1.0  # 1-based ids survive the conversion as data
+    matrix = scipy.sparse.coo_matrix((entry, (rows, cols)), shape=(n, n)).tocsr()
+    matrix.sort_indices()
+    slot_of_entry = np.empty(len(rows), dtype=np.int64)
+    slot_of_entry[matrix.data.astype(np.int64) - 1] = np.arange(len(rows))
+    diagonal_a = np.where(a >= 0, slot_of_entry[np.maximum(a, 0)], -1)
+    diagonal_b = np.where(b >= 0, slot_of_entry[np.maximum(b, 0)], -1)
+    off = np.full(len(edges), -1, dtype=np.int64)
+    off[free] = slot_of_entry[n + np.arange(free.sum())]
+    return (diagonal_a, diagonal_b, off), matrix
+
+
+def _checked_sources(sources, n_nodes: int) -> np.ndarray:
+    sources = np.asarray(sources, dtype=np.float64)
+    if sources.shape[0] != n_nodes:
+        raise ValueError(f"sources must have {n_nodes} rows (one per node), got shape {sources.shape}")
+    imbalance = np.abs(sources.sum(axis=0))
+    if np.any(imbalance > 1e-9 * (np.abs(sources).sum(axis=0) + 1e-300)):
+        raise ValueError(
+            f"node sources must sum to zero (no steady state otherwise); they sum to {sources.sum(axis=0)}"
+        )
+    return sources
 
 
 def _dense_laplacian(network: Network) -> np.ndarray:

@@ -1,5 +1,7 @@
 """Direct solves, hand-computed networks, and the exact gradient against finite differences."""
 
+import os
+
 import numpy as np
 import pytest
 from conftest import random_task
@@ -84,3 +86,38 @@ def test_solver_refuses_unbalanced_sources_and_bad_shapes():
         simulator.cost_gradient(net, [1.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="method must be"):
         simulator.LaplacianSolver(net, "cholmod")
+
+
+@pytest.mark.parametrize("backend", ["ldl", "splu", "pardiso"])
+def test_refactoring_laplacian_matches_the_reference_after_every_refactorisation(any_network, backend):
+    if backend == "pardiso" and not os.environ.get("CHEMSIGNAL_REQUIRE_PARDISO"):  # .ci/run sets it
+        pytest.importorskip("pypardiso", reason="optional extra [pardiso]; CI installs it and runs this test")
+    from simulator.quasistatic import LaplacianSolver, RefactoringLaplacian
+
+    rng = np.random.default_rng(3)
+    factor = RefactoringLaplacian(any_network, backend)
+    sources = np.stack([any_network.node_currents(rng.uniform(0, 5, any_network.n_inputs)) for _ in range(3)], 1)
+    for _ in range(3):  # the analysis is reused, only the numbers change
+        w = any_network.conductance * rng.uniform(0.2, 5.0, any_network.n_edges)
+        factor.refactor(w)
+        reference = LaplacianSolver(any_network.with_conductance(w), "dense").solve(sources)
+        solution = factor.solve(sources)
+        scale = np.abs(reference).max()
+        np.testing.assert_allclose(solution, reference, rtol=0, atol=1e-11 * scale)
+        np.testing.assert_allclose(factor.solve(sources[:, 0]), reference[:, 0], rtol=0, atol=1e-11 * scale)
+    with pytest.raises(ValueError, match="must sum to zero"):
+        factor.solve(np.ones(any_network.n_nodes))
+
+
+@pytest.mark.parametrize("rule", ["chemical", "ep", "coupled", "gradient"])
+def test_sparse_training_with_reused_analysis_matches_dense_training(rule):
+    network = simulator.lattice_network(side=15, seed=2)
+    rng = np.random.default_rng(1)
+    inputs, targets = rng.uniform(0, 5, (12, 4)), rng.normal(0, 0.5, (12, 3))
+    runs = [
+        simulator.train(network, inputs, targets, rule=rule, alpha=0.01, eta=0.3,
+                        dynamics=simulator.Quasistatic(solver_method=method, sparse_backend="ldl"))
+        for method in ("sparse", "dense")
+    ]  # fmt: skip
+    np.testing.assert_allclose(runs[0].network.conductance, runs[1].network.conductance, rtol=1e-9)
+    np.testing.assert_allclose(runs[0].outputs, runs[1].outputs, rtol=1e-9, atol=1e-12)
