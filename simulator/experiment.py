@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import signal
 import time
 from dataclasses import dataclass, field
@@ -100,7 +101,11 @@ class IrisConfig:
             if f.type == "float":
                 if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
                     raise ValueError(f"{f.name} must be a number, got {value!r}")
-                if not np.isfinite(value):
+                try:
+                    finite = math.isfinite(float(value))
+                except OverflowError:  # an int beyond any float
+                    finite = False
+                if not finite:
                     raise ValueError(f"{f.name} must be finite, got {value!r}")
             if f.type == "str" and not isinstance(value, str):
                 raise ValueError(f"{f.name} must be a string, got {value!r}")

@@ -8,7 +8,7 @@ moves the flux ``gain * w_e * (x_a - x_b)`` from ``a`` to ``b``; the chemical ru
 same two drops, so learning costs no extra pass. This serial edge loop measured 2.3x faster
 than a node-gather loop over a CSR adjacency (which computes every flux twice and sums it
 in a dependent chain), and a domain-decomposed parallel version gained nothing on a
-2-core machine where one core already saturates memory (benchmarks/bench_core.py).
+2-core machine (benchmarks/bench_suite.py measures the kernels against their baselines).
 Pipes are stored sorted by their lower node, which keeps the access pattern local.
 
 The explicit step for ``c dx/dt = s - kappa L(w) x`` is
@@ -17,11 +17,11 @@ The explicit step for ``c dx/dt = s - kappa L(w) x`` is
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
-    "laplacian_bound", "relax", "edge_update", "learn_steps", "nudged_steps", "advect", "band_assemble",
-    "band_cholesky", "band_solve", "quasistatic_chemical_steps",
+    "laplacian_bound", "relax", "relax_ensemble", "edge_update", "learn_steps", "nudged_steps", "advect",
+    "band_assemble", "band_cholesky", "band_solve", "quasistatic_chemical_steps", "scatter_laplacian",
 ]  # fmt: skip
 
 
@@ -42,23 +42,47 @@ def relax(edges, w, x, source, gain, n_steps, scratch):
     For ``c dx/dt = s - kappa L x`` pass ``gain = dt * kappa / c`` and ``source = s / kappa``.
     ``edges [m, 2] int32``, ``w [m]``, ``x, source, scratch [n]``.
     """
-    n = x.shape[0]
+    _relax_range(edges, w, x, source, gain, n_steps, scratch, 0, x.shape[0], 0, edges.shape[0])
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _relax_range(edges, w, x, source, gain, n_steps, scratch, node_lo, node_hi, edge_lo, edge_hi):
+    """``relax`` on the nodes ``[node_lo, node_hi)`` and pipes ``[edge_lo, edge_hi)`` only."""
+    # gain * w and gain * source once per call, not once per step (the same roundings)
+    gw = np.empty(edge_hi - edge_lo)
+    for e in range(edge_lo, edge_hi):
+        gw[e - edge_lo] = gain * w[e]
+    gs = np.empty(node_hi - node_lo)
+    for i in range(node_lo, node_hi):
+        gs[i - node_lo] = gain * source[i]
     now, nxt = x, scratch
     for step in range(n_steps):
         if step % 2 == 0:
             now, nxt = x, scratch
         else:
             now, nxt = scratch, x
-        for i in range(n):
-            nxt[i] = now[i] + gain * source[i]
-        for e in range(edges.shape[0]):
+        for i in range(node_lo, node_hi):
+            nxt[i] = now[i] + gs[i - node_lo]
+        for e in range(edge_lo, edge_hi):
             a = edges[e, 0]
             b = edges[e, 1]
-            flux = gain * w[e] * (now[a] - now[b])
+            flux = gw[e - edge_lo] * (now[a] - now[b])
             nxt[a] -= flux
             nxt[b] += flux
     if n_steps % 2 == 1:
-        x[:] = scratch
+        for i in range(node_lo, node_hi):
+            x[i] = scratch[i]
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def relax_ensemble(edges, w, x, source, gain, node_offset, edge_offset, n_steps, scratch):
+    """``relax`` on ``B`` independent networks stored one after another (a disjoint union):
+    network ``k`` owns nodes ``node_offset[k]:node_offset[k+1]`` and pipes
+    ``edge_offset[k]:edge_offset[k+1]`` (global node indices) and steps with ``gain[k]``.
+    Networks are spread over the cores; each one's arithmetic is that of ``relax``."""
+    for k in prange(gain.shape[0]):
+        _relax_range(edges, w, x, source, gain[k], n_steps, scratch, node_offset[k], node_offset[k + 1],
+                     edge_offset[k], edge_offset[k + 1])  # fmt: skip
 
 
 @njit(cache=True)
@@ -347,3 +371,17 @@ def quasistatic_chemical_steps(
             w[e] = proposed
         floored[k] = count
     return True
+
+
+@njit(cache=True)
+def scatter_laplacian(w, diagonal_a, diagonal_b, off, data):
+    """``data`` := the grounded Laplacian's stored entries for conductances ``w``: pipe ``e``
+    adds ``w[e]`` at its diagonal slots and ``-w[e]`` at its off-diagonal slot (-1: none)."""
+    data[:] = 0.0
+    for e in range(w.shape[0]):
+        if diagonal_a[e] >= 0:
+            data[diagonal_a[e]] += w[e]
+        if diagonal_b[e] >= 0:
+            data[diagonal_b[e]] += w[e]
+        if off[e] >= 0:
+            data[off[e]] -= w[e]

@@ -152,15 +152,10 @@ class RefactoringLaplacian:
 
     def refactor(self, conductance) -> None:
         """Numeric factorisation at ``conductance [m]`` (same pipes as at construction)."""
-        w = np.asarray(conductance, dtype=np.float64)
-        diagonal_a, diagonal_b, off = self._slots
-        size = len(self._matrix.data)
-        data = (
-            np.bincount(diagonal_a[diagonal_a >= 0], w[diagonal_a >= 0], minlength=size)
-            + np.bincount(diagonal_b[diagonal_b >= 0], w[diagonal_b >= 0], minlength=size)
-            - np.bincount(off[off >= 0], w[off >= 0], minlength=size)
-        )
-        self._matrix.data[:] = data
+        from . import kernels
+
+        w = np.ascontiguousarray(conductance, dtype=np.float64)
+        kernels.scatter_laplacian(w, *self._slots, self._matrix.data)
         if self.backend == "pardiso":
             if self._solver is None:
                 import pypardiso

@@ -79,3 +79,15 @@ def test_learn_steps_matches_a_numpy_reference(net, live):
     for got, want in ((kv, v), (ku, u), (kw, w), (kacc, accumulated)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
     assert live == (not np.array_equal(kw, net.conductance))
+
+
+def test_ensemble_relaxation_equals_each_network_relaxed_alone():
+    networks = [simulator.lattice_network(side=side, seed=seed) for side, seed in ((4, 0), (6, 1), (5, 2), (4, 3))]
+    rng = np.random.default_rng(0)
+    sources = [net.node_currents(rng.uniform(0, 5, net.n_inputs)) for net in networks]
+    together = simulator.relax_ensemble(networks, sources, n_steps=301, c=2.0, kappa=0.5)
+    for net, source, x in zip(networks, sources, together):
+        alone, _ = simulator.relax(net, source, c=2.0, kappa=0.5, n_steps=301)
+        assert np.array_equal(x, alone)  # the same arithmetic, bit for bit
+    with pytest.raises(ValueError, match="one sources array"):
+        simulator.relax_ensemble(networks, sources[:2], n_steps=1)

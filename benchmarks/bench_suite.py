@@ -1,0 +1,406 @@
+"""The performance suite: every kernel and solver beside its baseline, measured in the same run.
+
+    python benchmarks/bench_suite.py                      # 144, 1e4, 1e5, 1e6 nodes (about 5 minutes)
+    python benchmarks/bench_suite.py --sides 12 100       # lattice sides
+    python benchmarks/bench_suite.py --plot-only          # redraw the scaling figure from the JSON
+
+Per network size (the paper's lattice, d = 4 neighbours, side x side nodes):
+
+* relaxation kernel (explicit steps, many per call) beside a ``scipy.sparse`` step loop
+  ``x += gain (s - L x)``; its achieved memory traffic beside a STREAM-like triad measured in
+  this run (the roofline: compulsory bytes per step / triad bandwidth);
+* advection kernel (one transport step of s+ and s-) beside a plain numpy version of the same
+  step (``np.add.at`` scatters);
+* quasistatic learning step (factorise, pressure solve, chemical solve, update), ours
+  (banded at 144 nodes; QDLDL or PARDISO with the analysis reused above) beside
+  ``scipy.sparse.linalg.splu`` (factorise from scratch each step);
+* at 144 nodes: 1000 networks relaxed in one compiled call (network-steps per second)
+  beside one call per network; the Iris run, quasistatic (200 epochs) beside a plain numpy
+  implementation (dense ``np.linalg.solve`` per presentation), and time-stepped (one epoch
+  at T = 50 relaxation times, scaled to 150 epochs) beside a plain numpy step loop (timed on
+  a few presentations, scaled).
+
+Every time is the best of a few repeats, compile time excluded (each kernel is warmed up
+on the same shapes). Ratios are baseline / ours. Results go to ``benchmarks/results/suite.json``
+and the scaling figure to ``benchmarks/results/scaling.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse.linalg
+from numba import njit, prange
+
+import simulator
+from simulator import kernels
+from simulator.quasistatic import RefactoringLaplacian
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def best_of(function, repeats: int = 3) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# ---------------------------------------------------------------------- memory bandwidth
+@njit(cache=True)
+def _triad(a, b, c, scalar):
+    for i in range(a.shape[0]):
+        a[i] = b[i] + scalar * c[i]
+
+
+@njit(cache=True, parallel=True)
+def _triad_parallel(a, b, c, scalar):
+    for i in prange(a.shape[0]):
+        a[i] = b[i] + scalar * c[i]
+
+
+def triad_bandwidth(n: int = 1 << 24) -> dict:
+    """STREAM triad ``a = b + s c`` over three 128 MiB arrays: bytes moved (24 per element,
+    not counting write-allocate, as STREAM reports) per second, one core and all cores."""
+    a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)
+    _triad(a[:8], b[:8], c[:8], 3.0)
+    _triad_parallel(a[:8], b[:8], c[:8], 3.0)
+    one = best_of(lambda: _triad(a, b, c, 3.0), 5)
+    every = best_of(lambda: _triad_parallel(a, b, c, 3.0), 5)
+    return {"triad_one_core_GBps": 24 * n / one / 1e9, "triad_all_cores_GBps": 24 * n / every / 1e9}
+
+
+# ---------------------------------------------------------------------- baselines
+def numpy_advect(edges, flow, external_out, s_plus, s_minus):
+    """The advection step of ``kernels.advect`` in plain numpy (the baseline)."""
+    a, b = edges[:, 0], edges[:, 1]
+    source = np.where(flow > 0, a, b)
+    target = np.where(flow > 0, b, a)
+    outflow = external_out + np.bincount(source, np.abs(flow), minlength=len(s_plus))
+    share = np.abs(flow) / np.where(outflow[source] > 0, outflow[source], 1.0)
+    stagnant = outflow <= 0
+    next_plus, next_minus = np.where(stagnant, s_plus, 0.0), np.where(stagnant, s_minus, 0.0)
+    crossed_plus, crossed_minus = s_plus[source] * share, s_minus[source] * share
+    np.add.at(next_plus, target, crossed_plus)
+    np.add.at(next_minus, target, crossed_minus)
+    return next_plus, next_minus
+
+
+def splu_learning_step(net, inputs, targets, alpha, eta):
+    """The chemical rule's quasistatic step with SuperLU from scratch (the baseline)."""
+    matrix = net.laplacian().tocsc()[1:, 1:]
+    factor = scipy.sparse.linalg.splu(matrix, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                                      options={"SymmetricMode": True})  # fmt: skip
+    v = np.zeros(net.n_nodes)
+    v[1:] = factor.solve(net.node_currents(inputs)[1:])
+    error = eta * (targets - net.outputs(v))
+    source = np.zeros(net.n_nodes)
+    np.add.at(source, net.output_pairs[:, 0], error)
+    np.add.at(source, net.output_pairs[:, 1], -error)
+    u = np.zeros(net.n_nodes)
+    u[1:] = factor.solve(source[1:])
+    return np.maximum(net.conductance - alpha * net.drops(u) * net.drops(v), 1e-4)
+
+
+# ---------------------------------------------------------------------- per size
+def bench_size(side: int, budget: float, bandwidth: dict) -> dict:
+    net = simulator.lattice_network(side=side, seed=0)
+    n, m = net.n_nodes, net.n_edges
+    inputs, targets = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.1, -0.2, 0.3])
+    currents = net.node_currents(inputs)
+    gain = 0.9 * simulator.stable_dt(net)
+    edges, w = net.topology.edges, net.conductance
+    laplacian = net.laplacian().tocsr()
+    steps = int(max(20, min(200_000, budget * 1e8 / (10 * n))))
+    scratch = np.empty(n)
+
+    def run_kernel():
+        x = np.zeros(n)
+        kernels.relax(edges, w, x, currents, gain, steps, scratch)
+        return x
+
+    def run_scipy():
+        x = np.zeros(n)
+        for _ in range(steps):
+            x += gain * (currents - laplacian @ x)
+        return x
+
+    np.testing.assert_allclose(run_kernel(), run_scipy(), rtol=1e-9, atol=1e-12)  # warm-up, and agreement
+    kernel_step = best_of(run_kernel) / steps
+    scipy_step = best_of(run_scipy) / steps
+    # compulsory traffic per step: each pipe's two int32 ends and its weight once; each node's
+    # old value read, new value written, source term read (the fields themselves stay put)
+    step_bytes = 16 * m + 24 * n
+    roofline = step_bytes / (bandwidth["triad_one_core_GBps"] * 1e9)
+
+    # advection: one transport step on the steady flow of this network
+    v = RefactoringLaplacian(net).solve(currents)  # the steady flow (a transient one is mostly zero)
+    flow = w * net.drops(v)
+    external_out = np.maximum(-currents, 0.0)
+    rng = np.random.default_rng(0)
+    s_plus, s_minus = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    buffers = [np.empty(n), np.empty(n), np.empty(m), np.empty(m)]
+    transport = max(1, int(steps // 20))
+
+    def run_advect():
+        for _ in range(transport):
+            kernels.advect(edges, flow, external_out, s_plus, s_minus, *buffers)
+
+    def run_numpy_advect():
+        for _ in range(transport):
+            numpy_advect(edges, flow, external_out, s_plus, s_minus)
+
+    run_advect()
+    reference = numpy_advect(edges, flow, external_out, s_plus, s_minus)
+    np.testing.assert_allclose(buffers[0], reference[0], rtol=1e-12, atol=1e-15)
+    advect_step = best_of(run_advect) / transport
+    numpy_advect_step = best_of(run_numpy_advect, 2) / transport
+
+    # quasistatic learning step: ours (what train uses) and SuperLU from scratch
+    # a run pays the analysis once and then one refactorisation per step: time a short and a
+    # long batch, and take the difference per extra step (the analysis is reported apart)
+    short, long = (1, 21) if n < 1e5 else (1, 4)
+    xs, ys = np.tile(inputs, (long, 1)), np.tile(targets, (long, 1))
+    dynamics = simulator.Quasistatic()
+
+    def batch(size):
+        return simulator.train(net, xs[:size], ys[:size], alpha=1e-3, eta=1.0, dynamics=dynamics, w_min=1e-4)
+
+    batch(2)  # warm-up
+    repeats = 3 if n < 1e5 else 1
+    short_time, long_time = best_of(lambda: batch(short), repeats), best_of(lambda: batch(long), repeats)
+    ours = (long_time - short_time) / (long - short)
+    analysis = max(0.0, short_time - short * ours)
+    backend = "banded" if n * net.topology.band_order(n)[1] ** 2 / 2 <= 2e6 else RefactoringLaplacian.choose_backend(n)
+    splu = best_of(lambda: splu_learning_step(net, inputs, targets, 1e-3, 1.0), 1 if n >= 1e5 else 3)
+    return {
+        "side": side, "nodes": n, "edges": m, "steps_timed": steps,
+        "relax_kernel_s": kernel_step, "relax_scipy_s": scipy_step, "relax_speedup": scipy_step / kernel_step,
+        "relax_bytes_per_step": step_bytes, "relax_GBps": step_bytes / kernel_step / 1e9,
+        "relax_roofline_s": roofline, "relax_over_roofline": kernel_step / roofline,
+        "advect_kernel_s": advect_step, "advect_numpy_s": numpy_advect_step,
+        "advect_speedup": numpy_advect_step / advect_step,
+        "learning_step_s": ours, "learning_backend": backend, "learning_splu_s": splu, "learning_analysis_s": analysis,
+        "learning_speedup": splu / ours,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------- ensembles and Iris
+def bench_ensemble(count: int = 1000, steps: int = 2000) -> dict:
+    networks = [simulator.lattice_network(side=12, seed=seed) for seed in range(count)]
+    sources = [net.node_currents(np.array([1.0, 2.0, 3.0, 4.0])) for net in networks]
+    simulator.relax_ensemble(networks[:2], sources[:2], n_steps=2)
+    together = best_of(lambda: simulator.relax_ensemble(networks, sources, n_steps=steps), 2)
+
+    def one_by_one():
+        for net, source in zip(networks, sources):
+            simulator.relax(net, source, n_steps=steps)
+
+    alone = best_of(one_by_one, 2)
+    return {
+        "ensemble_networks": count, "ensemble_steps": steps,
+        "ensemble_network_steps_per_s": count * steps / together,
+        "one_call_per_network_network_steps_per_s": count * steps / alone,
+        "ensemble_speedup": alone / together,
+    }  # fmt: skip
+
+
+def numpy_iris(config, epochs):
+    """The quasistatic Iris run (chemical rule) in plain numpy: a dense solve per presentation."""
+    from simulator.tasks import evaluate_iris, iris_task
+
+    net = simulator.lattice_network(side=config.side, d=config.d, delta=config.delta, seed=config.seed)
+    task = iris_task(config.seed)
+    shuffle = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2,)))
+    a, b = net.edges[:, 0], net.edges[:, 1]
+    o_plus, o_minus = net.output_pairs[:, 0], net.output_pairs[:, 1]
+    w = net.conductance.copy()
+    for _ in range(epochs):
+        desired = evaluate_iris(net.with_conductance(w), task).desired_output
+        order = shuffle.permutation(len(task.y_train))
+        for k in order:
+            laplacian = np.zeros((net.n_nodes, net.n_nodes))
+            np.add.at(laplacian, (a, b), -w)
+            np.add.at(laplacian, (b, a), -w)
+            laplacian[np.diag_indices(net.n_nodes)] = -laplacian.sum(axis=1)
+            grounded = laplacian[1:, 1:]
+            v = np.zeros(net.n_nodes)
+            v[1:] = np.linalg.solve(grounded, net.node_currents(task.x_train[k])[1:])
+            error = config.eta * (desired[task.y_train[k]] - (v[o_plus] - v[o_minus]))
+            source = np.zeros(net.n_nodes)
+            np.add.at(source, o_plus, error)
+            np.add.at(source, o_minus, -error)
+            u = np.zeros(net.n_nodes)
+            u[1:] = np.linalg.solve(grounded, source[1:]) / config.kappa
+            w = np.maximum(w - config.lr / config.eta * (u[a] - u[b]) * (v[a] - v[b]), config.w_min)
+    return evaluate_iris(net.with_conductance(w), task).accuracy_test
+
+
+def numpy_timestepped_presentation(net, inputs, targets, dt, n_steps, alpha, eta):
+    """One time-stepped presentation (pressure, chemical, learning) in plain numpy sparse."""
+    laplacian = net.laplacian().tocsr()
+    currents = net.node_currents(inputs)
+    v, u, dw = np.zeros(net.n_nodes), np.zeros(net.n_nodes), np.zeros(net.n_edges)
+    a, b = net.edges[:, 0], net.edges[:, 1]
+    for _ in range(n_steps):
+        error = eta * (targets - (v[net.output_pairs[:, 0]] - v[net.output_pairs[:, 1]]))
+        source = np.zeros(net.n_nodes)
+        np.add.at(source, net.output_pairs[:, 0], error)
+        np.add.at(source, net.output_pairs[:, 1], -error)
+        v_new = v + dt * (currents - laplacian @ v)
+        u = u + dt * (source - laplacian @ u)
+        dw -= dt * alpha * (u[a] - u[b]) * (v[a] - v[b])
+        v = v_new
+    return dw
+
+
+def bench_iris() -> dict:
+    from simulator.experiment import IrisConfig, run_iris
+
+    config = IrisConfig(epochs=200)
+    run_iris(IrisConfig(epochs=1))  # warm-up
+    start = time.perf_counter()
+    ours = run_iris(config)
+    quasistatic = time.perf_counter() - start
+    plain_epochs = 5
+    start = time.perf_counter()
+    numpy_iris(config, plain_epochs)
+    plain = (time.perf_counter() - start) / plain_epochs * config.epochs
+    ts_config = IrisConfig(epochs=1, dynamics="timestepped", field_every=0)
+    run_iris(ts_config)  # warm-up
+    start = time.perf_counter()
+    run_iris(ts_config)
+    timestepped_epoch = time.perf_counter() - start
+    net = simulator.lattice_network(side=12, seed=0)
+    dt = 0.9 * simulator.stable_dt(net)
+    n_steps = int(np.ceil(50 * simulator.relaxation_time(net) / dt))
+    presentations = 2
+    start = time.perf_counter()
+    for _ in range(presentations):
+        numpy_timestepped_presentation(net, np.ones(4), np.zeros(3), dt, n_steps, 3e-3, 1.0)
+    plain_epoch = (time.perf_counter() - start) / presentations * 75
+    return {
+        "iris_quasistatic_200_epochs_s": quasistatic, "iris_quasistatic_accuracy": ours.final_test_accuracy,
+        "iris_numpy_200_epochs_s_scaled": plain, "iris_quasistatic_speedup": plain / quasistatic,
+        "iris_timestepped_epoch_s": timestepped_epoch, "iris_timestepped_150_epochs_s_scaled": 150 * timestepped_epoch,
+        "iris_numpy_timestepped_epoch_s_scaled": plain_epoch,
+        "iris_timestepped_speedup": plain_epoch / timestepped_epoch,
+        "iris_timestepped_steps_per_presentation": n_steps,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------------- report
+def fmt(seconds: float) -> str:
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def report(results: dict) -> str:
+    lines = [
+        f"triad bandwidth: {results['bandwidth']['triad_one_core_GBps']:.1f} GB/s one core, "
+        f"{results['bandwidth']['triad_all_cores_GBps']:.1f} GB/s all cores",
+        "",
+        "| nodes | relax: scipy | kernel | speedup | GB/s | x roofline | advect: numpy | kernel | speedup "
+        "| learning step: splu | ours | speedup |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results["sizes"]:
+        lines.append(
+            f"| {r['nodes']} | {fmt(r['relax_scipy_s'])} | {fmt(r['relax_kernel_s'])} | {r['relax_speedup']:.1f}x "
+            f"| {r['relax_GBps']:.1f} | {r['relax_over_roofline']:.2f} | {fmt(r['advect_numpy_s'])} "
+            f"| {fmt(r['advect_kernel_s'])} | {r['advect_speedup']:.1f}x | {fmt(r['learning_splu_s'])} "
+            f"| {fmt(r['learning_step_s'])} ({r['learning_backend']}) | {r['learning_speedup']:.1f}x |"
+        )
+    if "ensemble" in results:
+        e = results["ensemble"]
+        lines += ["", f"ensemble: {e['ensemble_networks']} networks of 144 nodes in one call: "
+                  f"{e['ensemble_network_steps_per_s']:.3g} network-steps/s; one call per network: "
+                  f"{e['one_call_per_network_network_steps_per_s']:.3g} ({e['ensemble_speedup']:.2f}x)"]  # fmt: skip
+    if "iris" in results:
+        i = results["iris"]
+        lines += [
+            "",
+            f"Iris quasistatic, 200 epochs: {i['iris_quasistatic_200_epochs_s']:.2f} s (plain numpy, scaled from 5 "
+            f"epochs: {i['iris_numpy_200_epochs_s_scaled']:.1f} s; {i['iris_quasistatic_speedup']:.0f}x)",
+            f"Iris time-stepped, T = 50 relaxation times ({i['iris_timestepped_steps_per_presentation']} steps per "
+            f"presentation): {i['iris_timestepped_epoch_s']:.2f} s per epoch, "
+            f"{i['iris_timestepped_150_epochs_s_scaled']:.0f} s for 150 (plain numpy, scaled from 2 presentations: "
+            f"{i['iris_numpy_timestepped_epoch_s_scaled']:.0f} s per epoch; {i['iris_timestepped_speedup']:.0f}x)",
+        ]
+    return "\n".join(lines)
+
+
+def plot(results: dict, out: Path) -> Path:
+    from matplotlib.figure import Figure
+
+    rows = results["sizes"]
+    nodes = np.array([r["nodes"] for r in rows])
+    fig = Figure(figsize=(11, 4.2), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    for key, label, style in (
+        ("relax_scipy_s", "scipy.sparse step", "o--"), ("relax_kernel_s", "relaxation kernel", "o-"),
+        ("relax_roofline_s", "bandwidth roofline", ":"), ("advect_numpy_s", "advection, numpy", "s--"),
+        ("advect_kernel_s", "advection kernel", "s-"),
+    ):  # fmt: skip
+        left.loglog(nodes, [r[key] for r in rows], style, label=label)
+    left.set_xlabel("nodes")
+    left.set_ylabel("seconds per explicit step")
+    left.set_title("explicit steps")
+    left.legend(fontsize=8)
+    right.loglog(nodes, [r["learning_splu_s"] for r in rows], "o--", label="SuperLU, from scratch")
+    right.loglog(nodes, [r["learning_step_s"] for r in rows], "o-", label="ours (analysis reused)")
+    for r in rows:
+        right.annotate(r["learning_backend"], (r["nodes"], r["learning_step_s"]), fontsize=7,
+                       textcoords="offset points", xytext=(4, -10))  # fmt: skip
+    right.axhline(1.0, color="grey", lw=0.8, ls=":")
+    right.set_xlabel("nodes")
+    right.set_ylabel("seconds per learning step")
+    right.set_title("quasistatic learning step (factorise + 2 solves + update)")
+    right.legend(fontsize=8)
+    fig.savefig(out, dpi=120)
+    return out
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sides", type=int, nargs="+", default=[12, 100, 316, 1000], help="lattice sides")
+    parser.add_argument("--budget", type=float, default=1.0, help="target seconds per timed loop")
+    parser.add_argument("--out", type=Path, default=RESULTS / "suite.json")
+    parser.add_argument("--plot-only", action="store_true", help="redraw the figure from --out")
+    args = parser.parse_args(argv)
+    if args.plot_only:
+        results = json.loads(args.out.read_text())
+    else:
+        if True:  # BLAS threads as the library sets them (small dense solves run single-threaded inside it)
+            bandwidth = triad_bandwidth()
+            results = {"bandwidth": bandwidth, "sizes": []}
+            for side in args.sides:
+                results["sizes"].append(bench_size(side, args.budget, bandwidth))
+                print(f"  side {side}: done", flush=True)
+            if 12 in args.sides:
+                results["ensemble"] = bench_ensemble()
+                results["iris"] = bench_iris()
+        results["meta"] = {
+            "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+            "simulator": simulator.__version__, "numpy": np.__version__, "numba": __import__("numba").__version__,
+            "scipy": scipy.__version__, "backends": RefactoringLaplacian.available(),
+            "date": time.strftime("%Y-%m-%d"),
+        }  # fmt: skip
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
+    print(report(results))
+    print(f"wrote {args.out}\nfigure {plot(results, args.out.with_name('scaling.png'))}")
+
+
+if __name__ == "__main__":
+    main()
