@@ -214,22 +214,42 @@ class IrisRun:
         return float(self.epochs["accuracy_test"][-1])
 
 
+# Signals received inside an ``interruptible`` block. The handler raises KeyboardInterrupt at
+# once, but Python swallows an exception raised while it runs a weakref or GC callback (it
+# prints "Exception ignored" and goes on; seen with h5py's object registry), so the run loop
+# also looks here after every epoch and raises then: a SIGTERM is never lost.
+_received_signals: list[str] = []
+
+
 @contextlib.contextmanager
 def interruptible():
-    """Turn SIGTERM into KeyboardInterrupt for the block, so run files close as interrupted."""
+    """Turn SIGTERM and SIGINT into KeyboardInterrupt for the block, so run files close as
+    interrupted; a signal whose exception Python swallowed is raised again at the end of the
+    epoch (``raise_if_signalled``)."""
 
     def stop(signum, frame):
-        raise KeyboardInterrupt(f"received {signal.Signals(signum).name}")
+        name = signal.Signals(signum).name
+        _received_signals.append(name)
+        raise KeyboardInterrupt(f"received {name}")
 
     try:
-        previous = signal.signal(signal.SIGTERM, stop)
+        previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
+    _received_signals.clear()
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        _received_signals.clear()
+
+
+def raise_if_signalled():
+    """Raise the KeyboardInterrupt of a signal received in an ``interruptible`` block, if any."""
+    if _received_signals:
+        raise KeyboardInterrupt(f"received {_received_signals[-1]}")
 
 
 def _series(config: IrisConfig, network) -> list[Series]:
@@ -462,6 +482,7 @@ def run_iris(
                 metrics = evaluate_iris(network, task)
                 record_epoch(epoch, metrics, result.floored.sum() / (n_train * network.n_edges))
                 progress.update(1, test=metrics.accuracy_test, train=metrics.accuracy_train)
+                raise_if_signalled()
         finally:
             progress.close()
     return IrisRun(

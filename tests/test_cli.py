@@ -132,3 +132,35 @@ def test_sigterm_leaves_a_readable_file_marked_interrupted(tmp_path):
     # whole blocks only: the last epoch's examples, and perhaps the next epoch's if the signal
     # came while it was being evaluated (--resume drops those; tests/test_resume.py)
     assert len(epochs) >= 3 and len(run.series("observables/cost")[2]) in (75 * epochs[-1], 75 * (epochs[-1] + 1))
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the swallowing, on purpose
+def test_a_sigterm_that_python_swallows_still_stops_the_run(tmp_path):
+    # Python swallows an exception raised inside a weakref callback ("Exception ignored");
+    # a SIGTERM handled there (seen with h5py's object registry) must still stop the run
+    import gc
+    import weakref
+
+    from simulator.experiment import interruptible
+
+    class SignalInsideAWeakrefCallback:
+        def start(self, total, description=""):
+            pass
+
+        def update(self, n=1, **metrics):
+            class Thing:
+                pass
+
+            thing = Thing()
+            self.ref = weakref.ref(thing, lambda _: signal.raise_signal(signal.SIGTERM))
+            del thing
+            gc.collect()
+
+        def close(self):
+            pass
+
+    out = tmp_path / "swallowed.h5"
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"), interruptible():
+        run_iris(IrisConfig(epochs=5), out=out, progress=SignalInsideAWeakrefCallback())
+    run = load_trajectory(out)
+    assert run.status[0] == "interrupted" and list(run.series("observables/epoch")[2]) == [0, 1]
