@@ -1,5 +1,10 @@
 """Shared fixtures: small networks of several sizes (small shapes keep Numba compiles cheap)."""
 
+import contextlib
+import subprocess
+import sys
+import textwrap
+
 import networkx as nx
 import numpy as np
 import pytest
@@ -49,3 +54,31 @@ def random_task(network: simulator.Network, seed: int = 0):
 @pytest.fixture
 def small_network() -> simulator.Network:
     return simulator.lattice_network(side=4, d=3, delta=0.25, seed=1, n_inputs=1, n_outputs=1)
+
+
+WRITER_THEN_WAIT = textwrap.dedent(
+    """
+    import sys, simulator
+    from simulator.trajectory import Series, TrajectoryWriter
+    net = simulator.lattice_network(side=3, n_inputs=1, n_outputs=1)
+    with TrajectoryWriter(sys.argv[1], network=net, config={"epochs": 9}, seed=0,
+                          series=[Series("observables/epoch", (), "epoch", dtype="int64")]) as out:
+        out.append("epoch", step=[0, 75], observables__epoch=[0, 1])
+        print("written", flush=True)
+        sys.stdin.readline()
+    """
+)
+
+
+@contextlib.contextmanager
+def live_writer(path):
+    """A run file that another process is still writing (epochs 0 and 1 of 9 on disk) for the
+    block; the writer then finishes it (status complete)."""
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER_THEN_WAIT, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert writer.stdout.readline().strip() == "written"
+        yield
+    finally:
+        writer.communicate("\n", timeout=60)

@@ -10,6 +10,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from conftest import live_writer
 
 import simulator.experiment as experiment
 from simulator.cli import main
@@ -155,27 +156,9 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
     assert "nothing to resume" in capsys.readouterr().err
 
 
-LIVE_WRITER = """
-import sys
-from simulator.experiment import IrisConfig
-from simulator.network import lattice_network
-from simulator.trajectory import Series, TrajectoryWriter
-with TrajectoryWriter(sys.argv[1], network=lattice_network(side=3, d=3, seed=1, n_inputs=1, n_outputs=1),
-                      config={}, seed=0, series=[Series("observables/epoch", (), "epoch", dtype="int64")]):
-    print("written", flush=True)
-    sys.stdin.readline()
-"""
-
-
 def test_a_file_a_live_run_still_writes_is_not_resumed(tmp_path):
     path = tmp_path / "live.h5"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", LIVE_WRITER, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert writer.stdout.readline().strip() == "written"
+    with live_writer(path):
         with pytest.raises(TrajectoryError, match="a run is still writing it"):
             TrajectoryWriter.reopen(path, rows={"epoch": 0}, note={})
-    finally:
-        writer.communicate("\n", timeout=60)
     assert load_trajectory(path).status[0] == "complete"

@@ -3,11 +3,11 @@
 import json
 import subprocess
 import sys
-import textwrap
 
 import h5py
 import numpy as np
 import pytest
+from conftest import live_writer
 
 import simulator
 from simulator.experiment import IrisConfig, run_iris
@@ -181,27 +181,9 @@ def test_append_checks_blocks(tmp_path):
     assert list(step) == [1, 2] and time is None and value.shape == (2, 2)
 
 
-WRITER_THEN_WAIT = textwrap.dedent(
-    """
-    import sys, simulator
-    from simulator.trajectory import Series, TrajectoryWriter
-    net = simulator.lattice_network(side=3, n_inputs=1, n_outputs=1)
-    with TrajectoryWriter(sys.argv[1], network=net, config={"epochs": 9}, seed=0,
-                          series=[Series("observables/epoch", (), "epoch", dtype="int64")]) as out:
-        out.append("epoch", step=[0, 75], observables__epoch=[0, 1])
-        print("written", flush=True)
-        sys.stdin.readline()
-    """
-)
-
-
 def test_inspect_reads_a_file_while_it_is_being_written(tmp_path):
     path = tmp_path / "live.h5"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER_THEN_WAIT, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert writer.stdout.readline().strip() == "written"
+    with live_writer(path):
         shown = subprocess.run(
             [sys.executable, "-m", "simulator", "inspect", str(path)], capture_output=True, text=True
         )
@@ -209,8 +191,6 @@ def test_inspect_reads_a_file_while_it_is_being_written(tmp_path):
         assert "status   running" in shown.stdout
         assert "final    epoch 1 of 9" in shown.stdout
         assert "observables/epoch/value" in shown.stdout
-    finally:
-        writer.communicate("\n", timeout=60)
     assert load_trajectory(path).status[0] == "complete"
 
 
