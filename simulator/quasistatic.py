@@ -16,6 +16,7 @@ import scipy.linalg
 import scipy.sparse.linalg
 from threadpoolctl import ThreadpoolController
 
+from . import kernels
 from .network import Network
 
 __all__ = [
@@ -152,8 +153,6 @@ class RefactoringLaplacian:
 
     def refactor(self, conductance) -> None:
         """Numeric factorisation at ``conductance [m]`` (same pipes as at construction)."""
-        from . import kernels
-
         w = np.ascontiguousarray(conductance, dtype=np.float64)
         kernels.scatter_laplacian(w, *self._slots, self._matrix.data)
         if self.backend == "pardiso":
