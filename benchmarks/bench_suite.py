@@ -18,7 +18,7 @@ Per network size (the paper's lattice, d = 4 neighbours, side x side nodes):
   beside one call per network; the Iris run, quasistatic (200 epochs) beside a plain numpy
   implementation (dense ``np.linalg.solve`` per presentation), and time-stepped (one epoch
   at T = 50 relaxation times, scaled to 150 epochs) beside a plain numpy step loop (timed on
-  a few presentations, scaled).
+  a few presentations, scaled), and with the implicit scheme (one epoch, scaled).
 
 Every time is the best of a few repeats, compile time excluded (each kernel is warmed up
 on the same shapes). Ratios are baseline / ours. Results go to ``benchmarks/results/suite.json``
@@ -279,6 +279,11 @@ def bench_iris() -> dict:
     start = time.perf_counter()
     run_iris(ts_config)
     timestepped_epoch = time.perf_counter() - start
+    implicit_config = IrisConfig(epochs=1, dynamics="timestepped", scheme="implicit", field_every=0)
+    run_iris(implicit_config)  # warm-up
+    start = time.perf_counter()
+    run_iris(implicit_config)
+    implicit_epoch = time.perf_counter() - start
     net = simulator.lattice_network(side=12, seed=0)
     dt = 0.9 * simulator.stable_dt(net)
     n_steps = int(np.ceil(50 * simulator.relaxation_time(net) / dt))
@@ -294,6 +299,7 @@ def bench_iris() -> dict:
         "iris_numpy_timestepped_epoch_s_scaled": plain_epoch,
         "iris_timestepped_speedup": plain_epoch / timestepped_epoch,
         "iris_timestepped_steps_per_presentation": n_steps,
+        "iris_implicit_epoch_s": implicit_epoch, "iris_implicit_150_epochs_s_scaled": 150 * implicit_epoch,
     }  # fmt: skip
 
 
@@ -337,6 +343,11 @@ def report(results: dict) -> str:
             f"{i['iris_timestepped_150_epochs_s_scaled']:.0f} s for 150 (plain numpy, scaled from 2 presentations: "
             f"{i['iris_numpy_timestepped_epoch_s_scaled']:.0f} s per epoch; {i['iris_timestepped_speedup']:.0f}x)",
         ]
+        if "iris_implicit_epoch_s" in i:
+            lines.append(
+                f"Iris time-stepped, implicit scheme (10 steps per relaxation time): "
+                f"{i['iris_implicit_epoch_s']:.2f} s per epoch, {i['iris_implicit_150_epochs_s_scaled']:.0f} s for 150"
+            )
     return "\n".join(lines)
 
 

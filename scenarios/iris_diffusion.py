@@ -21,7 +21,7 @@ from simulator.plots import plot_iris_run
 
 DEFAULTS = IrisConfig()
 SMOKE = {"epochs": 2, "presentation": 1.0, "field_every": 500}
-FLAGS = ("seed", "epochs", "lr", "dynamics", "presentation", "tau", "field_every", "w_min")  # IrisConfig keys
+FLAGS = ("seed", "epochs", "lr", "dynamics", "presentation", "tau", "field_every", "w_min", "scheme", "implicit_steps")
 
 
 def parse(argv=None) -> tuple[argparse.Namespace, IrisConfig, Path]:
@@ -43,6 +43,14 @@ def parse(argv=None) -> tuple[argparse.Namespace, IrisConfig, Path]:
         help=f"time-stepped: record v and u every N explicit steps, 0 for never ({DEFAULTS.field_every})",
     )  # fmt: skip
     parser.add_argument("--w-min", type=float, default=given, help=f"conductance floor ({DEFAULTS.w_min})")
+    parser.add_argument(
+        "--scheme", choices=("explicit", "implicit"), default=given,
+        help=f"time-stepped: explicit steps, or backward-Euler diffusion at --implicit-steps per relaxation "
+        f"time ({DEFAULTS.scheme})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--implicit-steps", type=float, default=given, help=f"steps per relaxation time ({DEFAULTS.implicit_steps})"
+    )
     parser.add_argument(
         "--config", type=Path, help="a TOML file of IrisConfig keys (e.g. from IrisConfig.to_toml()); flags beat it"
     )

@@ -103,6 +103,11 @@ class TimeStepped:
     weights : ``"deferred"`` (integrate the update, remodel at the end of the presentation)
         or ``"live"`` (conductances move during the presentation)
     chunk_steps : steps per kernel call between finiteness checks
+    scheme : ``"explicit"`` (forward Euler: the physics step by step, stable below the bound)
+        or ``"implicit"`` (backward Euler on the diffusion, a banded factorisation per
+        presentation: stable at any ``dt``, which must be given; it damps the fast modes
+        instead of resolving them, so it suits presentations near the quasistatic limit
+        with a stiff network; chemical rule, deferred weights)
     min_dt : stop with :class:`SimulationError` when the current weights' stability bound
         asks for a step below this: conductances running away (e.g. a two-phase rule far
         from the quasistatic limit) would otherwise make each presentation slower than
@@ -119,6 +124,7 @@ class TimeStepped:
     weights: str = "deferred"
     chunk_steps: int = 4096
     min_dt: float | None = None
+    scheme: str = "explicit"
     name: str = field(default="timestepped", init=False)
 
     def __post_init__(self):
@@ -136,6 +142,13 @@ class TimeStepped:
             raise ValueError(f"chunk_steps must be a positive integer, got {self.chunk_steps!r}")
         if self.min_dt is not None:
             checked_positive("min_dt", self.min_dt)
+        if self.scheme not in ("explicit", "implicit"):
+            raise ValueError(f"scheme must be 'explicit' or 'implicit', got {self.scheme!r}")
+        if self.scheme == "implicit" and (self.dt is None or self.weights != "deferred"):
+            raise ValueError(
+                "scheme='implicit' needs a dt (it is stable at any step; accuracy asks for one well below the "
+                "relaxation time) and weights='deferred'"
+            )
 
 
 def stable_step(dynamics: TimeStepped, network: Network, rule: str = "chemical") -> float:
@@ -391,6 +404,10 @@ def train(
     if isinstance(dynamics, Quasistatic):
         return _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min)
     if isinstance(dynamics, TimeStepped):
+        if dynamics.scheme == "implicit":
+            if rule != "chemical":
+                raise ValueError(f"scheme='implicit' runs the chemical rule only, not {rule!r}")
+            return _train_implicit(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every)
         if rule == "chemical":
             return _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every)
         if dynamics.weights == "live":
@@ -513,6 +530,48 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
     return TrainResult(
         network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=dts, fields=fields
     )
+
+
+def _train_implicit(network, inputs, targets, alpha, eta, dynamics, w_min, state, record_every) -> TrainResult:
+    """The chemical rule with backward-Euler diffusion: one banded factorisation of each field's
+    shifted Laplacian per presentation (the weights change only between presentations)."""
+    state = _carried_state(network, state)
+    edges, n = network.topology.edges, network.n_nodes
+    position, bandwidth = network.topology.band_order(n, grounded=False)
+    band_v, band_u = np.empty((n, bandwidth + 1)), np.empty((n, bandwidth + 1))
+    scratch = (np.empty(n), np.empty(n), np.empty(n))
+    band_edges = np.ascontiguousarray(position[edges])
+    band_out_plus, band_out_minus = position[network.output_pairs[:, 0]], position[network.output_pairs[:, 1]]
+    shared = dynamics.c_u == dynamics.c_v and dynamics.kappa == 1.0  # one matrix serves both fields
+    n_steps = max(1, math.ceil(dynamics.T / dynamics.dt - 1e-9))
+    dt = dynamics.T / n_steps
+    n_delay = min(n_steps, round(dynamics.tau / dt))
+    outputs, floored = np.empty_like(targets), np.zeros(len(inputs), dtype=np.int64)
+    frames = ([], [], [], [])
+    for k in range(len(inputs)):
+        w = network.conductance
+        if not (
+            kernels.shifted_band_factor(edges, w, position, 1.0, dynamics.c_v / dt, band_v)
+            and (shared or kernels.shifted_band_factor(edges, w, position, dynamics.kappa, dynamics.c_u / dt, band_u))
+        ):
+            raise SimulationError(f"presentation {k}: the implicit system lost positive definiteness")
+        dw = np.zeros(network.n_edges)
+        currents = network.node_currents(inputs[k])
+        clock = (state, record_every, frames, state.step, dt, k)
+        for feedback_on, phase_steps in ((False, n_delay), (True, n_steps - n_delay)):
+            before = (band_edges, w, position, band_v, band_u, state.v, state.u, currents, band_out_plus,
+                      band_out_minus, targets[k], eta, feedback_on, dynamics.c_v / dt, dynamics.c_u / dt,
+                      dt * alpha / dynamics.T, shared, dw)  # fmt: skip
+            _advance(kernels.implicit_learn_steps, before, scratch, phase_steps, *clock)
+        state.time += dynamics.T
+        outputs[k] = network.outputs(state.v)
+        w_new, floored[k] = apply_update(w, dw, w_min)
+        network = network.with_conductance(w_new)
+    costs = 0.5 * ((outputs - targets) ** 2).sum(axis=1)
+    return TrainResult(
+        network=network, outputs=outputs, costs=costs, floored=floored, state=state, dt=np.full(len(inputs), dt),
+        fields=_frames(frames, record_every, n),
+    )  # fmt: skip
 
 
 def _advance(kernel, before, after, phase_steps, state, record_every, frames, start_step, dt, where):

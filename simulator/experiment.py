@@ -67,6 +67,9 @@ class IrisConfig:
     max_dt_shrink : time-stepped: stop (run status ``failed``, with the reason) when the stable
         time step falls this many times below the initial network's: the conductances are
         running away (measured: trained Iris runs shrink it at most 11x)
+    scheme : time-stepped: ``"explicit"`` (the physics step by step) or ``"implicit"``
+        (backward-Euler diffusion, ``implicit_steps`` steps per relaxation time; stable at
+        any step, so the thickening output pipes do not slow it down; see ``TimeStepped``)
     """
 
     seed: int = 0
@@ -92,6 +95,8 @@ class IrisConfig:
     transport_steps: int = 20
     pressure_steps: int = 50
     max_dt_shrink: float = 100.0
+    scheme: str = "explicit"
+    implicit_steps: float = 10.0
 
     def __post_init__(self):
         for f in dataclasses.fields(self):
@@ -120,6 +125,12 @@ class IrisConfig:
         ):  # fmt: skip
             if getattr(self, key) < low:
                 raise ValueError(f"{key} must be >= {low}, got {getattr(self, key)!r}")
+        if self.scheme not in ("explicit", "implicit"):
+            raise ValueError(f"scheme must be 'explicit' or 'implicit', got {self.scheme!r}")
+        if self.scheme == "implicit" and (self.rule != "chemical" or self.weights != "deferred"):
+            raise ValueError("scheme='implicit' runs the chemical rule with weights='deferred' only")
+        if not self.implicit_steps > 0:
+            raise ValueError(f"implicit_steps must be > 0, got {self.implicit_steps!r}")
         if not self.max_dt_shrink >= 1:
             raise ValueError(f"max_dt_shrink must be >= 1, got {self.max_dt_shrink!r}")
         if not 0 <= self.tau <= self.presentation:
@@ -399,8 +410,11 @@ def run_iris(
             T=config.presentation * t_relax, tau=config.tau * t_relax, c_v=config.c_v, c_u=config.c_u,
             kappa=config.kappa, weights=config.weights,
         )  # fmt: skip
-        min_dt = stable_step(dynamics, network, config.rule) / config.max_dt_shrink
-        dynamics = dataclasses.replace(dynamics, min_dt=min_dt)
+        if config.scheme == "implicit":
+            dynamics = dataclasses.replace(dynamics, scheme="implicit", dt=t_relax / config.implicit_steps)
+        else:
+            min_dt = stable_step(dynamics, network, config.rule) / config.max_dt_shrink
+            dynamics = dataclasses.replace(dynamics, min_dt=min_dt)
         derived["relaxation_time"], derived["T"], derived["tau_time"] = t_relax, dynamics.T, dynamics.tau
         record_every = config.field_every or None
     else:

@@ -22,6 +22,7 @@ from numba import njit, prange
 __all__ = [
     "laplacian_bound", "relax", "relax_ensemble", "edge_update", "learn_steps", "nudged_steps", "advect",
     "band_assemble", "band_cholesky", "band_solve", "quasistatic_chemical_steps", "scatter_laplacian",
+    "implicit_learn_steps", "shifted_band_factor", "band_solve_pair",
 ]  # fmt: skip
 
 
@@ -284,8 +285,10 @@ def band_assemble(edges, w, position, band):
 
 @njit(cache=True, fastmath=False)
 def band_cholesky(band):
-    """In place: ``A = R^T R`` with ``R[j, j + d] = band[j, d]``. Returns False if ``A`` is not
-    positive definite (a pivot <= 0), else True."""
+    """In place: ``A = R^T R`` with ``R[j, j + d] = band[j, d]`` for ``d >= 1`` and the diagonal
+    stored inverted, ``band[j, 0] = 1 / R[j, j]`` (the solves multiply; a division's latency
+    would sit on their dependent chain). Returns False if ``A`` is not positive definite (a
+    pivot <= 0), else True."""
     n, width = band.shape[0], band.shape[1] - 1
     for j in range(n):
         pivot = band[j, 0]
@@ -302,6 +305,7 @@ def band_cholesky(band):
                 row = j + a
                 for b in range(a, reach + 1):
                     band[row, b - a] -= factor * band[j, b]
+        band[j, 0] = 1.0 / pivot
     return True
 
 
@@ -310,15 +314,36 @@ def band_solve(band, x):
     """In place: ``x := A^-1 x`` from the factor of :func:`band_cholesky`."""
     n, width = band.shape[0], band.shape[1] - 1
     for j in range(n):  # R^T y = x
-        x[j] /= band[j, 0]
+        x[j] *= band[j, 0]
         xj = x[j]
         for d in range(1, min(width, n - 1 - j) + 1):
             x[j + d] -= band[j, d] * xj
-    for j in range(n - 1, -1, -1):  # R x = y
-        total = x[j]
+    for j in range(n - 1, -1, -1):  # R x = y, by columns: independent updates, no dependent sum
+        x[j] *= band[j, 0]
+        xj = x[j]
+        for d in range(1, min(width, j) + 1):
+            x[j - d] -= band[j - d, d] * xj
+
+
+@njit(cache=True)
+def band_solve_pair(band, x, y):
+    """``band_solve`` of two right-hand sides with one factor, in the same loops (the two
+    substitutions' dependent chains then overlap instead of running one after the other)."""
+    n, width = band.shape[0], band.shape[1] - 1
+    for j in range(n):
+        x[j] *= band[j, 0]
+        y[j] *= band[j, 0]
+        xj, yj = x[j], y[j]
         for d in range(1, min(width, n - 1 - j) + 1):
-            total -= band[j, d] * x[j + d]
-        x[j] = total / band[j, 0]
+            x[j + d] -= band[j, d] * xj
+            y[j + d] -= band[j, d] * yj
+    for j in range(n - 1, -1, -1):
+        x[j] *= band[j, 0]
+        y[j] *= band[j, 0]
+        xj, yj = x[j], y[j]
+        for d in range(1, min(width, j) + 1):
+            x[j - d] -= band[j - d, d] * xj
+            y[j - d] -= band[j - d, d] * yj
 
 
 @njit(cache=True)
@@ -385,3 +410,62 @@ def scatter_laplacian(w, diagonal_a, diagonal_b, off, data):
             data[diagonal_b[e]] += w[e]
         if off[e] >= 0:
             data[off[e]] -= w[e]
+
+
+@njit(cache=True)
+def implicit_learn_steps(
+    band_edges, w, position, band_v, band_u, v, u, node_current, band_out_plus, band_out_minus, targets, eta,
+    feedback_on, v_rate, u_rate, learn_rate, shared, dw_accumulated, n_steps, vb, ub, cb,
+):  # fmt: skip
+    """``learn_steps`` with the diffusion taken implicitly (backward Euler), stable at any step:
+
+    * ``(c_v/dt + L) v_new = (c_v/dt) v + I``            (``band_v``: its factor)
+    * ``(c_u/dt + kappa L) u_new = (c_u/dt) u + E(v)``   (``band_u``: its factor)
+    * ``dw += -learn_rate * (u[a]-u[b]) * (v[a]-v[b])`` at the step's start, as ``learn_steps``
+
+    ``v_rate = c_v / dt``, ``u_rate = c_u / dt``; ``shared``: the two matrices are the same
+    (``band_u`` is then not read). The fields are stepped in the band order
+    (``position[node]``, all nodes, no grounding: the shifted matrices are positive definite);
+    ``band_edges`` and ``band_out_plus/minus`` are the pipes and output nodes in that order,
+    ``vb, ub, cb [n]`` scratch. The fixed point of a step is the steady state, so the fast
+    modes, which the quasistatic limit does not see, are damped instead of resolved. ``w``
+    stays fixed (deferred remodelling only); ``v``, ``u`` and ``dw_accumulated`` are updated.
+    """
+    n = v.shape[0]
+    for i in range(n):
+        vb[position[i]] = v[i]
+        ub[position[i]] = u[i]
+        cb[position[i]] = node_current[i]
+    for _ in range(n_steps):
+        for e in range(band_edges.shape[0]):
+            a = band_edges[e, 0]
+            b = band_edges[e, 1]
+            dw_accumulated[e] -= learn_rate * (ub[a] - ub[b]) * (vb[a] - vb[b])
+        for i in range(n):
+            ub[i] *= u_rate
+        if feedback_on:  # from the pressure at the step's start
+            for o in range(band_out_plus.shape[0]):
+                injected = eta * (targets[o] - (vb[band_out_plus[o]] - vb[band_out_minus[o]]))
+                ub[band_out_plus[o]] += injected
+                ub[band_out_minus[o]] -= injected
+        for i in range(n):
+            vb[i] = v_rate * vb[i] + cb[i]
+        if shared:  # c_u = c_v and kappa = 1: one matrix for both fields
+            band_solve_pair(band_v, vb, ub)
+        else:
+            band_solve(band_v, vb)
+            band_solve(band_u, ub)
+    for i in range(n):
+        v[i] = vb[position[i]]
+        u[i] = ub[position[i]]
+
+
+@njit(cache=True)
+def shifted_band_factor(edges, w, position, scale, shift, band):
+    """``band`` := the Cholesky factor of ``shift * I + scale * L(w)`` over all nodes."""
+    band_assemble(edges, w, position, band)
+    for i in range(band.shape[0]):
+        for d in range(band.shape[1]):
+            band[i, d] *= scale
+        band[i, 0] += shift
+    return band_cholesky(band)

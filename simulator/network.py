@@ -62,14 +62,16 @@ class Topology:
 
     edges: np.ndarray
 
-    def band_order(self, n_nodes: int) -> tuple[np.ndarray, int]:
+    def band_order(self, n_nodes: int, grounded: bool = True) -> tuple[np.ndarray, int]:
         """``(position [n] int32, bandwidth)``: each node's row in a reverse Cuthill-McKee order
-        of the Laplacian grounded at node 0 (``-1`` for node 0), and that order's bandwidth.
-        Found once per topology (the symbolic analysis of the banded quasistatic solver)."""
-        cached = self.__dict__.get("_band_order")
+        of the Laplacian, grounded at node 0 (``-1`` for node 0) unless ``grounded=False``, and
+        that order's bandwidth. Found once per topology (the symbolic analysis of the banded
+        solvers)."""
+        key = "_band_order" if grounded else "_band_order_all"
+        cached = self.__dict__.get(key)
         if cached is None or cached[0].shape[0] != n_nodes:
-            cached = _band_order(self.edges, n_nodes)
-            object.__setattr__(self, "_band_order", cached)  # a cache, not state
+            cached = _band_order(self.edges, n_nodes, grounded)
+            object.__setattr__(self, key, cached)  # a cache, not state
         return cached
 
     @classmethod
@@ -79,15 +81,17 @@ class Topology:
         return cls(edges=kernel_edges)
 
 
-def _band_order(edges: np.ndarray, n_nodes: int) -> tuple[np.ndarray, int]:
+def _band_order(edges: np.ndarray, n_nodes: int, grounded: bool = True) -> tuple[np.ndarray, int]:
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-    free = (edges[:, 0] > 0) & (edges[:, 1] > 0)
-    a, b = edges[free, 0] - 1, edges[free, 1] - 1
-    pattern = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(n_nodes - 1, n_nodes - 1)).tocsr()
+    first = 1 if grounded else 0
+    free = (edges[:, 0] >= first) & (edges[:, 1] >= first)
+    a, b = edges[free, 0] - first, edges[free, 1] - first
+    size = n_nodes - first
+    pattern = sp.coo_matrix((np.ones(len(a)), (a, b)), shape=(size, size)).tocsr()
     order = reverse_cuthill_mckee(pattern + pattern.T, symmetric_mode=True)
     position = np.full(n_nodes, -1, dtype=np.int32)
-    position[order + 1] = np.arange(n_nodes - 1, dtype=np.int32)
+    position[order + first] = np.arange(size, dtype=np.int32)
     bandwidth = int(np.abs(position[edges[free, 0]] - position[edges[free, 1]]).max()) if free.any() else 0
     position.flags.writeable = False
     return position, bandwidth

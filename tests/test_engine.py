@@ -5,7 +5,7 @@ import pytest
 from conftest import random_task
 
 import simulator
-from simulator import Quasistatic, train
+from simulator import Quasistatic, TimeStepped, train
 
 
 def test_two_node_relaxation_follows_the_discrete_solution():
@@ -304,3 +304,30 @@ def test_band_cholesky_solves_and_refuses_an_indefinite_matrix():
     band = np.array([[dense[i, i + d] if i + d < n else 0.0 for d in range(width + 1)] for i in range(n)])
     band[7, 0] = -1.0
     assert not kernels.band_cholesky(band)
+
+
+def test_implicit_scheme_reaches_the_quasistatic_update_like_the_explicit_one():
+    # backward-Euler diffusion at a few steps per relaxation time: the distance from the
+    # quasistatic update is the physics' (falls as 1/T) and matches the explicit scheme's
+    network = simulator.lattice_network(side=8, seed=3)
+    rng = np.random.default_rng(2)
+    inputs, targets = rng.uniform(0, 5, (6, 4)), rng.normal(0, 0.3, (6, 3))
+    t_relax = simulator.relaxation_time(network)
+    reference = train(network, inputs, targets, alpha=3e-3, eta=1.0).network.conductance - network.conductance
+
+    def distance(dynamics):
+        change = train(network, inputs, targets, alpha=3e-3, eta=1.0, dynamics=dynamics).network.conductance
+        return np.linalg.norm(change - network.conductance - reference) / np.linalg.norm(reference)
+
+    implicit = [distance(TimeStepped(T=T * t_relax, dt=t_relax / 5, scheme="implicit")) for T in (10, 100, 1000)]
+    assert implicit[0] > implicit[1] > implicit[2] and implicit[2] < 2e-3
+    assert 8 < implicit[0] / implicit[1] < 12  # 1/T
+    # at a fixed T, finer implicit steps approach the explicit scheme (first order in dt)
+    explicit = distance(TimeStepped(T=100 * t_relax))
+    finer = [distance(TimeStepped(T=100 * t_relax, dt=t_relax / k, scheme="implicit")) for k in (5, 20, 200)]
+    assert finer[0] > finer[1] > finer[2] > explicit and finer[2] - explicit < 0.05 * explicit
+    assert finer[0] < 1.6 * explicit  # 5 steps per relaxation time: within 60% of the explicit distance
+    with pytest.raises(ValueError, match="needs a dt"):
+        TimeStepped(T=1.0, scheme="implicit")
+    with pytest.raises(ValueError, match="chemical rule only"):
+        train(network, inputs, targets, rule="ep", dynamics=TimeStepped(T=1.0, dt=0.1, scheme="implicit"))

@@ -60,6 +60,7 @@ class StopAfter:
 CASES = {
     "quasistatic": IrisConfig(epochs=4, seed=3),
     "timestepped": IrisConfig(epochs=3, dynamics="timestepped", presentation=1.0, field_every=500),
+    "implicit": IrisConfig(epochs=3, dynamics="timestepped", scheme="implicit", field_every=100),
     "advection": IrisConfig(rule="advection", epochs=3, transport_steps=5, field_every=50),
     "advection-relaxing": IrisConfig(
         rule="advection", dynamics="timestepped", epochs=3, transport_steps=5, pressure_steps=5, field_every=50
