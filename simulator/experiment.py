@@ -332,7 +332,7 @@ def _checkpoint_series(config: IrisConfig, series: list[Series], n: int) -> list
             Series(CHECKPOINT + "pressure", (n,), "epoch", "pressure", "node pressures v"),
             Series(CHECKPOINT + "concentration", (n,), "epoch", "concentration", "feedback chemical u"),
             Series(CHECKPOINT + "time", (), "epoch", "time", "elapsed physical time"),
-            Series(CHECKPOINT + "explicit_step", (), "epoch", "", "explicit time steps taken", "int64"),
+            Series(CHECKPOINT + "explicit_step", (), "epoch", "", "time steps taken (explicit or implicit)", "int64"),
         ]
     return found
 
