@@ -40,6 +40,7 @@ from numba import njit, prange
 
 import simulator
 from simulator import kernels
+from simulator.engine import uses_banded
 from simulator.quasistatic import RefactoringLaplacian
 
 RESULTS = Path(__file__).parent / "results"
@@ -179,7 +180,7 @@ def bench_size(side: int, budget: float, bandwidth: dict) -> dict:
     short_time, long_time = best_of(lambda: batch(short), repeats), best_of(lambda: batch(long), repeats)
     ours = (long_time - short_time) / (long - short)
     analysis = max(0.0, short_time - short * ours)
-    backend = "banded" if n * net.topology.band_order(n)[1] ** 2 / 2 <= 2e6 else RefactoringLaplacian.choose_backend(n)
+    backend = "banded" if uses_banded(net, "chemical") else RefactoringLaplacian.choose_backend(n)
     splu = best_of(lambda: splu_learning_step(net, inputs, targets, 1e-3, 1.0), 1 if n >= 1e5 else 3)
     return {
         "side": side, "nodes": n, "edges": m, "steps_timed": steps,

@@ -416,7 +416,9 @@ def train(
     raise TypeError(f"dynamics must be Quasistatic(...) or TimeStepped(...), got {type(dynamics).__name__}")
 
 
-def _banded(network: Network, rule: str, method: str) -> bool:
+def uses_banded(network: Network, rule: str, method: str = "auto") -> bool:
+    """Whether ``Quasistatic(solver_method=method)`` trains ``network`` with ``rule`` on the
+    compiled banded path (``"auto"``: while a factorisation costs <= BANDED_MAX_FLOPS)."""
     if method == "banded":
         if rule != "chemical":
             raise ValueError(f"solver_method='banded' runs the chemical rule only, not {rule!r}")
@@ -444,7 +446,7 @@ def _train_quasistatic_banded(network, inputs, targets, alpha, eta, dynamics, w_
 
 
 def _train_quasistatic(network, inputs, targets, rule, alpha, eta, dynamics, w_min) -> TrainResult:
-    if _banded(network, rule, dynamics.solver_method):
+    if uses_banded(network, rule, dynamics.solver_method):
         return _train_quasistatic_banded(network, inputs, targets, alpha, eta, dynamics, w_min)
     update = RULES[rule]
     outputs = np.empty_like(targets)

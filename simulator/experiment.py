@@ -159,11 +159,10 @@ class IrisConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_toml(cls, text: str, base: dict | None = None) -> "IrisConfig":
-        """Build from TOML text: top-level ``key = value`` pairs over ``base`` (a ``[sweep]``
-        table, which sweeps read, is ignored here). Every problem is a ``ValueError``."""
-        values = {**(base or {}), **{k: v for k, v in parse_toml(text).items() if k != "sweep"}}
-        return cls.from_dict(values)
+    def from_toml(cls, text: str) -> "IrisConfig":
+        """Build from TOML text: top-level ``key = value`` pairs (a ``[sweep]`` table, which
+        sweeps read, is ignored here). Every problem is a ``ValueError``."""
+        return cls.from_dict(_config_items(text))
 
     def to_toml(self) -> str:
         """This config as TOML text that :meth:`from_toml` reads back to an equal config."""
@@ -188,9 +187,13 @@ def read_config_file(path) -> dict:
     except (OSError, UnicodeDecodeError) as error:
         raise ValueError(f"cannot read config file {path}: {error}") from None
     try:
-        return {k: v for k, v in parse_toml(text).items() if k != "sweep"}
+        return _config_items(text)
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+
+
+def _config_items(text: str) -> dict:
+    return {key: value for key, value in parse_toml(text).items() if key != "sweep"}
 
 
 def _toml_value(value) -> str:
@@ -452,8 +455,7 @@ def run_iris(
     other_clocks = _other_clocks(series)
 
     def record_epoch(epoch, metrics, clip):
-        rows = [file.rows(c) for c in other_clocks] if file is not None else []
-        checkpoint = _checkpoint(config, network, state, rows)
+        checkpoint = None if file is None else _checkpoint(config, network, state, [file.rows(c) for c in other_clocks])
         _record_epoch(file, history, epoch, metrics, network, clip, n_train, timed, derived, checkpoint)
 
     start = time.perf_counter()
