@@ -7,8 +7,10 @@
 Per network size (the paper's lattice, d = 4 neighbours, side x side nodes):
 
 * relaxation kernel (explicit steps, many per call) beside a ``scipy.sparse`` step loop
-  ``x += gain (s - L x)``; its achieved memory traffic beside a STREAM-like triad measured in
-  this run (the roofline: compulsory bytes per step / triad bandwidth);
+  ``x += gain (s - L x)``: on one core, and as ``simulator.relax`` runs it (split over the
+  cores from ``PARALLEL_MIN_NODES`` on, the same bits); its achieved memory traffic beside a
+  STREAM-like triad on as many cores, measured in this run (the roofline: compulsory bytes
+  per step / triad bandwidth);
 * advection kernel (one transport step of s+ and s-) beside a plain numpy version of the same
   step (``np.add.at`` scatters);
 * quasistatic learning step (factorise, pressure solve, chemical solve, update), ours
@@ -40,7 +42,7 @@ from numba import njit, prange
 
 import simulator
 from simulator import kernels
-from simulator.engine import uses_banded
+from simulator.engine import relax_split, uses_banded
 from simulator.quasistatic import RefactoringLaplacian
 
 RESULTS = Path(__file__).parent / "results"
@@ -134,13 +136,28 @@ def bench_size(side: int, budget: float, bandwidth: dict) -> dict:
             x += gain * (currents - laplacian @ x)
         return x
 
-    np.testing.assert_allclose(run_kernel(), run_scipy(), rtol=1e-9, atol=1e-12)  # warm-up, and agreement
+    parts = relax_split(net)  # what simulator.relax runs: split over the cores from PARALLEL_MIN_NODES on
+
+    def run_split():
+        x = np.zeros(n)
+        kernels.relax_parts(edges, w, x, currents, gain, steps, scratch, *parts)
+        return x
+
+    serial = run_kernel()
+    np.testing.assert_allclose(serial, run_scipy(), rtol=1e-9, atol=1e-12)  # warm-up, and agreement
     kernel_step = best_of(run_kernel) / steps
     scipy_step = best_of(run_scipy) / steps
+    if parts is None:
+        cores, engine_step = 1, kernel_step
+    else:
+        assert np.array_equal(run_split(), serial)  # warm-up, and the same bits
+        cores, engine_step = len(parts[0]) - 1, best_of(run_split) / steps
     # compulsory traffic per step: each pipe's two int32 ends and its weight once; each node's
-    # old value read, new value written, source term read (the fields themselves stay put)
+    # old value read, new value written, source term read (the fields themselves stay put);
+    # the bound is that traffic at the triad bandwidth of as many cores as the kernel runs on
     step_bytes = 16 * m + 24 * n
-    roofline = step_bytes / (bandwidth["triad_one_core_GBps"] * 1e9)
+    triad = bandwidth["triad_one_core_GBps" if cores == 1 else "triad_all_cores_GBps"]
+    roofline = step_bytes / (triad * 1e9)
 
     # advection: one transport step on the steady flow of this network
     v = RefactoringLaplacian(net).solve(currents)  # the steady flow (a transient one is mostly zero)
@@ -184,9 +201,10 @@ def bench_size(side: int, budget: float, bandwidth: dict) -> dict:
     splu = best_of(lambda: splu_learning_step(net, inputs, targets, 1e-3, 1.0), 1 if n >= 1e5 else 3)
     return {
         "side": side, "nodes": n, "edges": m, "steps_timed": steps,
-        "relax_kernel_s": kernel_step, "relax_scipy_s": scipy_step, "relax_speedup": scipy_step / kernel_step,
-        "relax_bytes_per_step": step_bytes, "relax_GBps": step_bytes / kernel_step / 1e9,
-        "relax_roofline_s": roofline, "relax_over_roofline": kernel_step / roofline,
+        "relax_one_core_s": kernel_step, "relax_kernel_s": engine_step, "relax_cores": cores,
+        "relax_scipy_s": scipy_step, "relax_speedup": scipy_step / engine_step,
+        "relax_bytes_per_step": step_bytes, "relax_GBps": step_bytes / engine_step / 1e9,
+        "relax_roofline_s": roofline, "relax_over_roofline": engine_step / roofline,
         "advect_kernel_s": advect_step, "advect_numpy_s": numpy_advect_step,
         "advect_speedup": numpy_advect_step / advect_step,
         "learning_step_s": ours, "learning_backend": backend, "learning_splu_s": splu, "learning_analysis_s": analysis,
@@ -317,13 +335,14 @@ def report(results: dict) -> str:
         f"triad bandwidth: {results['bandwidth']['triad_one_core_GBps']:.1f} GB/s one core, "
         f"{results['bandwidth']['triad_all_cores_GBps']:.1f} GB/s all cores",
         "",
-        "| nodes | relax: scipy | kernel | speedup | GB/s | x roofline | advect: numpy | kernel | speedup "
-        "| learning step: splu | ours | speedup |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| nodes | relax: scipy | kernel, 1 core | kernel (cores) | speedup | GB/s | x roofline | advect: numpy "
+        "| kernel | speedup | learning step: splu | ours | speedup |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["sizes"]:
         lines.append(
-            f"| {r['nodes']} | {fmt(r['relax_scipy_s'])} | {fmt(r['relax_kernel_s'])} | {r['relax_speedup']:.1f}x "
+            f"| {r['nodes']} | {fmt(r['relax_scipy_s'])} | {fmt(r['relax_one_core_s'])} "
+            f"| {fmt(r['relax_kernel_s'])} ({r['relax_cores']}) | {r['relax_speedup']:.1f}x "
             f"| {r['relax_GBps']:.1f} | {r['relax_over_roofline']:.2f} | {fmt(r['advect_numpy_s'])} "
             f"| {fmt(r['advect_kernel_s'])} | {r['advect_speedup']:.1f}x | {fmt(r['learning_splu_s'])} "
             f"| {fmt(r['learning_step_s'])} ({r['learning_backend']}) | {r['learning_speedup']:.1f}x |"
@@ -360,7 +379,8 @@ def plot(results: dict, out: Path) -> Path:
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     left, right = fig.subplots(1, 2)
     for key, label, style in (
-        ("relax_scipy_s", "scipy.sparse step", "o--"), ("relax_kernel_s", "relaxation kernel", "o-"),
+        ("relax_scipy_s", "scipy.sparse step", "o--"), ("relax_one_core_s", "relaxation kernel, 1 core", "o-"),
+        ("relax_kernel_s", "relaxation kernel, all cores", "o-"),
         ("relax_roofline_s", "bandwidth roofline", ":"), ("advect_numpy_s", "advection, numpy", "s--"),
         ("advect_kernel_s", "advection kernel", "s-"),
     ):  # fmt: skip
@@ -393,15 +413,14 @@ def main(argv=None):
     if args.plot_only:
         results = json.loads(args.out.read_text())
     else:
-        if True:  # BLAS threads as the library sets them (small dense solves run single-threaded inside it)
-            bandwidth = triad_bandwidth()
-            results = {"bandwidth": bandwidth, "sizes": []}
-            for side in args.sides:
-                results["sizes"].append(bench_size(side, args.budget, bandwidth))
-                print(f"  side {side}: done", flush=True)
-            if 12 in args.sides:
-                results["ensemble"] = bench_ensemble()
-                results["iris"] = bench_iris()
+        bandwidth = triad_bandwidth()
+        results = {"bandwidth": bandwidth, "sizes": []}
+        for side in args.sides:
+            results["sizes"].append(bench_size(side, args.budget, bandwidth))
+            print(f"  side {side}: done", flush=True)
+        if 12 in args.sides:
+            results["ensemble"] = bench_ensemble()
+            results["iris"] = bench_iris()
         results["meta"] = {
             "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "simulator": simulator.__version__, "numpy": np.__version__, "numba": __import__("numba").__version__,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numba
 import numpy as np
 
 from . import kernels
@@ -40,8 +41,13 @@ __all__ = [
     "stable_dt",
     "relaxation_time",
     "relax",
+    "relax_split",
     "train",
 ]
+
+#: Below this many nodes ``relax`` runs on one core: a step is then shorter than the cores'
+#: rendezvous (measured crossover near 1,000 nodes; benchmarks/bench_suite.py).
+PARALLEL_MIN_NODES = 2000
 
 
 class SimulationError(RuntimeError):
@@ -295,6 +301,17 @@ def relax_ensemble(networks, sources, *, n_steps: int, c: float = 1.0, kappa: fl
     return np.split(x, node_offset[1:-1])
 
 
+def relax_split(network: Network, threads: int | None = None):
+    """The split of ``network`` that :func:`relax` steps on ``threads`` cores (default: Numba's
+    thread count), or None when it steps on one: fewer than :data:`PARALLEL_MIN_NODES` nodes,
+    one thread, or pipes not stored in the order the split needs (:meth:`Topology.parts`).
+    Either way the result is bit-identical."""
+    threads = numba.get_num_threads() if threads is None else threads
+    if network.n_nodes < PARALLEL_MIN_NODES or threads < 2:
+        return None
+    return network.topology.parts(network.n_nodes, threads)
+
+
 def relax(
     network: Network,
     sources,
@@ -313,7 +330,8 @@ def relax(
     Runs ``n_steps`` steps, or until the residual ``|sources - kappa L x|_inf`` falls below
     ``rtol * |sources|_inf`` (checked every ``check_every`` steps), whichever is given.
     ``dt`` defaults to 0.9 of the stability bound. ``x`` is not shifted: ``sum(x)`` keeps
-    its initial value because the sources sum to zero.
+    its initial value because the sources sum to zero. From :data:`PARALLEL_MIN_NODES` nodes
+    on, the steps are split over the cores (:func:`relax_split`), with the same bits.
     """
     if (n_steps is None) == (rtol is None):
         raise ValueError("give exactly one of n_steps and rtol")
@@ -331,10 +349,14 @@ def relax(
     laplacian = network.laplacian() if rtol is not None else None
     target = np.inf if n_steps is None else n_steps
     limit = min(max_steps, target)
+    parts = relax_split(network)
     done = 0
     while done < limit:
         chunk = int(min(check_every, limit - done))
-        kernels.relax(network.topology.edges, network.conductance, x, source, gain, chunk, scratch)
+        if parts is None:
+            kernels.relax(network.topology.edges, network.conductance, x, source, gain, chunk, scratch)
+        else:
+            kernels.relax_parts(network.topology.edges, network.conductance, x, source, gain, chunk, scratch, *parts)
         done += chunk
         if not np.all(np.isfinite(x)):
             raise SimulationError(f"relaxation blew up after {done} steps (dt={dt:.6g})")

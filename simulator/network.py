@@ -74,11 +74,40 @@ class Topology:
             object.__setattr__(self, key, cached)  # a cache, not state
         return cached
 
+    def parts(self, n_nodes: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """``(node_bounds, edge_bounds, leave_from)`` splitting the nodes into ``count`` equal
+        ranges for :func:`kernels.relax_parts`, or None where that kernel does not apply: the
+        pipes must be stored sorted by their lower node, lower node first (as the builders
+        here store them), and no pipe may reach past the next range. Found once per count."""
+        key = ("_parts", n_nodes, count)
+        cache = self.__dict__.setdefault("_parts_cache", {})
+        if key not in cache:
+            cache[key] = _parts(self.edges, n_nodes, count)
+        return cache[key]
+
     @classmethod
     def from_edges(cls, edges: np.ndarray) -> "Topology":
         kernel_edges = np.ascontiguousarray(edges, dtype=np.int32)
         kernel_edges.flags.writeable = False
         return cls(edges=kernel_edges)
+
+
+def _parts(edges: np.ndarray, n_nodes: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    lower, upper = edges[:, 0], edges[:, 1]
+    if count < 2 or len(edges) == 0 or not (np.all(lower < upper) and np.all(np.diff(lower) >= 0)):
+        return None
+    node_bounds = np.linspace(0, n_nodes, count + 1).round().astype(np.int64)
+    if np.max(upper - lower) >= np.min(np.diff(node_bounds)):
+        return None  # a pipe would skip a whole range
+    edge_bounds = np.searchsorted(lower, node_bounds).astype(np.int64)
+    leave_from = edge_bounds[1:].copy()
+    for p in range(count):
+        leaving = np.flatnonzero(upper[edge_bounds[p] : edge_bounds[p + 1]] >= node_bounds[p + 1])
+        if len(leaving):
+            leave_from[p] = edge_bounds[p] + leaving[0]
+    for array in (node_bounds, edge_bounds, leave_from):
+        array.flags.writeable = False
+    return node_bounds, edge_bounds, leave_from
 
 
 def _band_order(edges: np.ndarray, n_nodes: int, grounded: bool = True) -> tuple[np.ndarray, int]:

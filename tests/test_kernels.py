@@ -91,3 +91,48 @@ def test_ensemble_relaxation_equals_each_network_relaxed_alone():
         assert np.array_equal(x, alone)  # the same arithmetic, bit for bit
     with pytest.raises(ValueError, match="one sources array"):
         simulator.relax_ensemble(networks, sources[:2], n_steps=1)
+
+
+@pytest.mark.parametrize("count", [2, 3, 5])
+@pytest.mark.parametrize("steps", [40, 41])
+def test_relax_split_over_parts_gives_the_serial_bits(count, steps):
+    net = simulator.lattice_network(side=20, seed=4)
+    parts = net.topology.parts(net.n_nodes, count)
+    assert parts is not None and len(parts[0]) == count + 1
+    node_bounds, edge_bounds, leave_from = parts
+    edges = net.topology.edges
+    assert (edges[edge_bounds[1] : edge_bounds[2], 0] >= node_bounds[1]).all()
+    crossing = edges[edge_bounds[0] : edge_bounds[1], 1] >= node_bounds[1]
+    assert crossing.any() and not crossing[: leave_from[0] - edge_bounds[0]].any()
+    rng = np.random.default_rng(count)
+    source = np.where(rng.random(net.n_nodes) < 0.3, rng.normal(size=net.n_nodes), 0.0)
+    source[[3, 7]] = -0.0  # a signed zero is a source too: it keeps a -0.0 node at -0.0
+    x0 = np.where(rng.random(net.n_nodes) < 0.5, rng.normal(size=net.n_nodes), -0.0)
+    gain = 0.9 * simulator.stable_dt(net)
+    serial, split = x0.copy(), x0.copy()
+    kernels.relax(edges, net.conductance, serial, source, gain, steps, np.empty_like(x0))
+    kernels.relax_parts(edges, net.conductance, split, source, gain, steps, np.empty_like(x0), *parts)
+    assert np.array_equal(serial.view(np.uint64), split.view(np.uint64))
+    assert not np.array_equal(serial, x0)
+
+
+def test_relax_runs_split_from_parallel_min_nodes_with_the_same_bits():
+    small, large = simulator.lattice_network(side=12), simulator.lattice_network(side=50, seed=1)
+    assert simulator.engine.relax_split(small) is None and simulator.engine.relax_split(large, threads=1) is None
+    assert simulator.engine.relax_split(large, threads=2) is not None
+    source = large.node_currents(np.array([1.0, 2.0, 3.0, 4.0]))
+    x, _ = simulator.relax(large, source, n_steps=301)
+    serial = np.zeros(large.n_nodes)
+    gain = 0.9 * simulator.stable_dt(large)
+    kernels.relax(large.topology.edges, large.conductance, serial, source, gain, 301, np.empty_like(serial))
+    assert np.array_equal(x, serial)
+
+
+def test_parts_refuse_pipe_orders_the_split_cannot_use():
+    net = simulator.lattice_network(side=20, seed=4)
+    edges = net.topology.edges
+    topology = type(net.topology)
+    assert topology.from_edges(edges[::-1]).parts(net.n_nodes, 2) is None  # not sorted by lower node
+    assert topology.from_edges(edges[:, ::-1]).parts(net.n_nodes, 2) is None  # upper node first
+    assert net.topology.parts(net.n_nodes, 50) is None  # ranges of 8 nodes: pipes would skip one
+    assert net.topology.parts(net.n_nodes, 1) is None
