@@ -16,6 +16,9 @@ Per network size (the paper's lattice, d = 4 neighbours, side x side nodes):
 * quasistatic learning step (factorise, pressure solve, chemical solve, update), ours
   (banded at 144 nodes; QDLDL or PARDISO with the analysis reused above) beside
   ``scipy.sparse.linalg.splu`` (factorise from scratch each step);
+* node order, at the largest size: ``simulator.relax`` on the lattice as built, with its
+  nodes and pipes numbered at random, and after ``Network.reordered()`` (reverse
+  Cuthill-McKee) of the random one;
 * at 144 nodes: 1000 networks relaxed in one compiled call (network-steps per second)
   beside one call per network; the Iris run, quasistatic (200 epochs) beside a plain numpy
   implementation (dense ``np.linalg.solve`` per presentation), and time-stepped (one epoch
@@ -212,6 +215,43 @@ def bench_size(side: int, budget: float, bandwidth: dict) -> dict:
     }  # fmt: skip
 
 
+# ---------------------------------------------------------------------- node order
+def shuffled(net, seed: int = 0):
+    """The same network with its nodes and pipes numbered at random (as a graph read from a
+    file in no particular order would be)."""
+    rng = np.random.default_rng(seed)
+    label = rng.permutation(net.n_nodes)
+    positions = np.empty_like(net.positions)
+    positions[label] = net.positions
+    pipes = rng.permutation(net.n_edges)
+    return simulator.Network(
+        positions=positions, edges=label[net.edges[pipes]], conductance=net.conductance[pipes],
+        input_pairs=label[net.input_pairs], output_pairs=label[net.output_pairs],
+    )  # fmt: skip
+
+
+def bench_order(side: int, budget: float) -> dict:
+    """``simulator.relax`` per step on the lattice as built, with its nodes and pipes numbered
+    at random, and after ``Network.reordered()`` (reverse Cuthill-McKee) of the random one."""
+    built = simulator.lattice_network(side=side, seed=0)
+    scrambled = shuffled(built)
+    start = time.perf_counter()
+    reordered = scrambled.reordered().network
+    reorder_time = time.perf_counter() - start
+    inputs = np.array([1.0, 2.0, 3.0, 4.0])
+    steps = int(max(20, min(200_000, budget * 1e8 / (10 * built.n_nodes))))
+    times = {}
+    for name, net in (("built", built), ("random", scrambled), ("reordered", reordered)):
+        source = net.node_currents(inputs)
+        simulator.relax(net, source, n_steps=2)
+        times[name] = best_of(lambda net=net, source=source: simulator.relax(net, source, n_steps=steps)) / steps
+    return {
+        "order_nodes": built.n_nodes, "order_built_s": times["built"], "order_random_s": times["random"],
+        "order_reordered_s": times["reordered"], "order_reorder_once_s": reorder_time,
+        "order_speedup": times["random"] / times["reordered"],
+    }  # fmt: skip
+
+
 # ---------------------------------------------------------------------- ensembles and Iris
 def bench_ensemble(count: int = 1000, steps: int = 2000) -> dict:
     networks = [simulator.lattice_network(side=12, seed=seed) for seed in range(count)]
@@ -347,6 +387,14 @@ def report(results: dict) -> str:
             f"| {fmt(r['advect_kernel_s'])} | {r['advect_speedup']:.1f}x | {fmt(r['learning_splu_s'])} "
             f"| {fmt(r['learning_step_s'])} ({r['learning_backend']}) | {r['learning_speedup']:.1f}x |"
         )
+    if "order" in results:
+        o = results["order"]
+        lines += [
+            "",
+            f"node order, relax at {o['order_nodes']} nodes: as built {fmt(o['order_built_s'])} per step; nodes and "
+            f"pipes numbered at random {fmt(o['order_random_s'])}; after Network.reordered() (RCM, "
+            f"{o['order_reorder_once_s']:.2f} s once) {fmt(o['order_reordered_s'])} ({o['order_speedup']:.1f}x)",
+        ]
     if "ensemble" in results:
         e = results["ensemble"]
         lines += ["", f"ensemble: {e['ensemble_networks']} networks of 144 nodes in one call: "
@@ -418,6 +466,7 @@ def main(argv=None):
         for side in args.sides:
             results["sizes"].append(bench_size(side, args.budget, bandwidth))
             print(f"  side {side}: done", flush=True)
+        results["order"] = bench_order(max(args.sides), args.budget)
         if 12 in args.sides:
             results["ensemble"] = bench_ensemble()
             results["iris"] = bench_iris()

@@ -39,10 +39,13 @@ def one_run(job) -> tuple[str, int, float, float, float]:
 
 
 def one_blas_thread():
-    """Workers share the cores: one BLAS thread each (numpy's and scipy's OpenBLAS alike)."""
+    """Workers share the cores: one BLAS thread each (numpy's and scipy's OpenBLAS alike), and
+    one Numba thread (``relax`` splits large networks over the cores)."""
+    import numba
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1)
+    numba.set_num_threads(1)
 
 
 def seed_range(text: str) -> list[int]:

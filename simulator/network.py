@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -30,6 +31,7 @@ __all__ = [
     "Network",
     "NetworkWarning",
     "Topology",
+    "Reordering",
     "lattice_network",
     "SPECIES_INTERIOR",
     "SPECIES_INPUT_PLUS",
@@ -321,6 +323,34 @@ class Network:
             output_pairs=relabel("output_pairs", output_pairs),
         )
 
+    def reordered(self) -> "Reordering":
+        """The same network with its nodes renumbered in reverse Cuthill-McKee order, each pipe
+        stored lower node first, and the pipes sorted by (lower, upper) node.
+
+        Neighbours then have nearby numbers, which keeps the kernels' node accesses in cache
+        and lets :func:`simulator.relax` split the steps over the cores
+        (:meth:`Topology.parts`). Worth it for a network built in an arbitrary order (from
+        networkx, say); :func:`lattice_network` already numbers its nodes this way. The physics
+        is unchanged; sums over pipes run in another order, so results agree to rounding.
+        """
+        from scipy.sparse.csgraph import reverse_cuthill_mckee
+
+        n = self.n_nodes
+        adjacency = sp.coo_matrix((np.ones(self.n_edges), (self.edges[:, 0], self.edges[:, 1])), shape=(n, n))
+        node_order = np.asarray(reverse_cuthill_mckee((adjacency + adjacency.T).tocsr(), symmetric_mode=True))
+        new_index = np.empty(n, dtype=np.int64)
+        new_index[node_order] = np.arange(n)
+        ends = np.sort(new_index[self.edges], axis=1)
+        pipe_order = np.lexsort((ends[:, 1], ends[:, 0]))
+        network = Network(
+            positions=self.positions[node_order],
+            edges=ends[pipe_order],
+            conductance=self.conductance[pipe_order],
+            input_pairs=new_index[self.input_pairs],
+            output_pairs=new_index[self.output_pairs],
+        )
+        return Reordering(network, node_order, pipe_order)
+
     def to_networkx(self):
         """A ``networkx.Graph`` with node attributes ``pos``, ``species``, edge attribute
         ``conductance`` and graph attributes ``input_pairs``, ``output_pairs``."""
@@ -336,6 +366,16 @@ class Network:
         for (a, b), w in zip(self.edges.tolist(), self.conductance.tolist()):
             graph.add_edge(a, b, conductance=w)
         return graph
+
+
+class Reordering(NamedTuple):
+    """:meth:`Network.reordered`: new node ``k`` is old node ``node_order[k]``, new pipe ``j``
+    is old pipe ``pipe_order[j]``. Back to the old numbering: ``x_old[node_order] = x_new``,
+    ``w_old[pipe_order] = w_new``."""
+
+    network: Network
+    node_order: np.ndarray
+    pipe_order: np.ndarray
 
 
 # ---------------------------------------------------------------------- validation

@@ -126,3 +126,38 @@ def test_lattice_builder_rejects_bad_arguments():
         simulator.lattice_network(side=3)
     with pytest.raises(ValueError, match="delta must be finite"):
         simulator.lattice_network(delta=float("nan"))
+
+
+def _shuffled(net, seed=0):
+    """The same network with its nodes and pipes numbered at random."""
+    rng = np.random.default_rng(seed)
+    label = rng.permutation(net.n_nodes)  # old node i is called label[i]
+    positions = np.empty_like(net.positions)
+    positions[label] = net.positions
+    pipes = rng.permutation(net.n_edges)
+    return simulator.Network(
+        positions=positions, edges=label[net.edges[pipes]], conductance=net.conductance[pipes],
+        input_pairs=label[net.input_pairs], output_pairs=label[net.output_pairs],
+    )  # fmt: skip
+
+
+def test_reordered_restores_a_banded_numbering_and_the_same_physics():
+    lattice = simulator.lattice_network(side=50, seed=3)
+    shuffled = _shuffled(lattice)
+    assert simulator.engine.relax_split(shuffled, threads=2) is None  # pipes in no usable order
+    new, node_order, pipe_order = shuffled.reordered()
+    edges = new.edges
+    assert (edges[:, 0] < edges[:, 1]).all() and (np.diff(edges[:, 0]) >= 0).all()
+    assert np.max(edges[:, 1] - edges[:, 0]) <= 2 * np.max(np.abs(np.diff(lattice.edges, axis=1)))
+    assert simulator.engine.relax_split(new, threads=2) is not None
+    np.testing.assert_array_equal(new.conductance, shuffled.conductance[pipe_order])
+    np.testing.assert_array_equal(new.positions, shuffled.positions[node_order])
+    inputs = np.array([1.0, -2.0, 0.5, 3.0])
+    v_new = simulator.LaplacianSolver(new).solve(new.node_currents(inputs))
+    v_old = simulator.LaplacianSolver(shuffled).solve(shuffled.node_currents(inputs))
+    back = np.empty_like(v_new)
+    back[node_order] = v_new
+    np.testing.assert_allclose(back - back.mean(), v_old - v_old.mean(), atol=1e-10 * np.abs(v_old).max())
+    np.testing.assert_allclose(new.outputs(v_new), shuffled.outputs(v_old), rtol=1e-9)
+    relaxed, _ = simulator.relax(new, new.node_currents(inputs), rtol=1e-10)  # stepped over the cores
+    np.testing.assert_allclose(new.outputs(relaxed), new.outputs(v_new), atol=1e-6 * np.abs(new.outputs(v_new)).max())
