@@ -128,22 +128,15 @@ def test_lattice_builder_rejects_bad_arguments():
         simulator.lattice_network(delta=float("nan"))
 
 
-def _shuffled(net, seed=0):
-    """The same network with its nodes and pipes numbered at random."""
-    rng = np.random.default_rng(seed)
-    label = rng.permutation(net.n_nodes)  # old node i is called label[i]
-    positions = np.empty_like(net.positions)
-    positions[label] = net.positions
-    pipes = rng.permutation(net.n_edges)
-    return simulator.Network(
-        positions=positions, edges=label[net.edges[pipes]], conductance=net.conductance[pipes],
-        input_pairs=label[net.input_pairs], output_pairs=label[net.output_pairs],
-    )  # fmt: skip
-
-
 def test_reordered_restores_a_banded_numbering_and_the_same_physics():
     lattice = simulator.lattice_network(side=50, seed=3)
-    shuffled = _shuffled(lattice)
+    rng = np.random.default_rng(0)
+    shuffled, node_shuffle, _ = lattice.renumbered(rng.permutation(lattice.n_nodes), rng.permutation(lattice.n_edges))
+    v_lattice = simulator.LaplacianSolver(lattice).solve(lattice.node_currents(np.ones(4)))
+    v_shuffled = simulator.LaplacianSolver(shuffled).solve(shuffled.node_currents(np.ones(4)))
+    np.testing.assert_allclose(v_shuffled, v_lattice[node_shuffle], atol=1e-12)
+    with pytest.raises(ValueError, match="node_order must be a permutation"):
+        lattice.renumbered(np.zeros(lattice.n_nodes, dtype=int))
     assert simulator.engine.relax_split(shuffled, threads=2) is None  # pipes in no usable order
     new, node_order, pipe_order = shuffled.reordered()
     edges = new.edges
