@@ -48,11 +48,6 @@ __all__ = [
 #: Below this many nodes ``relax`` runs on one core: a step is then shorter than the cores'
 #: rendezvous (measured crossover near 1,000 nodes; benchmarks/bench_suite.py).
 PARALLEL_MIN_NODES = 2000
-#: From this many nodes on ``relax`` reads the pipes' ends as a compact stream: the pipe
-#: arrays no longer fit in the last-level cache and the loop waits on memory (1.1x at 1e6
-#: nodes; 5% slower at 1e5, where it does not wait).
-COMPACT_MIN_NODES = 300_000
-_NO_STREAM = (np.zeros(0, np.uint8), np.zeros(0, np.uint16))
 
 
 class SimulationError(RuntimeError):
@@ -307,20 +302,14 @@ def relax_ensemble(networks, sources, *, n_steps: int, c: float = 1.0, kappa: fl
 
 
 def relax_split(network: Network, threads: int | None = None):
-    """The trailing arguments of :func:`kernels.relax_parts` with which :func:`relax` steps
-    ``network`` on ``threads`` cores (default: Numba's thread count): the split
-    (:meth:`Topology.parts`) and, from :data:`COMPACT_MIN_NODES` on, the compact pipe stream
-    (:meth:`Topology.compact_ends`). None when it steps on one core: fewer than
-    :data:`PARALLEL_MIN_NODES` nodes, one thread, or pipes not stored in the order the split
-    needs. Either way the result is bit-identical."""
+    """The split of ``network`` that :func:`relax` steps on ``threads`` cores (default: Numba's
+    thread count), or None when it steps on one: fewer than :data:`PARALLEL_MIN_NODES` nodes,
+    one thread, or pipes not stored in the order the split needs (:meth:`Topology.parts`).
+    Either way the result is bit-identical."""
     threads = numba.get_num_threads() if threads is None else threads
     if network.n_nodes < PARALLEL_MIN_NODES or threads < 2:
         return None
-    parts = network.topology.parts(network.n_nodes, threads)
-    if parts is None:
-        return None
-    stream = network.topology.compact_ends() if network.n_nodes >= COMPACT_MIN_NODES else None
-    return (*parts, *(_NO_STREAM if stream is None else stream))
+    return network.topology.parts(network.n_nodes, threads)
 
 
 def relax(

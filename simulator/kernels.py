@@ -94,7 +94,7 @@ def relax_ensemble(edges, w, x, source, gain, node_offset, edge_offset, n_steps,
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
-def relax_parts(edges, w, x, source, gain, n_steps, scratch, node_bounds, edge_bounds, leave_from, step_a, offset_b):
+def relax_parts(edges, w, x, source, gain, n_steps, scratch, node_bounds, edge_bounds, leave_from):
     """``relax`` with the nodes split into parts, one per core, bit-identical to ``relax``.
 
     Needs the pipes sorted by their lower node, stored lower node first, and every pipe
@@ -105,14 +105,9 @@ def relax_parts(edges, w, x, source, gain, n_steps, scratch, node_bounds, edge_b
     pipes arriving from the part below (computed again on this side), then its own. The
     source is added only at the nodes that have one, so a step reads two node arrays, not three
     (``now + (+0.0)`` is ``now`` except for ``-0.0``; a source of ``-0.0`` counts as present).
-
-    ``step_a [m] uint8, offset_b [m] uint16``, or both empty: the pipes' ends as a compact
-    stream, ``a_e = a_(e-1) + step_a[e]``, ``b_e = a_e + offset_b[e]`` (3 bytes a pipe, not 8),
-    for networks whose pipe arrays do not fit in cache: there the loop waits on memory.
     """
     n = x.shape[0]
     parts = node_bounds.shape[0] - 1
-    compact = step_a.shape[0] > 0
     count = 0
     for i in range(n):
         if source[i] != 0.0 or np.signbit(source[i]):
@@ -146,23 +141,13 @@ def relax_parts(edges, w, x, source, gain, n_steps, scratch, node_bounds, edge_b
                     if b >= lo:
                         a = np.uint32(edges[e, 0])
                         nxt[b] += gw[e] * (now[a] - now[b])
-            first, inner = np.uint64(edge_bounds[p]), np.uint64(leave_from[p])
-            if compact and inner > first:  # both ends here
-                a = np.uint32(edges[first, 0]) - np.uint32(step_a[first])
-                for e in range(first, inner):
-                    a += np.uint32(step_a[e])
-                    b = a + np.uint32(offset_b[e])
-                    flux = gw[e] * (now[a] - now[b])
-                    nxt[a] -= flux
-                    nxt[b] += flux
-            else:
-                for e in range(first, inner):
-                    a = np.uint32(edges[e, 0])
-                    b = np.uint32(edges[e, 1])
-                    flux = gw[e] * (now[a] - now[b])
-                    nxt[a] -= flux
-                    nxt[b] += flux
-            for e in range(inner, np.uint64(edge_bounds[p + 1])):  # some leave
+            for e in range(np.uint64(edge_bounds[p]), np.uint64(leave_from[p])):  # both ends here
+                a = np.uint32(edges[e, 0])
+                b = np.uint32(edges[e, 1])
+                flux = gw[e] * (now[a] - now[b])
+                nxt[a] -= flux
+                nxt[b] += flux
+            for e in range(np.uint64(leave_from[p]), np.uint64(edge_bounds[p + 1])):  # some leave
                 a = np.uint32(edges[e, 0])
                 b = np.uint32(edges[e, 1])
                 flux = gw[e] * (now[a] - now[b])

@@ -87,18 +87,6 @@ class Topology:
             cache[key] = _parts(self.edges, n_nodes, count)
         return cache[key]
 
-    def compact_ends(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """``(step_a [m] uint8, offset_b [m] uint16)``: the pipes' ends as a stream of 3 bytes a
-        pipe, ``a_e = a_(e-1) + step_a[e]`` (``a_(-1) = 0``), ``b_e = a_e + offset_b[e]``; or None
-        when the pipes are not sorted lower node first or a step or offset does not fit."""
-        if "_compact_ends" not in self.__dict__:
-            lower, upper = self.edges[:, 0].astype(np.int64), self.edges[:, 1].astype(np.int64)
-            step, offset = np.diff(lower, prepend=0), upper - lower
-            fits = len(lower) > 0 and step.min() >= 0 and step.max() < 256 and offset.min() > 0 and offset.max() < 65536
-            compact = (step.astype(np.uint8), offset.astype(np.uint16)) if fits else None
-            object.__setattr__(self, "_compact_ends", compact)  # a cache, not state
-        return self.__dict__["_compact_ends"]
-
     @classmethod
     def from_edges(cls, edges: np.ndarray) -> "Topology":
         kernel_edges = np.array(edges, dtype=np.int32, order="C")  # a copy: the caller's array stays writeable
