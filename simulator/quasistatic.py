@@ -11,6 +11,8 @@ those weights: the pressure solve and the chemical (adjoint) solve of a learning
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
@@ -160,6 +162,9 @@ class RefactoringLaplacian:
                 import pypardiso
 
                 self._solver = pypardiso.PyPardisoSolver(mtype=2)  # real symmetric positive definite
+                # MKL's memory is freed with this object, or at exit while the interpreter is whole
+                # (a __del__ at shutdown fails on imports pypardiso makes while freeing)
+                weakref.finalize(self, self._solver.free_memory, everything=True)
                 self._solver.set_phase(11)  # analysis: ordering and symbolic factorisation, once
                 self._solver._call_pardiso(self._matrix, np.zeros((self.n_nodes - 1, 1)))
             self._solver.set_phase(22)  # numeric factorisation only
@@ -191,10 +196,6 @@ class RefactoringLaplacian:
             x = self._solver.solve(np.ascontiguousarray(grounded))
         solution[1:] = x.reshape(sources[1:].shape)
         return solution - solution.mean(axis=0)
-
-    def __del__(self):
-        if self.backend == "pardiso" and self._solver is not None:
-            self._solver.free_memory(everything=True)
 
 
 def _upper_pattern(edges: np.ndarray, n_nodes: int):
