@@ -16,6 +16,8 @@ Per network size (the paper's lattice, d = 4 neighbours, side x side nodes):
 * quasistatic learning step (factorise, pressure solve, chemical solve, update), ours
   (banded at 144 nodes; QDLDL or PARDISO with the analysis reused above) beside
   ``scipy.sparse.linalg.splu`` (factorise from scratch each step);
+* time-stepped learning (``learn_steps``: pressure, chemical and dw per step) on one core
+  and split over the cores as ``train`` runs it from ``PARALLEL_MIN_NODES`` on;
 * node order, at the largest size: ``simulator.relax`` on the lattice as built, with its
   nodes and pipes numbered at random, and after ``Network.reordered()`` (reverse
   Cuthill-McKee) of the random one;
@@ -158,6 +160,25 @@ def bench_size(side: int, budget: float) -> dict:
     else:
         assert np.array_equal(run_split(), serial)  # warm-up, and the same bits
         cores, engine_step = len(parts[0]) - 1, best_of(run_split, 5) / steps
+    learning = {}  # time-stepped learning (pressure, chemical and dw per step): one core, and over the cores
+    if parts is not None:
+        plus, minus = net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32)
+        learn_steps = max(10, steps // 4)
+
+        def run_learning(split):
+            v, u, dw = np.zeros(n), np.zeros(n), np.zeros(m)
+            head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, True, gain, gain, 1.0, 1e-3)
+            if split:
+                kernels.learn_steps_parts(*head, 1e-4, dw, learn_steps, np.empty(n), np.empty(n), *parts)
+            else:
+                kernels.learn_steps(*head, False, 1e-4, dw, learn_steps, np.empty(n), np.empty(n))
+            return dw
+
+        assert np.array_equal(run_learning(True), run_learning(False))  # warm-up, and the same bits
+        learning = {
+            "learn_one_core_s": best_of(lambda: run_learning(False), 5) / learn_steps,
+            "learn_cores_s": best_of(lambda: run_learning(True), 5) / learn_steps,
+        }
     # compulsory traffic per step: each pipe's two int32 ends and its weight once; each node's
     # old value read, new value written, source term read (the fields themselves stay put);
     # the bound is that traffic at the triad bandwidth of as many cores as the kernel runs on,
@@ -221,7 +242,7 @@ def bench_size(side: int, budget: float) -> dict:
         "relax_scipy_s": scipy_step, "relax_speedup": scipy_step / engine_step,
         "relax_bytes_per_step": step_bytes, "relax_GBps": step_bytes / engine_step / 1e9,
         "relax_roofline_s": roofline, "relax_over_roofline": float(np.median(ratios)), "relax_triad_GBps": triad,
-        "relax_over_roofline_rounds": ratios,
+        "relax_over_roofline_rounds": ratios, **learning,
         "advect_kernel_s": advect_step, "advect_numpy_s": numpy_advect_step,
         "advect_speedup": numpy_advect_step / advect_step,
         "learning_step_s": ours, "learning_backend": backend, "learning_splu_s": splu, "learning_analysis_s": analysis,
@@ -389,6 +410,11 @@ def report(results: dict) -> str:
             f"| {fmt(r['advect_kernel_s'])} | {r['advect_speedup']:.1f}x | {fmt(r['learning_splu_s'])} "
             f"| {fmt(r['learning_step_s'])} ({r['learning_backend']}) | {r['learning_speedup']:.1f}x |"
         )
+    learned = [r for r in results["sizes"] if "learn_cores_s" in r]
+    if learned:
+        lines += ["", "time-stepped learning step (pressure, chemical, dw), one core / over the cores: " + "; ".join(
+            f"{r['nodes']} nodes {fmt(r['learn_one_core_s'])} / {fmt(r['learn_cores_s'])} "
+            f"({r['learn_one_core_s'] / r['learn_cores_s']:.2f}x)" for r in learned)]  # fmt: skip
     if "order" in results:
         o = results["order"]
         lines += [

@@ -302,10 +302,10 @@ def relax_ensemble(networks, sources, *, n_steps: int, c: float = 1.0, kappa: fl
 
 
 def relax_split(network: Network, threads: int | None = None):
-    """The split of ``network`` that :func:`relax` steps on ``threads`` cores (default: Numba's
-    thread count), or None when it steps on one: fewer than :data:`PARALLEL_MIN_NODES` nodes,
-    one thread, or pipes not stored in the order the split needs (:meth:`Topology.parts`).
-    Either way the result is bit-identical."""
+    """The split of ``network`` that :func:`relax` (and time-stepped ``train`` with deferred
+    weights) steps on ``threads`` cores (default: Numba's thread count), or None when it steps
+    on one: fewer than :data:`PARALLEL_MIN_NODES` nodes, one thread, or pipes not stored in
+    the order the split needs (:meth:`Topology.parts`). Either way the result is bit-identical."""
     threads = numba.get_num_threads() if threads is None else threads
     if network.n_nodes < PARALLEL_MIN_NODES or threads < 2:
         return None
@@ -515,6 +515,7 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
     floored = np.zeros(len(inputs), dtype=np.int64)
     dts = np.empty(len(inputs))
     frames = ([], [], [], [])  # step, time, v, u
+    split = None if live else relax_split(network)  # live weights change w inside a step: one core
     for k in range(len(inputs)):
         dt, n_steps, n_delay = _presentation_steps(dynamics, network, w, k)
         dts[k] = dt
@@ -528,11 +529,18 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
                 chunk = min(dynamics.chunk_steps, phase_steps - done)
                 if record_every:
                     chunk = min(chunk, record_every - state.step % record_every)
-                kernels.learn_steps(
-                    network.topology.edges, w, state.v, state.u, currents,
-                    out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
-                    dynamics.kappa, learn_rate, live, w_min, dw, chunk, v_scratch, u_scratch,
-                )  # fmt: skip
+                if split is None:
+                    kernels.learn_steps(
+                        network.topology.edges, w, state.v, state.u, currents,
+                        out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
+                        dynamics.kappa, learn_rate, live, w_min, dw, chunk, v_scratch, u_scratch,
+                    )  # fmt: skip
+                else:  # the same bits, over the cores
+                    kernels.learn_steps_parts(
+                        network.topology.edges, w, state.v, state.u, currents,
+                        out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
+                        dynamics.kappa, learn_rate, w_min, dw, chunk, v_scratch, u_scratch, *split,
+                    )  # fmt: skip
                 done += chunk
                 state.step += chunk
                 _check_fields(state, k, live, network, dynamics, w, dt)

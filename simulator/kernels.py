@@ -26,7 +26,8 @@ import numpy as np
 from numba import njit, prange
 
 __all__ = [
-    "laplacian_bound", "relax", "relax_parts", "relax_ensemble", "edge_update", "learn_steps", "nudged_steps", "advect",
+    "laplacian_bound", "relax", "relax_parts", "relax_ensemble", "edge_update", "learn_steps", "learn_steps_parts",
+    "nudged_steps", "advect",
     "band_assemble", "band_cholesky", "band_solve", "quasistatic_chemical_steps", "scatter_laplacian",
     "implicit_learn_steps", "shifted_band_factor", "band_solve_pair",
 ]  # fmt: skip
@@ -237,6 +238,59 @@ def learn_steps(
             dw_accumulated[e] += change
             if live_weights:
                 w[e] = max(w[e] + change, w_min)
+    if n_steps % 2 == 1:
+        v[:] = v_scratch
+        u[:] = u_scratch
+
+
+@njit(cache=True, error_model="numpy", parallel=True)
+def learn_steps_parts(
+    edges, w, v, u, node_current, out_plus, out_minus, targets, eta, feedback_on, gain_v, gain_u, kappa, learn_rate,
+    w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds, leave_from,
+):  # fmt: skip
+    """``learn_steps`` (deferred weights: ``w`` fixed) split over the cores as :func:`relax_parts`
+    splits ``relax``, bit-identical to it. Each core writes only its own nodes, in the serial
+    order (start value, feedback at its output terminals, pipes arriving from the part below,
+    its own pipes), and accumulates ``dw`` only on the pipes whose lower node it owns."""
+    parts = node_bounds.shape[0] - 1
+    for step in range(n_steps):
+        if step % 2 == 0:
+            v_now, v_next, u_now, u_next = v, v_scratch, u, u_scratch
+        else:
+            v_now, v_next, u_now, u_next = v_scratch, v, u_scratch, u
+        for p in prange(parts):
+            lo, hi = np.uint32(node_bounds[p]), np.uint32(node_bounds[p + 1])
+            for i in range(np.uint64(lo), np.uint64(hi)):
+                v_next[i] = v_now[i] + gain_v * node_current[i]
+                u_next[i] = u_now[i]
+            if feedback_on:
+                for o in range(out_plus.shape[0]):
+                    plus, minus = np.uint32(out_plus[o]), np.uint32(out_minus[o])
+                    injected = gain_u * eta * (targets[o] - (v_now[plus] - v_now[minus]))
+                    if lo <= plus < hi:
+                        u_next[plus] += injected
+                    if lo <= minus < hi:
+                        u_next[minus] -= injected
+            if p > 0:  # pipes arriving from the part below, in pipe order: only their end here
+                for e in range(np.uint64(leave_from[p - 1]), np.uint64(edge_bounds[p])):
+                    b = np.uint32(edges[e, 1])
+                    if b >= lo:
+                        a = np.uint32(edges[e, 0])
+                        v_next[b] += gain_v * w[e] * (v_now[a] - v_now[b])
+                        u_next[b] += gain_u * kappa * w[e] * (u_now[a] - u_now[b])
+            for e in range(np.uint64(edge_bounds[p]), np.uint64(edge_bounds[p + 1])):
+                a = np.uint32(edges[e, 0])
+                b = np.uint32(edges[e, 1])
+                drop_v = v_now[a] - v_now[b]
+                drop_u = u_now[a] - u_now[b]
+                flux_v = gain_v * w[e] * drop_v
+                flux_u = gain_u * kappa * w[e] * drop_u
+                v_next[a] -= flux_v
+                u_next[a] -= flux_u
+                if b < hi:
+                    v_next[b] += flux_v
+                    u_next[b] += flux_u
+                dw_accumulated[e] += -learn_rate * drop_u * drop_v
     if n_steps % 2 == 1:
         v[:] = v_scratch
         u[:] = u_scratch

@@ -331,3 +331,21 @@ def test_implicit_scheme_reaches_the_quasistatic_update_like_the_explicit_one():
         TimeStepped(T=1.0, scheme="implicit")
     with pytest.raises(ValueError, match="chemical rule only"):
         train(network, inputs, targets, rule="ep", dynamics=TimeStepped(T=1.0, dt=0.1, scheme="implicit"))
+
+
+def test_timestepped_training_over_the_cores_gives_the_serial_bits(monkeypatch):
+    from simulator import engine
+
+    net = simulator.lattice_network(side=50, seed=1)
+    assert engine.relax_split(net, threads=2) is not None
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.uniform(0, 5, (2, net.n_inputs)), rng.normal(0, 0.1, (2, net.n_outputs))
+    dynamics = simulator.TimeStepped(T=0.2 * simulator.relaxation_time(net), tau=0.0)
+    runs = []
+    for split in (lambda network, threads=None: network.topology.parts(network.n_nodes, 2), lambda *a, **k: None):
+        monkeypatch.setattr(engine, "relax_split", split)
+        runs.append(simulator.train(net, inputs, targets, alpha=1e-2, eta=1.0, dynamics=dynamics))
+    over_cores, serial = runs
+    assert np.array_equal(over_cores.network.conductance, serial.network.conductance)
+    assert np.array_equal(over_cores.outputs, serial.outputs)
+    assert not np.array_equal(serial.network.conductance, net.conductance)

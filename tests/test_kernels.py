@@ -139,3 +139,29 @@ def test_parts_refuse_pipe_orders_the_split_cannot_use():
     mine = np.array(edges)
     topology.from_edges(mine)
     assert mine.flags.writeable  # the topology keeps its own read-only copy
+
+
+@pytest.mark.parametrize("count", [2, 3])
+@pytest.mark.parametrize("steps", [30, 31])
+def test_learn_steps_split_over_parts_gives_the_serial_bits(count, steps):
+    net = simulator.lattice_network(side=20, seed=5)
+    parts = net.topology.parts(net.n_nodes, count)
+    rng = np.random.default_rng(count + steps)
+    v0, u0 = rng.normal(size=net.n_nodes), rng.normal(size=net.n_nodes)
+    currents = net.node_currents(rng.normal(size=net.n_inputs))
+    targets = rng.normal(size=net.n_outputs)
+    plus, minus = net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32)
+    gain = 0.9 * simulator.stable_dt(net)
+    results = []
+    for kernel, extra in ((kernels.learn_steps, ()), (kernels.learn_steps_parts, parts)):
+        v, u, dw = v0.copy(), u0.copy(), np.zeros(net.n_edges)
+        head = (net.topology.edges, net.conductance.copy(), v, u, currents, plus, minus, targets, 0.3, True)
+        rates = (gain, 0.8 * gain, 1.5 * 0.5, 0.05)  # gain_v, gain_u, kappa, learn_rate (kappa * gain_u stable)
+        if kernel is kernels.learn_steps:
+            kernel(*head, *rates, False, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u))
+        else:
+            kernel(*head, *rates, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u), *extra)
+        results.append((v, u, dw))
+    for serial, split in zip(*results):
+        assert np.array_equal(serial.view(np.uint64), split.view(np.uint64))
+    assert np.abs(results[0][2]).max() > 0  # the pipes learned something
