@@ -169,6 +169,15 @@ def edge_update(edges, u, v, alpha, out):
         out[e] = -alpha * (u[a] - u[b]) * (v[a] - v[b])
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _pipe_terms(v_now, u_now, a, b, w_e, gain_v, gain_u, kappa, learn_rate):
+    """One pipe's share of a learning step: ``(flux_v, flux_u, dw)`` from ``a`` to ``b``. The
+    serial and the split kernels both call this, so they do the same arithmetic."""
+    drop_v = v_now[a] - v_now[b]
+    drop_u = u_now[a] - u_now[b]
+    return gain_v * w_e * drop_v, gain_u * kappa * w_e * drop_u, -learn_rate * drop_u * drop_v
+
+
 @njit(cache=True, error_model="numpy")
 def learn_steps(
     edges,
@@ -226,15 +235,11 @@ def learn_steps(
         for e in range(edges.shape[0]):
             a = np.uint32(edges[e, 0])
             b = np.uint32(edges[e, 1])
-            drop_v = v_now[a] - v_now[b]
-            drop_u = u_now[a] - u_now[b]
-            flux_v = gain_v * w[e] * drop_v
-            flux_u = gain_u * kappa * w[e] * drop_u
+            flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, learn_rate)
             v_next[a] -= flux_v
             v_next[b] += flux_v
             u_next[a] -= flux_u
             u_next[b] += flux_u
-            change = -learn_rate * drop_u * drop_v
             dw_accumulated[e] += change
             if live_weights:
                 w[e] = max(w[e] + change, w_min)
@@ -276,21 +281,19 @@ def learn_steps_parts(
                     b = np.uint32(edges[e, 1])
                     if b >= lo:
                         a = np.uint32(edges[e, 0])
-                        v_next[b] += gain_v * w[e] * (v_now[a] - v_now[b])
-                        u_next[b] += gain_u * kappa * w[e] * (u_now[a] - u_now[b])
+                        flux_v, flux_u, _ = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, learn_rate)
+                        v_next[b] += flux_v
+                        u_next[b] += flux_u
             for e in range(np.uint64(edge_bounds[p]), np.uint64(edge_bounds[p + 1])):
                 a = np.uint32(edges[e, 0])
                 b = np.uint32(edges[e, 1])
-                drop_v = v_now[a] - v_now[b]
-                drop_u = u_now[a] - u_now[b]
-                flux_v = gain_v * w[e] * drop_v
-                flux_u = gain_u * kappa * w[e] * drop_u
+                flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, learn_rate)
                 v_next[a] -= flux_v
                 u_next[a] -= flux_u
                 if b < hi:
                     v_next[b] += flux_v
                     u_next[b] += flux_u
-                dw_accumulated[e] += -learn_rate * drop_u * drop_v
+                dw_accumulated[e] += change
     if n_steps % 2 == 1:
         v[:] = v_scratch
         u[:] = u_scratch
