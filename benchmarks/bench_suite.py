@@ -155,15 +155,13 @@ def bench_size(side: int, budget: float) -> dict:
     np.testing.assert_allclose(serial, run_scipy(), rtol=1e-9, atol=1e-12)  # warm-up, and agreement
     kernel_step = best_of(run_kernel, 5) / steps
     scipy_step = best_of(run_scipy) / steps
-    if parts is None:
-        cores, engine_step = 1, kernel_step
-    else:
+    if parts is not None:
         assert np.array_equal(run_split(), serial)  # warm-up, and the same bits
-        cores, engine_step = len(parts[0]) - 1, best_of(run_split, 5) / steps
+    cores = 1 if parts is None else len(parts[0]) - 1
     learning = {}  # time-stepped learning (pressure, chemical and dw per step): one core, and over the cores
     if parts is not None:
         plus, minus = net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32)
-        learn_steps = max(10, steps // 4)
+        learn_steps = steps
 
         def run_learning(split):
             v, u, dw = np.zeros(n), np.zeros(n), np.zeros(m)
@@ -185,7 +183,7 @@ def bench_size(side: int, budget: float) -> dict:
     # measured back to back with the kernel in each of several rounds (the machine is shared
     # and its bandwidth drifts within seconds); x roofline is the median round's ratio
     step_bytes = 16 * m + 24 * n
-    engine = run_kernel if parts is None else run_split
+    engine, engine_step = (run_kernel, kernel_step) if parts is None else (run_split, np.inf)
     key = "triad_one_core_GBps" if cores == 1 else "triad_all_cores_GBps"
     triads, ratios = [], []
     for _ in range(ROOFLINE_ROUNDS):

@@ -524,23 +524,17 @@ def _train_timestepped(network, inputs, targets, alpha, eta, dynamics, w_min, st
         learn_rate = dt * alpha / dynamics.T
         start_step = state.step
         for feedback_on, phase_steps in ((False, n_delay), (True, n_steps - n_delay)):
+            step_args = (network.topology.edges, w, state.v, state.u, currents, out_plus, out_minus, targets[k], eta,
+                         feedback_on, dt / dynamics.c_v, dt / dynamics.c_u, dynamics.kappa, learn_rate)  # fmt: skip
             done = 0
             while done < phase_steps:
                 chunk = min(dynamics.chunk_steps, phase_steps - done)
                 if record_every:
                     chunk = min(chunk, record_every - state.step % record_every)
                 if split is None:
-                    kernels.learn_steps(
-                        network.topology.edges, w, state.v, state.u, currents,
-                        out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
-                        dynamics.kappa, learn_rate, live, w_min, dw, chunk, v_scratch, u_scratch,
-                    )  # fmt: skip
+                    kernels.learn_steps(*step_args, live, w_min, dw, chunk, v_scratch, u_scratch)
                 else:  # the same bits, over the cores
-                    kernels.learn_steps_parts(
-                        network.topology.edges, w, state.v, state.u, currents,
-                        out_plus, out_minus, targets[k], eta, feedback_on, dt / dynamics.c_v, dt / dynamics.c_u,
-                        dynamics.kappa, learn_rate, w_min, dw, chunk, v_scratch, u_scratch, *split,
-                    )  # fmt: skip
+                    kernels.learn_steps_parts(*step_args, w_min, dw, chunk, v_scratch, u_scratch, *split)
                 done += chunk
                 state.step += chunk
                 _check_fields(state, k, live, network, dynamics, w, dt)

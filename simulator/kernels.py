@@ -101,11 +101,12 @@ def relax_parts(edges, w, x, source, gain, n_steps, scratch, node_bounds, edge_b
     Needs the pipes sorted by their lower node, stored lower node first, and every pipe
     reaching at most into the next part. Part ``p`` owns nodes
     ``node_bounds[p]:node_bounds[p+1]`` and the pipes ``edge_bounds[p]:edge_bounds[p+1]``
-    whose lower node it owns; from ``leave_from[p]`` on, some of them end in part ``p+1``.
-    Each core writes only its own nodes and adds their terms in the serial order: first the
-    pipes arriving from the part below (computed again on this side), then its own. The
-    source is added only at the nodes that have one, so a step reads two node arrays, not three
-    (``now + (+0.0)`` is ``now`` except for ``-0.0``; a source of ``-0.0`` counts as present).
+    whose lower node it owns; from ``leave_from[p]`` on, some of them end in part ``p+1``
+    (part ``p+1`` scans those again). Each core writes only its own nodes and adds their
+    terms in the serial order: first the pipes arriving from the part below (computed again
+    on this side), then its own. The source is added only at the nodes that have one, so a
+    step reads two node arrays, not three (``now + (+0.0)`` is ``now`` except for ``-0.0``; a
+    source of ``-0.0`` counts as present).
     """
     n = x.shape[0]
     parts = node_bounds.shape[0] - 1
@@ -142,18 +143,12 @@ def relax_parts(edges, w, x, source, gain, n_steps, scratch, node_bounds, edge_b
                     if b >= lo:
                         a = np.uint32(edges[e, 0])
                         nxt[b] += gw[e] * (now[a] - now[b])
-            for e in range(np.uint64(edge_bounds[p]), np.uint64(leave_from[p])):  # both ends here
+            for e in range(np.uint64(edge_bounds[p]), np.uint64(edge_bounds[p + 1])):
                 a = np.uint32(edges[e, 0])
                 b = np.uint32(edges[e, 1])
                 flux = gw[e] * (now[a] - now[b])
                 nxt[a] -= flux
-                nxt[b] += flux
-            for e in range(np.uint64(leave_from[p]), np.uint64(edge_bounds[p + 1])):  # some leave
-                a = np.uint32(edges[e, 0])
-                b = np.uint32(edges[e, 1])
-                flux = gw[e] * (now[a] - now[b])
-                nxt[a] -= flux
-                if b < hi:
+                if b < hi:  # else the part above adds it
                     nxt[b] += flux
     if n_steps % 2 == 1:
         for i in range(n):

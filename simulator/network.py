@@ -323,11 +323,12 @@ class Network:
             output_pairs=relabel("output_pairs", output_pairs),
         )
 
-    def renumbered(self, node_order, pipe_order=None) -> "Reordering":
+    def renumbered(self, node_order, pipe_order=None, *, lower_first: bool = False) -> "Reordering":
         """The same network with new node ``k`` = old node ``node_order[k]`` and new pipe ``j`` =
         old pipe ``pipe_order[j]`` (default: the pipes keep their order). Each pipe keeps its
-        orientation, so flows keep their signs. Sums over pipes run in another order, so
-        results agree with the old numbering's to rounding."""
+        orientation, so flows keep their signs, unless ``lower_first``: then each pipe is stored
+        lower node first, and one whose ends swap carries its flow with the opposite sign. Sums
+        over pipes run in another order, so results agree with the old numbering's to rounding."""
         n, m = self.n_nodes, self.n_edges
         node_order = np.asarray(node_order, dtype=np.int64)
         pipe_order = np.arange(m) if pipe_order is None else np.asarray(pipe_order, dtype=np.int64)
@@ -336,9 +337,10 @@ class Network:
                 raise ValueError(f"{name} must be a permutation of 0..{size - 1}")
         new_index = np.empty(n, dtype=np.int64)
         new_index[node_order] = np.arange(n)
+        edges = new_index[self.edges[pipe_order]]
         network = Network(
             positions=self.positions[node_order],
-            edges=new_index[self.edges[pipe_order]],
+            edges=np.sort(edges, axis=1) if lower_first else edges,
             conductance=self.conductance[pipe_order],
             input_pairs=new_index[self.input_pairs],
             output_pairs=new_index[self.output_pairs],
@@ -346,8 +348,9 @@ class Network:
         return Reordering(network, node_order, pipe_order)
 
     def reordered(self) -> "Reordering":
-        """The same network with its nodes renumbered in reverse Cuthill-McKee order, each pipe
-        stored lower node first, and the pipes sorted by (lower, upper) node.
+        """The same network with its nodes renumbered in reverse Cuthill-McKee order (the order
+        of :meth:`Topology.band_order`), each pipe stored lower node first, and the pipes sorted
+        by (lower, upper) node.
 
         Neighbours then have nearby numbers, which keeps the kernels' node accesses in cache
         and lets :func:`simulator.relax` split the steps over the cores
@@ -356,23 +359,9 @@ class Network:
         is unchanged; sums over pipes run in another order, so results agree to rounding, and
         a pipe whose ends swap carries its flow with the opposite sign.
         """
-        from scipy.sparse.csgraph import reverse_cuthill_mckee
-
-        n = self.n_nodes
-        adjacency = sp.coo_matrix((np.ones(self.n_edges), (self.edges[:, 0], self.edges[:, 1])), shape=(n, n))
-        node_order = np.asarray(reverse_cuthill_mckee((adjacency + adjacency.T).tocsr(), symmetric_mode=True))
-        new_index = np.empty(n, dtype=np.int64)
-        new_index[node_order] = np.arange(n)
+        new_index, _ = self.topology.band_order(self.n_nodes, grounded=False)
         ends = np.sort(new_index[self.edges], axis=1)
-        pipe_order = np.lexsort((ends[:, 1], ends[:, 0]))
-        network = Network(
-            positions=self.positions[node_order],
-            edges=ends[pipe_order],
-            conductance=self.conductance[pipe_order],
-            input_pairs=new_index[self.input_pairs],
-            output_pairs=new_index[self.output_pairs],
-        )
-        return Reordering(network, node_order, pipe_order)
+        return self.renumbered(np.argsort(new_index), np.lexsort((ends[:, 1], ends[:, 0])), lower_first=True)
 
     def to_networkx(self):
         """A ``networkx.Graph`` with node attributes ``pos``, ``species``, edge attribute
