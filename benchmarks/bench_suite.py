@@ -296,9 +296,11 @@ def numpy_iris(config, epochs):
     """The quasistatic Iris run (chemical rule) in plain numpy: a dense solve per presentation."""
     from simulator.tasks import evaluate_iris, iris_task
 
-    net = simulator.lattice_network(side=config.side, d=config.d, delta=config.delta, seed=config.seed)
-    task = iris_task(config.seed)
-    shuffle = np.random.default_rng(np.random.SeedSequence(config.seed, spawn_key=(2,)))
+    seed, network = config["run.seed"], config.tables["network"]
+    net = simulator.lattice_network(side=network["side"], d=network["d"], delta=network["delta"], seed=seed)
+    task = iris_task(seed)
+    shuffle = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(2,)))
+    eta, kappa, lr, w_min = config["rule.eta"], config["dynamics.kappa"], config["rule.lr"], config["run.w_min"]
     a, b = net.edges[:, 0], net.edges[:, 1]
     o_plus, o_minus = net.output_pairs[:, 0], net.output_pairs[:, 1]
     w = net.conductance.copy()
@@ -313,13 +315,13 @@ def numpy_iris(config, epochs):
             grounded = laplacian[1:, 1:]
             v = np.zeros(net.n_nodes)
             v[1:] = np.linalg.solve(grounded, net.node_currents(task.x_train[k])[1:])
-            error = config.eta * (desired[task.y_train[k]] - (v[o_plus] - v[o_minus]))
+            error = eta * (desired[task.y_train[k]] - (v[o_plus] - v[o_minus]))
             source = np.zeros(net.n_nodes)
             np.add.at(source, o_plus, error)
             np.add.at(source, o_minus, -error)
             u = np.zeros(net.n_nodes)
-            u[1:] = np.linalg.solve(grounded, source[1:]) / config.kappa
-            w = np.maximum(w - config.lr / config.eta * (u[a] - u[b]) * (v[a] - v[b]), config.w_min)
+            u[1:] = np.linalg.solve(grounded, source[1:]) / kappa
+            w = np.maximum(w - lr / eta * (u[a] - u[b]) * (v[a] - v[b]), w_min)
     return evaluate_iris(net.with_conductance(w), task).accuracy_test
 
 
@@ -342,26 +344,25 @@ def numpy_timestepped_presentation(net, inputs, targets, dt, n_steps, alpha, eta
 
 
 def bench_iris() -> dict:
-    from simulator.experiment import IrisConfig, run_iris
-
-    config = IrisConfig(epochs=200)
-    run_iris(IrisConfig(epochs=1))  # warm-up
+    iris = simulator.RunConfig.from_dict({})
+    config = iris.with_values({"run.epochs": 200})
+    simulator.run(iris.with_values({"run.epochs": 1}))  # warm-up
     start = time.perf_counter()
-    ours = run_iris(config)
+    ours = simulator.run(config)
     quasistatic = time.perf_counter() - start
     plain_epochs = 5
     start = time.perf_counter()
     numpy_iris(config, plain_epochs)
-    plain = (time.perf_counter() - start) / plain_epochs * config.epochs
-    ts_config = IrisConfig(epochs=1, dynamics="timestepped", field_every=0)
-    run_iris(ts_config)  # warm-up
+    plain = (time.perf_counter() - start) / plain_epochs * config["run.epochs"]
+    ts_config = iris.with_values({"run.epochs": 1, "dynamics.name": "timestepped", "run.fields_every": 0})
+    simulator.run(ts_config)  # warm-up
     start = time.perf_counter()
-    run_iris(ts_config)
+    simulator.run(ts_config)
     timestepped_epoch = time.perf_counter() - start
-    implicit_config = IrisConfig(epochs=1, dynamics="timestepped", scheme="implicit", field_every=0)
-    run_iris(implicit_config)  # warm-up
+    implicit_config = ts_config.with_values({"dynamics.scheme": "implicit"})
+    simulator.run(implicit_config)  # warm-up
     start = time.perf_counter()
-    run_iris(implicit_config)
+    simulator.run(implicit_config)
     implicit_epoch = time.perf_counter() - start
     net = simulator.lattice_network(side=12, seed=0)
     dt = 0.9 * simulator.stable_dt(net)

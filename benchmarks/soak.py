@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.experiment import IrisConfig, run_iris
+import simulator
+from simulator import RunConfig
 from simulator.trajectory import load_trajectory
 
 PAGE = 4096
@@ -60,16 +61,17 @@ def main(argv=None) -> int:
     parser.add_argument("--field-every", type=int, default=1000, help="v and u snapshot cadence (explicit steps)")
     parser.add_argument("--tolerance", type=float, default=8.0, help="allowed growth in MiB (default 8)")
     args = parser.parse_args(argv)
-    base = dict(dynamics="timestepped", presentation=args.presentation, field_every=args.field_every)
+    base = RunConfig.from_dict({"dynamics": {"name": "timestepped", "presentation": args.presentation},
+                                "run": {"fields_every": args.field_every}})  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         pilot = Path(folder) / "pilot.h5"
-        run_iris(IrisConfig(epochs=1, **base), out=pilot)
+        simulator.run(base.with_values({"run.epochs": 1}), out=pilot)
         per_epoch = int(load_trajectory(pilot).series("observables/checkpoint/explicit_step")[2][-1])
         epochs = max(5, math.ceil(args.steps / per_epoch))
         print(f"soak: {epochs} epochs of ~{per_epoch} explicit steps (144 nodes), logging everything")
         memory, out = MemoryLog(), Path(folder) / "soak.h5"
         start = time.perf_counter()
-        run_iris(IrisConfig(epochs=epochs, **base), out=out, progress=memory)
+        simulator.run(base.with_values({"run.epochs": epochs}), out=out, progress=memory)
         elapsed = time.perf_counter() - start
         run = load_trajectory(out)
         steps = int(run.series("observables/checkpoint/explicit_step")[2][-1])

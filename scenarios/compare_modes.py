@@ -17,13 +17,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from simulator.experiment import IrisConfig, run_iris
+import simulator
 from simulator.plots import plot_comparison
-from simulator.trajectory import TrajectoryError
+
+ADVECTION = {  # the settings iris_advection.py found best
+    "dynamics.name": "advection", "dynamics.xi": 0.003, "dynamics.release_every": 20,
+    "dynamics.transport_steps": 20, "run.fields_every": 1000,
+}  # fmt: skip
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("outputs/compare_modes"), help="folder for the two files")
@@ -31,19 +35,10 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="two epochs each (CI)")
     args = parser.parse_args(argv)
     epochs = 2 if args.smoke else args.epochs
+    common = {"run.seed": args.seed, "run.epochs": epochs}
     try:
-        configs = {
-            "diffusion": IrisConfig(seed=args.seed, epochs=epochs),
-            "advection": IrisConfig(  # the settings iris_advection.py found best
-                seed=args.seed,
-                epochs=epochs,
-                rule="advection",
-                xi=0.003,
-                release_every=20,
-                transport_steps=20,
-                field_every=1000,
-            ),
-        }
+        base = simulator.RunConfig.from_dict({})
+        configs = {"diffusion": base.with_values(common), "advection": base.with_values({**common, **ADVECTION})}
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -51,8 +46,8 @@ def main(argv=None) -> int:
     for name, config in configs.items():
         paths[name] = args.out / f"{name}{'_smoke' if args.smoke else ''}.h5"
         try:
-            run = run_iris(config, out=paths[name], overwrite=args.overwrite, command_line=sys.argv)
-        except TrajectoryError as error:
+            run = simulator.run(config, out=paths[name], overwrite=args.overwrite, command_line=sys.argv)
+        except simulator.TrajectoryError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
         accuracy = run.epochs["accuracy_test"]

@@ -5,60 +5,55 @@
     python scenarios/iris_advection.py --smoke         # seconds (CI)
 
 Same network, split, normalisation, moving desired outputs and test protocol as
-``iris_diffusion.py``; each example is shown for ``--transport-steps`` steps, the outputs
-release ``lam * |error|`` of chemical every ``--release-every`` steps, and each pipe changes
-by ``xi (S+ - S-)``. Writes the trajectory (with grad_cosine and the chemical balance per
-release, s+ and s- fields) and the Fig. 2-style figure; prints the final-epoch accuracy.
+``iris_diffusion.py``, with ``[dynamics] name = "advection"``: each example is shown for
+``--transport-steps`` steps, the outputs release ``lam * |error|`` of chemical every
+``--release-every`` steps (the paper's tau), and each pipe changes by ``xi (S+ - S-)``.
+Writes the trajectory (with grad_cosine and the chemical balance per release, s+ and s-
+fields) and the Fig. 2-style figure; prints the final-epoch accuracy.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-from simulator.experiment import IrisConfig, run_from_command_line
-from simulator.plots import plot_iris_run
+from simulator import RunConfig
+from simulator.scenario import config_from_file_and_flags, default_out, run_and_draw
 
 # chosen on held-out seeds 10-17 (README: "Iris with advection")
-DEFAULTS = IrisConfig(rule="advection", epochs=40, xi=0.003, lam=1.0, release_every=20, transport_steps=20,
-                      field_every=1000)  # fmt: skip
+DEFAULTS = RunConfig.from_dict({
+    "dynamics": {"name": "advection", "xi": 0.003, "lam": 1.0, "release_every": 20, "transport_steps": 20},
+    "run": {"epochs": 40, "fields_every": 1000},
+})  # fmt: skip
+FLAGS = {
+    "seed": "run.seed", "epochs": "run.epochs", "xi": "dynamics.xi", "lam": "dynamics.lam",
+    "release_every": "dynamics.release_every", "transport_steps": "dynamics.transport_steps",
+    "field_every": "run.fields_every",
+}  # fmt: skip
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, default=DEFAULTS.seed)
-    parser.add_argument("--epochs", type=int, default=DEFAULTS.epochs, help="default %(default)s")
-    parser.add_argument("--xi", type=float, default=DEFAULTS.xi, help="conductance change per unit chemical")
-    parser.add_argument("--lam", type=float, default=DEFAULTS.lam, help="chemical released per unit error")
-    parser.add_argument("--release-every", type=int, default=DEFAULTS.release_every, help="transport steps")
-    parser.add_argument("--transport-steps", type=int, default=DEFAULTS.transport_steps, help="per example")
-    parser.add_argument("--field-every", type=int, default=DEFAULTS.field_every, help="s+/s- snapshots, 0: never")
-    parser.add_argument("--out", type=Path, help="run file (default outputs/iris_advection[_smoke].h5)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--seed", type=int, help="network, split and shuffling seed (0)")
+    parser.add_argument("--epochs", type=int, help=f"({DEFAULTS['run.epochs']})")
+    parser.add_argument("--xi", type=float, help=f"conductance change per unit chemical ({DEFAULTS['dynamics.xi']})")
+    parser.add_argument("--lam", type=float, help=f"chemical released per unit error ({DEFAULTS['dynamics.lam']})")
+    parser.add_argument("--release-every", type=int, help=f"transport steps between releases, the paper's tau "
+                                                          f"({DEFAULTS['dynamics.release_every']})")  # fmt: skip
+    parser.add_argument("--transport-steps", type=int, help=f"per example ({DEFAULTS['dynamics.transport_steps']})")
+    parser.add_argument("--field-every", type=int, help=f"s+/s- snapshots, 0: never ({DEFAULTS['run.fields_every']})")
+    parser.add_argument("--out", help="run file (default outputs/iris_advection[_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out (same flags)")
     parser.add_argument("--smoke", action="store_true", help="two epochs (CI)")
     args = parser.parse_args(argv)
-    try:
-        config = IrisConfig(
-            rule="advection", seed=args.seed, epochs=2 if args.smoke else args.epochs, xi=args.xi, lam=args.lam,
-            release_every=args.release_every, transport_steps=args.transport_steps, field_every=args.field_every,
-        )  # fmt: skip
-    except ValueError as error:
-        parser.error(str(error))
-    out = args.out or Path("outputs") / ("iris_advection_smoke.h5" if args.smoke else "iris_advection.h5")
-    if args.out is None:
-        out.parent.mkdir(exist_ok=True)
-    print(f"Iris, advection, seed {config.seed}, xi {config.xi:g}, lam {config.lam:g}, {config.epochs} epochs -> {out}")
-    run, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=sys.argv, resume=args.resume)
-    if run is None:
-        return code
-    accuracy = run.epochs["accuracy_test"]
-    figure = plot_iris_run(out)
-    print(f"test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after the final epoch; "
-          f"{run.wall_time:.1f} s")  # fmt: skip
-    print(f"trajectory: {out}\nfigure:     {figure}")
-    return 0
+    config = config_from_file_and_flags(parser, args, DEFAULTS, {"run.epochs": 2}, FLAGS)
+    out = default_out("iris_advection", args.out, args.smoke)
+    dynamics = config.tables["dynamics"]
+    title = (f"Iris, advection, seed {config['run.seed']}, xi {dynamics['xi']:g}, lam {dynamics['lam']:g}, "
+             f"{config['run.epochs']} epochs")  # fmt: skip
+    _, code = run_and_draw(config, out, args, argv, title=title)
+    return code
 
 
 if __name__ == "__main__":

@@ -21,15 +21,21 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from iris_seeds import one_blas_thread, seed_range
 from matplotlib.figure import Figure
 
-from simulator.engine import SimulationError
-from simulator.experiment import IrisConfig, run_iris
-from simulator.trajectory import load_trajectory
+import simulator
+from simulator.base import parse_seeds, pin_threads
 
 RULE_ORDER = ("chemical", "ep", "coupled", "gradient")
 COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gradient": "black"}
+
+
+def config(rule: str, seed: int, eta: float, epochs: int, dynamics: str, presentation: float):
+    """The default run config (Iris, lr 3e-3) with this rule, nudge, seed and dynamics."""
+    values = {"rule.name": rule, "rule.eta": eta, "run.seed": seed, "run.epochs": epochs, "dynamics.name": dynamics}
+    if dynamics == "timestepped":
+        values["dynamics.presentation"] = presentation
+    return simulator.RunConfig.from_dict({}).with_values(values)
 
 
 def one_run(job) -> tuple[str, int, Path, str]:
@@ -37,23 +43,18 @@ def one_run(job) -> tuple[str, int, Path, str]:
     limit) is reported with its reason, and its file says ``failed``."""
     rule, seed, eta, epochs, dynamics, presentation, out, overwrite = job
     path = out / f"{rule}_seed{seed}.h5"
-    config = IrisConfig(seed=seed, rule=rule, eta=eta, epochs=epochs, dynamics=dynamics, presentation=presentation)
-    try:
-        run_iris(config, out=path, overwrite=overwrite)
-    except SimulationError as error:
-        return rule, seed, path, str(error)
-    return rule, seed, path, ""
+    result = simulator.run(config(rule, seed, eta, epochs, dynamics, presentation), out=path, overwrite=overwrite,
+                           on_failure="return")  # fmt: skip
+    return rule, seed, path, result.message
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=seed_range, default=list(range(10)), help="START:STOP or a,b,c (default 0:10)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="START:STOP or a,b,c (default 0:10)")
     parser.add_argument("--eta", type=float, default=0.1, help="nudge for every rule (default %(default)s)")
-    parser.add_argument("--epochs", type=int, default=IrisConfig().epochs)
+    parser.add_argument("--epochs", type=int, default=150)
     parser.add_argument("--dynamics", choices=("quasistatic", "timestepped"), default="quasistatic")
-    parser.add_argument(
-        "--presentation", type=float, default=IrisConfig().presentation, help="time-stepped: T in relaxation times"
-    )
+    parser.add_argument("--presentation", type=float, default=50.0, help="time-stepped: T in relaxation times")
     parser.add_argument("--out", type=Path, default=Path("outputs/iris_rules"), help="folder for the run files")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     epochs = 3 if args.smoke else args.epochs
     presentation = 1.0 if args.smoke and args.dynamics == "timestepped" else args.presentation
     try:
-        IrisConfig(eta=args.eta, epochs=epochs, dynamics=args.dynamics, presentation=presentation)
+        config(RULE_ORDER[0], 0, args.eta, epochs, args.dynamics, presentation)
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -76,19 +77,19 @@ def main(argv=None) -> int:
     if existing and not args.overwrite:
         print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
         return 2
-    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=one_blas_thread) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:
         done = list(pool.map(one_run, jobs))
     curves = {rule: [] for rule in RULE_ORDER}
     stored, failed = {}, {rule: [] for rule in RULE_ORDER}
     for rule, seed, path, error in done:
-        run = load_trajectory(path)
+        run = simulator.load_trajectory(path)
         stored.setdefault(rule, set()).add(run.derived["stored_floats_per_presentation"])
         if error:
             failed[rule].append(seed)
             print(f"{rule} seed {seed} stopped: {error}", file=sys.stderr)
             continue
         curves[rule].append(run.series("observables/accuracy_test")[2])
-    lr = IrisConfig().lr
+    lr = config(RULE_ORDER[0], 0, args.eta, epochs, args.dynamics, presentation)["rule.lr"]
     print(f"Iris, {args.dynamics}, lr {lr:g}, eta {args.eta:g}, {epochs} epochs, seeds {seeds[0]}-{seeds[-1]}\n")
     print("| rule | final test accuracy: mean | min | max | stored per presentation | runs stopped |")
     print("|---|---|---|---|---|---|")

@@ -1,4 +1,4 @@
-"""The README's Iris table: the default Iris run over several seeds, both dynamics.
+"""The README's Iris table: the default Iris run over several seeds, in each dynamics.
 
     python scenarios/iris_seeds.py                   # seeds 0-9, quasistatic and time-stepped
     python scenarios/iris_seeds.py --dynamics quasistatic --seeds 0:40
@@ -21,45 +21,37 @@ from pathlib import Path
 
 import numpy as np
 
-from simulator.experiment import DYNAMICS, IrisConfig, run_iris
-from simulator.trajectory import load_trajectory
+import simulator
+from simulator.base import parse_seeds, pin_threads
+
+# each kind: the keys it sets on the default run config (Iris, chemical rule, 150 epochs)
+KINDS = {
+    "quasistatic": {},
+    "timestepped": {"dynamics.name": "timestepped"},
+    "implicit": {"dynamics.name": "timestepped", "dynamics.scheme": "implicit"},  # backward-Euler diffusion
+}
+SMOKE = {"run.epochs": 2}
+
+
+def config(kind: str, seed: int, smoke: bool) -> simulator.RunConfig:
+    values = {**KINDS[kind], "run.seed": seed, **(SMOKE if smoke else {})}
+    if smoke and kind != "quasistatic":
+        values["dynamics.presentation"] = 1.0
+    return simulator.RunConfig.from_dict({}).with_values(values)
 
 
 def one_run(job) -> tuple[str, int, float, float, float]:
-    dynamics, seed, out, overwrite, smoke = job
-    values = {"seed": seed, "dynamics": dynamics}
-    if dynamics == "implicit":  # time-stepped, backward-Euler diffusion
-        values.update(dynamics="timestepped", scheme="implicit")
-    if smoke:
-        values.update(epochs=2, presentation=1.0)
-    path = out / f"{dynamics}_seed{seed}.h5"
-    run = run_iris(IrisConfig(**values), out=path, overwrite=overwrite)
-    accuracy = run.epochs["accuracy_test"]
-    return dynamics, seed, float(accuracy[0]), float(accuracy[-1]), run.wall_time
-
-
-def one_blas_thread():
-    """Workers share the cores: one BLAS thread each (numpy's and scipy's OpenBLAS alike), and
-    one Numba thread (``relax`` splits large networks over the cores)."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    threadpool_limits(limits=1)
-    numba.set_num_threads(1)
-
-
-def seed_range(text: str) -> list[int]:
-    if ":" in text:
-        start, stop = (int(x) for x in text.split(":"))
-        return list(range(start, stop))
-    return [int(x) for x in text.split(",")]
+    kind, seed, out, overwrite, smoke = job
+    result = simulator.run(config(kind, seed, smoke), out=out / f"{kind}_seed{seed}.h5", overwrite=overwrite)
+    accuracy = result.epochs["accuracy_test"]
+    return kind, seed, float(accuracy[0]), float(accuracy[-1]), result.wall_time
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=seed_range, default=list(range(10)), help="START:STOP or a,b,c (default 0:10)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="START:STOP or a,b,c (0:10)")
     parser.add_argument(
-        "--dynamics", choices=(*DYNAMICS, "implicit", "both", "all"), default="both",
+        "--dynamics", choices=(*KINDS, "both", "all"), default="both",
         help="implicit: time-stepped with backward-Euler diffusion; both: quasistatic and timestepped; all: the three",
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("outputs/iris_seeds"), help="folder for the run files")
@@ -68,21 +60,24 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="two seeds, two epochs, short presentations (CI)")
     args = parser.parse_args(argv)
     seeds = args.seeds[:2] if args.smoke else args.seeds
-    kinds = {"both": DYNAMICS, "all": (*DYNAMICS, "implicit")}.get(args.dynamics, (args.dynamics,))
+    kinds = {"both": ("quasistatic", "timestepped"), "all": tuple(KINDS)}.get(args.dynamics, (args.dynamics,))
     args.out.mkdir(parents=True, exist_ok=True)
-    existing = [p for p in (args.out / f"{d}_seed{s}.h5" for d in kinds for s in seeds) if p.exists()]
+    existing = [p for p in (args.out / f"{k}_seed{s}.h5" for k in kinds for s in seeds) if p.exists()]
     if existing and not args.overwrite:
         print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
         return 2
-    jobs = [(d, s, args.out, args.overwrite, args.smoke) for d in kinds for s in seeds]
+    jobs = [(k, s, args.out, args.overwrite, args.smoke) for k in kinds for s in seeds]
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=one_blas_thread) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:
         results = list(pool.map(one_run, jobs))
     print(f"{len(jobs)} runs in {time.perf_counter() - start:.0f} s with {args.workers} workers; files in {args.out}/")
-    config = load_trajectory(args.out / f"{kinds[0]}_seed{seeds[0]}.h5").config
-    print(
-        f"\nseeds {seeds[0]}-{seeds[-1]}, lr {config['lr']:g}, {config['epochs']} epochs, final-epoch test accuracy\n"
-    )
+    table(results, kinds, seeds, config(kinds[0], seeds[0], args.smoke))
+    return 0
+
+
+def table(results, kinds, seeds, first: simulator.RunConfig) -> None:
+    print(f"\nseeds {seeds[0]}-{seeds[-1]}, lr {first['rule.lr']:g}, {first['run.epochs']} epochs, final-epoch test "
+          "accuracy\n")  # fmt: skip
     print("| dynamics | before: mean (min-max) | after: mean | min | max | wall time per run: mean (max) |")
     print("|---|---|---|---|---|---|")
     final = {}
@@ -90,16 +85,13 @@ def main(argv=None) -> int:
         rows = [r for r in results if r[0] == kind]
         before, after, wall = (np.array([r[i] for r in rows]) for i in (2, 3, 4))
         final[kind] = after
-        print(
-            f"| {kind} | {before.mean():.3f} ({before.min():.2f}-{before.max():.2f}) | **{after.mean():.3f}** "
-            f"| {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s ({wall.max():.0f} s) |"
-        )
+        print(f"| {kind} | {before.mean():.3f} ({before.min():.2f}-{before.max():.2f}) | **{after.mean():.3f}** "
+              f"| {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s ({wall.max():.0f} s) |")  # fmt: skip
     for kind in ("timestepped", "implicit"):
         if kind in final and "quasistatic" in final:
             difference = final[kind] - final["quasistatic"]
             print(f"\nper seed, {kind} minus quasistatic: " + " ".join(f"{d:+.3f}" for d in difference))
             print(f"within 2 points on {np.sum(np.abs(difference) <= 0.02 + 1e-9)} of {len(seeds)} seeds")
-    return 0
 
 
 if __name__ == "__main__":

@@ -24,28 +24,32 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from iris_seeds import one_blas_thread
 from matplotlib.figure import Figure
 
-from simulator.experiment import IrisConfig, run_iris
-from simulator.trajectory import load_trajectory
+import simulator
+from simulator.base import pin_threads
+
+
+def config(values: dict) -> simulator.RunConfig:
+    """The default run config (Iris, chemical rule) with ``{"table.key": value}`` set."""
+    return simulator.RunConfig.from_dict({}).with_values(values)
 
 
 def one_run(job) -> Path:
     name, values, out, overwrite = job
     path = out / f"{name}.h5"
-    run_iris(IrisConfig(**values), out=path, overwrite=overwrite)
+    simulator.run(config(values), out=path, overwrite=overwrite)
     return path
 
 
 def final_weights_and_accuracy(path: Path) -> tuple[np.ndarray, np.ndarray, float]:
-    run = load_trajectory(path)
+    run = simulator.load_trajectory(path)
     conductance = run.series("observables/edges/conductance")[2]
     return conductance[0], conductance[-1], float(run.series("observables/accuracy_test")[2][-1])
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--speeds-at", type=float, default=10.0, help="T (relaxation times) of the speed study")
@@ -57,17 +61,19 @@ def main(argv=None) -> int:
     epochs = 1 if args.smoke else args.epochs
     times = [1e-2, 1.0, 10.0] if args.smoke else [1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
     speeds = [(1.0, 1.0)] if args.smoke else [(0.1, 1.0), (1.0, 1.0), (10.0, 1.0), (1.0, 0.5), (1.0, 2.0)]
-    base = {"seed": args.seed, "epochs": epochs, "field_every": 0}
+    base = {"run.seed": args.seed, "run.epochs": epochs, "run.fields_every": 0}
+    stepped = dict(base, **{"dynamics.name": "timestepped"})
     jobs = [("quasistatic", dict(base), args.out, args.overwrite)]
-    jobs += [(f"T{T:g}", dict(base, dynamics="timestepped", presentation=T), args.out, args.overwrite) for T in times]
+    jobs += [(f"T{T:g}", dict(stepped, **{"dynamics.presentation": T}), args.out, args.overwrite) for T in times]
     for ratio, kappa in speeds:
-        point = dict(base, dynamics="timestepped", presentation=args.speeds_at, c_u=ratio, kappa=kappa)
+        point = {**stepped, "dynamics.presentation": args.speeds_at, "dynamics.c_u": ratio, "dynamics.kappa": kappa}
         jobs.append((f"cu{ratio:g}_kappa{kappa:g}", point, args.out, args.overwrite))
         if kappa != 1.0:
-            jobs.append((f"quasistatic_kappa{kappa:g}", dict(base, kappa=kappa), args.out, args.overwrite))
+            reference = {**base, "dynamics.kappa": kappa}
+            jobs.append((f"quasistatic_kappa{kappa:g}", reference, args.out, args.overwrite))
     try:
         for _, values, _, _ in jobs:
-            IrisConfig(**values)
+            config(values)
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
@@ -75,7 +81,7 @@ def main(argv=None) -> int:
     if existing and not args.overwrite:
         print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
         return 2
-    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=one_blas_thread) as pool:
+    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:
         paths = dict(zip([name for name, *_ in jobs], pool.map(one_run, jobs)))
 
     def distance(name: str, reference: str) -> tuple[float, float]:

@@ -1,16 +1,29 @@
-"""Command line: ``python -m simulator inspect|plot|resume FILE``, ``compare A B``, ``sweep`` (also ``chemsignal``)."""
+"""Command line: ``python -m simulator run|resume|inspect|plot|compare|sweep`` (also ``chemsignal``)."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
+from .base import one_line_warnings
 from .trajectory import TrajectoryError, load_trajectory
 
-EPOCH_METRICS = ("accuracy_train", "accuracy_test", "accuracy_test_strict", "response_norm", "clip_fraction")
+CHECKPOINT_PREFIX = "observables/checkpoint/"
+
+
+def epoch_metrics(run) -> list[str]:
+    """The scalar per-epoch series of a run file (``observables/...``, not the checkpoint)."""
+    names = run.clocks().get("epoch", [])
+    shapes = {name.removesuffix("/value"): shape for name, shape, _ in run.datasets()}
+    return [
+        name.removeprefix("observables/") for name in names
+        if name.startswith("observables/") and not name.startswith(CHECKPOINT_PREFIX) and name != "observables/epoch"
+        and len(shapes.get(name, ())) == 1
+    ]  # fmt: skip
 
 
 def inspect(path, stream=None) -> None:
@@ -29,43 +42,57 @@ def inspect(path, stream=None) -> None:
     say(f"seed     {run.seed}")
     say("config")
     for key, value in run.config.items():
-        say(f"  {key:<13} {value}")
+        if isinstance(value, dict):
+            say(f"  [{key}] " + ", ".join(f"{k} = {v}" for k, v in value.items()))
+        else:
+            say(f"  {key:<13} {value}")
     for key, value in run.derived.items():
         say(f"  {key:<13} {value:.6g}  (derived)")
-    try:
-        step, _, epoch = run.series("observables/epoch")
-    except KeyError:
-        epoch = np.empty(0)
-    if len(epoch):
-        planned = run.config.get("epochs", "?")
-        say(f"final    epoch {int(epoch[-1])} of {planned} (step {int(step[-1])})")
-        for key in EPOCH_METRICS:
-            try:
-                values = run.series(f"observables/{key}")[2]
-            except KeyError:
-                continue
-            if len(values):
-                first, last = values[0], values[-1]
-                say(f"  {key:<21} {last:.4f}" + ("" if np.isnan(first) else f"   (epoch 0: {first:.4f})"))
-        try:
-            cost_step, _, cost = run.series("observables/cost")
-        except KeyError:
-            cost = []
-        if len(cost):
-            since = cost_step > step[-1] - (step[1] - step[0] if len(step) > 1 else len(cost))
-            say(f"  {'mean cost, last epoch':<21} {cost[since].mean():.4g}")
+    _final_metrics(run, say)
     say("datasets")
     for name, shape, dtype in run.datasets():
         say(f"  {name:<45} {str(shape):<14} {dtype}")
 
 
-def main(argv=None) -> int:
+def _final_metrics(run, say) -> None:
+    try:
+        step, _, epoch = run.series("observables/epoch")
+    except KeyError:
+        return
+    if not len(epoch):
+        return
+    config = run.config
+    planned = config["run"]["epochs"] if isinstance(config.get("run"), dict) else config.get("epochs", "?")
+    say(f"final    epoch {int(epoch[-1])} of {planned} (step {int(step[-1])})")
+    for key in epoch_metrics(run):
+        values = run.series(f"observables/{key}")[2]
+        if len(values):
+            first, last = values[0], values[-1]
+            say(f"  {key:<21} {last:.4g}" + ("" if np.isnan(first) else f"   (epoch 0: {first:.4g})"))
+    try:
+        cost_step, _, cost = run.series("observables/cost")
+    except KeyError:
+        return
+    if len(cost):
+        since = cost_step > step[-1] - (step[1] - step[0] if len(step) > 1 else len(cost))
+        say(f"  {'mean cost, last epoch':<21} {cost[since].mean():.4g}")
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="chemsignal", description="Inspect, plot and compare chemsignal-sim run files (H5MD)."
+        prog="chemsignal", description="Run, inspect, plot and compare chemsignal-sim runs (H5MD files)."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    inspect_parser = commands.add_parser("inspect", help="config, status, final metrics and datasets of a run file")
-    inspect_parser.add_argument("file")
+    run_parser = commands.add_parser("run", help="one recorded run from a config file ([network] [task] [rule] "
+                                                 "[dynamics] [run] tables)")  # fmt: skip
+    run_parser.add_argument("config", help="a TOML run config")
+    run_parser.add_argument("--out", help="the run file (default outputs/<config name>.h5)")
+    given = run_parser.add_mutually_exclusive_group()
+    given.add_argument("--overwrite", action="store_true", help="replace an existing run file")
+    given.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
+    run_parser.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
+                            help="override a config value (repeatable), e.g. --set rule.lr=1e-3")  # fmt: skip
+    commands.add_parser("inspect", help="config, status, final metrics and datasets of a run file").add_argument("file")
     plot_parser = commands.add_parser("plot", help="draw the run's figure (the paper's Fig. 2 for Iris runs)")
     plot_parser.add_argument("file")
     plot_parser.add_argument("-o", "--out", help="figure path (default: the run file with .png)")
@@ -73,36 +100,43 @@ def main(argv=None) -> int:
     compare_parser.add_argument("file")
     compare_parser.add_argument("other")
     compare_parser.add_argument("-o", "--out", help="figure path (default: A_vs_B.png beside A)")
-    resume_parser = commands.add_parser(
-        "resume", help="continue an interrupted Iris run from its last complete epoch (config from the file)"
-    )
-    resume_parser.add_argument("file")
+    commands.add_parser("resume", help="continue an interrupted run from its last complete epoch (config from the "
+                                       "file)").add_argument("file")  # fmt: skip
     sweep_parser = commands.add_parser(
-        "sweep", help="run a scenario over a grid of flag values and seeds (see simulator.sweep)",
-        description="Any flag after the sweep's own is passed to every run of the scenario.",
+        "sweep", help="a run config or a scenario over a grid of values and seeds (see simulator.sweep)",
+        description="Any argument after the sweep's own is passed to every run.",
     )  # fmt: skip
     sweep_parser.add_argument(
-        "scenario", help="a scenario script (e.g. scenarios/iris_diffusion.py), or a sweep TOML file ([sweep] table)"
+        "scenario", help="a run config (TOML with tables), a scenario script, or a sweep file (TOML with scenario =)"
     )
-    sweep_parser.add_argument("--grid", action="append", default=[], help="FLAG=V1,V2,... (repeatable)")
+    sweep_parser.add_argument("--grid", action="append", default=[], help="KEY=V1,V2,... (repeatable; a config's "
+                                                                          "keys as TABLE.KEY)")  # fmt: skip
     sweep_parser.add_argument("--seeds", help="START:STOP or a,b,c (default 0:4)")
     sweep_parser.add_argument("--out", help="folder for the run files and the manifest (required without a TOML)")
     sweep_parser.add_argument("--workers", type=int, help="local processes (default: one per core)")
     sweep_parser.add_argument("--scheduler", help="a Dask scheduler address: run on that cluster instead")
+    return parser
+
+
+def main(argv=None) -> int:
+    one_line_warnings()
+    parser = _parser()
     args, passthrough = parser.parse_known_args(argv)
     if passthrough and args.command != "sweep":
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     try:
+        if args.command == "run":
+            return _run(args, argv)
+        if args.command == "resume":
+            return _resume(args.file)
+        if args.command == "sweep":
+            return _sweep(args, passthrough)
         if args.command == "inspect":
             inspect(args.file)
         elif args.command == "plot":
-            from .plots import plot_iris_run
+            from .plots import plot_run
 
-            print(f"figure: {plot_iris_run(args.file, args.out)}")
-        elif args.command == "sweep":
-            return _sweep(args, passthrough)
-        elif args.command == "resume":
-            return _resume(args.file)
+            print(f"figure: {plot_run(args.file, args.out)}")
         elif args.command == "compare":
             from .plots import plot_comparison
 
@@ -115,31 +149,63 @@ def main(argv=None) -> int:
     return 0
 
 
+def _report(result, path) -> None:
+    """The run's headline, before and after training, and where it is."""
+    epochs = result.epochs
+    key = "accuracy_test" if "accuracy_test" in epochs else "cost_test"
+    label = "test accuracy" if key == "accuracy_test" else "test cost"
+    print(f"{path}: {result.status}; {label} {epochs[key][0]:.4g} before training, {epochs[key][-1]:.4g} after epoch "
+          f"{result.config['run.epochs']} ({result.wall_time:.1f} s)")  # fmt: skip
+
+
+def _run(args, argv) -> int:
+    from .config import RunConfig, parse_assignment
+    from .runs import run_from_command_line
+
+    try:
+        config = RunConfig.from_file(args.config)
+        config = config.with_values(dict(parse_assignment(text) for text in args.set))
+    except ValueError as error:
+        print(f"chemsignal run: error: {error}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("outputs") / f"{Path(args.config).stem}.h5"
+    if not args.out:
+        out.parent.mkdir(exist_ok=True)  # our default folder; a user's --out folder must exist
+    command = ["chemsignal", *(sys.argv[1:] if argv is None else argv)]
+    result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command,
+                                         resume=args.resume)  # fmt: skip
+    if result is not None:
+        _report(result, out)
+        print(f"draw it: python -m simulator plot {out}")
+    return code
+
+
 def _resume(path) -> int:
-    from .experiment import IrisConfig, run_from_command_line
-    from .plots import plot_iris_run
+    from .config import RunConfig
+    from .plots import plot_run
+    from .runs import run_from_command_line
 
     stored = load_trajectory(path).config
     try:
-        config = IrisConfig.from_dict(stored)
+        config = RunConfig.from_dict(stored)
     except ValueError as error:
-        print(f"chemsignal resume: error: {path} is not an Iris run ({error})", file=sys.stderr)
+        print(f"chemsignal resume: error: {path} holds a config this version cannot read ({error})", file=sys.stderr)
         return 2
-    run, code = run_from_command_line(config, path, overwrite=False, command_line=sys.argv, resume=True)
-    if run is None:
+    result, code = run_from_command_line(config, path, overwrite=False, command_line=sys.argv, resume=True)
+    if result is None:
         return code
-    accuracy = run.epochs["accuracy_test"]
-    print(f"{path}: complete; test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after epoch "
-          f"{config.epochs}\nfigure: {plot_iris_run(path)}")  # fmt: skip
+    _report(result, path)
+    print(f"figure: {plot_run(path)}")
     return 0
 
 
 def _sweep(args, passthrough) -> int:
-    from .sweep import parse_grid, parse_seeds, read_sweep_file, run_sweep, summarise
+    from .base import parse_seeds
+    from .sweep import parse_grid, read_sweep_file, run_sweep, summarise
 
     try:
         scenario, grid, seeds, out = args.scenario, {}, args.seeds, args.out
-        if scenario.endswith(".toml"):
+        if scenario.endswith(".toml") and _is_sweep_file(scenario):
             described = read_sweep_file(scenario)
             scenario, grid = described["scenario"], described["grid"]
             seeds, out = seeds or described["seeds"], out or described["out"]
@@ -176,6 +242,16 @@ def _sweep(args, passthrough) -> int:
     for entry in failed[:5]:
         print(f"  {entry['file']}: {entry['status']} {entry.get('error', '')}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _is_sweep_file(path) -> bool:
+    """A sweep file names a scenario; a run config has tables."""
+    from .config import parse_toml
+
+    try:
+        return "scenario" in parse_toml(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return True  # let the sweep-file reader report what is wrong
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 
 from .trajectory import load_trajectory
 
-__all__ = ["plot_iris_run", "plot_comparison", "draw_network", "draw_change"]
+__all__ = ["plot_run", "plot_iris_run", "plot_task_run", "plot_comparison", "draw_network", "draw_change", "describe"]
 
 INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
 
@@ -116,16 +116,79 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
 
     draw_change(ax_change, run)
 
-    dynamics = config.get("dynamics", "?")
-    if config.get("rule") == "advection":
-        xi, lam, every = config.get("xi", np.nan), config.get("lam", np.nan), config.get("release_every")
-        rates = f"xi {xi:g}, lam {lam:g}, release every {every}"
-    else:
-        rates = f"lr {config.get('lr', np.nan):g}"
     fig.suptitle(
-        f"Iris, {config.get('rule', '?')} rule, {dynamics}, seed {run.seed}, {rates}, "
-        f"{int(epoch[-1]) if len(epoch) else 0} epochs" + ("" if status == "complete" else f"  [run {status}]")
+        f"Iris, {describe(config)}, seed {run.seed}, {int(epoch[-1]) if len(epoch) else 0} epochs"
+        + ("" if status == "complete" else f"  [run {status}]")
     )
+    fig.savefig(out, dpi=dpi)
+    return out
+
+
+def describe(config: dict) -> str:
+    """``"chemical rule, quasistatic, lr 0.003"`` (or the advection mode's rates) from a run file's config."""
+    rule, dynamics = config.get("rule", {}), config.get("dynamics", {})
+    if dynamics.get("name") == "advection":
+        return (f"advection mode, xi {dynamics['xi']:g}, lam {dynamics['lam']:g}, release every "
+                f"{dynamics['release_every']}")  # fmt: skip
+    return f"{rule.get('name', '?')} rule, {dynamics.get('name', '?')}, lr {rule.get('lr', np.nan):g}"
+
+
+def plot_run(path, out=None, *, dpi: int = 150) -> Path:
+    """The figure of any run file: the paper's Fig. 2 for Iris runs (:func:`plot_iris_run`),
+    else :func:`plot_task_run`."""
+    names = load_trajectory(path).clocks().get("epoch", [])
+    if "observables/accuracy_test" in names:
+        return plot_iris_run(path, out, dpi=dpi)
+    return plot_task_run(path, out, dpi=dpi)
+
+
+def _cost_panel(ax, run) -> None:
+    """Cost of each presentation, with the mean of each epoch."""
+    cost_step, _, cost = run.series("observables/cost")
+    epoch_step, _, _ = run.series("observables/epoch")
+    ax.scatter(cost_step, cost, s=2, color="tab:blue", alpha=0.5, linewidths=0, label="each example")
+    if len(epoch_step) > 1 and len(cost):
+        per_epoch = int(epoch_step[1] - epoch_step[0])
+        n_full = len(cost) // per_epoch
+        if n_full:
+            means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
+            ax.plot(epoch_step[1 : n_full + 1], means, color="navy", lw=1.5, label="epoch mean")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (presentations)")
+    ax.set_ylabel(r"cost $\frac{1}{2}|v - v_d|^2$")
+    ax.set_title("cost of each example as it is shown")
+    ax.legend(loc="upper right", fontsize=8)
+
+
+def plot_task_run(path, out=None, *, dpi: int = 150) -> Path:
+    """Any task's run: cost per presentation, train and test cost per epoch, the initial network,
+    and the conductance change. ``out`` defaults to the run file with ``.png``."""
+    run = load_trajectory(path)
+    out = Path(path).with_suffix(".png") if out is None else Path(out)
+    fig = Figure(figsize=(11, 9.5), layout="constrained")
+    (ax_cost, ax_epoch), (ax_net, ax_change) = fig.subplots(2, 2)
+    _cost_panel(ax_cost, run)
+    _, _, epoch = run.series("observables/epoch")
+    for key, style in (("cost_train", dict(color="tab:orange")), ("cost_test", dict(color="tab:blue", lw=2))):
+        ax_epoch.plot(epoch, run.series(f"observables/{key}")[2], label=key.replace("_", " "), **style)
+    ax_epoch.set_yscale("log")
+    ax_epoch.set_xlabel("epoch")
+    ax_epoch.set_ylabel("mean cost at steady state")
+    test = run.series("observables/cost_test")[2]
+    ratio = test[0] / test[-1] if len(test) and test[-1] > 0 else np.nan
+    ax_epoch.set_title(f"cost per epoch (test cost fell {ratio:.3g}x)")
+    ax_epoch.legend(fontsize=8)
+    _, _, conductance = run.series("observables/edges/conductance")
+    w0 = conductance[0]
+    draw_network(ax_net, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), 4.0 * w0 / w0.max(),
+                 "tab:blue", run.fixed("connectivity/input_pairs"), run.fixed("connectivity/output_pairs"))  # fmt: skip
+    ax_net.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8, frameon=False)
+    ax_net.set_title("initial network (width ~ conductance)")
+    draw_change(ax_change, run)
+    status, _ = run.status
+    task = run.config.get("task", {}).get("name", "?")
+    fig.suptitle(f"task {task}, {describe(run.config)}, seed {run.seed}, {int(epoch[-1]) if len(epoch) else 0} "
+                 "epochs" + ("" if status == "complete" else f"  [run {status}]"))  # fmt: skip
     fig.savefig(out, dpi=dpi)
     return out
 
@@ -139,7 +202,7 @@ def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130) -> Path:
     """
     runs = [load_trajectory(path_a), load_trajectory(path_b)]
     out = Path(path_a).with_name(f"{Path(path_a).stem}_vs_{Path(path_b).stem}.png") if out is None else Path(out)
-    labels = [f"{Path(r.path).stem} ({r.config.get('rule', '?')})" for r in runs]
+    labels = [f"{Path(r.path).stem} ({describe(r.config).split(',')[0]})" for r in runs]
     colours = ("tab:blue", "tab:red")
     fig = Figure(figsize=(13, 9), layout="constrained")
     grid = fig.subplots(2, 3)

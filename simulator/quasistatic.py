@@ -30,6 +30,9 @@ __all__ = [
     "cost_gradient",
     "output_error_currents",
     "finite_difference_gradient",
+    "transfer_matrix",
+    "PressureBoundary",
+    "BOUNDARIES",
 ]
 
 # Below this many nodes a dense Cholesky of the grounded Laplacian beats SuperLU
@@ -305,3 +308,72 @@ def finite_difference_gradient(network: Network, inputs, targets, *, relative_st
             - cost(network.with_conductance(minus), inputs, targets)
         ) / (2 * h)
     return gradient
+
+
+#: How inputs enter and outputs are read: ``inputs_as`` "currents" (a current pair per input,
+#: in at ``b+``, out at ``b-``) or "pressures" (``v(b+)`` held at the input, every ``b-``
+#: grounded: Appendix A's setup); ``outputs_as`` "pairs" (the drop ``v(o+) - v(o-)``) or
+#: "nodes" (the pressure ``v(o+)``, which needs a ground: pressure inputs only).
+BOUNDARIES = {"inputs_as": ("currents", "pressures"), "outputs_as": ("pairs", "nodes")}
+
+
+class PressureBoundary:
+    """Inputs as fixed pressures (the appendix's setup): ``v(b+) = p_j``, every ``b-``
+    grounded (``v = 0``). Solves the Dirichlet problem on the other nodes at conductances
+    ``w``, and the gradient of the cost with those boundary conditions (adjoint zero on the
+    fixed nodes).
+
+    v : [n] the pressures;  injected : [n] the current the boundary puts in at each node
+    (zero off the boundary; negative where it takes current out: the drains)
+    """
+
+    def __init__(self, network: Network, w, pressures):
+        self.fixed = np.concatenate([network.input_pairs[:, 0], network.input_pairs[:, 1]])
+        values = np.concatenate([pressures, np.zeros(network.n_inputs)])
+        self.free = np.setdiff1d(np.arange(network.n_nodes), self.fixed)
+        laplacian = network.with_conductance(w).laplacian().tocsr()
+        block = laplacian[self.free][:, self.free].tocsc()
+        self._factor = scipy.sparse.linalg.splu(block)
+        self.v = np.zeros(network.n_nodes)
+        self.v[self.fixed] = values
+        self.v[self.free] = self._factor.solve(-(laplacian[self.free][:, self.fixed] @ values))
+        self.injected = laplacian @ self.v
+
+    def outputs(self, network: Network, node_outputs: bool = False) -> np.ndarray:
+        """The outputs at these pressures: pair drops, or ``v(o+)`` with ``node_outputs``."""
+        return self.v[network.output_pairs[:, 0]] if node_outputs else network.outputs(self.v)
+
+    def gradient(self, network: Network, targets, node_outputs: bool = False) -> np.ndarray:
+        """``dC/dw [m]`` of ``C = 1/2 |outputs - targets|^2`` with these boundary conditions."""
+        d_cost = np.zeros(network.n_nodes)
+        if node_outputs:  # C = 1/2 sum (v(o+) - target)^2
+            np.add.at(d_cost, network.output_pairs[:, 0], self.v[network.output_pairs[:, 0]] - targets)
+        else:
+            error = network.outputs(self.v) - targets
+            np.add.at(d_cost, network.output_pairs[:, 0], error)
+            np.subtract.at(d_cost, network.output_pairs[:, 1], error)
+        adjoint = np.zeros(network.n_nodes)
+        adjoint[self.free] = self._factor.solve(d_cost[self.free])
+        return -network.drops(adjoint) * network.drops(self.v)
+
+
+def transfer_matrix(
+    network: Network, solver=None, *, inputs_as: str = "currents", outputs_as: str = "pairs"
+) -> np.ndarray:
+    """The linear response ``R [p, q]``: outputs = ``R @ inputs`` at steady state.
+
+    ``solver``: a factorisation of ``network`` to reuse (current inputs; made here if omitted).
+    ``inputs_as``, ``outputs_as``: see :data:`BOUNDARIES`.
+    """
+    if inputs_as == "pressures":
+        unit = np.eye(network.n_inputs)
+        node_outputs = outputs_as == "nodes"
+        columns = [PressureBoundary(network, network.conductance, e).outputs(network, node_outputs) for e in unit]
+        return np.stack(columns, axis=1).reshape(network.n_outputs, network.n_inputs)
+    if outputs_as != "pairs":
+        raise ValueError(
+            "node outputs need pressure inputs (inputs_as='pressures'): with current inputs no node is grounded"
+        )
+    solver = LaplacianSolver(network) if solver is None else solver
+    unit_currents = np.stack([network.node_currents(e) for e in np.eye(network.n_inputs)], axis=1)
+    return network.outputs(solver.solve(unit_currents).T).T

@@ -1,9 +1,10 @@
-"""Learning rules behind one interface, selected by name.
+"""Learning rules: one class each, selected by name from :data:`RULES`.
 
 Signs and units (written once, here)
 ------------------------------------
 * ``alpha`` (rate per unit ``u*v``) and ``eta`` (nudge: feedback current per unit output
-  error) both > 0 for descent; the step along ``-dC/dw`` is ``alpha * eta / kappa``.
+  error) both > 0 for descent; the step along ``-dC/dw`` is ``alpha * eta / kappa``. A run
+  config's ``lr`` is that step for ``kappa = 1``: ``alpha = lr / eta``.
 * Feedback currents ``E = eta (target - output)`` enter at ``o+`` and leave at ``o-``.
 * The chemical rule: ``dw_ab = -alpha (u_a - u_b)(v_a - v_b)`` with ``kappa L u = E``,
   which equals ``-(alpha eta / kappa) dC/dw_ab`` exactly (paper, Eq. 17).
@@ -22,25 +23,31 @@ Relatives (same interface, for side-by-side comparison; both need the free state
 
 ``kappa`` belongs to the chemical; ``ep``, ``coupled`` and ``gradient`` ignore it.
 
-A rule is a function ``rule(network, v, targets, *, alpha, eta, kappa, solver) -> dw [m]``
-given the free steady state ``v``; add one by writing the function and one line in
-:data:`RULES`.
+A rule is a :class:`Rule`: its :meth:`Rule.update` is the quasistatic step given the free
+steady state ``v``, and its class attributes say how the time-stepped engine runs it (see
+:class:`Rule`). Adding a rule is one class and one line in :data:`RULES`; it then runs in
+both dynamics.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
+from .base import checked_positive
 from .network import Network
 from .quasistatic import LaplacianSolver, output_error_currents, steady_state
 
 __all__ = [
+    "Rule",
     "RULES",
+    "checked_rule",
     "learning_update",
-    "chemical_rule",
-    "gradient_rule",
-    "ep_rule",
-    "coupled_rule",
+    "ChemicalRule",
+    "GradientRule",
+    "EPRule",
+    "CoupledRule",
     "nudged_state",
     "clamped_state",
     "output_resistance",
@@ -49,19 +56,63 @@ __all__ = [
 ]
 
 
-def chemical_rule(network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+class Rule:
+    """A learning rule.
+
+    Subclasses set ``name`` and define :meth:`update`. Class attributes tell the time-stepped
+    engine how to run the rule (``simulator.engine``):
+
+    * ``timestepped = "relaxed"`` (the default): relax the pressure for the whole presentation,
+      then take :meth:`update` from the relaxed pressure. Any rule runs this way.
+    * ``timestepped = "fused"``: pressure, chemical and learning advance together in one
+      compiled step (the chemical rule; explicit or implicit integrators).
+    * ``timestepped = "nudged"``: a free phase (first half of the presentation), the free drops
+      stored, then a nudged phase (second half) integrating ``(alpha/2)(dv_free^2 - dv^2)``;
+      ``nudge`` says how: ``"feedback"`` (the feedback currents into the main fluid, EP) or
+      ``"clamp"`` (the output drops held a fraction ``eta`` of the way to the targets, CL).
+
+    ``stores_free_state``: the rule needs each pipe's free drop kept between two phases (one
+    float per pipe per presentation, recorded in run files); the chemical rule stores nothing.
+    """
+
+    name: ClassVar[str] = ""
+    timestepped: ClassVar[str] = "relaxed"
+    nudge: ClassVar[str | None] = None
+    stores_free_state: ClassVar[bool] = False
+
+    def update(self, network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+        """The quasistatic conductance change ``dw [m]`` given the free steady state ``v [n]``."""
+        raise NotImplementedError
+
+    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+        return self.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ChemicalRule(Rule):
     """Feedback chemical at steady state, then the local product of the two drops."""
-    u = solver.solve(output_error_currents(network, v, targets, eta)) / kappa
-    return -alpha * network.drops(u) * network.drops(v)
+
+    name = "chemical"
+    timestepped = "fused"
+
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+        u = solver.solve(output_error_currents(network, v, targets, eta)) / kappa
+        return -alpha * network.drops(u) * network.drops(v)
 
 
-def gradient_rule(network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+class GradientRule(Rule):
     """The exact gradient step ``-alpha * eta * dC/dw`` (adjoint solve; a reference, not physics).
 
     ``kappa`` is ignored: it is a property of the chemical, and this rule has none.
     """
-    adjoint = solver.solve(-output_error_currents(network, v, targets, eta=1.0))
-    return alpha * eta * network.drops(adjoint) * network.drops(v)
+
+    name = "gradient"
+
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+        adjoint = solver.solve(-output_error_currents(network, v, targets, eta=1.0))
+        return alpha * eta * network.drops(adjoint) * network.drops(v)
 
 
 def nudged_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
@@ -69,10 +120,17 @@ def nudged_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
     return v + solver.solve(output_error_currents(network, v, targets, eta))
 
 
-def ep_rule(network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+class EPRule(Rule):
     """Equilibrium propagation: ``(alpha / 2)(dv_free^2 - dv_nudged^2)`` on every pipe."""
-    nudged = nudged_state(network, v, targets, eta=eta, solver=solver)
-    return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(nudged) ** 2)
+
+    name = "ep"
+    timestepped = "nudged"
+    nudge = "feedback"
+    stores_free_state = True
+
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+        nudged = nudged_state(network, v, targets, eta=eta, solver=solver)
+        return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(nudged) ** 2)
 
 
 def _pair_currents(network: Network, amounts) -> np.ndarray:
@@ -96,10 +154,17 @@ def clamped_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
     return v + solver.solve(_pair_currents(network, clamp_currents))
 
 
-def coupled_rule(network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+class CoupledRule(Rule):
     """Coupled learning: ``(alpha / 2)(dv_free^2 - dv_clamped^2)`` on every pipe."""
-    clamped = clamped_state(network, v, targets, eta=eta, solver=solver)
-    return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(clamped) ** 2)
+
+    name = "coupled"
+    timestepped = "nudged"
+    nudge = "clamp"
+    stores_free_state = True
+
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+        clamped = clamped_state(network, v, targets, eta=eta, solver=solver)
+        return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(clamped) ** 2)
 
 
 def coupled_cost_gradient(network: Network, inputs, targets, *, solver=None) -> np.ndarray:
@@ -115,26 +180,22 @@ def coupled_cost_gradient(network: Network, inputs, targets, *, solver=None) -> 
     return -network.drops(adjoint) * network.drops(v)
 
 
-RULES = {
-    "chemical": chemical_rule,
-    "gradient": gradient_rule,
-    "ep": ep_rule,
-    "coupled": coupled_rule,
+#: The rules by the names a config uses. Add one: ``RULES["mine"] = MyRule()``.
+RULES: dict[str, Rule] = {
+    "chemical": ChemicalRule(),
+    "gradient": GradientRule(),
+    "ep": EPRule(),
+    "coupled": CoupledRule(),
 }
 
 
-def checked_rule(rule: str) -> str:
-    """``rule`` if it names a registered rule, else a ``ValueError`` listing the names."""
+def checked_rule(rule) -> Rule:
+    """The :class:`Rule` that ``rule`` names (or ``rule`` itself), else a ``ValueError`` listing the names."""
+    if isinstance(rule, Rule):
+        return rule
     if rule not in RULES:
         raise ValueError(f"unknown rule {rule!r}; choose one of {sorted(RULES)}")
-    return rule
-
-
-def checked_positive(name, value):
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
-    return value
+    return RULES[rule]
 
 
 def learning_update(
@@ -155,7 +216,7 @@ def learning_update(
     network : Network
     inputs : [q] input-pair currents
     targets : [p] desired output drops
-    rule : one of :data:`RULES` (``"chemical"``, ``"gradient"``, ``"ep"``, ``"coupled"``)
+    rule : a name in :data:`RULES` (``"chemical"``, ``"gradient"``, ``"ep"``, ``"coupled"``) or a :class:`Rule`
     alpha, eta : rate and nudge, both finite and > 0
     kappa : chemical diffusivity relative to the pressure conductance (chemical rule only)
     solver : a :class:`LaplacianSolver` of ``network`` to reuse (factorised here if omitted)
@@ -166,7 +227,7 @@ def learning_update(
     kappa = checked_positive("kappa", kappa)
     solver = LaplacianSolver(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
-    return RULES[rule](network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
+    return rule.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
 
 
 def apply_update(conductance, dw, w_min: float) -> tuple[np.ndarray, int]:

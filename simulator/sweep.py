@@ -1,5 +1,9 @@
-"""Sweeps: one scenario run per grid point and seed, on any ``concurrent.futures.Executor``.
+"""Sweeps: one run per grid point and seed, on any ``concurrent.futures.Executor``.
 
+``python -m simulator sweep CONFIG.toml --grid rule.eta=0.1,1 --seeds 0:4 --out DIR`` sweeps
+any key of a run config (each point is ``python -m simulator run CONFIG --set KEY=VALUE
+--set run.seed=S``; arguments after the sweep's own, such as more ``--set``, go to every
+point). A scenario script sweeps its flags:
 ``python -m simulator sweep scenarios/iris_diffusion.py --grid lr=1e-4,1e-3 --seeds 0:8 --out DIR``
 runs the scenario script once per point (``--seed S --lr V --out DIR/<point>.h5`` plus any
 other flags given after the sweep's own), each in its own process with one BLAS/Numba
@@ -26,15 +30,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .base import ONE_THREAD_ENV, parse_seeds
 from .trajectory import TrajectoryError, load_trajectory
 
 __all__ = ["parse_grid", "parse_seeds", "read_sweep_file", "sweep_points", "run_sweep", "summarise"]
 
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
-
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    """``["lr=1e-4,1e-3", "epochs=50"]`` -> ``{"lr": ["1e-4", "1e-3"], "epochs": ["50"]}``."""
+    """``["lr=1e-4,1e-3", "epochs=50"]`` -> ``{"lr": ["1e-4", "1e-3"], "epochs": ["50"]}`` (a run
+    config's keys are ``TABLE.KEY``: ``rule.eta=0.1,1``)."""
     grid = {}
     for item in items:
         key, sep, values = item.partition("=")
@@ -43,21 +47,6 @@ def parse_grid(items: list[str]) -> dict[str, list[str]]:
         _flag_name(key)
         grid[key] = [v for v in values.split(",") if v]
     return grid
-
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0:8"`` (start:stop) or ``"1,4,9"``."""
-    try:
-        if ":" in text:
-            start, stop = (int(x) for x in text.split(":"))
-            seeds = list(range(start, stop))
-        else:
-            seeds = [int(x) for x in text.split(",")]
-    except ValueError:
-        raise ValueError(f"--seeds wants START:STOP or a,b,c; got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise ValueError(f"--seeds must give at least one seed >= 0; got {text!r}")
-    return seeds
 
 
 def read_sweep_file(path) -> dict:
@@ -75,7 +64,7 @@ def read_sweep_file(path) -> dict:
     Returns ``{"scenario", "out", "seeds", "grid", "passthrough"}`` (``out``/``seeds`` None
     when absent). Every problem is a ``ValueError`` naming it.
     """
-    from .experiment import parse_toml
+    from .config import parse_toml
 
     path = Path(path)
     try:
@@ -124,8 +113,8 @@ def read_sweep_file(path) -> dict:
 
 
 def _flag_name(key: str) -> str:
-    if not key or not key.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"sweep key {key!r} is not a flag name")
+    if not key or not key.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise ValueError(f"sweep key {key!r} is not a flag name (or a config's TABLE.KEY)")
     return f"--{key.replace('_', '-')}"
 
 
@@ -154,20 +143,34 @@ def _status(path: Path) -> str:
         return "unreadable"
 
 
-def _run_point(scenario: str, point: dict, out: str, passthrough: list[str]) -> tuple[str, int, str]:
-    """One scenario run in a subprocess; returns ``(file, exit code, last stderr line)``. An
-    interrupted point is resumed where the scenario can (``--resume``), else run afresh."""
-    path = Path(out) / point["file"]
-    command = [sys.executable, scenario, "--seed", str(point["seed"]), "--out", str(path)]
+def is_run_config(target: str) -> bool:
+    """A run config (a TOML file with tables), rather than a scenario script."""
+    return str(target).endswith(".toml")
+
+
+def _command(target: str, point: dict, path: Path) -> list[str]:
+    """The command of one point: ``python -m simulator run CONFIG --set ...`` or the scenario's flags."""
+    if is_run_config(target):
+        settings = [f"run.seed={point['seed']}", *(f"{k}={v}" for k, v in point["parameters"].items())]
+        return [sys.executable, "-m", "simulator", "run", target, "--out", str(path),
+                *(arg for text in settings for arg in ("--set", text))]  # fmt: skip
+    command = [sys.executable, target, "--seed", str(point["seed"]), "--out", str(path)]
     for key, value in point["parameters"].items():
         command += [f"--{key.replace('_', '-')}", value]
-    command += passthrough
+    return command
+
+
+def _run_point(target: str, point: dict, out: str, passthrough: list[str]) -> tuple[str, int, str]:
+    """One run in a subprocess; returns ``(file, exit code, last stderr line)``. An
+    interrupted point is resumed where it can be (``--resume``), else run afresh."""
+    path = Path(out) / point["file"]
+    command = _command(target, point, path) + passthrough
+    environment = {**os.environ, **ONE_THREAD_ENV}
     done = None
     if _status(path) in ("interrupted", "running"):
-        done = subprocess.run([*command, "--resume"], capture_output=True, text=True, env={**os.environ, **ONE_THREAD})
+        done = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=environment)
     if done is None or done.returncode == 2:  # nothing to resume, or the scenario cannot
-        done = subprocess.run([*command, "--overwrite"], capture_output=True, text=True,
-                              env={**os.environ, **ONE_THREAD})  # fmt: skip
+        done = subprocess.run([*command, "--overwrite"], capture_output=True, text=True, env=environment)
     tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
     return point["file"], done.returncode, tail
 
@@ -183,10 +186,13 @@ def run_sweep(
     workers: int | None = None,
     say=print,
 ) -> list[dict]:
-    """Run every missing or unfinished point; write the manifest; return it."""
+    """Run every missing or unfinished point of ``scenario`` (a script, or a run config); write
+    the manifest; return it."""
     scenario_path = Path(scenario)
     if not scenario_path.is_file():
         raise ValueError(f"scenario {scenario!r} is not a file")
+    if is_run_config(scenario):
+        _check_config_grid(scenario_path, grid)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     points = sweep_points(grid, seeds)
@@ -222,8 +228,19 @@ def run_sweep(
     return manifest
 
 
-def summarise(out, metric: str = "accuracy_test") -> tuple[str, Path | None]:
-    """Markdown table and figure of the final ``metric`` per grid point (mean, min, max over seeds)."""
+def _check_config_grid(path: Path, grid: dict) -> None:
+    """Every grid key must be a key of the config (checked with the grid's first values)."""
+    from .config import RunConfig, parse_assignment
+
+    config = RunConfig.from_file(path)
+    for key, values in grid.items():
+        for value in values[:1]:
+            config.with_values(dict([parse_assignment(f"{key}={value}")]), base=path.parent)
+
+
+def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
+    """Markdown table and figure of the final ``metric`` per grid point (mean, min, max over
+    seeds); by default ``accuracy_test`` where the runs have it, else ``cost_test``."""
     from matplotlib.figure import Figure
 
     out = Path(out)
@@ -231,8 +248,13 @@ def summarise(out, metric: str = "accuracy_test") -> tuple[str, Path | None]:
     groups: dict[str, list[float]] = {}
     for entry in manifest:
         if entry["status"] == "complete":
-            values = load_trajectory(out / entry["file"]).series(f"observables/{metric}")[2]
+            run = load_trajectory(out / entry["file"])
+            if metric is None:
+                names = set(run.clocks().get("epoch", []))
+                metric = "accuracy_test" if "observables/accuracy_test" in names else "cost_test"
+            values = run.series(f"observables/{metric}")[2]
             groups.setdefault(entry["label"], []).append(float(values[-1]))
+    metric = metric or "accuracy_test"
     lines = [f"| point | seeds | final {metric}: mean | min | max |", "|---|---|---|---|---|"]
     for label, values in groups.items():
         lines.append(
@@ -252,6 +274,8 @@ def summarise(out, metric: str = "accuracy_test") -> tuple[str, Path | None]:
             ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="k")
         ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
         ax.set_ylabel(f"final {metric}")
+        if metric.startswith("cost"):
+            ax.set_yscale("log")
         ax.set_title("sweep: each seed (dots) and the mean (line)")
         figure = out / "summary.png"
         fig.savefig(figure, dpi=120)

@@ -1,23 +1,50 @@
-"""Tasks: the Iris classification of the paper's section III.
+"""Tasks: what a network is trained to do, one class each, selected by name from :data:`TASKS`.
 
-Inputs are the normalised features ``X' = scale (X - min) / (max - min)`` (min and max of
-the training set, ``scale = 5`` as in the paper), applied as the currents of the 4 input
-pairs. The desired output of a class is the response of the *current* network to the
+A :class:`Task` holds its training and test examples, gives each epoch's inputs and targets
+(fixed, or moving as in the paper's Iris protocol), and scores a network on both splits.
+Every task reports ``cost_train`` and ``cost_test``: the mean ``1/2 |output - target|^2``
+over the split at steady state. Tasks are linear-response tasks: a network's outputs are
+``R @ inputs`` with ``R`` its transfer matrix, which the run computes once per evaluation.
+
+Shipped: ``iris`` (the paper's section III), ``regression`` (teacher-student: the targets are
+the outputs of a second network on the same terminals, so every target is reachable),
+``tuning`` (Appendix A: one input, outputs asked to move by given factors), ``csv`` and
+``npz`` (a user's own data). Adding one is one class with a ``name`` and one line in
+:data:`TASKS`.
+
+Iris: inputs are the normalised features ``X' = scale (X - min) / (max - min)`` (min and
+max of the training set, ``scale = 5`` as in the paper), applied as the currents of the 4
+input pairs. The desired output of a class is the response of the *current* network to the
 class's mean training input (recomputed every epoch); an example is classified to the class
 whose desired output is nearest to its output.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from importlib.resources import files
+from pathlib import Path
+from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from .base import Option
+from .costs import COSTS
 from .network import Network
-from .quasistatic import LaplacianSolver
+from .quasistatic import LaplacianSolver, PressureBoundary, steady_state, transfer_matrix
 
 __all__ = [
+    "Metric",
+    "Task",
+    "TASKS",
+    "IrisClassification",
+    "TeacherStudent",
+    "Tuning",
+    "CsvTask",
+    "NpzTask",
+    "teacher_student_data",
+    "seeded_split",
     "load_iris",
     "IrisTask",
     "iris_task",
@@ -29,9 +56,102 @@ __all__ = [
     "evaluate_iris",
 ]
 
+_COST = COSTS["squared_error"]
 IRIS_SPECIES = ("setosa", "versicolor", "virginica")
 
 
+class Metric(NamedTuple):
+    """A per-epoch metric a task reports: its shape per sample, unit and meaning."""
+
+    shape: tuple = ()
+    unit: str = ""
+    description: str = ""
+
+
+def _stream(seed: int, key: int) -> np.random.Generator:
+    """The run's random stream number ``key`` (1: the split, 3: a teacher, 4: task inputs).
+    The network builder draws from ``default_rng(seed)``, the shuffle from key 2."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(key,)))
+
+
+class Task:
+    """Training and test examples and how to score a network on them.
+
+    ``inputs_train [N, q]``, ``targets_train [N, p]`` (None when the targets move),
+    ``inputs_test [M, q]``, ``targets_test [M, p]`` (None when they move). Subclasses set ``name`` and ``options``
+    (their config keys) and write :meth:`from_config`; a task with moving targets or
+    metrics of its own overrides :meth:`examples`, :meth:`metrics` and :meth:`evaluate`.
+    """
+
+    name: ClassVar[str] = ""
+    options: ClassVar[dict[str, Option]] = {}
+
+    def __init__(self, inputs_train, targets_train, inputs_test, targets_test):
+        self.inputs_train = np.asarray(inputs_train, dtype=np.float64)
+        self.targets_train = None if targets_train is None else np.asarray(targets_train, dtype=np.float64)
+        self.inputs_test = np.asarray(inputs_test, dtype=np.float64)
+        self.targets_test = None if targets_test is None else np.asarray(targets_test, dtype=np.float64)
+
+    @classmethod
+    def from_config(cls, options: dict, *, network: Network, seed: int, boundary: dict) -> "Task":
+        """The task of a run: ``options`` its checked ``[task]`` keys, ``network`` the starting
+        network, ``boundary`` how inputs enter and outputs are read (``inputs_as``, ``outputs_as``)."""
+        raise NotImplementedError
+
+    @classmethod
+    def terminals(cls, options: dict) -> tuple[int, int] | None:
+        """``(input pairs, output pairs)`` a generated network needs for this task, if known."""
+        return None
+
+    @property
+    def n_train(self) -> int:
+        return len(self.inputs_train)
+
+    def shape(self) -> tuple[int, int]:
+        """``(q, p)``: inputs and outputs per example."""
+        return self.inputs_test.shape[1], self.targets_test.shape[1]
+
+    def check_fits(self, network: Network) -> None:
+        """A clear error when the data's width does not match the network's terminals."""
+        q, p = self.shape()
+        if (q, p) != (network.n_inputs, network.n_outputs):
+            raise ValueError(
+                f"task {self.name!r} has {q} input(s) and {p} output(s) per example, but the network has "
+                f"{network.n_inputs} input pair(s) and {network.n_outputs} output pair(s)"
+            )
+
+    def examples(self, order, evaluation: dict) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's inputs and targets in the order ``order`` (``evaluation``: the metrics of
+        the network the epoch starts from)."""
+        return self.inputs_train[order], self.targets_train[order]
+
+    def example_values(self, order) -> dict[str, np.ndarray]:
+        """Per-example records besides input and target (e.g. a class label)."""
+        return {}
+
+    def example_series(self) -> dict[str, str]:
+        """``{name: description}`` of the integer per-example records of :meth:`example_values`."""
+        return {}
+
+    def metrics(self) -> dict[str, Metric]:
+        return {
+            "cost_train": Metric((), "", "mean 1/2 |output - target|^2 over the training split, at steady state"),
+            "cost_test": Metric((), "", "mean 1/2 |output - target|^2 over the test split, at steady state"),
+        }
+
+    def evaluate(self, network: Network, transfer: np.ndarray) -> dict:
+        """The metrics of ``network`` whose steady response is ``outputs = transfer @ inputs``."""
+        return {
+            "cost_train": _mean_cost(self.inputs_train @ transfer.T, self.targets_train),
+            "cost_test": _mean_cost(self.inputs_test @ transfer.T, self.targets_test),
+        }
+
+
+def _mean_cost(outputs, targets) -> float:
+    return float(np.mean(_COST.value(outputs, targets)))
+
+
+# ---------------------------------------------------------------------- Iris
 def load_iris() -> tuple[np.ndarray, np.ndarray]:
     """The 150 Iris examples shipped with the package: features ``[150, 4]`` (cm), labels ``[150]``."""
     table = np.loadtxt(files("simulator").joinpath("data/iris.csv").open(), delimiter=",", comments="#", skiprows=4)
@@ -54,8 +174,7 @@ class IrisTask:
 def iris_task(seed: int = 0, *, per_class_train: int = 25, scale: float = 5.0) -> IrisTask:
     """Split Iris into ``per_class_train`` training examples per class (the rest test), seeded."""
     features, labels = load_iris()
-    # a stream of its own: the network builder draws from default_rng(seed)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(1,)))
+    rng = _stream(seed, 1)
     train = np.zeros(len(labels), dtype=bool)
     for species in range(len(IRIS_SPECIES)):
         members = np.flatnonzero(labels == species)
@@ -73,16 +192,6 @@ def class_means(inputs: np.ndarray, labels: np.ndarray, n_classes: int = 3) -> n
     if missing:
         raise ValueError(f"no examples of class(es) {missing}")
     return np.stack([inputs[labels == c].mean(axis=0) for c in range(n_classes)])
-
-
-def transfer_matrix(network: Network, solver: LaplacianSolver | None = None) -> np.ndarray:
-    """The linear response ``R [p, q]``: outputs = ``R @ inputs`` at steady state.
-
-    ``solver``: a factorisation of ``network`` to reuse (made here if omitted).
-    """
-    solver = LaplacianSolver(network) if solver is None else solver
-    unit_currents = np.stack([network.node_currents(e) for e in np.eye(network.n_inputs)], axis=1)
-    return network.outputs(solver.solve(unit_currents).T).T
 
 
 def class_targets(
@@ -113,6 +222,7 @@ class IrisMetrics:
     transfer : [p, q] the input-to-output response;  response_norm : its Frobenius norm
     desired_output : [3, p] the training class means pushed through the network (the next
         epoch's targets)
+    cost_train, cost_test : mean cost of each split against its own class means' outputs
     """
 
     accuracy_train: float
@@ -121,22 +231,275 @@ class IrisMetrics:
     transfer: np.ndarray
     response_norm: float
     desired_output: np.ndarray
+    cost_train: float = np.nan
+    cost_test: float = np.nan
+
+
+def iris_metrics(task: IrisTask, response: np.ndarray) -> IrisMetrics:
+    """:class:`IrisMetrics` of a network whose transfer matrix is ``response``."""
+    desired = class_means(task.x_train, task.y_train) @ response.T
+    test_targets = class_means(task.x_test, task.y_test) @ response.T
+    train_outputs, test_outputs = task.x_train @ response.T, task.x_test @ response.T
+
+    def accuracy(outputs, labels, targets):
+        return float(np.mean(classify(outputs, targets) == labels))
+
+    return IrisMetrics(
+        accuracy_train=accuracy(train_outputs, task.y_train, desired),
+        accuracy_test=accuracy(test_outputs, task.y_test, test_targets),
+        accuracy_test_strict=accuracy(test_outputs, task.y_test, desired),
+        transfer=response,
+        response_norm=float(np.linalg.norm(response)),
+        desired_output=desired,
+        cost_train=_mean_cost(train_outputs, desired[task.y_train]),
+        cost_test=_mean_cost(test_outputs, test_targets[task.y_test]),
+    )
 
 
 def evaluate_iris(network: Network, task: IrisTask, *, solver: LaplacianSolver | None = None) -> IrisMetrics:
     """Accuracies, response and desired outputs of ``network`` on ``task`` (one factorisation)."""
-    response = transfer_matrix(network, solver)
-    desired = class_means(task.x_train, task.y_train) @ response.T
-    test_targets = class_means(task.x_test, task.y_test) @ response.T
+    return iris_metrics(task, transfer_matrix(network, solver))
 
-    def accuracy(inputs, labels, targets):
-        return float(np.mean(classify(inputs @ response.T, targets) == labels))
 
-    return IrisMetrics(
-        accuracy_train=accuracy(task.x_train, task.y_train, desired),
-        accuracy_test=accuracy(task.x_test, task.y_test, test_targets),
-        accuracy_test_strict=accuracy(task.x_test, task.y_test, desired),
-        transfer=response,
-        response_norm=float(np.linalg.norm(response)),
-        desired_output=desired,
-    )
+class IrisClassification(Task):
+    """The paper's Iris protocol: a seeded 25-per-class split, features normalised to
+    ``[0, scale]`` by the training range, and *moving* targets: each epoch's desired outputs
+    are the current network's responses to the class means. Accuracy as in the paper (test
+    class means), beside a stricter variant (training class means)."""
+
+    name = "iris"
+    options = {
+        "per_class_train": Option(int, 25, low=1, doc="training examples per class (the rest test)"),
+        "scale": Option(float, 5.0, positive=True, doc="input currents span [0, scale]"),
+    }
+
+    def __init__(self, split: IrisTask):
+        super().__init__(split.x_train, None, split.x_test, None)
+        self.split = split
+
+    def shape(self):
+        return 4, 3
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        return cls(iris_task(seed, per_class_train=options["per_class_train"], scale=options["scale"]))
+
+    @classmethod
+    def terminals(cls, options):
+        return 4, 3
+
+    def examples(self, order, evaluation):
+        return self.split.x_train[order], evaluation["desired_output"][self.split.y_train[order]]
+
+    def example_values(self, order):
+        return {"label": self.split.y_train[order]}
+
+    def example_series(self):
+        return {"label": "class: 0 setosa, 1 versicolor, 2 virginica"}
+
+    def metrics(self):
+        return {
+            "accuracy_train": Metric((), "", "training set, training class means as targets"),
+            "accuracy_test": Metric((), "", "test set, test class means as targets (paper)"),
+            "accuracy_test_strict": Metric((), "", "test set, training class means as targets"),
+            "response_norm": Metric((), "", "Frobenius norm of the transfer matrix"),
+            "transfer": Metric((3, 4), "", "steady output drops per unit input current"),
+            "desired_output": Metric((3, 3), "pressure", "training class means through the network"),
+            **super().metrics(),
+        }
+
+    def evaluate(self, network, transfer):
+        metrics = iris_metrics(self.split, transfer)
+        return {key: getattr(metrics, key) for key in self.metrics()}
+
+
+# ---------------------------------------------------------------------- data of any source
+def seeded_split(count: int, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, test)`` index arrays: a seeded permutation, ``round(test_fraction * count)``
+    examples (at least one each way) held out for testing."""
+    if count < 2:
+        raise ValueError(f"a seeded split needs at least 2 examples, got {count}")
+    n_test = min(count - 1, max(1, round(test_fraction * count)))
+    order = _stream(seed, 1).permutation(count)
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
+class _Dataset(Task):
+    """Fixed inputs and targets, split by the seed unless the user gives the test set."""
+
+    @classmethod
+    def split(cls, inputs, targets, test_inputs, test_targets, test_fraction, seed) -> "_Dataset":
+        if test_inputs is None:
+            train, test = seeded_split(len(inputs), test_fraction, seed)
+            return cls(inputs[train], targets[train], inputs[test], targets[test])
+        return cls(inputs, targets, test_inputs, test_targets)
+
+
+def teacher_student_data(
+    network: Network, count: int, seed: int, *, input_scale: float = 5.0, spread: float = 0.5
+) -> tuple[np.ndarray, np.ndarray, Network]:
+    """``(inputs [count, q], targets [count, p], teacher)``: a teacher network on the same pipes
+    and terminals, its conductances the student's times ``exp(spread * N(0, 1))``; inputs
+    uniform in ``[0, input_scale]``; targets the teacher's steady outputs. Reachable by
+    construction: the student reaches zero cost at the teacher's conductances."""
+    teacher_rng, input_rng = _stream(seed, 3), _stream(seed, 4)
+    teacher = network.with_conductance(network.conductance * np.exp(spread * teacher_rng.normal(size=network.n_edges)))
+    inputs = input_rng.uniform(0.0, input_scale, (count, network.n_inputs))
+    return inputs, inputs @ transfer_matrix(teacher).T, teacher
+
+
+class TeacherStudent(_Dataset):
+    """Regression onto a teacher network's outputs (see :func:`teacher_student_data`)."""
+
+    name = "regression"
+    options = {
+        "n_train": Option(int, 100, low=1, doc="training examples"),
+        "n_test": Option(int, 50, low=1, doc="test examples"),
+        "input_scale": Option(float, 5.0, positive=True, doc="inputs uniform in [0, input_scale]"),
+        "spread": Option(float, 0.5, positive=True, doc="teacher conductances: the student's times exp(spread N(0,1))"),
+    }
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        count = options["n_train"] + options["n_test"]
+        inputs, targets, _ = teacher_student_data(
+            network, count, seed, input_scale=options["input_scale"], spread=options["spread"]
+        )
+        n = options["n_train"]
+        return cls(inputs[:n], targets[:n], inputs[n:], targets[n:])
+
+
+class Tuning(Task):
+    """Appendix A's tuning: one input, each output asked to move to ``factors`` times its value
+    in the starting network. Training and test are the one example."""
+
+    name = "tuning"
+    options = {
+        "input": Option(float, 5.0, doc="the input current (or pressure) of the single input pair"),
+        "factors": Option(list, [0.5, 1.5], doc="targets as multiples of the starting outputs, one per output"),
+    }
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        if network.n_inputs != 1:
+            raise ValueError(f"task 'tuning' drives one input pair; the network has {network.n_inputs}")
+        factors = np.asarray(options["factors"], dtype=np.float64)
+        if factors.shape != (network.n_outputs,):
+            raise ValueError(f"task.factors needs one factor per output pair ({network.n_outputs}), got {factors.size}")
+        inputs = np.array([[options["input"]]])
+        if boundary["inputs_as"] == "pressures":
+            node_outputs = boundary["outputs_as"] == "nodes"
+            start = PressureBoundary(network, network.conductance, inputs[0]).outputs(network, node_outputs)
+        else:
+            start = network.outputs(steady_state(network, inputs[0]))
+        targets = start[None] * factors
+        return cls(inputs, targets, inputs, targets)
+
+    @classmethod
+    def terminals(cls, options):
+        return 1, len(options["factors"])
+
+
+def _read_csv(path: Path, columns: list[str]) -> np.ndarray:
+    """The named columns of a CSV file with a header row, as floats; errors name the column
+    or the row."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            rows = list(csv.reader(row for row in handle if row.strip() and not row.startswith("#")))
+    except (OSError, UnicodeDecodeError) as error:
+        raise ValueError(f"cannot read {path}: {error}") from None
+    if not rows:
+        raise ValueError(f"{path} is empty (a header row of column names is needed)")
+    header = [name.strip() for name in rows[0]]
+    missing = [name for name in columns if name not in header]
+    if missing:
+        raise ValueError(f"{path} has no column(s) {missing}; its columns: {header}")
+    index = [header.index(name) for name in columns]
+    values = np.empty((len(rows) - 1, len(columns)))
+    for r, row in enumerate(rows[1:]):
+        try:
+            values[r] = [float(row[i]) for i in index]
+        except (ValueError, IndexError):
+            raise ValueError(f"{path}, line {r + 2}: not a number in columns {columns}: {row}") from None
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"{path}: columns {columns} hold non-finite values")
+    return values
+
+
+class CsvTask(_Dataset):
+    """A user's data from a CSV file with a header row: ``inputs`` and ``targets`` name the
+    columns. The test split is ``test_file`` (same columns) if given, else a seeded
+    ``test_fraction`` of the rows."""
+
+    name = "csv"
+    options = {
+        "file": Option(str, doc="the CSV file (relative to the config file)"),
+        "inputs": Option(list, doc="input column names, one per input pair"),
+        "targets": Option(list, doc="target column names, one per output pair"),
+        "test_fraction": Option(float, 0.25, positive=True, doc="held out for testing when there is no test_file"),
+        "test_file": Option(str, "", doc="a CSV file of test examples (same columns)"),
+    }
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        columns = [str(name) for name in options["inputs"] + options["targets"]]
+        q = len(options["inputs"])
+        data = _read_csv(Path(options["file"]), columns)
+        test = _read_csv(Path(options["test_file"]), columns) if options["test_file"] else None
+        return cls.split(data[:, :q], data[:, q:], *((test[:, :q], test[:, q:]) if test is not None else (None, None)),
+                         options["test_fraction"], seed)  # fmt: skip
+
+    @classmethod
+    def terminals(cls, options):
+        return len(options["inputs"]), len(options["targets"])
+
+
+class NpzTask(_Dataset):
+    """A user's data from a NumPy ``.npz`` file with arrays ``inputs [N, q]`` and ``targets
+    [N, p]`` (``[N]`` for one output); ``test_inputs`` and ``test_targets`` give the test split,
+    else a seeded ``test_fraction`` of the rows."""
+
+    name = "npz"
+    options = {
+        "file": Option(str, doc="the .npz file (relative to the config file)"),
+        "test_fraction": Option(float, 0.25, positive=True, doc="held out for testing without test arrays"),
+    }
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        arrays = _read_npz(Path(options["file"]))
+        test = (arrays["test_inputs"], arrays["test_targets"]) if "test_inputs" in arrays else (None, None)
+        return cls.split(arrays["inputs"], arrays["targets"], *test, options["test_fraction"], seed)
+
+    @classmethod
+    def terminals(cls, options):
+        arrays = _read_npz(Path(options["file"]))
+        return arrays["inputs"].shape[1], arrays["targets"].shape[1]
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path) as data:
+            arrays = {key: np.asarray(data[key], dtype=np.float64) for key in data.files}
+    except (OSError, ValueError) as error:
+        raise ValueError(f"cannot read {path} as .npz: {error}") from None
+    missing = [key for key in ("inputs", "targets") if key not in arrays]
+    if missing or (("test_inputs" in arrays) != ("test_targets" in arrays)):
+        raise ValueError(f"{path} needs arrays 'inputs' and 'targets' (and both or neither of 'test_inputs', "
+                         f"'test_targets'); it has {sorted(arrays)}")  # fmt: skip
+    for key in [k for k in arrays if k.endswith("targets")]:
+        arrays[key] = arrays[key].reshape(len(arrays[key]), -1)
+    for key, value in arrays.items():
+        if value.ndim != 2 or not np.all(np.isfinite(value)):
+            raise ValueError(f"{path}: array {key!r} must be finite and [N, columns], got shape {value.shape}")
+    return arrays
+
+
+#: The tasks by the names a run config uses. Add one: ``TASKS["mine"] = MyTask``.
+TASKS: dict[str, type[Task]] = {
+    "iris": IrisClassification,
+    "regression": TeacherStudent,
+    "tuning": Tuning,
+    "csv": CsvTask,
+    "npz": NpzTask,
+}

@@ -33,6 +33,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from .base import __version__
 from .network import Network
 
 __all__ = [
@@ -90,8 +91,6 @@ def versions() -> dict:
     """Versions of the package, Python and the numerical libraries, and ``git describe``."""
     import numba
     import scipy
-
-    from . import __version__
 
     return {
         "chemsignal-sim": __version__,
@@ -189,8 +188,6 @@ class TrajectoryWriter:
 
     # ------------------------------------------------------------------ structure
     def _create(self, network, config, seed, series, timed_clocks, command_line, derived, author):
-        from . import __version__
-
         f = self._file
         h5md = f.create_group("h5md")
         h5md.attrs["version"] = np.array([1, 1], dtype=np.int32)
@@ -503,6 +500,11 @@ class Trajectory:
             time = group["time"][()] if "time" in group else None
         k = min(len(step), len(value), len(step) if time is None else len(time))
         return step[:k], None if time is None else time[:k], value[:k]
+
+    def clocks(self) -> dict[str, list[str]]:
+        """``{clock: [series paths]}``: the time series of the file, by the clock they share."""
+        with _open_for_reading(self.path) as f:
+            return {name: list(clock["series"]) for name, clock in _declared_clocks(f)[0].items()}
 
     def clock_rows(self) -> dict[str, int]:
         """Samples complete on each clock: present in its ``step`` (and ``time``) and in every series."""

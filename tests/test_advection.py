@@ -1,12 +1,22 @@
 """Appendix A's advection mode: transport by hand on a chain and a Y junction, conservation,
 direction, release cadence, and refused parameters."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import simulator
 from simulator import kernels
-from simulator.advection import Advection, advect_train, drain_reachable
+from simulator.advection import Advection, drain_reachable
+from simulator.quasistatic import PressureBoundary
+
+
+def advect_train(network, inputs, targets, *, mode, w_min=1e-6, **boundary):
+    """The advection mode through the one entry point, ``train``."""
+    if boundary:
+        mode = dataclasses.replace(mode, **boundary)
+    return simulator.train(network, inputs, targets, dynamics=mode, w_min=w_min)
 
 
 def _advect(edges, flow, external_out, s_plus, s_minus=None):
@@ -66,16 +76,17 @@ def _tuning_network():
 
 def test_releases_come_every_tau_steps_and_mass_balances():
     net = _tuning_network()
-    result = advect_train(net, [[3.0]], [[0.0]], mode=Advection(xi=0.01, lam=1.0, tau=7, steps=50))
-    assert result.release_step.tolist() == list(range(0, 50, 7))
+    result = advect_train(net, [[3.0]], [[0.0]], mode=Advection(xi=0.01, lam=1.0, release_every=7, transport_steps=50))
+    assert result.releases.step.tolist() == list(range(0, 50, 7))
     total = result.state.in_network + result.state.drained
     assert total == pytest.approx(result.state.released, rel=1e-12)
-    np.testing.assert_allclose(result.in_network + result.drained, result.released, rtol=1e-12)
+    releases = result.releases
+    np.testing.assert_allclose(releases.in_network + releases.drained, releases.released, rtol=1e-12)
 
 
 def test_xi_zero_leaves_the_conductances_alone():
     net = _tuning_network()
-    result = advect_train(net, [[3.0]], [[0.0]], mode=Advection(xi=0.0, lam=1.0, tau=3, steps=20))
+    result = advect_train(net, [[3.0]], [[0.0]], mode=Advection(xi=0.0, lam=1.0, release_every=3, transport_steps=20))
     np.testing.assert_array_equal(result.network.conductance, net.conductance)
     assert result.state.released > 0
 
@@ -85,14 +96,28 @@ def test_xi_zero_leaves_the_conductances_alone():
     [
         ({"xi": -0.1}, "xi must be finite and >= 0"),
         ({"lam": -1.0}, "lam must be finite and >= 0"),
-        ({"tau": 0}, "tau must be an integer >= 1"),
-        ({"tau": 2.5}, "tau must be an integer >= 1"),
-        ({"steps": 0}, "steps must be an integer >= 1"),
+        ({"release_every": 0}, "release_every must be an integer >= 1"),
+        ({"release_every": 2.5}, "release_every must be an integer >= 1"),
+        ({"transport_steps": 0}, "transport_steps must be an integer >= 1"),
+        ({"inputs_as": "voltages"}, "inputs_as must be one of 'currents', 'pressures'"),
+        ({"outputs_as": "nodes"}, "node outputs need pressure inputs"),
+        ({"inputs_as": "pressures", "pressure_steps": 5}, "implemented for current inputs only"),
     ],
 )
 def test_bad_advection_parameters_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Advection(**kwargs)
+
+
+def test_the_old_names_tau_and_steps_still_work_with_a_notice():
+    with pytest.warns(simulator.ChemsignalDeprecationWarning) as notices:
+        mode = Advection(tau=7, steps=30)
+    assert (mode.release_every, mode.transport_steps) == (7, 30)
+    assert [str(notice.message) for notice in notices] == [
+        "Advection(tau=...) is deprecated; use Advection(release_every=...)",
+        "Advection(steps=...) is deprecated; use Advection(transport_steps=...)",
+    ]
+    assert notices[0].filename == __file__  # the notice points at the caller's line
 
 
 def test_outputs_without_a_path_to_a_drain_are_refused():
@@ -107,30 +132,44 @@ def test_outputs_without_a_path_to_a_drain_are_refused():
     reachable = drain_reachable(net, flow, np.maximum(-currents, 0))
     assert reachable.tolist() == [True, True, True, False, False, True]
     with pytest.raises(ValueError, match=r"output node\(s\) \[3, 4\] have no downstream path to a drain"):
-        advect_train(net, [[1.0]], [[0.5]], mode=Advection(steps=3))
+        advect_train(net, [[1.0]], [[0.5]], mode=Advection(transport_steps=3))
 
 
 def test_tuning_with_advection_lowers_the_cost_tenfold_and_measures_its_gradient_alignment():
     # the tuning scenario's setup: one input, two outputs asked to halve and to grow by half
     net = simulator.lattice_network(side=12, d=4, seed=0, n_inputs=1, n_outputs=2)
     start = net.outputs(simulator.steady_state(net, [5.0]))
-    result = advect_train(net, [[5.0]], [start * [0.5, 1.5]], mode=Advection(xi=0.01, lam=1.0, tau=20, steps=500),
-                          w_min=1e-4)  # fmt: skip
-    assert result.cost[-1] < result.cost[0] / 10
-    cosine = result.grad_cosine[1:]
-    assert np.all(np.isnan(result.grad_cosine[:1])) and np.all(
+    mode = Advection(xi=0.01, lam=1.0, release_every=20, transport_steps=500)
+    result = advect_train(net, [[5.0]], [start * [0.5, 1.5]], mode=mode, w_min=1e-4)
+    releases = result.releases
+    assert releases.cost[-1] < releases.cost[0] / 10
+    cosine = releases.grad_cosine[1:]
+    assert np.all(np.isnan(releases.grad_cosine[:1])) and np.all(
         (cosine > 0.3) & (cosine < 0.99)
     )  # descent, not gradient
+    # the same steps split over presentations (one call per 100 steps, state carried): the same bits
+    state, network, rows = None, net, []
+    for _ in range(5):
+        part = simulator.train(network, [[5.0]], [start * [0.5, 1.5]], w_min=1e-4, state=state,
+                               dynamics=dataclasses.replace(mode, transport_steps=100))  # fmt: skip
+        network, state = part.network, part.state
+        rows.append(part.releases.grad_cosine)
+    np.testing.assert_array_equal(network.conductance, result.network.conductance)
+    np.testing.assert_array_equal(np.concatenate(rows), releases.grad_cosine)
 
 
 def test_iris_with_advection_is_recorded_with_its_releases_and_fields(tmp_path):
     from simulator.cli import main
-    from simulator.experiment import IrisConfig, run_iris
     from simulator.trajectory import load_trajectory
 
     path = tmp_path / "adv.h5"
-    config = IrisConfig(rule="advection", epochs=2, release_every=5, transport_steps=20, field_every=400)
-    run = run_iris(config, out=path)
+    config = simulator.RunConfig.from_dict(
+        {
+            "dynamics": {"name": "advection", "release_every": 5, "transport_steps": 20},
+            "run": {"epochs": 2, "fields_every": 400},
+        }
+    )
+    run = simulator.run(config, out=path)
     trajectory = load_trajectory(path)
     release_step, _, released = trajectory.series("observables/released_mass")
     assert release_step.tolist() == list(range(0, 2 * 75 * 20, 5))  # every 5 steps, across presentations
@@ -141,22 +180,20 @@ def test_iris_with_advection_is_recorded_with_its_releases_and_fields(tmp_path):
     assert field_step.tolist() == list(range(400, 3001, 400)) and np.all(s_plus >= 0)
     assert run.epochs["accuracy_test"][-1] > run.epochs["accuracy_test"][0]
     other = tmp_path / "dif.h5"
-    run_iris(IrisConfig(epochs=2), out=other)
+    simulator.run({"run": {"epochs": 2}}, out=other)
     assert main(["compare", str(other), str(path), "--out", str(tmp_path / "cmp.png")]) == 0
     assert (tmp_path / "cmp.png").stat().st_size > 50_000
-    relaxed = run_iris(IrisConfig(rule="advection", dynamics="timestepped", epochs=1, pressure_steps=20))
+    relaxed = simulator.run(config.with_values({"dynamics.pressure_steps": 20, "run.epochs": 1}))
     assert np.isfinite(relaxed.costs).all() and len(relaxed.costs) == 75
-    with pytest.raises(ValueError, match="pressure_steps must be >= 1"):
-        IrisConfig(rule="advection", dynamics="timestepped", pressure_steps=0)
+    with pytest.raises(ValueError, match="pressure_steps must be >= 0"):
+        config.with_values({"dynamics.pressure_steps": -1})
 
 
 @pytest.mark.parametrize("node_outputs", [False, True])
 def test_pressure_inputs_solve_the_dirichlet_problem_and_its_gradient(node_outputs):
-    from simulator.advection import _PressureInputs
-
     net = simulator.lattice_network(side=6, d=4, seed=2, n_inputs=2, n_outputs=2)
     pressures, targets = np.array([2.0, 1.0]), np.array([0.1, -0.2])
-    boundary = _PressureInputs(net, net.conductance, pressures)
+    boundary = PressureBoundary(net, net.conductance, pressures)
     assert np.allclose(boundary.v[net.input_pairs[:, 0]], pressures) and np.allclose(
         boundary.v[net.input_pairs[:, 1]], 0
     )
@@ -164,7 +201,7 @@ def test_pressure_inputs_solve_the_dirichlet_problem_and_its_gradient(node_outpu
     assert np.abs(boundary.injected[off_boundary]).max() < 1e-12  # Kirchhoff inside
 
     def cost(w):
-        v = _PressureInputs(net, w, pressures).v
+        v = PressureBoundary(net, w, pressures).v
         error = (v[net.output_pairs[:, 0]] if node_outputs else net.outputs(v)) - targets
         return 0.5 * error @ error
 
@@ -177,13 +214,11 @@ def test_pressure_inputs_solve_the_dirichlet_problem_and_its_gradient(node_outpu
 
 def test_tuning_with_pressure_inputs_balances_and_lowers_the_cost():
     net = simulator.lattice_network(side=8, d=4, seed=0, n_inputs=1, n_outputs=1)
-    from simulator.advection import _PressureInputs
-
-    start = net.outputs(_PressureInputs(net, net.conductance, np.array([1.0])).v)
+    start = net.outputs(PressureBoundary(net, net.conductance, np.array([1.0])).v)
     # the output is ~1e-3 of the input pressure here: lam scales the release to match
-    result = advect_train(net, [[1.0]], [start * 0.5], mode=Advection(xi=0.05, lam=100.0, tau=10, steps=400),
-                          inputs_as="pressures")  # fmt: skip
-    assert result.cost[-1] < result.cost[0] / 10
+    result = advect_train(net, [[1.0]], [start * 0.5], mode=Advection(xi=0.05, lam=100.0, release_every=10,
+                          transport_steps=400), inputs_as="pressures")  # fmt: skip
+    assert result.releases.cost[-1] < result.releases.cost[0] / 10
     assert result.state.in_network + result.state.drained == pytest.approx(result.state.released, rel=1e-12)
 
 
@@ -197,26 +232,26 @@ def _four_node_chain():
 
 def test_node_output_releases_one_chemical_at_the_node_and_tunes_its_pressure():
     net = _four_node_chain()  # v = (1, 2/3, 1/3, 0) at p = 1
-    first = advect_train(net, [[1.0]], [[0.5]], mode=Advection(xi=0.0, lam=2.0, tau=100, steps=1),
+    first = advect_train(net, [[1.0]], [[0.5]], mode=Advection(xi=0.0, lam=2.0, release_every=100, transport_steps=1),
                          inputs_as="pressures", outputs_as="nodes")  # fmt: skip
     # v(1) = 2/3 is too high by 1/6: lam * 1/6 of s+ at node 1, nothing else, moved one hop to node 2
-    assert first.cost[0] == pytest.approx(0.5 * (1 / 6) ** 2)
+    assert first.releases.cost[0] == pytest.approx(0.5 * (1 / 6) ** 2) == first.costs[0]
     assert first.state.released == pytest.approx(2.0 / 6)
     np.testing.assert_allclose(first.state.s_plus, [0, 0, 2.0 / 6, 0], atol=1e-15)
     np.testing.assert_allclose(first.state.s_minus, 0.0)
     # with xi > 0 the s+ thickens pipes 1-2 and 2-3 downstream, lowering v(1) toward 0.5
-    tuned = advect_train(net, [[1.0]], [[0.5]], mode=Advection(xi=0.5, lam=2.0, tau=3, steps=300),
+    tuned = advect_train(net, [[1.0]], [[0.5]], mode=Advection(xi=0.5, lam=2.0, release_every=3, transport_steps=300),
                          inputs_as="pressures", outputs_as="nodes")  # fmt: skip
-    assert tuned.cost[-1] < 1e-3 * tuned.cost[0]
+    assert tuned.releases.cost[-1] < 1e-3 * tuned.releases.cost[0]
     assert tuned.network.conductance[1] > 1 and tuned.network.conductance[2] > 1
     with pytest.raises(ValueError, match="node outputs need pressure inputs"):
-        advect_train(net, [[1.0]], [[0.5]], outputs_as="nodes")
+        advect_train(net, [[1.0]], [[0.5]], mode=Advection(), outputs_as="nodes")
 
 
 def test_relaxed_pressures_approach_the_direct_solve_as_they_get_more_steps():
     net = simulator.lattice_network(side=5, d=4, seed=2, n_inputs=1, n_outputs=1)
     start = net.outputs(simulator.steady_state(net, [3.0]))
-    kwargs = dict(xi=0.05, lam=1.0, tau=5, steps=60)
+    kwargs = dict(xi=0.05, lam=1.0, release_every=5, transport_steps=60)
     direct = advect_train(net, [[3.0]], [start * 0.5], mode=Advection(**kwargs))
     differences = []
     for steps in (5, 50, 2000):
@@ -226,3 +261,16 @@ def test_relaxed_pressures_approach_the_direct_solve_as_they_get_more_steps():
     assert differences[0] > differences[1] > differences[2] and differences[2] < 1e-9
     with pytest.raises(ValueError, match="pressure_steps must be an integer >= 0"):
         Advection(pressure_steps=-1)
+
+
+def test_train_leaves_the_callers_state_alone_and_returns_the_new_one():
+    net = _tuning_network()
+    mode = Advection(xi=0.01, lam=1.0, release_every=3, transport_steps=10)
+    first = simulator.train(net, [[3.0]], [[0.0]], dynamics=mode)
+    before = first.state.copy()
+    second = simulator.train(first.network, [[3.0]], [[0.0]], dynamics=mode, state=first.state)
+    for key in ("s_plus", "s_minus", "last_conductance", "last_gradient"):
+        np.testing.assert_array_equal(getattr(first.state, key), getattr(before, key))
+    assert (first.state.step, first.state.released) == (before.step, before.released)
+    assert second.state.step == 20 and second.state is not first.state
+    assert second.fields is None and second.dt is None and second.success

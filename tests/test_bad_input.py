@@ -28,14 +28,18 @@ def files(tmp_path_factory):
     with h5py.File(root / "foreign.h5", "w") as f:
         f["x"] = np.arange(3)
     good = root / "good.h5"
-    simulator.run_iris(simulator.IrisConfig(epochs=1), out=good)
+    simulator.run({"run": {"epochs": 1}}, out=good)
     (root / "truncated.h5").write_bytes(good.read_bytes()[:2000])
     (root / "existing.h5").write_bytes(b"someone's data")
     (root / "bad_sweep.toml").write_text('scenario = "x.py"\nworkerz = 2\n')
     (root / "bad_config.toml").write_text("learning_rate = 0.1\n")
     (root / "broken.toml").write_text("lr = = 2\n")
     with pytest.raises(KeyboardInterrupt):  # an interrupted run, to resume
-        simulator.run_iris(simulator.IrisConfig(epochs=1), out=root / "stopped.h5", progress=Interrupt())
+        simulator.run({"run": {"epochs": 1}}, out=root / "stopped.h5", progress=Interrupt())
+    (root / "net.json").write_text('{"nodes": [{"id": 0}, {"id": 1}], "edges": [{"source": 0, "target": 1}]}')
+    (root / "run_csv.toml").write_text('[task]\nname = "csv"\nfile = "data.csv"\ninputs = ["a"]\ntargets = ["b"]\n')
+    (root / "data.csv").write_text("a,c\n1,2\n")
+    (root / "run_net.toml").write_text('[network]\nfile = "net.json"\n')
     return root
 
 
@@ -56,15 +60,19 @@ CASES = [
     ("iris_diffusion", ["--seed", "-3"], "seed must be >= 0, got -3"),
     ("iris_diffusion", ["--w-min", "0"], "w_min must be > 0, got 0.0"),
     ("iris_diffusion", ["--dynamics", "timestepped", "--presentation", "0"], "presentation must be > 0"),
-    ("iris_diffusion", ["--tau", "100"], "tau must be in [0, presentation=50.0], got 100.0"),
-    ("iris_diffusion", ["--field-every", "-1"], "field_every must be >= 0, got -1"),
+    ("iris_diffusion", ["--dynamics", "timestepped", "--feedback-delay", "100"],
+     "feedback_delay must be in [0, presentation=50.0], got 100.0"),
+    ("iris_diffusion", ["--presentation", "10"], "--presentation does not apply to dynamics 'quasistatic'"),
+    ("iris_diffusion", ["--field-every", "-1"], "fields_every must be >= 0, got -1"),
+    ("iris_diffusion", ["--eta", "0"], "eta must be > 0, got 0.0"),
     ("iris_diffusion", ["--dynamics", "implicit"], "argument --dynamics: invalid choice: 'implicit'"),
     ("iris_diffusion", ["--out", "{root}/missing/run.h5"], "folder {root}/missing does not exist"),
     ("iris_diffusion", ["--out", "{root}/existing.h5"], "{root}/existing.h5 exists; pass --overwrite"),
     ("iris_advection", ["--xi", "-0.1"], "xi must be >= 0, got -0.1"),
     ("iris_advection", ["--release-every", "0"], "release_every must be >= 1, got 0"),
-    ("tuning_advection", ["--tau", "0"], "tau must be an integer >= 1, got 0"),
-    ("tuning_advection", ["--lam", "-2"], "lam must be finite and >= 0, got -2.0"),
+    ("tuning_advection", ["--release-every", "0"], "release_every must be >= 1, got 0"),
+    ("tuning_advection", ["--steps", "30"], "--steps (30) must be a whole number of release periods (20)"),
+    ("tuning_advection", ["--lam", "-2"], "lam must be >= 0, got -2.0"),
     ("cli", ["inspect", "{root}/nothing.h5"], "{root}/nothing.h5: no such file"),
     ("cli", ["inspect", "{root}/text.h5"], "{root}/text.h5 is not an HDF5 file (or is truncated)"),
     ("cli", ["inspect", "{root}/foreign.h5"], "{root}/foreign.h5 is not a chemsignal trajectory"),
@@ -82,7 +90,17 @@ CASES = [
     ("iris_diffusion", ["--config", "{root}/nothing.toml"], "cannot read config file"),
     ("iris_diffusion", ["--resume", "--overwrite", "--out", "{root}/good.h5"], "give one"),
     ("iris_diffusion", ["--resume", "--lr", "0.01", "--epochs", "1", "--out", "{root}/stopped.h5"],
-     "another config: lr (file 0.003, given 0.01)"),
+     "another config: rule.lr (file 0.003, given 0.01)"),
+    ("cli", ["run", "{root}/nothing.toml"], "cannot read config file"),
+    ("cli", ["run", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
+    ("cli", ["run", "{root}/run_net.toml", "--set", "rule.lr=0.1"], "net.json has no 'input_pairs'"),
+    ("cli", ["run", "{root}/run_csv.toml", "--set", "run.epochs=1"], "data.csv has no column(s) ['b']"),
+    ("cli", ["run", "{root}/run_net.toml", "--set", "rule=1"], "--set wants TABLE.KEY=VALUE"),
+    ("cli", ["run", "{root}/run_net.toml", "--set", "rule.lr=-1"], "rule.lr must be > 0, got -1"),
+    ("cli", ["run", "{root}/run_net.toml", "--out", "{root}/existing.h5", "--set", "network.file="],
+     "{root}/existing.h5 exists; pass --overwrite"),
+    ("cli", ["sweep", "{root}/run_net.toml", "--grid", "rule.etta=1", "--out", "{root}/s2"],
+     "unknown config key(s) ['rule.etta']"),
 ]  # fmt: skip
 
 
@@ -115,10 +133,12 @@ def test_bad_input_gets_one_clear_line(program, arguments, expected, files, caps
         (lambda: simulator.Network(np.zeros((2, 2)), [[0, 1]], [-1.0], [[0, 1]], []), "conductance"),
         (lambda: simulator.Network(np.zeros((0, 2)), np.zeros((0, 2), int), [], [], []), "at least 2 nodes, got 0"),
         (lambda: simulator.train(simulator.lattice_network(side=3, n_inputs=1, n_outputs=1), [[1.0]], [[0.0]],
-                                 dynamics=simulator.TimeStepped(T=10.0, dt=100.0)), "above the explicit stability"),
-        (lambda: simulator.IrisConfig.from_dict({"learning_rate": 1}), "unknown config key"),
+                                 dynamics=simulator.TimeStepped(T=10.0), integrator=simulator.Explicit(dt=100.0)),
+         "above the explicit stability"),
+        (lambda: simulator.RunConfig.from_dict({"learning_rate": 1}), "unknown config key"),
+        (lambda: simulator.as_network(object()), "a network must be a Network, a networkx graph or a file path"),
     ],
 )  # fmt: skip
 def test_bad_api_input_is_refused_by_name(build, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         build()

@@ -1,51 +1,113 @@
-"""Configs and sweeps from TOML, and a fuzz of every parser a user's text reaches: each input is
-either accepted as a valid config or refused with a ValueError that names the problem."""
+"""Run configs and sweeps from TOML, the old names, and a fuzz of every parser a user's text
+reaches: each input is either accepted as a valid config or refused with a ValueError that
+names the problem."""
 
 import importlib.util
 import json
 import math
+import warnings
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import simulator
 from simulator.cli import main
-from simulator.experiment import IrisConfig, read_config_file
+from simulator.config import DYNAMICS, NETWORK, RULE, RUN, TABLES, RunConfig, parse_assignment
 from simulator.sweep import parse_grid, parse_seeds, read_sweep_file
 from simulator.trajectory import load_trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
-FIELDS = IrisConfig.__dataclass_fields__
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+TABLE_KEYS = {"network": NETWORK, "rule": RULE, "run": RUN, "dynamics": DYNAMICS["timestepped"],
+              "task": simulator.tasks.TASKS["iris"].options}  # fmt: skip
+
+# the 25 keys the old flat Iris config wrote (IrisConfig().to_toml()), as old files hold them
+OLD_FLAT = (
+    'seed = 3\nepochs = 7\nlr = 1e-05\neta = 1.0\nrule = "chemical"\ndynamics = "timestepped"\npresentation = 3.0\n'
+    'tau = 1.0\nc_v = 1.0\nc_u = 2.0\nkappa = 1.0\nweights = "deferred"\nw_min = 0.0001\nfield_every = 100000\n'
+    "side = 12\nd = 4\ndelta = 0.25\nxi = 0.01\nlam = 1.0\nrelease_every = 5\ntransport_steps = 20\n"
+    'pressure_steps = 50\nmax_dt_shrink = 100.0\nscheme = "explicit"\nimplicit_steps = 10.0\n'
+)
 
 
 def test_toml_round_trip_and_one_type_per_key():
-    config = IrisConfig(lr=1e-5, rule="ep", epochs=7, tau=0, dynamics="timestepped", presentation=3)
-    assert IrisConfig.from_toml(config.to_toml()) == config
-    assert type(IrisConfig(lr=1).lr) is float and json.dumps(IrisConfig(lr=1).to_dict()) == json.dumps(
-        IrisConfig(lr=1.0).to_dict()
+    config = RunConfig.from_dict({"rule": {"lr": 1e-5, "name": "ep"}, "run": {"epochs": 7},
+                                  "dynamics": {"name": "timestepped", "presentation": 3}})  # fmt: skip
+    assert RunConfig.from_toml(config.to_toml()) == config
+    one, other = (RunConfig.from_dict({"rule": {"lr": value}}) for value in (1, 1.0))
+    assert type(one["rule.lr"]) is float and json.dumps(one.to_dict()) == json.dumps(other.to_dict())
+    assert one == other and hash(one) == hash(other)
+
+
+def test_an_old_flat_config_file_loads_with_one_notice(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text(OLD_FLAT)
+    with pytest.warns(simulator.ChemsignalDeprecationWarning) as notices:
+        config = RunConfig.from_file(path)
+    assert len(notices) == 1 and "old flat Iris names" in str(notices[0].message)
+    assert "'tau'" in str(notices[0].message) and "'dynamics.feedback_delay'" in str(notices[0].message)
+    expected = RunConfig.from_dict({
+        "run": {"seed": 3, "epochs": 7}, "rule": {"lr": 1e-5},
+        "dynamics": {"name": "timestepped", "presentation": 3.0, "feedback_delay": 1.0, "c_u": 2.0},
+    })  # fmt: skip
+    assert config == expected
+    # the advection mode was a rule; "timestepped" meant relaxing pressures
+    with pytest.warns(simulator.ChemsignalDeprecationWarning):
+        advection = RunConfig.from_dict({"rule": "advection", "dynamics": "timestepped", "xi": 0.003})
+    assert (advection["dynamics.name"], advection["dynamics.pressure_steps"], advection["rule.name"]) == (
+        "advection",
+        50,
+        "chemical",
     )
+    with pytest.warns(simulator.ChemsignalDeprecationWarning) as notices:
+        renamed = RunConfig.from_dict({"dynamics": {"name": "advection", "tau": 7, "steps": 9}})
+    assert (renamed["dynamics.release_every"], renamed["dynamics.transport_steps"]) == (7, 9)
+    assert [str(n.message) for n in notices] == [
+        "dynamics.tau is now dynamics.release_every",
+        "dynamics.steps is now dynamics.transport_steps",
+    ]
 
 
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("lr = ", "not valid TOML"),
+        ("[rule]\nlr = ", "not valid TOML"),
         ("bogus = 1", r"unknown config key\(s\) \['bogus'\]"),
-        ('lr = "fast"', "lr must be a number"),
-        ("lr = -1", "lr must be > 0"),
-        ("lr = nan", "lr must be finite"),
-        ("epochs = 1.5", "epochs must be an integer"),
-        ("seed = true", "seed must be an integer"),
-        ("[network]\nside = 4", r"unknown config key\(s\) \['network'\]"),
+        ("[rule]\nbogus = 1", r"unknown config key\(s\) \['rule.bogus'\]"),
+        ('[rule]\nlr = "fast"', "rule.lr must be a number"),
+        ("[rule]\nlr = -1", "rule.lr must be > 0"),
+        ("[rule]\nlr = nan", "rule.lr must be finite"),
+        ("[run]\nepochs = 1.5", "run.epochs must be an integer"),
+        ("[run]\nseed = true", "run.seed must be an integer"),
+        ("[network]\nside = 1", "network.side must be >= 2"),
+        ('[task]\nname = "csv"\nfile = "x.csv"', "task.inputs is required"),
+        ('[network]\nfile = "missing.json"', "missing.json: no such network file"),
     ],
 )
 def test_bad_config_files_are_refused_by_name(tmp_path, text, message):
     path = tmp_path / "run.toml"
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
-        IrisConfig.from_dict(read_config_file(path))
+        simulator.run(RunConfig.from_file(path))
+
+
+def test_paths_are_relative_to_the_config_file_and_set_overrides(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "run.toml").write_text('[task]\nname = "npz"\nfile = "data.npz"\n[rule]\nlr = 0.01\n')
+    config = RunConfig.from_file(tmp_path / "sub" / "run.toml")
+    assert config["task.file"] == str(tmp_path / "sub" / "data.npz")
+    assert parse_assignment("rule.lr=1e-3") == ("rule.lr", 1e-3)
+    assert parse_assignment("dynamics.name=timestepped") == ("dynamics.name", "timestepped")
+    assert parse_assignment("task.factors=[0.5, 2]") == ("task.factors", [0.5, 2])
+    for bad in ("lr=1", "bogus.lr=1", "rule.lr"):
+        with pytest.raises(ValueError, match="--set wants TABLE.KEY=VALUE"):
+            parse_assignment(bad)
+    changed = config.with_values({"dynamics.name": "timestepped", "dynamics.presentation": 5.0})
+    assert changed["dynamics.presentation"] == 5.0 and changed["task.file"] == config["task.file"]
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['dynamics.xi'\]"):
+        config.with_values({"dynamics.xi": 1.0})
 
 
 def load_scenario(name):
@@ -57,11 +119,19 @@ def load_scenario(name):
 
 def test_scenario_reads_a_config_file_and_flags_beat_it(tmp_path):
     iris_diffusion = load_scenario("iris_diffusion")
-    (tmp_path / "run.toml").write_text("lr = 0.01\nepochs = 9\nseed = 2\n")
-    _, config, _ = iris_diffusion.parse(["--config", str(tmp_path / "run.toml"), "--epochs", "3", "--out", "x.h5"])
-    assert (config.lr, config.epochs, config.seed) == (0.01, 3, 2)
-    _, config, _ = iris_diffusion.parse(["--config", str(tmp_path / "run.toml"), "--smoke", "--out", "x.h5"])
-    assert (config.lr, config.epochs, config.presentation) == (0.01, 2, 1.0)  # --smoke beats the file
+    (tmp_path / "run.toml").write_text(
+        '[rule]\nlr = 0.01\n[run]\nepochs = 9\nseed = 2\n[dynamics]\nname = "timestepped"\n'
+    )
+    _, config = iris_diffusion.parse(["--config", str(tmp_path / "run.toml"), "--epochs", "3", "--out", "x.h5"])
+    assert (config["rule.lr"], config["run.epochs"], config["run.seed"]) == (0.01, 3, 2)
+    _, config = iris_diffusion.parse(["--config", str(tmp_path / "run.toml"), "--smoke", "--out", "x.h5"])
+    assert (config["rule.lr"], config["run.epochs"], config["dynamics.presentation"]) == (
+        0.01,
+        2,
+        1.0,
+    )  # --smoke beats the file
+    _, config = iris_diffusion.parse(["--eta", "0.1", "--out", "x.h5"])  # every rule key is a flag now
+    assert config["rule.eta"] == 0.1
 
 
 def test_sweep_from_a_toml_file(tmp_path, capsys):
@@ -79,7 +149,7 @@ def test_sweep_from_a_toml_file(tmp_path, capsys):
         ({"lr": "0.001"}, "complete"), ({"lr": "0.002"}, "complete"),
     ]  # fmt: skip
     # flags come before the scenario's: --smoke set epochs to 2, the file's epochs = 1 beats it
-    assert load_trajectory(tmp_path / "runs" / manifest[1]["file"]).config["epochs"] == 1
+    assert load_trajectory(tmp_path / "runs" / manifest[1]["file"]).config["run"]["epochs"] == 1
     assert "| lr0.002 | 1 |" in capsys.readouterr().out
 
 
@@ -108,36 +178,48 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-(10**20), 10**20), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12), st.lists(st.integers(), max_size=2),
 )  # fmt: skip
-keys = st.one_of(st.sampled_from(sorted(FIELDS)), st.text(min_size=1, max_size=10))
+table_entries = st.one_of(
+    *(st.dictionaries(st.one_of(st.sampled_from(sorted(keys) + ["name"]), st.text(min_size=1, max_size=8)), scalars,
+                      max_size=4) for keys in TABLE_KEYS.values()),
+    scalars,
+)  # fmt: skip
+
+
+def accepted(config: RunConfig) -> None:
+    """An accepted config is complete, typed per key, finite, and round-trips through TOML."""
+    for table, entries in config.to_dict().items():
+        for key, value in entries.items():
+            if isinstance(value, float):
+                assert math.isfinite(value), (table, key)
+    assert RunConfig.from_toml(config.to_toml()) == config
+
+
+def load_or_refuse(load) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", simulator.ChemsignalDeprecationWarning)
+        try:
+            config = load()
+        except ValueError as error:
+            assert str(error)
+            return
+    accepted(config)
 
 
 @FUZZ
-@given(st.dictionaries(keys, scalars, max_size=6))
+@given(st.dictionaries(st.one_of(st.sampled_from(TABLES), st.text(min_size=1, max_size=8)), table_entries, max_size=4))
 def test_fuzz_config_dicts(values):
-    try:
-        config = IrisConfig.from_dict(values)
-    except ValueError as error:
-        assert str(error)
-        return
-    for key, value in config.to_dict().items():  # accepted: a valid config, typed per key
-        assert type(value).__name__ == FIELDS[key].type
-        if isinstance(value, float):
-            assert math.isfinite(value)
-    assert IrisConfig.from_toml(config.to_toml()) == config
+    load_or_refuse(lambda: RunConfig.from_dict(values))
 
 
 @FUZZ
 @given(st.text(max_size=200))
 def test_fuzz_config_text(text):
-    try:
-        IrisConfig.from_toml(text)
-    except ValueError as error:
-        assert str(error)
+    load_or_refuse(lambda: RunConfig.from_toml(text))
 
 
 toml_lines = st.lists(
     st.tuples(
-        st.sampled_from(sorted(FIELDS) + ["x", "sweep"]),
+        st.sampled_from([f"{table}.{key}" for table, keys in TABLE_KEYS.items() for key in keys] + ["x", "rule.x"]),
         st.sampled_from(
             ["1", "0", "-1", "1e-3", "nan", "inf", '"chemical"', '"timestepped"', "true", "[1, 2]", "{}", '"live"']
         ),
@@ -149,11 +231,19 @@ toml_lines = st.lists(
 @FUZZ
 @given(toml_lines)
 def test_fuzz_config_files_of_plausible_lines(lines):
-    text = "\n".join(f"{key} = {value}" for key, value in dict(lines).items())
+    text = "\n".join(f"{key} = {value}" for key, value in dict(lines).items())  # dotted keys: TOML tables
+    load_or_refuse(lambda: RunConfig.from_toml(text))
+
+
+@FUZZ
+@given(st.text(max_size=40))
+def test_fuzz_set_assignments(text):
     try:
-        IrisConfig.from_toml(text)
+        key, value = parse_assignment(text)
     except ValueError as error:
         assert str(error)
+        return
+    load_or_refuse(lambda: RunConfig.from_dict({}).with_values({key: value}))
 
 
 @FUZZ

@@ -5,7 +5,7 @@ import pytest
 from conftest import random_task
 
 import simulator
-from simulator import Quasistatic, TimeStepped, train
+from simulator import Explicit, Implicit, Physics, Quasistatic, Save, TimeStepped, train
 
 
 def test_two_node_relaxation_follows_the_discrete_solution():
@@ -55,7 +55,7 @@ def test_sums_of_pressure_and_chemical_are_conserved_while_stepping(weights):
     inputs, targets = rng.uniform(0, 5, (6, 2)), rng.normal(0, 1, (6, 2))
     result = simulator.train(
         net, inputs, targets, alpha=0.01, eta=0.5, state=state,
-        dynamics=simulator.TimeStepped(T=30.0, tau=5.0, weights=weights),
+        dynamics=simulator.TimeStepped(T=30.0, feedback_delay=5.0), weights=weights,
     )  # fmt: skip
     assert result.state.step > 100
     assert result.state.v.sum() == pytest.approx(state.v.sum(), abs=1e-11 * np.abs(state.v).sum())
@@ -109,7 +109,7 @@ def test_quasistatic_train_is_the_sequence_of_learning_updates():
 def test_fields_carry_over_between_presentations_bit_for_bit():
     net = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
     inputs, targets = np.array([[1.0], [3.0]]), np.array([[0.2], [-0.1]])
-    dynamics = simulator.TimeStepped(T=50.0, tau=3.0)
+    dynamics = simulator.TimeStepped(T=50.0, feedback_delay=3.0)
     both = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
     first = simulator.train(net, inputs[0], targets[0], alpha=0.01, eta=0.5, dynamics=dynamics)
     second = simulator.train(
@@ -123,7 +123,7 @@ def test_fields_carry_over_between_presentations_bit_for_bit():
 
 
 def test_no_feedback_during_the_release_delay(small_network):
-    dynamics = simulator.TimeStepped(T=200.0, tau=200.0)  # the chemical never switches on
+    dynamics = simulator.TimeStepped(T=200.0, feedback_delay=200.0)  # the chemical never switches on
     result = simulator.train(small_network, [1.0], [5.0], alpha=1.0, eta=1.0, dynamics=dynamics)
     assert np.all(result.state.u == 0.0)
     assert np.array_equal(result.network.conductance, small_network.conductance)
@@ -132,20 +132,41 @@ def test_no_feedback_during_the_release_delay(small_network):
 def test_dt_above_the_stability_bound_is_refused_with_the_bound(small_network):
     bound = min(simulator.stable_dt(small_network), simulator.stable_dt(small_network, c=1.0, kappa=2.0))
     with pytest.raises(ValueError, match=rf"dt=3 is above the explicit stability bound {bound:.6g}"):
-        simulator.train(small_network, [1.0], [0.0], dynamics=simulator.TimeStepped(T=10.0, dt=3.0, kappa=2.0))
+        simulator.train(
+            small_network,
+            [1.0],
+            [0.0],
+            dynamics=simulator.TimeStepped(T=10.0),
+            integrator=Explicit(dt=3.0),
+            physics=Physics(kappa=2.0),
+        )
     with pytest.raises(ValueError, match="above the explicit stability bound"):
         simulator.relax(small_network, small_network.node_currents([1.0]), dt=10.0, n_steps=1)
     # just under the bound is accepted and stays finite
     result = simulator.train(
-        small_network, [1.0], [0.0], dynamics=simulator.TimeStepped(T=100.0, dt=0.99 * bound, kappa=2.0)
+        small_network,
+        [1.0],
+        [0.0],
+        dynamics=simulator.TimeStepped(T=100.0),
+        integrator=Explicit(dt=0.99 * bound),
+        physics=Physics(kappa=2.0),
     )
     assert np.all(np.isfinite(result.state.v))
 
 
 def test_runaway_live_weights_stop_with_a_clear_error(small_network):
-    dynamics = simulator.TimeStepped(T=2000.0, weights="live", chunk_steps=64)
+    dynamics = simulator.TimeStepped(T=2000.0)
     with pytest.raises(simulator.SimulationError, match="presentation 0 .* lower alpha"):
-        simulator.train(small_network, [50.0], [-500.0], alpha=50.0, eta=10.0, dynamics=dynamics)
+        simulator.train(
+            small_network,
+            [50.0],
+            [-500.0],
+            alpha=50.0,
+            eta=10.0,
+            dynamics=dynamics,
+            weights="live",
+            integrator=Explicit(chunk_steps=64),
+        )
 
 
 def test_live_weights_agree_with_deferred_to_first_order_in_alpha(small_network):
@@ -154,7 +175,7 @@ def test_live_weights_agree_with_deferred_to_first_order_in_alpha(small_network)
     for alpha in (1e-3, 1e-4):
         changes = [
             simulator.train(
-                small_network, [1.0], [0.3], alpha=alpha, eta=0.2, dynamics=simulator.TimeStepped(T=T, weights=mode)
+                small_network, [1.0], [0.3], alpha=alpha, eta=0.2, dynamics=simulator.TimeStepped(T=T), weights=mode
             ).network.conductance
             - small_network.conductance
             for mode in ("deferred", "live")
@@ -164,20 +185,30 @@ def test_live_weights_agree_with_deferred_to_first_order_in_alpha(small_network)
 
 
 @pytest.mark.parametrize(
-    "kwargs, message",
+    "build, message",
     [
-        (dict(T=-1.0), "T must be finite and > 0"),
-        (dict(T=10.0, tau=11.0), r"tau must be in \[0, T=10.0\]"),
-        (dict(T=10.0, c_u=0.0), "c_u must be finite and > 0"),
-        (dict(T=10.0, kappa=float("nan")), "kappa must be finite and > 0"),
-        (dict(T=10.0, dt=-0.1), "dt must be finite and > 0"),
-        (dict(T=10.0, safety=1.5), r"safety must be in \(0, 1\]"),
-        (dict(T=10.0, weights="sometimes"), "weights must be 'deferred' or 'live'"),
+        (lambda: TimeStepped(T=-1.0), "T must be finite and > 0"),
+        (lambda: TimeStepped(T=10.0, feedback_delay=11.0), r"feedback_delay must be in \[0, T=10.0\]"),
+        (lambda: Physics(c_u=0.0), "c_u must be finite and > 0"),
+        (lambda: Physics(kappa=float("nan")), "kappa must be finite and > 0"),
+        (lambda: Explicit(dt=-0.1), "dt must be finite and > 0"),
+        (lambda: Explicit(safety=1.5), r"safety must be in \(0, 1\]"),
+        (lambda: Explicit(max_dt_shrink=0.5), "max_dt_shrink must be >= 1"),
+        (lambda: Implicit(), "needs a dt or steps_per_relaxation_time"),
+        (lambda: simulator.RelaxationTimes(-1), "must be finite and >= 0"),
     ],
 )
-def test_bad_timestepping_parameters_are_refused(kwargs, message):
+def test_bad_timestepping_parameters_are_refused(build, message):
     with pytest.raises(ValueError, match=message):
-        simulator.TimeStepped(**kwargs)
+        build()
+
+
+def test_the_old_name_tau_still_works_with_a_notice():
+    with pytest.warns(
+        simulator.ChemsignalDeprecationWarning, match="tau=.... is deprecated; use TimeStepped.feedback_delay"
+    ):
+        dynamics = TimeStepped(T=10.0, tau=2.0)
+    assert dynamics.feedback_delay == 2.0
 
 
 def test_bad_training_input_is_refused(small_network):
@@ -189,23 +220,31 @@ def test_bad_training_input_is_refused(small_network):
         simulator.train(small_network, [1.0], [0.0], rule="hebbian", dynamics=simulator.TimeStepped(T=1.0))
     with pytest.raises(ValueError, match="w_min must be finite and > 0"):
         simulator.train(small_network, [1.0], [0.0], w_min=0.0)
+    with pytest.raises(ValueError, match="weights must be 'deferred' or 'live'"):
+        simulator.train(small_network, [1.0], [0.0], dynamics=TimeStepped(T=1.0), weights="sometimes")
+    with pytest.raises(TypeError, match="dynamics must be Quasistatic"):
+        simulator.train(small_network, [1.0], [0.0], dynamics="timestepped")
 
 
 def test_field_snapshots_fall_on_the_cadence_and_match_the_final_state(small_network):
     net = small_network
     rng = np.random.default_rng(5)
     inputs, targets = rng.normal(size=(3, net.n_inputs)), rng.normal(size=(3, net.n_outputs))
-    dynamics = simulator.TimeStepped(T=40.0, dt=0.05)  # 800 steps per presentation
-    plain = simulator.train(net, inputs, targets, alpha=0.1, dynamics=dynamics)
-    recorded = simulator.train(net, inputs, targets, alpha=0.1, dynamics=dynamics, record_every=300)
+    dynamics = simulator.TimeStepped(T=40.0)  # 800 steps of dt = 0.05 per presentation
+    plain = simulator.train(net, inputs, targets, alpha=0.1, dynamics=dynamics, integrator=Explicit(dt=0.05))
+    recorded = simulator.train(
+        net, inputs, targets, alpha=0.1, dynamics=dynamics, integrator=Explicit(dt=0.05), save=Save(fields_every=300)
+    )
     np.testing.assert_array_equal(plain.network.conductance, recorded.network.conductance)  # recording changes nothing
     frames = recorded.fields
     assert frames.step.tolist() == list(range(300, 2401, 300))
     np.testing.assert_allclose(frames.time, frames.step * 0.05, rtol=1e-12)
     np.testing.assert_array_equal(frames.pressure[-1], recorded.state.v)  # step 2400 is the last one
     np.testing.assert_array_equal(frames.concentration[-1], recorded.state.u)
-    with pytest.raises(ValueError, match="record_every must be a positive integer"):
-        simulator.train(net, inputs, targets, dynamics=dynamics, record_every=0)
+    with pytest.raises(ValueError, match="fields_every must be a positive integer"):
+        Save(fields_every=0)
+    with pytest.raises(ValueError, match="no fields in time to save"):
+        simulator.train(net, inputs, targets, save=Save(fields_every=10))
 
 
 # ---------------------------------------------------------------------- two-phase rules, time-stepped
@@ -240,28 +279,40 @@ def test_coupled_nudged_phase_holds_the_clamp_and_conserves_pressure_sum():
 
 def test_two_phase_rules_refuse_live_weights(small_network):
     with pytest.raises(ValueError, match="remodels at the end of each presentation"):
-        simulator.train(
-            small_network, [[1.0]], [[0.0]], rule="ep", dynamics=simulator.TimeStepped(T=1.0, weights="live")
-        )
+        simulator.train(small_network, [[1.0]], [[0.0]], rule="ep", dynamics=TimeStepped(T=1.0), weights="live")
+    with pytest.raises(ValueError, match="feedback_delay applies to the one-phase chemical rule"):
+        simulator.train(small_network, [[1.0]], [[0.0]], rule="ep", dynamics=TimeStepped(T=1.0, feedback_delay=0.5))
 
 
 def test_running_away_conductances_stop_the_run_with_the_reason(tmp_path):
     # EP far from the quasistatic limit (T = 1 relaxation time): the "free" drops are not yet
     # free and the update is O(alpha v^2); conductances blow up and dt with them. The floor
     # on dt stops it at once instead of letting each presentation take longer than the last.
-    from simulator import IrisConfig, SimulationError, TimeStepped, run_iris, train
+    from simulator import SimulationError
 
-    config = IrisConfig(rule="ep", epochs=3, dynamics="timestepped", presentation=1.0, field_every=0)
+    config = simulator.RunConfig.from_dict(
+        {
+            "rule": {"name": "ep"},
+            "dynamics": {"name": "timestepped", "presentation": 1.0},
+            "run": {"epochs": 3, "fields_every": 0},
+        }
+    )
     with pytest.raises(SimulationError, match="the conductances are running away"):
-        run_iris(config, out=tmp_path / "ep.h5")
+        simulator.run(config, out=tmp_path / "ep.h5")
     status, message = simulator.load_trajectory(tmp_path / "ep.h5").status
     assert status == "failed" and "running away" in message
     network = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
-    dynamics = TimeStepped(T=10.0)
-    step = simulator.stable_step(dynamics, network)
+    step = simulator.stable_step(network)
     with pytest.raises(SimulationError, match="below min_dt"):  # the floor is checked before stepping
-        train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0, min_dt=1.01 * step))
-    train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0, min_dt=0.99 * step))
+        train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0), integrator=Explicit(min_dt=1.01 * step))
+    train(network, [[1.0]], [[0.0]], dynamics=TimeStepped(T=10.0), integrator=Explicit(min_dt=0.99 * step))
+    # max_dt_shrink: the same floor relative to the starting network's step; asked for, the
+    # presentations completed come back with the reason instead of an exception
+    result = train(network, [[5.0]] * 3, [[0.0]] * 3, alpha=100.0, dynamics=TimeStepped(T=10.0),
+                   integrator=Explicit(max_dt_shrink=2.0), on_failure="return")  # fmt: skip
+    assert (result.status, result.success, len(result.costs)) == (-1, False, 1)
+    assert result.message.startswith("presentation 1: the stable time step fell") and "running away" in result.message
+    assert result.network.conductance.max() > 100 * network.conductance.max()  # after the one presentation that ran
 
 
 def test_banded_quasistatic_path_equals_the_reference_solves(any_network):
@@ -271,8 +322,8 @@ def test_banded_quasistatic_path_equals_the_reference_solves(any_network):
     inputs = rng.uniform(0.0, 5.0, (40, any_network.n_inputs))
     targets = rng.normal(0.0, 0.5, (40, any_network.n_outputs))
     runs = {
-        method: train(any_network, inputs, targets, alpha=0.01, eta=0.5, w_min=1e-3,
-                      dynamics=Quasistatic(kappa=2.0, solver_method=method))
+        method: train(any_network, inputs, targets, alpha=0.01, eta=0.5, w_min=1e-3, physics=Physics(kappa=2.0),
+                      dynamics=Quasistatic(solver_method=method))
         for method in ("banded", "dense")
     }  # fmt: skip
     banded, reference = runs["banded"], runs["dense"]
@@ -315,35 +366,44 @@ def test_implicit_scheme_reaches_the_quasistatic_update_like_the_explicit_one():
     t_relax = simulator.relaxation_time(network)
     reference = train(network, inputs, targets, alpha=3e-3, eta=1.0).network.conductance - network.conductance
 
-    def distance(dynamics):
-        change = train(network, inputs, targets, alpha=3e-3, eta=1.0, dynamics=dynamics).network.conductance
+    def distance(dynamics, integrator=Explicit()):
+        change = train(
+            network, inputs, targets, alpha=3e-3, eta=1.0, dynamics=dynamics, integrator=integrator
+        ).network.conductance
         return np.linalg.norm(change - network.conductance - reference) / np.linalg.norm(reference)
 
-    implicit = [distance(TimeStepped(T=T * t_relax, dt=t_relax / 5, scheme="implicit")) for T in (10, 100, 1000)]
+    def implicit_distance(T, dt):
+        return distance(TimeStepped(T=T), Implicit(dt=dt))
+
+    implicit = [implicit_distance(T * t_relax, t_relax / 5) for T in (10, 100, 1000)]
     assert implicit[0] > implicit[1] > implicit[2] and implicit[2] < 2e-3
     assert 8 < implicit[0] / implicit[1] < 12  # 1/T
     # at a fixed T, finer implicit steps approach the explicit scheme (first order in dt)
     explicit = distance(TimeStepped(T=100 * t_relax))
-    finer = [distance(TimeStepped(T=100 * t_relax, dt=t_relax / k, scheme="implicit")) for k in (5, 20, 200)]
+    finer = [implicit_distance(100 * t_relax, t_relax / k) for k in (5, 20, 200)]
     assert finer[0] > finer[1] > finer[2] > explicit and finer[2] - explicit < 0.05 * explicit
     assert finer[0] < 1.6 * explicit  # 5 steps per relaxation time: within 60% of the explicit distance
-    with pytest.raises(ValueError, match="needs a dt"):
-        TimeStepped(T=1.0, scheme="implicit")
+    # given in relaxation times, the step is the same one
+    in_relaxation_times = distance(TimeStepped(T=simulator.RelaxationTimes(100)), Implicit(steps_per_relaxation_time=5))
+    assert in_relaxation_times == pytest.approx(finer[0], rel=1e-9)
     with pytest.raises(ValueError, match="chemical rule only"):
-        train(network, inputs, targets, rule="ep", dynamics=TimeStepped(T=1.0, dt=0.1, scheme="implicit"))
+        train(network, inputs, targets, rule="ep", dynamics=TimeStepped(T=1.0), integrator=Implicit(dt=0.1))
+    with pytest.raises(ValueError, match="remodels at the end of each presentation"):
+        train(network, inputs, targets, dynamics=TimeStepped(T=1.0), integrator=Implicit(dt=0.1), weights="live")
 
 
 def test_timestepped_training_over_the_cores_gives_the_serial_bits(monkeypatch):
     from simulator import engine
+    from simulator.engine import explicit
 
     net = simulator.lattice_network(side=50, seed=1)
     assert engine.relax_split(net, threads=2) is not None
     rng = np.random.default_rng(0)
     inputs, targets = rng.uniform(0, 5, (2, net.n_inputs)), rng.normal(0, 0.1, (2, net.n_outputs))
-    dynamics = simulator.TimeStepped(T=0.2 * simulator.relaxation_time(net), tau=0.0)
+    dynamics = simulator.TimeStepped(T=0.2 * simulator.relaxation_time(net))
     runs = []
     for split in (lambda network, threads=None: network.topology.parts(network.n_nodes, 2), lambda *a, **k: None):
-        monkeypatch.setattr(engine, "relax_split", split)
+        monkeypatch.setattr(explicit, "relax_split", split)
         runs.append(simulator.train(net, inputs, targets, alpha=1e-2, eta=1.0, dynamics=dynamics))
     over_cores, serial = runs
     assert np.array_equal(over_cores.network.conductance, serial.network.conductance)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from conftest import live_writer
 
-import simulator.experiment as experiment
+import simulator
+from simulator import runs
 from simulator.cli import main
-from simulator.experiment import IrisConfig, run_iris
 from simulator.trajectory import TrajectoryError, TrajectoryWriter, load_trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,8 +34,11 @@ def differing_datasets(a, b) -> list[str]:
             x, y = fa[name][()], fb.get(name)
             if y is None or x.shape != y.shape or x.tobytes() != y[()].tobytes():
                 differing.append(name)
-        for name in ("observables/cost/step", "observables/accuracy_test/step"):  # hard links kept
-            assert fb[name].id == fb[name.replace("cost", "output").replace("accuracy_test", "epoch")].id
+        for name, other in (
+            ("observables/cost/step", "observables/output/step"),
+            ("observables/cost_test/step", "observables/epoch/step"),
+        ):  # hard links kept
+            assert fb[name].id == fb[other].id
     return differing
 
 
@@ -57,13 +60,30 @@ class StopAfter:
         pass
 
 
+def config(**tables) -> simulator.RunConfig:
+    return simulator.RunConfig.from_dict(tables)
+
+
 CASES = {
-    "quasistatic": IrisConfig(epochs=4, seed=3),
-    "timestepped": IrisConfig(epochs=3, dynamics="timestepped", presentation=1.0, field_every=500),
-    "implicit": IrisConfig(epochs=3, dynamics="timestepped", scheme="implicit", field_every=100),
-    "advection": IrisConfig(rule="advection", epochs=3, transport_steps=5, field_every=50),
-    "advection-relaxing": IrisConfig(
-        rule="advection", dynamics="timestepped", epochs=3, transport_steps=5, pressure_steps=5, field_every=50
+    "quasistatic": config(run={"epochs": 4, "seed": 3}),
+    "timestepped": config(
+        run={"epochs": 3, "fields_every": 500}, dynamics={"name": "timestepped", "presentation": 1.0}
+    ),
+    "implicit": config(run={"epochs": 3, "fields_every": 100}, dynamics={"name": "timestepped", "scheme": "implicit"}),
+    "advection": config(run={"epochs": 3, "fields_every": 50}, dynamics={"name": "advection", "transport_steps": 5}),
+    "advection-relaxing": config(
+        run={"epochs": 3, "fields_every": 50}, dynamics={"name": "advection", "transport_steps": 5, "pressure_steps": 5}
+    ),
+    "regression-live": config(
+        task={"name": "regression", "n_train": 20},
+        run={"epochs": 3, "fields_every": 300},
+        dynamics={"name": "timestepped", "presentation": 2.0, "weights": "live"},
+    ),
+    "tuning-pressures": config(
+        task={"name": "tuning", "factors": [0.5]},
+        network={"side": 6, "n_outputs": 1},
+        run={"epochs": 3, "fields_every": 7},
+        dynamics={"name": "advection", "inputs_as": "pressures", "outputs_as": "nodes", "xi": 0.05},
     ),
 }
 
@@ -71,12 +91,12 @@ CASES = {
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, case):
     config = CASES[case]
-    whole = run_iris(config, out=tmp_path / "whole.h5")
+    whole = simulator.run(config, out=tmp_path / "whole.h5")
     with pytest.raises(KeyboardInterrupt):
-        run_iris(config, out=tmp_path / "parts.h5", progress=StopAfter(2))
+        simulator.run(config, out=tmp_path / "parts.h5", progress=StopAfter(2))
     stopped = load_trajectory(tmp_path / "parts.h5")
     assert stopped.status[0] == "interrupted" and stopped.clock_rows()["epoch"] == 3  # epochs 0, 1, 2
-    resumed = run_iris(config, out=tmp_path / "parts.h5", resume=True)
+    resumed = simulator.run(config, out=tmp_path / "parts.h5", resume=True)
     assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []
     assert np.array_equal(resumed.network.conductance, whole.network.conductance)
     assert np.array_equal(resumed.costs, whole.costs)
@@ -88,23 +108,23 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, case):
 
 
 def test_a_half_written_epoch_is_dropped_and_redone(tmp_path, monkeypatch):
-    config = IrisConfig(epochs=4, seed=1)
-    run_iris(config, out=tmp_path / "whole.h5")
+    config = CASES["quasistatic"].with_values({"run.seed": 1})
+    simulator.run(config, out=tmp_path / "whole.h5")
     calls = []
 
-    def evaluate_then_stop(network, task):  # stop after epoch 3's examples are on disk, before its record
+    def evaluate_then_stop(self):  # stop after epoch 3's examples are on disk, before its record
         calls.append(1)
         if len(calls) == 4:
             raise KeyboardInterrupt
-        return original(network, task)
+        return original(self)
 
-    original = experiment.evaluate_iris
-    monkeypatch.setattr(experiment, "evaluate_iris", evaluate_then_stop)
+    original = runs._Run.evaluate
+    monkeypatch.setattr(runs._Run, "evaluate", evaluate_then_stop)
     with pytest.raises(KeyboardInterrupt):
-        run_iris(config, out=tmp_path / "parts.h5")
-    monkeypatch.setattr(experiment, "evaluate_iris", original)
+        simulator.run(config, out=tmp_path / "parts.h5")
+    monkeypatch.setattr(runs._Run, "evaluate", original)
     assert load_trajectory(tmp_path / "parts.h5").clock_rows() == {"epoch": 3, "example": 3 * 75}
-    run_iris(config, out=tmp_path / "parts.h5", resume=True)
+    simulator.run(config, out=tmp_path / "parts.h5", resume=True)
     assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []
 
 
@@ -139,16 +159,16 @@ def test_kill_9_leaves_a_readable_file_that_resumes_to_the_same_result(tmp_path)
 
 
 def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
-    config = IrisConfig(epochs=2)
-    run_iris(config, out=tmp_path / "done.h5")
+    config = simulator.RunConfig.from_dict({"run": {"epochs": 2}})
+    simulator.run(config, out=tmp_path / "done.h5")
     with pytest.raises(TrajectoryError, match="is complete; there is nothing to resume"):
-        run_iris(config, out=tmp_path / "done.h5", resume=True)
+        simulator.run(config, out=tmp_path / "done.h5", resume=True)
     with pytest.raises(KeyboardInterrupt):
-        run_iris(config, out=tmp_path / "stopped.h5", progress=StopAfter(1))
-    with pytest.raises(TrajectoryError, match=r"another config: lr \(file 0.003, given 0.001\)"):
-        run_iris(IrisConfig(epochs=2, lr=1e-3), out=tmp_path / "stopped.h5", resume=True)
+        simulator.run(config, out=tmp_path / "stopped.h5", progress=StopAfter(1))
+    with pytest.raises(TrajectoryError, match=r"another config: rule.lr \(file 0.003, given 0.001\)"):
+        simulator.run(config.with_values({"rule.lr": 1e-3}), out=tmp_path / "stopped.h5", resume=True)
     with pytest.raises(TrajectoryError, match="no such file"):
-        run_iris(config, out=tmp_path / "missing.h5", resume=True)
+        simulator.run(config, out=tmp_path / "missing.h5", resume=True)
     # the command line: config read from the file
     assert main(["resume", str(tmp_path / "stopped.h5")]) == 0
     assert "complete; test accuracy" in capsys.readouterr().out

@@ -15,6 +15,7 @@ SCENARIO = str(Path(__file__).resolve().parents[1] / "scenarios" / "iris_diffusi
 def test_grid_and_seed_parsing():
     assert parse_grid(["lr=1e-4,1e-3", "w_min=0.01"]) == {"lr": ["1e-4", "1e-3"], "w_min": ["0.01"]}
     assert parse_seeds("2:5") == [2, 3, 4] and parse_seeds("1,7") == [1, 7]
+    assert parse_grid(["rule.eta=0.1,1"]) == {"rule.eta": ["0.1", "1"]}
     for bad, message in ((["lr"], "KEY=V1,V2"), (["lr="], "KEY=V1,V2"), (["l r=1"], "not a flag name")):
         with pytest.raises(ValueError, match=message):
             parse_grid(bad)
@@ -31,7 +32,7 @@ def test_sweep_writes_every_point_and_skips_complete_ones_on_rerun(tmp_path):
     assert [e["status"] for e in manifest] == ["complete"] * 4
     assert json.loads((tmp_path / "manifest.json").read_text()) == manifest
     config = load_trajectory(tmp_path / "lr3e-3_seed1.h5").config
-    assert config["lr"] == 3e-3 and config["seed"] == 1 and config["epochs"] == 2  # --smoke passed through
+    assert config["rule"]["lr"] == 3e-3 and config["run"]["seed"] == 1 and config["run"]["epochs"] == 2  # --smoke
     before = {e["file"]: (tmp_path / e["file"]).stat().st_mtime_ns for e in manifest}
     messages = []
     run_sweep(SCENARIO, grid, [0, 1], tmp_path, passthrough=["--smoke"], say=messages.append)
@@ -56,4 +57,23 @@ def test_sweep_runs_on_a_dask_cluster(tmp_path):
             manifest = run_sweep(SCENARIO, {"lr": ["1e-3", "2e-3"]}, [3], tmp_path, passthrough=["--smoke"],
                                  executor=client.get_executor(), say=lambda _: None)  # fmt: skip
     assert [e["status"] for e in manifest] == ["complete", "complete"]
-    assert [load_trajectory(tmp_path / e["file"]).config["lr"] for e in manifest] == [1e-3, 2e-3]
+    assert [load_trajectory(tmp_path / e["file"]).config["rule"]["lr"] for e in manifest] == [1e-3, 2e-3]
+
+
+def test_sweep_of_a_run_config_over_any_key(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text('[task]\nname = "regression"\nn_train = 20\n[run]\nepochs = 2\n')
+    out = tmp_path / "sweep"
+    code = main(["sweep", str(config), "--grid", "rule.eta=0.1,1", "--seeds", "0:2", "--out", str(out),
+                 "--workers", "2", "--set", "rule.lr=0.02"])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [(e["file"], e["status"]) for e in manifest] == [
+        ("rule.eta0.1_seed0.h5", "complete"), ("rule.eta0.1_seed1.h5", "complete"),
+        ("rule.eta1_seed0.h5", "complete"), ("rule.eta1_seed1.h5", "complete"),
+    ]  # fmt: skip
+    run = load_trajectory(out / "rule.eta1_seed1.h5")
+    assert (run.config["rule"]["eta"], run.config["rule"]["lr"], run.config["run"]["seed"]) == (1.0, 0.02, 1)
+    assert "final cost_test: mean" in capsys.readouterr().out  # no accuracy in a regression: its test cost
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['rule.etta'\]"):
+        run_sweep(str(config), {"rule.etta": ["1"]}, [0], out, say=lambda _: None)

@@ -10,24 +10,26 @@ import pytest
 from conftest import live_writer
 
 import simulator
-from simulator.experiment import IrisConfig, run_iris
+from simulator import RunConfig, run
 from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
-SMALL = IrisConfig(epochs=2)
-TIMESTEPPED = IrisConfig(epochs=1, dynamics="timestepped", presentation=0.5, field_every=300)
+SMALL = RunConfig.from_dict({"run": {"epochs": 2}})
+TIMESTEPPED = RunConfig.from_dict(
+    {"run": {"epochs": 1, "fields_every": 300}, "dynamics": {"name": "timestepped", "presentation": 0.5}}
+)
 
 
 @pytest.fixture(scope="module")
 def quasistatic_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "qs.h5"
-    run_iris(SMALL, out=path, command_line=["test"])
+    run(SMALL, out=path, command_line=["test"])
     return path
 
 
 @pytest.fixture(scope="module")
 def timestepped_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("runs") / "ts.h5"
-    run_iris(TIMESTEPPED, out=path)
+    run(TIMESTEPPED, out=path)
     return path
 
 
@@ -41,13 +43,14 @@ def test_pyh5md_reads_the_file(quasistatic_file, timestepped_file):
             assert position.element_type == "FixedElement" and position.shape == (144, 2)
             cost = pyh5md.element(f["observables"], "cost")
             assert cost.element_type == "TimeElement"
-            assert cost.step.shape == cost.value.shape == (75 * f["parameters/config"].attrs["epochs"],)
+            epochs = json.loads(f["parameters/config"].attrs["run"])["epochs"]
+            assert cost.step.shape == cost.value.shape == (75 * epochs,)
             conductance = pyh5md.element(f["observables/edges"], "conductance")
             assert conductance.value.shape[1] == f["connectivity/edges"].shape[0]
     with pyh5md.File(str(timestepped_file), "r") as f:
         pressure = pyh5md.element(f.particles_group("nodes"), "pressure")
         assert pressure.value.shape[0] == pressure.step.shape[0] == pressure.time.shape[0] > 0
-        assert np.all(pressure.step[()] % TIMESTEPPED.field_every == 0)
+        assert np.all(pressure.step[()] % TIMESTEPPED["run.fields_every"] == 0)
 
 
 def test_plain_h5py_layout(quasistatic_file):
@@ -71,12 +74,13 @@ def test_plain_h5py_layout(quasistatic_file):
 
 
 def test_file_matches_the_run(tmp_path):
-    run = run_iris(SMALL, out=tmp_path / "a.h5")
+    result = run(SMALL, out=tmp_path / "a.h5")
     trajectory = load_trajectory(tmp_path / "a.h5")
     assert trajectory.status == ("complete", "")
-    np.testing.assert_array_equal(trajectory.series("observables/cost")[2], run.costs)
-    np.testing.assert_array_equal(trajectory.series("observables/accuracy_test")[2], run.epochs["accuracy_test"])
-    np.testing.assert_array_equal(trajectory.series("observables/edges/conductance")[2][-1], run.network.conductance)
+    np.testing.assert_array_equal(trajectory.series("observables/cost")[2], result.costs)
+    np.testing.assert_array_equal(trajectory.series("observables/accuracy_test")[2], result.epochs["accuracy_test"])
+    np.testing.assert_array_equal(trajectory.series("observables/edges/conductance")[2][-1],
+                                  result.network.conductance)  # fmt: skip
     start = trajectory.network()
     np.testing.assert_array_equal(start.conductance, simulator.lattice_network(seed=0).conductance)
     # targets are the class means through the network of the same epoch
@@ -94,7 +98,7 @@ def test_timestepped_fields_and_times(timestepped_file):
     np.testing.assert_allclose(time, step * T)
     field_step, field_time, pressure = trajectory.series("particles/nodes/pressure")
     _, _, dt = trajectory.series("observables/dt")
-    assert np.all(np.diff(field_step) == TIMESTEPPED.field_every)
+    assert np.all(np.diff(field_step) == TIMESTEPPED["run.fields_every"])
     steps_per_presentation = np.rint(T / dt).astype(int)  # dt is re-chosen per presentation
     ends = np.cumsum(steps_per_presentation)
     k = np.searchsorted(ends, field_step)  # presentation of each frame
@@ -104,8 +108,8 @@ def test_timestepped_fields_and_times(timestepped_file):
 
 
 def test_same_seed_same_file_contents(tmp_path):
-    run_iris(TIMESTEPPED, out=tmp_path / "a.h5")
-    run_iris(TIMESTEPPED, out=tmp_path / "b.h5")
+    run(TIMESTEPPED, out=tmp_path / "a.h5")
+    run(TIMESTEPPED, out=tmp_path / "b.h5")
     a, b = load_trajectory(tmp_path / "a.h5"), load_trajectory(tmp_path / "b.h5")
     names = [name for name, _, _ in a.datasets() if name.startswith(("observables", "particles"))]
     assert len(names) > 20
@@ -118,15 +122,15 @@ def test_existing_file_is_never_overwritten_unless_asked(tmp_path):
     path = tmp_path / "run.h5"
     path.write_bytes(b"precious")
     with pytest.raises(TrajectoryError, match="exists; pass --overwrite"):
-        run_iris(SMALL, out=path)
+        run(SMALL, out=path)
     assert path.read_bytes() == b"precious"
-    run_iris(SMALL, out=path, overwrite=True)
+    run(SMALL, out=path, overwrite=True)
     assert load_trajectory(path).status[0] == "complete"
 
 
 def test_missing_folder_and_foreign_files_are_refused(tmp_path):
     with pytest.raises(TrajectoryError, match="does not exist"):
-        run_iris(SMALL, out=tmp_path / "no" / "run.h5")
+        run(SMALL, out=tmp_path / "no" / "run.h5")
     (tmp_path / "text.h5").write_text("not hdf5")
     with pytest.raises(TrajectoryError, match="not an HDF5 file"):
         load_trajectory(tmp_path / "text.h5")
@@ -160,7 +164,7 @@ class _StopAfter:
 def test_stopped_run_leaves_a_readable_file_that_says_so(tmp_path, error, status):
     path = tmp_path / "stopped.h5"
     with pytest.raises(type(error)):
-        run_iris(IrisConfig(epochs=5), out=path, progress=_StopAfter(2, error))
+        run({"run": {"epochs": 5}}, out=path, progress=_StopAfter(2, error))
     trajectory = load_trajectory(path)
     got, message = trajectory.status
     assert got == status and str(error) in message
@@ -198,7 +202,7 @@ def test_file_size_stays_close_to_the_data_it_holds(tmp_path):
     # SWMR never reuses freed space: a writer that rewrote compressed chunks on every append
     # grew files 50x larger than their data; ours must stay within chunk padding of it
     path = tmp_path / "long.h5"
-    run_iris(IrisConfig(epochs=40), out=path)
+    run({"run": {"epochs": 40}}, out=path)
     with h5py.File(path, "r") as f:
         data = sum(f[name].nbytes for name, _, _ in load_trajectory(path).datasets())
     assert path.stat().st_size < data + 2_500_000

@@ -1,0 +1,209 @@
+"""The bottom of the package: errors, validation, the version, seeds, threads, deprecations.
+
+Every other module may import this one; it imports nothing of the package, so nothing ever
+has to import upward to report an error or check a value.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+__all__ = [
+    "__version__",
+    "SimulationError",
+    "ChemsignalDeprecationWarning",
+    "deprecated",
+    "checked_positive",
+    "checked_nonnegative",
+    "checked_int",
+    "checked_choice",
+    "Option",
+    "checked_options",
+    "parse_seeds",
+    "ONE_THREAD_ENV",
+    "pin_threads",
+]
+
+try:
+    __version__ = version("chemsignal-sim")
+except PackageNotFoundError:  # running from a source tree that was not installed
+    __version__ = "0+unknown"
+
+
+class SimulationError(RuntimeError):
+    """The physics cannot go on: a field blew up, a factorisation failed, or the stable time
+    step collapsed (conductances running away)."""
+
+
+class ChemsignalDeprecationWarning(FutureWarning):
+    """An old name that still works (shown by default, unlike DeprecationWarning)."""
+
+
+def deprecated(old: str, new: str, stacklevel: int = 3) -> None:
+    """One line saying that ``old`` is now ``new`` (``stacklevel``: of the caller to point at,
+    counted from here; 4 from a dataclass's ``__post_init__``)."""
+    warnings.warn(f"{old} is deprecated; use {new}", ChemsignalDeprecationWarning, stacklevel=stacklevel)
+
+
+def one_line_warnings() -> None:
+    """Print warnings as one line each (``warning: ...``): for command-line entry points."""
+    warnings.formatwarning = lambda message, category, *args, **kwargs: f"warning: {message}\n"
+
+
+# ---------------------------------------------------------------------- validation
+def _as_float(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond any float
+        raise ValueError(f"{name} must be finite, got {value!r}") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def checked_positive(name: str, value) -> float:
+    """``value`` as a float if it is finite and > 0, else a ``ValueError`` naming ``name``."""
+    try:
+        value = _as_float(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}") from None
+    if not value > 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return value
+
+
+def checked_nonnegative(name: str, value) -> float:
+    """``value`` as a float if it is finite and >= 0."""
+    try:
+        value = _as_float(name, value)
+    except ValueError:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}") from None
+    if not value >= 0:
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return value
+
+
+def checked_int(name: str, value, low: int | None = None) -> int:
+    """``value`` as an int if it is a whole number (not a bool) and ``>= low``."""
+    whole = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+    whole = whole and math.isfinite(value) and int(value) == value
+    bound = "" if low is None else f" >= {low}"
+    if not whole or (low is not None and value < low):
+        raise ValueError(f"{name} must be an integer{bound}, got {value!r}")
+    return int(value)
+
+
+def checked_choice(name: str, value, choices) -> str:
+    """``value`` if it is one of ``choices``, else an error listing them."""
+    if value not in choices:
+        listed = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {listed}, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------- config options
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
+
+
+@dataclass(frozen=True)
+class Option:
+    """One key of a config table: its type, its default (``None``: the key is required), and
+    its range: ``low`` (inclusive), ``positive`` (> 0) or ``choices``.
+
+    Values are stored as the one type of the key, so equal configs are equal whatever form
+    the user wrote them in (``lr = 1`` and ``lr = 1.0`` alike).
+    """
+
+    type: type
+    default: object = None
+    low: float | None = None
+    positive: bool = False
+    choices: tuple | None = None
+    doc: str = ""
+
+    def checked(self, name: str, value):
+        """``value`` as this key's type, or a ``ValueError`` that names ``name``."""
+        kind = self.type
+        if kind is list:
+            if not isinstance(value, (list, tuple)):
+                raise ValueError(f"{name} must be a list, got {value!r}")
+            return list(value)
+        if kind is bool or kind is str:
+            if not isinstance(value, kind):
+                raise ValueError(f"{name} must be {_TYPE_NAMES[kind]}, got {value!r}")
+            return self._in_choices(name, value)
+        if kind is int:
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise ValueError(f"{name} must be an integer, got {value!r}")
+            value = int(value)
+        else:
+            value = _as_float(name, value)
+        if self.positive and not value > 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+        if self.low is not None and value < self.low:
+            raise ValueError(f"{name} must be >= {self.low:g}, got {value!r}")
+        return self._in_choices(name, value)
+
+    def _in_choices(self, name, value):
+        return value if self.choices is None else checked_choice(name, value, self.choices)
+
+
+def checked_options(table: str, values: dict, options: dict[str, Option]) -> dict:
+    """The keys of config table ``table`` checked against ``options``: unknown keys refused
+    by name, required keys asked for, defaults filled in, every value typed."""
+    prefix = f"{table}." if table else ""
+    unknown = sorted(set(values) - set(options))
+    if unknown:
+        raise ValueError(
+            f"unknown config key(s) {[prefix + key for key in unknown]}; known in [{table}]: {sorted(options)}"
+        )
+    checked = {}
+    for key, option in options.items():
+        if key in values:
+            checked[key] = option.checked(prefix + key, values[key])
+        elif option.default is None:
+            raise ValueError(f"{prefix}{key} is required ({option.doc or _TYPE_NAMES[option.type]})")
+        else:
+            checked[key] = option.default
+    return checked
+
+
+# ---------------------------------------------------------------------- seeds and threads
+def parse_seeds(text: str) -> list[int]:
+    """``"0:8"`` (start:stop, stop excluded) or ``"1,4,9"`` to a list of seeds >= 0."""
+    text = str(text)
+    try:
+        if ":" in text:
+            start, stop = (int(x) for x in text.split(":"))
+            seeds = list(range(start, stop))
+        else:
+            seeds = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise ValueError(f"--seeds wants START:STOP or a,b,c; got {text!r}") from None
+    if not seeds or min(seeds) < 0:
+        raise ValueError(f"--seeds must give at least one seed >= 0; got {text!r}")
+    return seeds
+
+
+#: Environment for a worker process that shares the cores with others: one thread for every
+#: BLAS (numpy's and scipy's OpenBLAS each load their own pool) and for Numba.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+
+
+def pin_threads(count: int = 1) -> None:
+    """Limit this process to ``count`` BLAS threads and ``count`` Numba threads (a pool worker's
+    initializer: workers that each spin up every core's worth of threads fight for them)."""
+    import numba
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=count)
+    numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
+    os.environ.update({key: str(count) for key in ONE_THREAD_ENV if key != "NUMBA_NUM_THREADS"})

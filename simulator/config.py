@@ -1,0 +1,313 @@
+"""Run configs: one TOML file (or dict) with a table per concern, checked when built.
+
+::
+
+    [network]    file = "net.json"   (node-link JSON or GraphML), or the lattice: side, d, delta
+    [task]       name = "iris" | "regression" | "tuning" | "csv" | "npz", and the task's keys
+    [rule]       name = "chemical" | "ep" | "coupled" | "gradient", lr, eta
+    [dynamics]   name = "quasistatic" | "timestepped" | "advection", and that dynamics' keys
+    [run]        seed, epochs, w_min, fields_every
+
+Every key has one type and a range; unknown keys are refused by name; paths are relative to
+the config file. ``lr`` is the step along ``-dC/dw`` (``alpha = lr / eta``). Durations of the
+time-stepped dynamics (``presentation``, ``feedback_delay``) are in relaxation times of the
+starting network. The keys of the old flat Iris configs (``lr = ...``, ``tau = ...``) still
+load, with a one-line notice naming the new keys.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from .advection import Advection
+from .base import ChemsignalDeprecationWarning, Option, checked_options
+from .engine import (
+    Deferred,
+    Explicit,
+    Implicit,
+    Live,
+    Physics,
+    Quasistatic,
+    RelaxationTimes,
+    Save,
+    TimeStepped,
+)
+from .engine.training import check_combination
+from .quasistatic import BOUNDARIES
+from .rules import RULES
+from .tasks import TASKS
+
+__all__ = ["RunConfig", "TABLES", "parse_toml", "parse_assignment", "engine_objects"]
+
+TABLES = ("network", "task", "rule", "dynamics", "run")
+
+NETWORK = {
+    "file": Option(str, "", doc="a node-link JSON or GraphML file; empty: the paper's lattice"),
+    "side": Option(int, 12, low=2, doc="lattice: nodes per side"),
+    "d": Option(int, 4, low=1, doc="lattice: links to the d nearest neighbours"),
+    "delta": Option(float, 0.25, low=0, doc="lattice: displacement of each node"),
+    "n_inputs": Option(int, 0, low=0, doc="lattice: input pairs (0: as the task needs)"),
+    "n_outputs": Option(int, 0, low=0, doc="lattice: output pairs (0: as the task needs)"),
+    "input_pairs": Option(list, [], doc="file: input pairs in the graph's labels (default: the graph's own)"),
+    "output_pairs": Option(list, [], doc="file: output pairs in the graph's labels (default: the graph's own)"),
+}
+RULE = {
+    "name": Option(str, "chemical", doc="a rule of simulator.RULES"),
+    "lr": Option(float, 3e-3, positive=True, doc="the step along -dC/dw: alpha * eta"),
+    "eta": Option(float, 1.0, positive=True, doc="nudge: feedback current per unit output error"),
+}
+RUN = {
+    "seed": Option(int, 0, low=0, doc="network, split, teacher and shuffling seed"),
+    "epochs": Option(int, 150, low=1, doc="passes over the training examples"),
+    "w_min": Option(float, 1e-4, positive=True, doc="conductance floor"),
+    "fields_every": Option(int, 100_000, low=0, doc="snapshot the fields every N time (transport) steps; 0: never"),
+}
+_PHYSICS = {
+    "c_v": Option(float, 1.0, positive=True, doc="node compliance of the pressure"),
+    "c_u": Option(float, 1.0, positive=True, doc="node compliance of the chemical"),
+    "kappa": Option(float, 1.0, positive=True, doc="chemical diffusivity per unit conductance"),
+}
+DYNAMICS = {
+    "quasistatic": {
+        "kappa": _PHYSICS["kappa"],
+        "solver_method": Option(str, "auto", choices=("auto", "banded", "dense", "sparse")),
+        "sparse_backend": Option(str, "auto", choices=("auto", "pardiso", "ldl", "splu")),
+    },
+    "timestepped": {
+        "presentation": Option(float, 50.0, positive=True, doc="T per example, in relaxation times"),
+        "feedback_delay": Option(float, 0.0, low=0, doc="feedback from this long into a presentation, t_relax"),
+        **_PHYSICS,
+        "weights": Option(str, "deferred", choices=("deferred", "live")),
+        "scheme": Option(str, "explicit", choices=("explicit", "implicit")),
+        "safety": Option(float, 0.9, positive=True, doc="explicit: fraction of the stability bound"),
+        "implicit_steps": Option(float, 10.0, positive=True, doc="implicit: steps per relaxation time"),
+        "max_dt_shrink": Option(float, 100.0, low=1, doc="explicit: stop when the stable step falls this many times"),
+    },
+    "advection": {
+        "xi": Option(float, 0.01, low=0, doc="conductance change per unit chemical crossing a pipe"),
+        "lam": Option(float, 1.0, low=0, doc="chemical released per unit output error"),
+        "release_every": Option(int, 5, low=1, doc="transport steps between releases (the paper's tau)"),
+        "transport_steps": Option(int, 20, low=1, doc="transport steps per presentation"),
+        "pressure_steps": Option(int, 0, low=0, doc="0: pressures solved; k: k relaxation steps per transport step"),
+        "inputs_as": Option(str, "currents", choices=BOUNDARIES["inputs_as"]),
+        "outputs_as": Option(str, "pairs", choices=BOUNDARIES["outputs_as"]),
+    },
+}
+PATH_KEYS = {"network": ("file",), "task": ("file", "test_file")}
+
+# The flat keys of the old Iris config (IrisConfig), and where they live now.
+LEGACY = {
+    "seed": "run.seed", "epochs": "run.epochs", "w_min": "run.w_min", "field_every": "run.fields_every",
+    "lr": "rule.lr", "eta": "rule.eta", "rule": "rule.name", "dynamics": "dynamics.name",
+    "side": "network.side", "d": "network.d", "delta": "network.delta",
+    **{key: f"dynamics.{key}" for key in ("presentation", "c_v", "c_u", "kappa", "weights", "scheme",
+                                         "implicit_steps", "max_dt_shrink", "xi", "lam", "release_every",
+                                         "transport_steps", "pressure_steps")},
+    "tau": "dynamics.feedback_delay",
+}  # fmt: skip
+RENAMED = {  # (table, dynamics name or "", old key) -> new key
+    ("dynamics", "timestepped", "tau"): "feedback_delay",
+    ("dynamics", "advection", "tau"): "release_every",
+    ("dynamics", "advection", "steps"): "transport_steps",
+    ("run", "", "field_every"): "fields_every",
+}
+
+
+def parse_toml(text: str) -> dict:
+    """TOML text to a dict; a syntax error is a ``ValueError`` that says where."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ValueError(f"not valid TOML: {error}") from None
+
+
+def parse_assignment(text: str) -> tuple[str, object]:
+    """``"rule.lr=1e-3"`` -> ``("rule.lr", 0.001)``: the value read as TOML (a bare word is a
+    string, so ``dynamics.name=timestepped`` needs no quotes)."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    table, dot, name = key.partition(".")
+    if not sep or not dot or not name or table not in TABLES:
+        raise ValueError(f"--set wants TABLE.KEY=VALUE with TABLE one of {list(TABLES)}; got {text!r}")
+    try:
+        return key, parse_toml(f"value = {value.strip()}")["value"]
+    except ValueError:
+        return key, value.strip()
+
+
+def _notice(message: str) -> None:
+    warnings.warn(message, ChemsignalDeprecationWarning, stacklevel=4)
+
+
+def _migrated(values: dict) -> dict:
+    """The old flat Iris keys moved into their tables (one notice), old names inside tables renamed."""
+    values = {key: dict(value) if isinstance(value, dict) else value for key, value in values.items()}
+    # "rule" and "dynamics" were flat keys too: a table name with a plain value is an old key
+    flat = [key for key, value in values.items() if key != "sweep" and not (key in TABLES and isinstance(value, dict))]
+    old = [key for key in flat if key in LEGACY]
+    if old:
+        _notice(f"config keys {old} are the old flat Iris names; read as {[LEGACY[k] for k in old]}")
+        _move_legacy(values, {key: values.pop(key) for key in old})
+    for (table, dynamics, key), new in RENAMED.items():
+        entries = values.get(table)
+        if isinstance(entries, dict) and key in entries and dynamics in ("", entries.get("name", "quasistatic")):
+            _notice(f"{table}.{key} is now {table}.{new}")
+            entries.setdefault(new, entries.pop(key))
+    return values
+
+
+def _move_legacy(values: dict, flat: dict) -> None:
+    if flat.get("rule") == "advection":  # the mode was a rule; its pressures relaxed when "timestepped"
+        flat["rule"] = "chemical"
+        relaxing = flat.pop("dynamics", "quasistatic") == "timestepped"
+        flat["dynamics"] = "advection"
+        flat["pressure_steps"] = flat.get("pressure_steps", 50) if relaxing else 0
+    name = flat.get("dynamics", values.get("dynamics", {}).get("name", "quasistatic"))
+    for key, value in flat.items():
+        table, _, new = LEGACY[key].partition(".")
+        if table == "dynamics" and new != "name" and new not in DYNAMICS.get(name, {}):
+            continue  # the old config held every key; those of other dynamics do not apply
+        values.setdefault(table, {}).setdefault(new, value)
+
+
+@dataclass(frozen=True, eq=False)
+class RunConfig:
+    """A checked run config: ``tables[table][key]``, every key present and typed.
+
+    Build with :meth:`from_dict`, :meth:`from_toml` or :meth:`from_file`; read a value with
+    ``config["rule.lr"]``; change some with :meth:`with_values`.
+    """
+
+    tables: dict
+
+    @classmethod
+    def from_dict(cls, values: dict | None = None, *, base=None) -> "RunConfig":
+        """From nested tables (``{"rule": {"lr": 1e-3}, ...}``); relative paths against ``base``."""
+        values = _migrated(values or {})
+        unknown = sorted(set(values) - set(TABLES) - {"sweep"})
+        if unknown:
+            raise ValueError(f"unknown config key(s) {unknown}; a run config has tables {list(TABLES)}")
+        tables = {}
+        for table in TABLES:
+            entries = values.get(table, {})
+            if not isinstance(entries, dict):
+                raise ValueError(f"{table} must be a table ([{table}]), got {entries!r}")
+            tables[table] = _checked_table(table, entries, Path(base) if base is not None else Path.cwd())
+        config = cls(tables)
+        engine_objects(config)  # each concern checked, then their combination
+        return config
+
+    @classmethod
+    def from_toml(cls, text: str, *, base=None) -> "RunConfig":
+        return cls.from_dict(parse_toml(text), base=base)
+
+    @classmethod
+    def from_file(cls, path) -> "RunConfig":
+        """From a TOML file; paths in it are relative to its folder."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise ValueError(f"cannot read config file {path}: {error}") from None
+        try:
+            return cls.from_toml(text, base=path.parent)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+
+    def __getitem__(self, key: str):
+        table, _, name = key.partition(".")
+        return self.tables[table][name]
+
+    def with_values(self, assignments: dict, *, base=None) -> "RunConfig":
+        """A new config with ``{"table.key": value}`` set (a new dynamics or task name starts
+        that table from its defaults, keeping only the keys it shares)."""
+        values = self.to_dict()
+        for key, value in assignments.items():
+            table, _, name = key.partition(".")
+            if table not in TABLES or not name:
+                raise ValueError(f"{key!r} is not TABLE.KEY with TABLE one of {list(TABLES)}")
+            if name == "name" and table in ("dynamics", "task") and value != values[table]["name"]:
+                options = DYNAMICS.get(value, {}) if table == "dynamics" else getattr(TASKS.get(value), "options", {})
+                values[table] = {k: v for k, v in values[table].items() if k in options}
+            values[table][name] = value
+        return RunConfig.from_dict(values, base=base)
+
+    def to_dict(self) -> dict:
+        return json.loads(json.dumps(self.tables))
+
+    def to_toml(self) -> str:
+        """TOML text that :meth:`from_toml` reads back to an equal config."""
+        return "\n".join(
+            f"[{table}]\n" + "".join(f"{key} = {_toml_value(value)}\n" for key, value in entries.items())
+            for table, entries in self.tables.items()
+        )
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, RunConfig) and self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.tables, sort_keys=True))
+
+
+def _checked_table(table: str, entries: dict, base: Path) -> dict:
+    if table in ("dynamics", "task"):
+        registry = DYNAMICS if table == "dynamics" else {name: task.options for name, task in TASKS.items()}
+        default = "quasistatic" if table == "dynamics" else "iris"
+        name = entries.get("name", default)
+        if not isinstance(name, str) or name not in registry:
+            raise ValueError(f"{table}.name must be one of {sorted(registry)}, got {name!r}")
+        options = {"name": Option(str, default), **registry[name]}
+    else:
+        options = {"network": NETWORK, "rule": RULE, "run": RUN}[table]
+    checked = checked_options(table, entries, options)
+    if table == "rule" and checked["name"] not in RULES:
+        raise ValueError(f"rule.name must be one of {sorted(RULES)}, got {checked['name']!r}")
+    for key in PATH_KEYS.get(table, ()):
+        if checked.get(key):
+            checked[key] = str((base / checked[key]).resolve())
+    return checked
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def engine_objects(config: RunConfig) -> dict:
+    """``train``'s keyword objects for ``config``: ``dynamics``, ``physics``, ``integrator``,
+    ``weights`` (and ``rule``, ``alpha``, ``eta``), each checked, then their combination."""
+    table, rule = config.tables["dynamics"], config.tables["rule"]
+    name = table["name"]
+    physics = Physics(**{key: table[key] for key in _PHYSICS if key in table})
+    integrator, weights = Explicit(), Deferred()
+    if name == "quasistatic":
+        dynamics = Quasistatic(solver_method=table["solver_method"], sparse_backend=table["sparse_backend"])
+    elif name == "advection":
+        dynamics = Advection(**{key: table[key] for key in DYNAMICS["advection"]})
+    else:
+        if not table["feedback_delay"] <= table["presentation"]:
+            raise ValueError(f"dynamics.feedback_delay must be in [0, presentation={table['presentation']}], got "
+                             f"{table['feedback_delay']!r}")  # fmt: skip
+        dynamics = TimeStepped(T=RelaxationTimes(table["presentation"]),
+                               feedback_delay=RelaxationTimes(table["feedback_delay"]))  # fmt: skip
+        weights = Live() if table["weights"] == "live" else Deferred()
+        if table["scheme"] == "implicit":
+            integrator = Implicit(steps_per_relaxation_time=table["implicit_steps"])
+        else:
+            integrator = Explicit(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"])
+    fields_every = config.tables["run"]["fields_every"]
+    save = Save(fields_every or None) if name != "quasistatic" else Save()
+    objects = dict(rule=RULES[rule["name"]], alpha=rule["lr"] / rule["eta"], eta=rule["eta"], dynamics=dynamics,
+                   physics=physics, integrator=integrator, weights=weights, save=save)  # fmt: skip
+    check_combination(objects["rule"], dynamics, integrator, weights, save)
+    return objects

@@ -1,0 +1,125 @@
+"""Appendix A's advection mode as an engine method: ``train(..., dynamics=Advection(...))``.
+
+Every presentation runs ``transport_steps`` steps; each step finds the pressures at the
+current conductances (solved, relaxed, or with fixed input pressures), releases chemical on
+the release cadence, carries it one hop downstream and remodels the pipes it crossed
+(:mod:`simulator.advection` holds the physics).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..advection import AdvectionState, Releases, Transport, drain_reachable, release, transport
+from ..base import SimulationError
+from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
+from .method import Method
+
+__all__ = ["AdvectionMethod"]
+
+
+def _without_round_off(values: np.ndarray) -> np.ndarray:
+    values[np.abs(values) < 1e-12 * np.abs(values).max()] = 0.0  # round-off is not a current
+    return values
+
+
+class AdvectionMethod(Method):
+    name = "advection"
+
+    def __init__(self, setup, state):
+        super().__init__(setup, state)
+        self.mode = setup.dynamics
+        self.node_outputs = self.mode.outputs_as == "nodes"
+        self.scratch = Transport.for_network(self.network)
+        self.log: list[tuple] = []
+
+    def carried_state(self, state) -> AdvectionState:
+        return AdvectionState.empty(self.network) if state is None else state.copy()
+
+    def frame_sizes(self) -> dict[str, int]:
+        n, m = self.network.n_nodes, self.network.n_edges
+        return {"s_plus": n, "s_minus": n, "conductance": m}
+
+    def releases(self) -> Releases:
+        return Releases.from_rows(self.log)
+
+    def present(self, k, inputs, targets):
+        network, state, mode = self.network, self.state, self.mode
+        currents = network.node_currents(inputs) if mode.inputs_as == "currents" else None
+        external_out = None if currents is None else np.maximum(-currents, 0.0)
+        w, floored, outputs = network.conductance.copy(), 0, None
+        for step in range(mode.transport_steps):
+            current = network.with_conductance(w)
+            v, solver, boundary, external_out = self._pressures(current, inputs, currents, external_out)
+            flow = _without_round_off(w * current.drops(v))
+            if step == 0:
+                outputs = self._outputs(current, v)
+                self._check_drains(k, current, currents, solver, flow, external_out)
+            if state.step % mode.release_every == 0:
+                self._release(current, v, inputs, targets, w, solver, boundary)
+            proposed = w + mode.xi * transport(state, network, flow, external_out, self.scratch)
+            floored += int(np.count_nonzero(proposed < self.setup.w_min))
+            w = np.maximum(proposed, self.setup.w_min)
+            state.step += 1
+            if self.frames.due(state.step):
+                self.frames.add(state.step, None, s_plus=state.s_plus, s_minus=state.s_minus, conductance=w)
+        self.network = network.with_conductance(w)
+        return outputs, floored, np.nan
+
+    def _outputs(self, network, v) -> np.ndarray:
+        return v[network.output_pairs[:, 0]] if self.node_outputs else network.outputs(v)
+
+    def _pressures(self, network, inputs, currents, external_out):
+        """``(v, solver or None, boundary or None, external_out)`` at the current conductances."""
+        state, w = self.state, network.conductance
+        if currents is None:  # fixed input pressures: the drains are where the boundary takes current out
+            boundary = PressureBoundary(network, w, inputs)
+            external_out = np.maximum(-boundary.injected, 0.0)
+            external_out[external_out < 1e-12 * external_out.max()] = 0.0
+            return boundary.v, None, boundary, external_out
+        if not self.mode.pressure_steps:
+            solver = LaplacianSolver(network)
+            return solver.solve(currents), solver, None, external_out
+        if state.v is None:  # the pressure kernel, carried over; the physics, not its limit
+            state.v = np.zeros(network.n_nodes)
+        edges = network.topology.edges
+        gain = 0.9 * 2.0 / kernels.laplacian_bound(edges, w, network.n_nodes)
+        kernels.relax(edges, w, state.v, currents, gain, self.mode.pressure_steps, self.scratch.pressure)
+        if not np.all(np.isfinite(state.v)):
+            raise SimulationError(f"the pressure blew up at transport step {state.step}")
+        return state.v - state.v.mean(), None, None, external_out
+
+    def _check_drains(self, k, network, currents, solver, flow, external_out) -> None:
+        """Refuse outputs from which no flow leads to a drain: their chemical would never leave.
+        Judged on the steady flow (not a relaxing transient)."""
+        if self.mode.pressure_steps:
+            solver = solver or LaplacianSolver(network)
+            flow = _without_round_off(network.conductance * network.drops(solver.solve(currents)))
+        reachable = drain_reachable(network, flow, external_out)
+        terminals = network.output_pairs.ravel()
+        stuck = np.unique(terminals[~reachable[terminals]])
+        if len(stuck):
+            raise ValueError(
+                f"output node(s) {stuck.tolist()} have no downstream path to a drain for input {k}; "
+                "released chemical would never leave"
+            )
+
+    def _release(self, network, v, inputs, targets, w, solver, boundary) -> None:
+        """Release at the outputs, and log the cost and the alignment of the change since the
+        last release with the negative gradient there."""
+        state = self.state
+        error = self._outputs(network, v) - targets
+        release(state, network, error, self.mode.lam, self.node_outputs)
+        if boundary is None:
+            gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network))
+        else:
+            gradient = boundary.gradient(network, targets, self.node_outputs)
+        cosine = np.nan
+        if state.last_conductance is not None:
+            change = w - state.last_conductance
+            norm = np.linalg.norm(change) * np.linalg.norm(state.last_gradient)
+            cosine = float(-change @ state.last_gradient / norm) if norm > 0 else np.nan
+        state.last_conductance, state.last_gradient = w.copy(), gradient
+        self.log.append((state.step, 0.5 * float(error @ error), cosine, state.released, state.drained,
+                         state.in_network))  # fmt: skip

@@ -1,0 +1,80 @@
+"""The one-phase (fused) rule by forward Euler: pressure, chemical and learning in one step.
+
+Per presentation of ``T``: the input currents on throughout; the feedback currents
+``E = eta (target - v_out(t))`` from ``feedback_delay`` on; every step each pipe adds
+``-(alpha / T) dt (u_a - u_b)(v_a - v_b)`` to its update (deferred weights: applied at the
+end; live: at once). From ``PARALLEL_MIN_NODES`` nodes on, deferred steps run over the
+cores with the serial bits (``kernels.learn_steps_parts``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..base import SimulationError
+from .method import TimeSteppedMethod, coupled_stable_dt
+from .relaxation import relax_split
+
+__all__ = ["ExplicitFused"]
+
+
+class ExplicitFused(TimeSteppedMethod):
+    name = "explicit"
+
+    def __init__(self, setup, state):
+        super().__init__(setup, state)
+        network = self.network
+        self.out_plus = network.output_pairs[:, 0].astype(np.int32)
+        self.out_minus = network.output_pairs[:, 1].astype(np.int32)
+        self.w = network.conductance.copy()  # the kernel's own copy (live weights change it in place)
+        self.scratch = (np.empty(network.n_nodes), np.empty(network.n_nodes))
+        self.dw = np.empty(network.n_edges)
+        self.split = None if setup.live else relax_split(network)  # live weights change w inside a step
+
+    def present(self, k, inputs, targets):
+        setup, state, physics = self.setup, self.state, self.setup.physics
+        plan = self.plan(k, self.w)
+        currents = self.network.node_currents(inputs)
+        self.dw[:] = 0.0
+        learn_rate = plan.dt * setup.alpha / setup.dynamics.T
+        start = state.step
+        for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
+            args = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
+                    targets, setup.eta, feedback_on, plan.dt / physics.c_v, plan.dt / physics.c_u, physics.kappa,
+                    learn_rate)  # fmt: skip
+
+            def step_chunk(count, args=args):
+                if self.split is None:
+                    kernels.learn_steps(*args, setup.live, setup.w_min, self.dw, count, *self.scratch)
+                else:  # the same bits, over the cores
+                    kernels.learn_steps_parts(*args, setup.w_min, self.dw, count, *self.scratch, *self.split)
+
+            self.advance(step_chunk, steps, start, plan.dt, k)
+        state.time += setup.dynamics.T
+        outputs = self.network.outputs(state.v)
+        if setup.live:
+            floored = int(np.count_nonzero(self.w <= setup.w_min))
+            self.network = self.network.with_conductance(self.w)
+        else:
+            floored = self.remodel(self.dw)
+        self.w = self.network.conductance.copy()  # the network holds a read-only copy
+        return outputs, floored, plan.dt
+
+    @property
+    def hint(self) -> str:
+        live = "with live weights the conductances can outgrow the stable dt: lower alpha or dt"
+        return live if self.setup.live else "lower dt"
+
+    def finite(self) -> bool:
+        return super().finite() and (not self.setup.live or bool(np.all(np.isfinite(self.w))))
+
+    def check(self, k, dt):
+        super().check(k, dt)
+        if self.setup.live:
+            bound = coupled_stable_dt(self.setup.physics, self.network, self.w)
+            if dt >= bound:
+                raise SimulationError(
+                    f"during presentation {k} (step {self.state.step}) the conductances grew so that dt={dt:.6g} "
+                    f"is above the stability bound {bound:.6g}; lower alpha, or dt / safety"
+                )

@@ -1,0 +1,54 @@
+"""The one-phase (fused) rule with backward-Euler diffusion: stable at any step.
+
+Per presentation (the weights change only between presentations, deferred): one banded
+Cholesky factor of ``c_v/dt + L`` (and of ``c_u/dt + kappa L`` unless the two are the same
+matrix) in a reverse Cuthill-McKee order found once, then ``kernels.implicit_learn_steps``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import kernels
+from ..base import SimulationError
+from .method import TimeSteppedMethod
+
+__all__ = ["ImplicitFused"]
+
+
+class ImplicitFused(TimeSteppedMethod):
+    name = "implicit"
+
+    def __init__(self, setup, state):
+        super().__init__(setup, state)
+        network, physics = self.network, setup.physics
+        n = network.n_nodes
+        self.position, bandwidth = network.topology.band_order(n, grounded=False)
+        self.bands = (np.empty((n, bandwidth + 1)), np.empty((n, bandwidth + 1)))
+        self.scratch = (np.empty(n), np.empty(n), np.empty(n))
+        self.band_edges = np.ascontiguousarray(self.position[network.topology.edges])
+        self.band_outputs = (self.position[network.output_pairs[:, 0]], self.position[network.output_pairs[:, 1]])
+        self.shared = physics.c_u == physics.c_v and physics.kappa == 1.0  # one matrix serves both fields
+        self.schedule = self.plan(0, None)  # the same steps for every presentation
+
+    def present(self, k, inputs, targets):
+        setup, state, physics, plan = self.setup, self.state, self.setup.physics, self.schedule
+        w, (band_v, band_u) = self.network.conductance, self.bands
+        edges = self.network.topology.edges
+        factored = kernels.shifted_band_factor(edges, w, self.position, 1.0, physics.c_v / plan.dt, band_v) and (
+            self.shared or kernels.shifted_band_factor(edges, w, self.position, physics.kappa, physics.c_u / plan.dt,
+                                                       band_u)
+        )  # fmt: skip
+        if not factored:
+            raise SimulationError(f"presentation {k}: the implicit system lost positive definiteness")
+        dw = np.zeros(self.network.n_edges)
+        currents = self.network.node_currents(inputs)
+        start = state.step
+        for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
+            before = (self.band_edges, w, self.position, band_v, band_u, state.v, state.u, currents, *self.band_outputs,
+                      targets, setup.eta, feedback_on, physics.c_v / plan.dt, physics.c_u / plan.dt,
+                      plan.dt * setup.alpha / setup.dynamics.T, self.shared, dw)  # fmt: skip
+            self.advance(lambda count, before=before: kernels.implicit_learn_steps(*before, count, *self.scratch),
+                         steps, start, plan.dt, k)  # fmt: skip
+        state.time += setup.dynamics.T
+        return self.network.outputs(state.v), self.remodel(dw), plan.dt

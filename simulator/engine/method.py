@@ -1,0 +1,204 @@
+"""The driver's base classes (the ``solve_ivp`` pattern): :class:`Method` owns the loop over the
+presentations and all its bookkeeping; each method in :data:`simulator.engine.METHODS`
+writes only its own presentation.
+
+What the base owns: a private copy of the carried state, the plan of each presentation
+(``dt``, step counts, delay steps, the runaway stop), stepping in chunks with the
+finiteness check and the snapshots, the conductance floor, the costs, and the result with
+its status.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from ..base import SimulationError
+from ..costs import COSTS
+from ..network import Network
+from ..rules import Rule, apply_update
+from .relaxation import checked_dt, stable_dt
+from .results import FieldState, FrameRecorder, TrainResult
+from .specs import Explicit, Implicit, Physics, Save, whole_steps
+
+__all__ = ["Setup", "Plan", "Method", "TimeSteppedMethod", "coupled_stable_dt"]
+
+_COST = COSTS["squared_error"]
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One call of ``train``, checked and resolved (every duration in time units)."""
+
+    network: Network
+    rule: Rule
+    alpha: float
+    eta: float
+    dynamics: object
+    physics: Physics
+    integrator: Explicit | Implicit
+    weights: object
+    w_min: float
+    save: Save
+
+    @property
+    def live(self) -> bool:
+        return self.weights.name == "live"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One presentation: ``n_steps`` steps of ``dt``, the first ``n_delay`` without feedback."""
+
+    dt: float
+    n_steps: int
+    n_delay: int = 0
+
+
+class _Log:
+    """The per-presentation arrays of one call, filled as presentations complete."""
+
+    def __init__(self, count: int, n_outputs: int):
+        self.outputs = np.empty((count, n_outputs))
+        self.floored = np.zeros(count, dtype=np.int64)
+        self.dt = np.empty(count)
+        self.done = 0
+
+
+class Method:
+    """The loop over presentations. Subclasses define :meth:`present` (or, to run a whole batch
+    in one compiled call, :meth:`present_all`), and :meth:`carried_state` if they carry fields.
+
+    ``timed``: whether presentations have a time step (``TrainResult.dt``).
+    """
+
+    name: ClassVar[str] = ""
+    timed: ClassVar[bool] = False
+
+    def __init__(self, setup: Setup, state):
+        self.setup = setup
+        self.network = setup.network
+        self.state = self.carried_state(state)
+        self.frames = FrameRecorder(setup.save.fields_every, self.frame_sizes(), timed=self.timed)
+
+    def carried_state(self, state):
+        """A private copy of the state to start from (None: nothing is carried)."""
+        return None
+
+    def frame_sizes(self) -> dict[str, int]:
+        return {}
+
+    def run(self, inputs, targets, on_failure: str = "raise") -> TrainResult:
+        log = _Log(len(inputs), targets.shape[1])
+        status, message = 0, ""
+        try:
+            self.present_all(inputs, targets, log)
+        except SimulationError as error:
+            if on_failure == "raise":
+                raise
+            status, message = -1, str(error)
+        done = log.done
+        return TrainResult(
+            network=self.network, outputs=log.outputs[:done], costs=_COST.value(log.outputs[:done], targets[:done]),
+            floored=log.floored[:done], state=self.state, dt=log.dt[:done] if self.timed else None,
+            fields=self.frames.result(), releases=self.releases(), status=status, message=message,
+        )  # fmt: skip
+
+    def present_all(self, inputs, targets, log: _Log) -> None:
+        for k in range(len(inputs)):
+            log.outputs[k], log.floored[k], log.dt[k] = self.present(k, inputs[k], targets[k])
+            log.done = k + 1
+
+    def present(self, k: int, inputs, targets) -> tuple[np.ndarray, int, float]:
+        """Present example ``k``; return its outputs, the pipes floored, and its time step (or NaN)."""
+        raise NotImplementedError
+
+    def releases(self):
+        return None
+
+    def remodel(self, dw) -> int:
+        """``w <- max(w + dw, w_min)``; the number of pipes the floor caught."""
+        w, floored = apply_update(self.network.conductance, dw, self.setup.w_min)
+        self.network = self.network.with_conductance(w)
+        return floored
+
+
+def coupled_stable_dt(physics: Physics, network: Network, w) -> float:
+    """Stability bound of the pressure and the chemical together, at conductances ``w``."""
+    return min(stable_dt(network, physics.c_v, 1.0, w), stable_dt(network, physics.c_u, physics.kappa, w))
+
+
+class TimeSteppedMethod(Method):
+    """Fields integrated in time: the carried :class:`FieldState`, the plan of each presentation,
+    and stepping in chunks (finiteness checked after each, snapshots on their cadence)."""
+
+    timed = True
+    stability = "coupled"  # the explicit bound: of both fields ("coupled") or of the pressure alone
+
+    def carried_state(self, state) -> FieldState:
+        if state is None:
+            return FieldState.at_rest(self.network)
+        state = state.copy()
+        if state.v.shape != (self.network.n_nodes,) or state.u.shape != (self.network.n_nodes,):
+            raise ValueError(f"state fields must have shape [{self.network.n_nodes}]")
+        return state
+
+    def frame_sizes(self) -> dict[str, int]:
+        return {"pressure": self.network.n_nodes, "concentration": self.network.n_nodes}
+
+    def plan(self, k: int, w, least_steps: int = 1) -> Plan:
+        """The steps of presentation ``k`` at conductances ``w`` (explicit: from the stability
+        bound, stopping a runaway; implicit: the fixed step)."""
+        setup = self.setup
+        integrator, schedule = setup.integrator, setup.dynamics
+        if integrator.name == "explicit":
+            physics = setup.physics
+            if self.stability == "coupled":
+                bound = coupled_stable_dt(physics, self.network, w)
+            else:
+                bound = stable_dt(self.network, physics.c_v, 1.0, w)
+            self._check_runaway(k, integrator.safety * bound, w)
+            detail = (f" (2 c / (kappa * Gershgorin bound), c_v={physics.c_v}, c_u={physics.c_u}, "
+                      f"kappa={physics.kappa})")  # fmt: skip
+            dt = integrator.safety * bound if integrator.dt is None else checked_dt(integrator.dt, bound, detail)
+        else:
+            dt = integrator.dt
+        dt, n_steps = whole_steps(schedule.T, dt, least_steps)
+        return Plan(dt, n_steps, min(n_steps, round(schedule.feedback_delay / dt)))
+
+    def _check_runaway(self, k: int, step: float, w) -> None:
+        min_dt = self.setup.integrator.min_dt
+        if min_dt is not None and step < min_dt:
+            raise SimulationError(
+                f"presentation {k}: the stable time step fell to {step:.3g}, below min_dt={min_dt:.3g} (largest "
+                f"conductance {np.max(w):.3g}): the conductances are running away; lengthen the presentation "
+                "(nearer the quasistatic limit) or lower the learning rate"
+            )
+
+    def advance(self, step_chunk, n_steps: int, start_step: int, dt: float, k: int) -> None:
+        """Call ``step_chunk(count)`` until ``n_steps`` steps are done: in chunks of at most the
+        integrator's ``chunk_steps``, each ending on the next snapshot, each checked."""
+        state, done = self.state, 0
+        while done < n_steps:
+            chunk = self.frames.chunk(state.step, min(self.setup.integrator.chunk_steps, n_steps - done))
+            step_chunk(chunk)
+            done += chunk
+            state.step += chunk
+            self.check(k, dt)
+            if self.frames.due(state.step):
+                time = state.time + (state.step - start_step) * dt
+                self.frames.add(state.step, time, pressure=state.v, concentration=state.u)
+
+    hint: ClassVar[str] = "lower dt"  # what the user can do when the fields blow up
+
+    def finite(self) -> bool:
+        return bool(np.all(np.isfinite(self.state.v)) and np.all(np.isfinite(self.state.u)))
+
+    def check(self, k: int, dt: float) -> None:
+        """Stop with the reason when a field is no longer finite."""
+        if not self.finite():
+            raise SimulationError(
+                f"the fields blew up during presentation {k} (step {self.state.step}, dt={dt:.6g}); {self.hint}"
+            )

@@ -1,0 +1,259 @@
+"""The keyword objects of ``train``, one per concern (the diffrax pattern).
+
+* the dynamics: :class:`Quasistatic` (direct solves, ``T -> infinity``), :class:`TimeStepped`
+  (the presentation schedule: ``T`` and the feedback delay), or
+  :class:`simulator.advection.Advection` (Appendix A);
+* the physics: :class:`Physics` (node compliances ``c_v``, ``c_u``; chemical diffusivity ``kappa``);
+* the integrator of the time-stepped fields: :class:`Explicit` or :class:`Implicit`;
+* the weight policy: :class:`Deferred` or :class:`Live`;
+* what is saved: :class:`Save`.
+
+Each object checks its own values when it is built; ``train`` checks the combination once.
+Durations (``T``, the feedback delay, ``dt``) are in time units of ``c / w``, or in relaxation
+times ``c_v / (lambda_2)`` of the network trained, through :class:`RelaxationTimes`; the
+conversion is :func:`resolve_duration`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import InitVar, dataclass, replace
+from typing import ClassVar
+
+from ..base import checked_choice, checked_int, checked_nonnegative, checked_positive, deprecated
+
+__all__ = [
+    "RelaxationTimes",
+    "resolve_duration",
+    "Physics",
+    "Explicit",
+    "Implicit",
+    "INTEGRATORS",
+    "Deferred",
+    "Live",
+    "WEIGHTS",
+    "Quasistatic",
+    "TimeStepped",
+    "Save",
+]
+
+
+@dataclass(frozen=True)
+class RelaxationTimes:
+    """A duration of ``value`` relaxation times ``c_v / lambda_2`` of the network it is used on
+    (its slowest mode's decay time: a presentation of 50 of them is near the quasistatic limit)."""
+
+    value: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "value", checked_nonnegative("a duration in relaxation times", self.value))
+
+
+def resolve_duration(duration, relaxation_time: float | None) -> float:
+    """``duration`` in time units: a number as it is, :class:`RelaxationTimes` times the
+    relaxation time. The only place the conversion happens."""
+    if isinstance(duration, RelaxationTimes):
+        return duration.value * relaxation_time
+    return duration
+
+
+def _checked_duration(name: str, value, positive: bool = True):
+    if isinstance(value, RelaxationTimes):
+        if positive and not value.value > 0:
+            raise ValueError(f"{name} must be > 0, got {value!r}")
+        return value
+    return checked_positive(name, value) if positive else checked_nonnegative(name, value)
+
+
+@dataclass(frozen=True)
+class Physics:
+    """The fields' constants: node compliances ``c_v`` (pressure) and ``c_u`` (chemical), and the
+    chemical's diffusivity per unit conductance ``kappa``; all finite and > 0.
+
+    ``c_v dv/dt = I - L(w) v``;  ``c_u du/dt = E - kappa L(w) u``. With ``kappa != 1`` the
+    steady chemical is ``L^+ E / kappa``, so the learning step is ``alpha eta / kappa`` in both
+    dynamics.
+    """
+
+    c_v: float = 1.0
+    c_u: float = 1.0
+    kappa: float = 1.0
+
+    def __post_init__(self):
+        for key in ("c_v", "c_u", "kappa"):
+            object.__setattr__(self, key, checked_positive(key, getattr(self, key)))
+
+
+@dataclass(frozen=True)
+class Explicit:
+    """Forward Euler: the physics step by step, stable below ``2 c / (kappa lambda_max)``.
+
+    dt : a fixed step (time units or :class:`RelaxationTimes`), refused with the bound when
+        above it; ``None`` (default) takes ``safety`` times the bound of the current weights,
+        chosen again at each presentation and shrunk so ``T`` is a whole number of steps
+    safety : fraction of the stability bound used when ``dt`` is None, in (0, 1]
+    min_dt : stop (``SimulationError``) when the current weights' step falls below this: the
+        conductances are running away (a two-phase rule far from the quasistatic limit, say),
+        and every presentation would take longer than the last
+    max_dt_shrink : the same floor, given as how many times below the step of the network
+        training starts from (>= 1); the larger of the two floors applies
+    chunk_steps : steps per kernel call between finiteness checks
+    """
+
+    dt: float | RelaxationTimes | None = None
+    safety: float = 0.9
+    min_dt: float | None = None
+    max_dt_shrink: float | None = None
+    chunk_steps: int = 4096
+    name: ClassVar[str] = "explicit"
+
+    def __post_init__(self):
+        if self.dt is not None:
+            _checked_duration("dt", self.dt)
+        if not (isinstance(self.safety, (int, float)) and 0 < self.safety <= 1):
+            raise ValueError(f"safety must be in (0, 1], got {self.safety!r}")
+        if self.min_dt is not None:
+            checked_positive("min_dt", self.min_dt)
+        if self.max_dt_shrink is not None and not checked_positive("max_dt_shrink", self.max_dt_shrink) >= 1:
+            raise ValueError(f"max_dt_shrink must be >= 1, got {self.max_dt_shrink!r}")
+        checked_int("chunk_steps", self.chunk_steps, 1)
+
+
+@dataclass(frozen=True)
+class Implicit:
+    """Backward Euler on the diffusion, ``(c/dt + L) x_new = (c/dt) x + s``: stable at any step.
+
+    It damps the fast modes instead of following them, so it suits presentations near the
+    quasistatic limit on networks whose thick pipes would force tiny explicit steps. Give the
+    step as ``dt`` (time units or :class:`RelaxationTimes`) or as ``steps_per_relaxation_time``.
+    """
+
+    dt: float | RelaxationTimes | None = None
+    steps_per_relaxation_time: float | None = None
+    chunk_steps: int = 4096
+    name: ClassVar[str] = "implicit"
+
+    def __post_init__(self):
+        if (self.dt is None) == (self.steps_per_relaxation_time is None):
+            raise ValueError(
+                "the implicit integrator needs a dt or steps_per_relaxation_time (one of them): it is stable at "
+                "any step, and accuracy asks for one well below the relaxation time"
+            )
+        if self.dt is not None:
+            _checked_duration("dt", self.dt)
+        else:
+            checked_positive("steps_per_relaxation_time", self.steps_per_relaxation_time)
+        checked_int("chunk_steps", self.chunk_steps, 1)
+
+
+INTEGRATORS = {"explicit": Explicit, "implicit": Implicit}
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Each pipe integrates its update over the presentation and remodels at its end: the
+    fields see fixed ``w``, and the update converges to the quasistatic one as ``T`` grows."""
+
+    name: ClassVar[str] = "deferred"
+
+
+@dataclass(frozen=True)
+class Live:
+    """Conductances move during the presentation and the fields feel it; the ``T -> inf``
+    limit is the gradient *flow* over one presentation, equal to the quasistatic step to
+    first order in ``alpha`` (fused rules only)."""
+
+    name: ClassVar[str] = "live"
+
+
+WEIGHTS = {"deferred": Deferred, "live": Live}
+
+
+@dataclass(frozen=True)
+class Quasistatic:
+    """Each presentation solved at steady state (direct solves): ``T -> infinity``.
+
+    solver_method : ``"auto"``, ``"banded"``, ``"dense"`` or ``"sparse"``. ``"banded"``
+        (chemical rule only): a compiled loop over the presentations that refactorises the
+        grounded Laplacian in a reverse Cuthill-McKee band (the order found once per
+        topology) and solves pressure and chemical from each factor. ``"auto"`` takes it
+        for the chemical rule while the band is cheap (``engine.BANDED_MAX_FLOPS``), else
+        ``"dense"`` (LAPACK Cholesky) up to ``DENSE_MAX_NODES`` nodes and ``"sparse"`` above.
+        ``"sparse"``: ``RefactoringLaplacian``, analysed once per call of ``train`` and
+        refactorised per presentation.
+    sparse_backend : the ``"sparse"`` factorisation: ``"auto"``, ``"pardiso"``, ``"ldl"`` or
+        ``"splu"`` (see ``RefactoringLaplacian``)
+    """
+
+    solver_method: str = "auto"
+    sparse_backend: str = "auto"
+    name: ClassVar[str] = "quasistatic"
+
+    def __post_init__(self):
+        checked_choice("solver_method", self.solver_method, ("auto", "banded", "dense", "sparse"))
+        checked_choice("sparse_backend", self.sparse_backend, ("auto", "pardiso", "ldl", "splu"))
+
+
+@dataclass(frozen=True)
+class TimeStepped:
+    """Presentations of ``T`` each, with the fields integrated in time (the physics).
+
+    T : presentation time per example (time units, or :class:`RelaxationTimes`), > 0
+    feedback_delay : the feedback chemical is injected from this long after the input changes,
+        0 <= feedback_delay <= T (our choice, not the paper's: the paper does not time it).
+        Used by the one-phase (fused) rules; two-phase rules nudge in the second half.
+    """
+
+    T: float | RelaxationTimes
+    feedback_delay: float | RelaxationTimes = 0.0
+    tau: InitVar[float | None] = None  # the old name of feedback_delay
+    name: ClassVar[str] = "timestepped"
+
+    def __post_init__(self, tau):
+        if tau is not None:
+            deprecated("TimeStepped(tau=...)", "TimeStepped(feedback_delay=...)", stacklevel=4)
+            object.__setattr__(self, "feedback_delay", tau)
+        object.__setattr__(self, "T", _checked_duration("T", self.T))
+        delay = _checked_duration("feedback_delay", self.feedback_delay, positive=False)
+        object.__setattr__(self, "feedback_delay", delay)
+        if type(self.T) is type(delay) and _value(delay) > _value(self.T):
+            raise ValueError(f"feedback_delay must be in [0, T={_value(self.T)}], got {_value(delay)!r}")
+
+    def resolved(self, relaxation_time: float | None) -> "TimeStepped":
+        """The same schedule in time units."""
+        delay = resolve_duration(self.feedback_delay, relaxation_time)
+        return replace(self, T=resolve_duration(self.T, relaxation_time), feedback_delay=delay)
+
+    @property
+    def in_relaxation_times(self) -> bool:
+        return isinstance(self.T, RelaxationTimes) or isinstance(self.feedback_delay, RelaxationTimes)
+
+
+def _value(duration) -> float:
+    return duration.value if isinstance(duration, RelaxationTimes) else duration
+
+
+@dataclass(frozen=True)
+class Save:
+    """What ``train`` keeps besides its result.
+
+    fields_every : snapshot the fields (pressure and chemical; advection: ``s+``, ``s-`` and the
+        conductances) after every time (or transport) step whose global index is a multiple
+        of this; ``None``: no snapshots
+    """
+
+    fields_every: int | None = None
+
+    def __post_init__(self):
+        if self.fields_every is not None:
+            try:
+                checked_int("fields_every", self.fields_every, 1)
+            except ValueError:
+                message = f"fields_every must be a positive integer or None, got {self.fields_every!r}"
+                raise ValueError(message) from None
+
+
+def whole_steps(duration: float, dt: float, least: int = 1) -> tuple[float, int]:
+    """``(dt', n)``: ``n >= least`` steps of ``dt' <= dt`` that fill ``duration`` exactly."""
+    n_steps = max(least, math.ceil(duration / dt - 1e-9))
+    return duration / n_steps, n_steps

@@ -1,0 +1,195 @@
+"""``train``: the one entry point, the registry of methods, and the check of the combination."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..advection import Advection
+from ..base import checked_positive
+from ..network import Network
+from ..rules import Rule, checked_rule
+from .advection import AdvectionMethod
+from .explicit import ExplicitFused
+from .implicit import ImplicitFused
+from .method import Method, Setup, coupled_stable_dt
+from .quasistatic import QuasistaticBanded, QuasistaticDirect, uses_banded
+from .relaxation import relaxation_time, stable_dt
+from .results import TrainResult
+from .specs import WEIGHTS, Explicit, Implicit, Physics, Quasistatic, RelaxationTimes, Save, TimeStepped
+from .two_phase import TwoPhase
+
+__all__ = ["METHODS", "DYNAMICS", "train", "method_for", "resolve", "stable_step", "check_combination"]
+
+#: Each way of advancing a presentation, by name. A new scheme is one :class:`Method` subclass
+#: and one line here (and in :func:`method_for`'s choice, if it is chosen by an integrator).
+METHODS: dict[str, type[Method]] = {
+    "banded": QuasistaticBanded,
+    "direct": QuasistaticDirect,
+    "explicit": ExplicitFused,
+    "implicit": ImplicitFused,
+    "two_phase": TwoPhase,
+    "advection": AdvectionMethod,
+}
+
+#: The dynamics by the names a run config uses.
+DYNAMICS = {"quasistatic": Quasistatic, "timestepped": TimeStepped, "advection": Advection}
+
+
+def method_for(setup: Setup) -> type[Method]:
+    """The method that runs ``setup``: quasistatic (banded or direct), the advection mode, the
+    integrator's own method for fused rules, or the two-phase method for the others."""
+    dynamics = setup.dynamics
+    if isinstance(dynamics, Quasistatic):
+        return METHODS["banded" if uses_banded(setup.network, setup.rule.name, dynamics.solver_method) else "direct"]
+    if isinstance(dynamics, Advection):
+        return METHODS["advection"]
+    if setup.rule.timestepped == "fused":
+        return METHODS[setup.integrator.name]
+    return METHODS["two_phase"]
+
+
+def _checked_examples(network: Network, inputs, targets) -> tuple[np.ndarray, np.ndarray]:
+    inputs = np.asarray(inputs, dtype=np.float64)
+    targets = np.asarray(targets, dtype=np.float64)
+    if inputs.ndim == 1:
+        inputs, targets = inputs[None], targets[None]
+    if inputs.ndim != 2 or inputs.shape[1] != network.n_inputs:
+        raise ValueError(
+            f"inputs must have shape [B, {network.n_inputs}] (or [{network.n_inputs}]), got {inputs.shape}"
+        )
+    if targets.shape != (len(inputs), network.n_outputs):
+        raise ValueError(f"targets must have shape [{len(inputs)}, {network.n_outputs}], got {targets.shape}")
+    if not (np.all(np.isfinite(inputs)) and np.all(np.isfinite(targets))):
+        raise ValueError("inputs and targets must be finite")
+    return inputs, targets
+
+
+def _checked_weights(weights):
+    if isinstance(weights, str):
+        if weights not in WEIGHTS:
+            raise ValueError(f"weights must be 'deferred' or 'live', got {weights!r}")
+        return WEIGHTS[weights]()
+    if type(weights) not in WEIGHTS.values():
+        raise ValueError(f"weights must be 'deferred', 'live', Deferred() or Live(), got {weights!r}")
+    return weights
+
+
+def check_combination(rule: Rule, dynamics, integrator, weights, save: Save) -> None:
+    """The one place where concerns that are each valid on their own are checked together."""
+    if not isinstance(dynamics, (Quasistatic, TimeStepped, Advection)):
+        raise TypeError(
+            f"dynamics must be Quasistatic(...), TimeStepped(...) or Advection(...), got {type(dynamics).__name__}"
+        )
+    if not isinstance(integrator, (Explicit, Implicit)):
+        raise TypeError(f"integrator must be Explicit(...) or Implicit(...), got {type(integrator).__name__}")
+    if isinstance(dynamics, Quasistatic) and save.fields_every is not None:
+        raise ValueError("the quasistatic dynamics has no fields in time to save; drop Save(fields_every=...)")
+    if isinstance(dynamics, Advection) and rule.name != "chemical":
+        raise ValueError(f"the advection mode learns by s+/s- transport (xi, lam), not by rule {rule.name!r}")
+    if not isinstance(dynamics, TimeStepped):
+        return
+    if rule.timestepped != "fused":
+        if integrator.name != "explicit":
+            raise ValueError(f"the {integrator.name} integrator runs the chemical rule only, not {rule.name!r}")
+        if weights.name == "live":
+            raise ValueError(f"rule {rule.name!r} remodels at the end of each presentation; use weights='deferred'")
+        if getattr(dynamics.feedback_delay, "value", dynamics.feedback_delay) != 0:
+            raise ValueError(f"feedback_delay applies to the one-phase chemical rule, not to {rule.name!r}")
+    elif integrator.name == "implicit" and weights.name == "live":
+        raise ValueError("the implicit integrator remodels at the end of each presentation; use weights='deferred'")
+
+
+def stable_step(network: Network, rule="chemical", *, physics: Physics = Physics(), safety: float = 0.9) -> float:
+    """The explicit step (``safety`` times the stability bound) that time-stepped ``train`` takes
+    on ``network`` with ``rule``: a fused rule integrates pressure and chemical together, the
+    others the pressure alone. A reference for ``Explicit(min_dt=...)``."""
+    if checked_rule(rule).timestepped == "fused":
+        return safety * coupled_stable_dt(physics, network, network.conductance)
+    return safety * stable_dt(network, physics.c_v, 1.0, network.conductance)
+
+
+def resolve(network: Network, rule, dynamics, physics: Physics, integrator) -> tuple[object, object, dict]:
+    """``(dynamics, integrator, derived)`` in time units for training that starts from
+    ``network``: durations in relaxation times converted, ``max_dt_shrink`` made a ``min_dt``.
+    ``derived`` holds what was computed (``relaxation_time``, ``T``, ``feedback_delay``).
+    A run resolves once, against its starting network, so that every epoch (and a resumed
+    run) uses the same numbers."""
+    derived = {}
+    if not isinstance(dynamics, TimeStepped):
+        return dynamics, integrator, derived
+    needs_relaxation = dynamics.in_relaxation_times or isinstance(integrator.dt, RelaxationTimes) or (
+        isinstance(integrator, Implicit) and integrator.steps_per_relaxation_time is not None
+    )  # fmt: skip
+    t_relax = relaxation_time(network, physics.c_v) if needs_relaxation else None
+    dynamics = dynamics.resolved(t_relax)
+    if not dynamics.feedback_delay <= dynamics.T:
+        raise ValueError(f"feedback_delay must be in [0, T={dynamics.T}], got {dynamics.feedback_delay!r}")
+    if isinstance(integrator, Implicit):
+        dt = t_relax / integrator.steps_per_relaxation_time if integrator.dt is None else integrator.dt
+        integrator = replace(integrator, dt=resolve_dt(dt, t_relax), steps_per_relaxation_time=None)
+    else:
+        min_dt = integrator.min_dt
+        if integrator.max_dt_shrink is not None:
+            floor = stable_step(network, rule, physics=physics, safety=integrator.safety) / integrator.max_dt_shrink
+            min_dt = floor if min_dt is None else max(min_dt, floor)
+        integrator = replace(integrator, dt=resolve_dt(integrator.dt, t_relax), min_dt=min_dt, max_dt_shrink=None)
+    if t_relax is not None:
+        derived["relaxation_time"] = t_relax
+    derived.update(T=dynamics.T, feedback_delay=dynamics.feedback_delay)
+    return dynamics, integrator, derived
+
+
+def resolve_dt(dt, t_relax):
+    return dt.value * t_relax if isinstance(dt, RelaxationTimes) else dt
+
+
+def train(
+    network: Network,
+    inputs,
+    targets,
+    *,
+    rule="chemical",
+    alpha: float = 1.0,
+    eta: float = 1.0,
+    dynamics=Quasistatic(),
+    physics: Physics = Physics(),
+    integrator=Explicit(),
+    weights="deferred",
+    w_min: float = 1e-6,
+    state=None,
+    save: Save = Save(),
+    on_failure: str = "raise",
+) -> TrainResult:
+    """Present examples in order, updating the conductances after each (or during, live).
+
+    Parameters
+    ----------
+    network : the starting network (not modified; the result holds the trained copy)
+    inputs : [B, q] input currents (or pressures, advection) per example, or [q] for one
+    targets : [B, p] desired outputs per example (or [p])
+    rule : a name in :data:`simulator.rules.RULES`, or a :class:`Rule`
+    alpha, eta : rate and nudge (> 0); the step along ``-dC/dw`` is ``alpha * eta / kappa``
+    dynamics : :class:`Quasistatic`, :class:`TimeStepped` (the presentation schedule) or
+        :class:`simulator.advection.Advection`
+    physics : :class:`Physics`: compliances and the chemical's diffusivity
+    integrator : :class:`Explicit` or :class:`Implicit` (time-stepped fields)
+    weights : ``"deferred"`` / :class:`Deferred` or ``"live"`` / :class:`Live`
+    w_min : conductance floor (> 0), applied after every update
+    state : fields to start from (``FieldState``, or ``AdvectionState``); at rest if None.
+        Never changed: the result carries the new state.
+    save : :class:`Save`: field snapshots
+    on_failure : ``"raise"`` (default) raises ``SimulationError`` when the physics stops;
+        ``"return"`` returns the presentations completed with ``status`` -1 and the message
+    """
+    inputs, targets = _checked_examples(network, inputs, targets)
+    rule = checked_rule(rule)
+    alpha, eta, w_min = (checked_positive(k, x) for k, x in (("alpha", alpha), ("eta", eta), ("w_min", w_min)))
+    weights = _checked_weights(weights)
+    if on_failure not in ("raise", "return"):
+        raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
+    check_combination(rule, dynamics, integrator, weights, save)
+    dynamics, integrator, _ = resolve(network, rule, dynamics, physics, integrator)
+    setup = Setup(network, rule, alpha, eta, dynamics, physics, integrator, weights, w_min, save)
+    return method_for(setup)(setup, state).run(inputs, targets, on_failure)

@@ -1,0 +1,480 @@
+"""One recorded run for any network, task, rule and dynamics: ``run(config, out=...)``.
+
+Each epoch: the training examples in a fresh order drawn from the run's seed; the task gives
+their inputs and targets (fixed, or moving with the network as in the paper's Iris
+protocol); ``train`` presents them, one learning step each; then the task scores the network
+on both splits at steady state. Everything goes to one H5MD file when ``out`` is given:
+
+* per presentation (clock ``example``): ``cost``, ``output``, ``target``, ``example``,
+  ``floored`` (and the task's own, e.g. ``label``; ``dt`` when time-stepped);
+* per epoch (clock ``epoch``, epoch 0 before training): ``epoch``, ``cost_train``,
+  ``cost_test`` and the task's metrics, ``clip_fraction``, ``edges/conductance``, and a
+  checkpoint (the carried fields, how far every other clock had got) from which
+  ``resume=True`` continues, sample for sample as an uninterrupted run;
+* fields on their cadence (clock ``field``), and per release in the advection mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .advection import AdvectionState
+from .base import SimulationError, __version__
+from .config import RunConfig, engine_objects
+from .engine import FieldState, resolve, train
+from .network import Network, lattice_network
+from .network_io import as_network, load_network
+from .progress import NoProgress
+from .quasistatic import transfer_matrix
+from .tasks import TASKS
+from .trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
+
+__all__ = ["RunResult", "run", "run_from_command_line", "interruptible", "raise_if_signalled", "CHECKPOINT"]
+
+#: What ``resume`` needs beyond the conductances (recorded every epoch anyway).
+CHECKPOINT = "observables/checkpoint/"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What a run produced (its file, if any, holds all of it and more).
+
+    config : the run's config;  epochs : ``{metric: [E+1]}`` every scalar per-epoch metric
+    (index 0 before training) and ``clip_fraction``;  costs : [presentations] cost of each
+    network : the trained network;  wall_time : seconds;  path : the run file or None
+    derived : what the run computed from its config (relaxation time, T in time units, ...)
+    status : ``"complete"``, or ``"failed"`` (when ``on_failure="return"``; ``message`` says why)
+    """
+
+    config: RunConfig
+    epochs: dict
+    costs: np.ndarray
+    network: Network
+    wall_time: float
+    path: Path | None = None
+    derived: dict = field(default_factory=dict)
+    status: str = "complete"
+    message: str = ""
+
+    @property
+    def success(self) -> bool:
+        return self.status == "complete"
+
+    @property
+    def final_test_accuracy(self) -> float:
+        return float(self.epochs["accuracy_test"][-1])
+
+
+# ---------------------------------------------------------------------- signals
+# Signals received inside an ``interruptible`` block. The handler raises KeyboardInterrupt at
+# once, but Python swallows an exception raised while it runs a weakref or GC callback (it
+# prints "Exception ignored" and goes on; seen with h5py's object registry), so the run loop
+# also looks here after every epoch and raises then: a SIGTERM is never lost.
+_received_signals: list[str] = []
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Turn SIGTERM and SIGINT into KeyboardInterrupt for the block, so run files close as
+    interrupted; a signal whose exception Python swallowed is raised again at the end of the
+    epoch (:func:`raise_if_signalled`)."""
+
+    def stop(signum, frame):
+        name = signal.Signals(signum).name
+        _received_signals.append(name)
+        raise KeyboardInterrupt(f"received {name}")
+
+    try:
+        previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    _received_signals.clear()
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        _received_signals.clear()
+
+
+def raise_if_signalled():
+    """Raise the KeyboardInterrupt of a signal received in an ``interruptible`` block, if any."""
+    if _received_signals:
+        raise KeyboardInterrupt(f"received {_received_signals[-1]}")
+
+
+# ---------------------------------------------------------------------- the parts of a run
+def build_network(config: RunConfig, task_class) -> Network:
+    """The starting network: the ``[network]`` file, or the paper's lattice sized for the task."""
+    table = config.tables["network"]
+    if table["file"]:
+        pairs = {key: table[key] or None for key in ("input_pairs", "output_pairs")}
+        return load_network(table["file"], **pairs)
+    terminals = task_class.terminals(config.tables["task"]) or (4, 3)
+    n_inputs, n_outputs = table["n_inputs"] or terminals[0], table["n_outputs"] or terminals[1]
+    return lattice_network(side=table["side"], d=table["d"], delta=table["delta"], seed=config["run.seed"],
+                           n_inputs=n_inputs, n_outputs=n_outputs)  # fmt: skip
+
+
+def boundary(config: RunConfig) -> dict:
+    """How inputs enter and outputs are read (the advection mode's choice; currents and pairs otherwise)."""
+    table = config.tables["dynamics"]
+    return {key: table.get(key, default) for key, default in (("inputs_as", "currents"), ("outputs_as", "pairs"))}
+
+
+def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
+    p, n, m = network.n_outputs, network.n_nodes, network.n_edges
+    found = [
+        Series("observables/cost", (), "example", "", "1/2 |output - target|^2 of each presentation"),
+        Series("observables/output", (p,), "example", "pressure", "output drops seen by the learning step"),
+        Series("observables/target", (p,), "example", "pressure", "desired output drops of the presentation"),
+        Series("observables/example", (), "example", "", "index in the training set", "int64"),
+        *(Series(f"observables/{name}", (), "example", "", text, "int64") for name, text in
+          task.example_series().items()),
+        Series("observables/floored", (), "example", "", "pipes caught by the conductance floor", "int64"),
+        Series("observables/epoch", (), "epoch", "", "epochs completed", "int64"),
+        *(Series(f"observables/{name}", metric.shape, "epoch", metric.unit, metric.description) for name, metric in
+          task.metrics().items()),
+        Series("observables/clip_fraction", (), "epoch", "", "fraction of the epoch's pipe updates floored (NaN at 0)"),
+        Series("observables/edges/conductance", (m,), "epoch", "conductance", "pipe conductances"),
+    ]  # fmt: skip
+    dynamics, every = objects["dynamics"].name, objects["save"].fields_every
+    if dynamics == "advection":
+        found += [Series(f"observables/{name}", (), "release", "", text) for name, text in RELEASE_SERIES.items()]
+        if every:
+            found += [Series(f"particles/nodes/{name}", (n,), "field", "", f"{name} at the nodes") for name in
+                      ("s_plus", "s_minus")]  # fmt: skip
+    if timed:
+        found.append(Series("observables/dt", (), "example", "time", "time step of the presentation"))
+        if every:
+            found.append(Series("particles/nodes/pressure", (n,), "field", "pressure", "node pressures v"))
+            found.append(Series("particles/nodes/concentration", (n,), "field", "concentration", "feedback chemical u"))
+    return found + _checkpoint_series(dynamics, found, n, m, objects["dynamics"])
+
+
+RELEASE_SERIES = {
+    "release_cost": "cost at each release",
+    "grad_cosine": "cos(dW since the last release, -dC/dw there)",
+    "released_mass": "chemical released so far (s+ and s-)",
+    "drained_mass": "chemical drained so far",
+    "in_network_mass": "chemical in the network",
+}
+
+
+def _other_clocks(series: list[Series]) -> list[str]:
+    return sorted({s.clock for s in series} - {"epoch"})
+
+
+def _checkpoint_series(dynamics: str, series: list[Series], n: int, m: int, spec) -> list[Series]:
+    clocks = _other_clocks(series)
+    found = [Series(CHECKPOINT + "rows", (len(clocks),), "epoch", "", f"rows of clocks {clocks} at the epoch's end",
+                    "int64")]  # fmt: skip
+    shapes = {"pressure": (n,), "concentration": (n,), "s_plus": (n,), "s_minus": (n,), "last_conductance": (m,),
+              "last_gradient": (m,)}  # fmt: skip
+    for name in _checkpoint_keys(dynamics, spec):
+        dtype = "int64" if name in ("explicit_step", "transport_step") else "float64"
+        found.append(Series(CHECKPOINT + name, shapes.get(name, ()), "epoch", "", f"carried {name}", dtype))
+    return found
+
+
+def _checkpoint_keys(dynamics: str, spec) -> tuple[str, ...]:
+    if dynamics == "advection":
+        relaxing = ("pressure",) if spec.pressure_steps else ()
+        return ("s_plus", "s_minus", "released", "drained", "transport_step", *relaxing, "last_conductance",
+                "last_gradient")  # fmt: skip
+    if dynamics == "timestepped":
+        return "pressure", "concentration", "time", "explicit_step"
+    return ()
+
+
+def _checkpoint(dynamics: str, spec, network: Network, state, rows: list[int]) -> dict:
+    """The epoch's checkpoint row (``state`` None: at rest, the run has not started)."""
+    values = {"rows": [rows]}
+    if dynamics == "advection":
+        state = AdvectionState.empty(network) if state is None else state
+        missing = np.full(network.n_edges, np.nan)
+        values.update(
+            s_plus=state.s_plus[None], s_minus=state.s_minus[None], released=[state.released], drained=[state.drained],
+            transport_step=[state.step], last_conductance=[missing if state.last_conductance is None else
+                                                           state.last_conductance],
+            last_gradient=[missing if state.last_gradient is None else state.last_gradient],
+        )  # fmt: skip
+        if spec.pressure_steps:
+            values["pressure"] = (np.zeros(network.n_nodes) if state.v is None else state.v)[None]
+    elif dynamics == "timestepped":
+        state = FieldState.at_rest(network) if state is None else state
+        values.update(pressure=state.v[None], concentration=state.u[None], time=[state.time],
+                      explicit_step=[state.step])  # fmt: skip
+    return {CHECKPOINT + key: value for key, value in values.items()}
+
+
+def _restored_state(dynamics: str, spec, row: dict):
+    """The carried state from a checkpoint row; at rest equals "no state yet"."""
+    if dynamics == "advection":
+        last = row["last_conductance"]
+        known = not np.all(np.isnan(last))
+        return AdvectionState(
+            np.array(row["s_plus"]), np.array(row["s_minus"]), float(row["released"]), float(row["drained"]),
+            int(row["transport_step"]), np.array(row["pressure"]) if spec.pressure_steps else None,
+            np.array(last) if known else None, np.array(row["last_gradient"]) if known else None,
+        )  # fmt: skip
+    if dynamics == "timestepped":
+        return FieldState(np.array(row["pressure"]), np.array(row["concentration"]), float(row["time"]),
+                          int(row["explicit_step"]))  # fmt: skip
+    return None
+
+
+# ---------------------------------------------------------------------- the run
+class _Run:
+    """One run being made: its parts, the carried network and state, and its history."""
+
+    def __init__(self, config: RunConfig, network, out, resume: bool):
+        self.config, self.out = config, None if out is None else Path(out)
+        self.objects = engine_objects(config)
+        task_class = TASKS[config["task.name"]]
+        if resume:
+            if self.out is None:
+                raise ValueError("resume needs the run file (out=...)")
+            start = load_trajectory(self.out).network()  # the network the run started from, as recorded
+        else:
+            start = build_network(config, task_class) if network is None else as_network(network)
+        options = {key: value for key, value in config.tables["task"].items() if key != "name"}
+        self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=boundary(config))
+        self.task.check_fits(start)
+        objects = self.objects
+        objects["dynamics"], objects["integrator"], self.derived = resolve(
+            start, objects["rule"], objects["dynamics"], objects["physics"], objects["integrator"]
+        )
+        # what a rule must hold between its two phases, per presentation (EP, CL: each pipe its free drop)
+        self.derived["stored_floats_per_presentation"] = start.n_edges if objects["rule"].stores_free_state else 0
+        self.dynamics = objects["dynamics"].name
+        self.timed = self.dynamics == "timestepped"
+        self.series = _series(self.task, start, objects, self.timed)
+        self.network, self.state, self.first_epoch = start, None, 1
+        self.shuffle = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(2,)))
+        self.history = {name: [] for name, metric in self.task.metrics().items() if metric.shape == ()}
+        self.history["clip_fraction"] = []
+        self.costs = []
+
+    def writer(self, *, overwrite: bool, resume: bool, command_line):
+        """The open run file (a fresh one, or the interrupted one cut back to its last epoch)."""
+        if self.out is None:
+            return contextlib.nullcontext()
+        if resume:
+            return self._reopen()
+        return TrajectoryWriter(
+            self.out, network=self.network, config=self.config.to_dict(), seed=self.config["run.seed"],
+            series=self.series, timed_clocks=("example", "epoch", "field") if self.timed else (),
+            command_line=command_line, overwrite=overwrite, derived=self.derived,
+        )  # fmt: skip
+
+    def _reopen(self) -> TrajectoryWriter:
+        """Check that the file is this run, find its last complete epoch, restore the network,
+        the carried state, the history and the shuffle stream from it, and reopen it cut back
+        to that epoch's checkpoint."""
+        recorded = load_trajectory(self.out)
+        status, _ = recorded.status
+        if status == "complete":
+            raise TrajectoryError(f"{self.out} is complete; there is nothing to resume")
+        _check_same_config(self.out, self.config, recorded.config)
+        missing = sorted({s.path for s in self.series} - {name.removesuffix("/value") for name, _, _ in
+                                                           recorded.datasets()})  # fmt: skip
+        if missing:
+            raise TrajectoryError(
+                f"cannot resume {self.out}: it has no checkpoint ({missing[0]} missing; an older file?)"
+            )
+        rows = recorded.clock_rows()
+        epoch_rows = rows.get("epoch", 0)
+        if epoch_rows == 0:  # stopped before the first evaluation: start over
+            rows = dict.fromkeys(rows, 0)
+        else:
+            row = {s.path: recorded.series(s.path)[2][epoch_rows - 1] for s in self.series if s.clock == "epoch"}
+            counts = dict(zip(_other_clocks(self.series), row[CHECKPOINT + "rows"].tolist()))
+            rows = {clock: epoch_rows if clock == "epoch" else counts[clock] for clock in rows}
+            for key in self.history:
+                self.history[key].extend(recorded.series(f"observables/{key}")[2][:epoch_rows].tolist())
+            self.costs.append(recorded.series("observables/cost")[2][: rows["example"]])
+            self.network = self.network.with_conductance(row["observables/edges/conductance"])
+            spec = self.objects["dynamics"]
+            self.state = _restored_state(self.dynamics, spec, {k.removeprefix(CHECKPOINT): v for k, v in row.items()})
+            for _ in range(epoch_rows - 1):  # replay the shuffle stream
+                self.shuffle.permutation(self.task.n_train)
+            self.first_epoch = epoch_rows
+        note = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "from_epoch": epoch_rows - 1,
+                "status_before": status, "chemsignal-sim": __version__}  # fmt: skip
+        return TrajectoryWriter.reopen(self.out, rows=rows, note=note)
+
+    def evaluate(self) -> dict:
+        spec = boundary(self.config)
+        return self.task.evaluate(self.network, transfer_matrix(self.network, **spec))
+
+    def train_epoch(self, file, epoch: int, evaluation: dict):
+        """Present the epoch's examples; record them; stop the run if the physics stopped."""
+        order = self.shuffle.permutation(self.task.n_train)
+        inputs, targets = self.task.examples(order, evaluation)
+        objects = self.objects
+        result = train(self.network, inputs, targets, w_min=self.config["run.w_min"], state=self.state,
+                       on_failure="return", **objects)  # fmt: skip
+        self.network, self.state = result.network, result.state
+        self.costs.append(result.costs)
+        if file is not None:
+            self._record_examples(file, epoch, order, result, targets)
+        if not result.success:
+            raise SimulationError(result.message)
+        return result
+
+    def _record_examples(self, file, epoch: int, order, result, targets) -> None:
+        done = len(result.costs)
+        steps = (epoch - 1) * self.task.n_train + np.arange(1, done + 1)
+        values = {
+            "observables/cost": result.costs, "observables/output": result.outputs,
+            "observables/target": targets[:done], "observables/example": order[:done],
+            "observables/floored": result.floored,
+            **{f"observables/{key}": value[:done] for key, value in self.task.example_values(order).items()},
+        }  # fmt: skip
+        if self.timed:
+            values["observables/dt"] = result.dt
+        file.append("example", step=steps, time=steps * self.derived["T"] if self.timed else None, **values)
+        if result.releases is not None:
+            releases = result.releases
+            file.append("release", step=releases.step, **{
+                "observables/release_cost": releases.cost, "observables/grad_cosine": releases.grad_cosine,
+                "observables/released_mass": releases.released, "observables/drained_mass": releases.drained,
+                "observables/in_network_mass": releases.in_network,
+            })  # fmt: skip
+        frames = result.fields
+        if frames is not None and len(frames.step):
+            prefix = {"conductance": None}  # recorded per epoch already
+            fields = {f"particles/nodes/{k}": v for k, v in frames.fields.items() if k not in prefix}
+            file.append("field", step=frames.step, time=frames.time, **fields)
+
+    def record_epoch(self, file, epoch: int, evaluation: dict, clip: float) -> None:
+        for key in self.history:
+            self.history[key].append(clip if key == "clip_fraction" else evaluation[key])
+        if file is None:
+            return
+        rows = [file.rows(clock) for clock in _other_clocks(self.series)]
+        checkpoint = _checkpoint(self.dynamics, self.objects["dynamics"], self.network, self.state, rows)
+        step = np.array([epoch * self.task.n_train])
+        file.append(
+            "epoch", step=step, time=step * self.derived["T"] if self.timed else None,
+            **{"observables/epoch": [epoch], "observables/clip_fraction": [clip],
+               "observables/edges/conductance": self.network.conductance[None],
+               **{f"observables/{key}": np.asarray(value)[None] for key, value in evaluation.items()}, **checkpoint},
+        )  # fmt: skip
+
+
+def _check_same_config(path, given: RunConfig, recorded: dict) -> None:
+    """Refuse to resume a file made with another config, naming every key that differs."""
+    stored = RunConfig.from_dict(recorded).to_dict()  # an old file's flat keys read as today's
+    mine = given.to_dict()
+    differing = [
+        (f"{table}.{key}", stored[table].get(key), mine[table].get(key))
+        for table in mine for key in sorted(set(mine[table]) | set(stored.get(table, {})))
+        if stored.get(table, {}).get(key) != mine[table].get(key)
+    ]  # fmt: skip
+    if differing:
+        detail = ", ".join(f"{key} (file {a!r}, given {b!r})" for key, a, b in differing)
+        raise TrajectoryError(f"cannot resume {path}: it was run with another config: {detail}")
+
+
+def run(
+    config: RunConfig | dict | None = None,
+    *,
+    network=None,
+    out=None,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress=None,
+    command_line: list[str] | None = None,
+    on_failure: str = "raise",
+) -> RunResult:
+    """Train as ``config`` says; record the run to ``out`` (H5MD) if given.
+
+    Parameters
+    ----------
+    config : a :class:`RunConfig` (or the dict of its tables; default: Iris as in the paper)
+    network : a ``Network`` or networkx graph to start from instead of ``[network]``
+    out : the run file; an existing one is refused unless ``overwrite``
+    resume : continue the interrupted (or killed) run in ``out``, which must have been made
+        with the same config, from its last complete epoch: the finished file equals that of
+        an uninterrupted run, sample for sample
+    progress : a meter (``simulator.progress``), silent by default
+    command_line : stored verbatim in the file
+    on_failure : ``"raise"`` (default) raises ``SimulationError`` when the physics stops (the
+        file says ``failed``); ``"return"`` returns the result with ``status = "failed"``
+    """
+    config = config if isinstance(config, RunConfig) else RunConfig.from_dict(config)
+    if on_failure not in ("raise", "return"):
+        raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
+    progress = NoProgress() if progress is None else progress
+    this = _Run(config, network, out, resume)
+    status, message, start = "complete", "", time.perf_counter()
+    try:
+        with this.writer(overwrite=overwrite, resume=resume, command_line=command_line) as file:
+            _epochs(this, file, progress)
+    except SimulationError as error:
+        if on_failure == "raise":
+            raise
+        status, message = "failed", str(error)
+    return RunResult(
+        config=config, epochs={k: np.array(v) for k, v in this.history.items()},
+        costs=np.concatenate(this.costs) if this.costs else np.empty(0), network=this.network,
+        wall_time=time.perf_counter() - start, path=this.out, derived=this.derived, status=status, message=message,
+    )  # fmt: skip
+
+
+def _epochs(this: _Run, file, progress) -> None:
+    evaluation = this.evaluate()
+    if this.first_epoch == 1:
+        this.record_epoch(file, 0, evaluation, np.nan)
+    epochs = this.config["run.epochs"]
+    progress.start(epochs - this.first_epoch + 1, f"{this.config['task.name']} {this.dynamics} "
+                                                  f"seed {this.config['run.seed']}")  # fmt: skip
+    try:
+        for epoch in range(this.first_epoch, epochs + 1):
+            result = this.train_epoch(file, epoch, evaluation)
+            evaluation = this.evaluate()
+            clip = result.floored.sum() / (this.task.n_train * this.network.n_edges)
+            this.record_epoch(file, epoch, evaluation, clip)
+            headline = {"test": "accuracy_test", "train": "accuracy_train"} if "accuracy_test" in evaluation else {
+                "cost_test": "cost_test"}  # fmt: skip
+            progress.update(1, **{label: evaluation[key] for label, key in headline.items()})
+            raise_if_signalled()
+    finally:
+        progress.close()
+
+
+def run_from_command_line(config: RunConfig, out, *, overwrite: bool, command_line: list[str], resume=False,
+                          network=None):  # fmt: skip
+    """``run`` as a command wants it: a progress bar on a terminal, SIGTERM handled like Ctrl-C,
+    and one line instead of a traceback. Returns ``(result, 0)``, or ``(None, code)``: 2 for a
+    refused file or bad input, 130 for an interruption, 1 when the physics stopped."""
+    from .progress import TerminalProgress
+
+    if resume and overwrite:
+        print("error: --resume continues the file and --overwrite replaces it; give one", file=sys.stderr)
+        return None, 2
+    try:
+        with interruptible():
+            result = run(config, network=network, out=out, overwrite=overwrite, progress=TerminalProgress(),
+                         command_line=command_line, resume=resume)  # fmt: skip
+    except (TrajectoryError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None, 2
+    except KeyboardInterrupt:
+        print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
+        return None, 130
+    except SimulationError as error:
+        print(f"error: {error}; the run so far is in {out} (status 'failed')", file=sys.stderr)
+        return None, 1
+    return result, 0

@@ -1,0 +1,95 @@
+"""What every scenario script shares: flags onto a run config, the default output path, one
+run with a progress bar, one-line errors and the figure. Scenarios import this, never each
+other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .base import deprecated, one_line_warnings
+from .config import DYNAMICS, RunConfig
+
+__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags"]
+
+
+def with_flags(config: RunConfig, assignments: dict, *, flag_names: dict | None = None) -> RunConfig:
+    """``config`` with ``{"table.key": value}`` applied: ``dynamics.name`` first, so a flag of
+    a dynamics can follow the flag that chooses it; a key that the chosen dynamics does not
+    have is refused, naming the flag (``flag_names``: key -> flag as typed)."""
+    assignments = dict(assignments)
+    if "dynamics.name" in assignments:
+        config = config.with_values({"dynamics.name": assignments.pop("dynamics.name")})
+    name = config["dynamics.name"]
+    for key in assignments:
+        table, _, option = key.partition(".")
+        if table == "dynamics" and option not in DYNAMICS[name]:
+            flag = (flag_names or {}).get(key, key)
+            raise ValueError(f"{flag} does not apply to dynamics {name!r}")
+    return config.with_values(assignments) if assignments else config
+
+
+def config_from_file_and_flags(parser, args, defaults: RunConfig, smoke: dict, flags: dict, renamed=()) -> RunConfig:
+    """Precedence: ``defaults``, then ``--config FILE``, then ``--smoke`` (keys the dynamics has),
+    then flags given on the command line (``flags``: attribute -> config key; ``renamed``:
+    ``(old flag, new flag)`` pairs still accepted with a notice). Errors go to ``parser``."""
+    one_line_warnings()
+    for old, new in renamed:
+        if getattr(args, old, None) is not None:
+            deprecated(f"--{old.replace('_', '-')}", f"--{new.replace('_', '-')}")
+            setattr(args, new, getattr(args, old))
+    given = {key: getattr(args, attribute) for attribute, key in flags.items() if getattr(args, attribute, None)
+             is not None}  # fmt: skip
+    names = {key: f"--{attribute.replace('_', '-')}" for attribute, key in flags.items()}
+    try:
+        config = RunConfig.from_file(args.config) if getattr(args, "config", None) else defaults
+        if getattr(args, "smoke", False):
+            chosen = given.get("dynamics.name", config["dynamics.name"])
+            chosen_smoke = {k: v for k, v in smoke.items() if _applies(k, chosen)}
+            config = with_flags(config, {"dynamics.name": chosen, **chosen_smoke})
+        return with_flags(config, given, flag_names=names)
+    except ValueError as error:
+        parser.error(str(error))
+
+
+def _applies(key: str, dynamics: str) -> bool:
+    table, _, option = key.partition(".")
+    return table != "dynamics" or option in DYNAMICS[dynamics]
+
+
+def default_out(name: str, out, smoke: bool, suffix: str = ".h5") -> Path:
+    """``out`` if given (its folder must exist), else ``outputs/<name>[_smoke].h5`` (created)."""
+    if out is not None:
+        return Path(out)
+    path = Path("outputs") / f"{name}{'_smoke' if smoke else ''}{suffix}"
+    path.parent.mkdir(exist_ok=True)
+    return path
+
+
+def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=None, *, title: str, draw=None):
+    """Run ``config`` into ``out`` as the command line asked (``--overwrite``, ``--resume``),
+    draw its figure (``draw(path) -> figure``; default ``simulator.plots.plot_run``) and
+    print where both are. Returns ``(result or None, exit code)``."""
+    from .runs import run_from_command_line
+
+    one_line_warnings()
+    if draw is None:
+        from .plots import plot_run as draw
+    print(f"{title} -> {out}")
+    command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
+    result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command,
+                                         resume=getattr(args, "resume", False))  # fmt: skip
+    if result is None:
+        return None, code
+    epochs = result.epochs
+    if "accuracy_test" in epochs:
+        accuracy = epochs["accuracy_test"]
+        print(f"test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after the final epoch "
+              f"(train {epochs['accuracy_train'][-1]:.3f}); {result.wall_time:.1f} s")  # fmt: skip
+    else:
+        print(f"test cost {epochs['cost_test'][0]:.4g} before training, {epochs['cost_test'][-1]:.4g} after the "
+              f"final epoch; {result.wall_time:.1f} s")  # fmt: skip
+    print(f"trajectory: {out}\nfigure:     {draw(out)}")
+    return result, 0
