@@ -123,14 +123,25 @@ def splu_learning_step(net, inputs, targets, alpha, eta):
 
 # ---------------------------------------------------------------------- per size
 def bench_size(side: int, budget: float) -> dict:
+    """Every per-size measurement on the ``side x side`` lattice, ``budget`` seconds or so each."""
     net = simulator.lattice_network(side=side, seed=0)
-    n, m = net.n_nodes, net.n_edges
     inputs, targets = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.1, -0.2, 0.3])
+    steps = int(max(20, min(200_000, budget * 1e8 / (10 * net.n_nodes))))
+    return {
+        "side": side, "nodes": net.n_nodes, "edges": net.n_edges, "steps_timed": steps,
+        **bench_relax(net, inputs, targets, steps), **bench_advect(net, inputs, steps),
+        **bench_learning_step(net, inputs, targets),
+    }  # fmt: skip
+
+
+def bench_relax(net, inputs, targets, steps: int) -> dict:
+    """The relaxation kernel (one core, and as ``simulator.relax`` runs it) beside scipy, against
+    the bandwidth roofline; the time-stepped learning step on one core and over the cores."""
+    n, m = net.n_nodes, net.n_edges
     currents = net.node_currents(inputs)
     gain = 0.9 * simulator.stable_dt(net)
     edges, w = net.topology.edges, net.conductance
     laplacian = net.laplacian().tocsr()
-    steps = int(max(20, min(200_000, budget * 1e8 / (10 * n))))
     scratch = np.empty(n)
 
     def run_kernel():
@@ -158,25 +169,7 @@ def bench_size(side: int, budget: float) -> dict:
     if parts is not None:
         assert np.array_equal(run_split(), serial)  # warm-up, and the same bits
     cores = 1 if parts is None else len(parts[0]) - 1
-    learning = {}  # time-stepped learning (pressure, chemical and dw per step): one core, and over the cores
-    if parts is not None:
-        plus, minus = net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32)
-        learn_steps = steps
-
-        def run_learning(split):
-            v, u, dw = np.zeros(n), np.zeros(n), np.zeros(m)
-            head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, True, gain, gain, 1.0, 1e-3)
-            if split:
-                kernels.learn_steps_parts(*head, 1e-4, dw, learn_steps, np.empty(n), np.empty(n), *parts)
-            else:
-                kernels.learn_steps(*head, False, 1e-4, dw, learn_steps, np.empty(n), np.empty(n))
-            return dw
-
-        assert np.array_equal(run_learning(True), run_learning(False))  # warm-up, and the same bits
-        learning = {
-            "learn_one_core_s": best_of(lambda: run_learning(False), 5) / learn_steps,
-            "learn_cores_s": best_of(lambda: run_learning(True), 5) / learn_steps,
-        }
+    learning = {} if parts is None else bench_learn_steps(net, currents, targets, gain, steps, parts)
     # compulsory traffic per step: each pipe's two int32 ends and its weight once; each node's
     # old value read, new value written, source term read (the fields themselves stay put);
     # the bound is that traffic at the triad bandwidth of as many cores as the kernel runs on,
@@ -192,11 +185,42 @@ def bench_size(side: int, budget: float) -> dict:
         engine_step = min(engine_step, step)
         ratios.append(step * triads[-1] * 1e9 / step_bytes)
     triad = float(np.median(triads))
-    roofline = step_bytes / (triad * 1e9)
+    return {
+        "relax_one_core_s": kernel_step, "relax_kernel_s": engine_step, "relax_cores": cores,
+        "relax_scipy_s": scipy_step, "relax_speedup": scipy_step / engine_step,
+        "relax_bytes_per_step": step_bytes, "relax_GBps": step_bytes / engine_step / 1e9,
+        "relax_roofline_s": step_bytes / (triad * 1e9), "relax_over_roofline": float(np.median(ratios)),
+        "relax_triad_GBps": triad, "relax_over_roofline_rounds": ratios, **learning,
+    }  # fmt: skip
 
-    # advection: one transport step on the steady flow of this network
+
+def bench_learn_steps(net, currents, targets, gain, steps: int, parts) -> dict:
+    """Time-stepped learning (pressure, chemical and dw per step): one core, and over the cores."""
+    n, m, edges, w = net.n_nodes, net.n_edges, net.topology.edges, net.conductance
+    plus, minus = net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32)
+
+    def run_learning(split):
+        v, u, dw = np.zeros(n), np.zeros(n), np.zeros(m)
+        head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, True, gain, gain, 1.0, 1e-3)
+        if split:
+            kernels.learn_steps_parts(*head, 1e-4, dw, steps, np.empty(n), np.empty(n), *parts)
+        else:
+            kernels.learn_steps(*head, False, 1e-4, dw, steps, np.empty(n), np.empty(n))
+        return dw
+
+    assert np.array_equal(run_learning(True), run_learning(False))  # warm-up, and the same bits
+    return {
+        "learn_one_core_s": best_of(lambda: run_learning(False), 5) / steps,
+        "learn_cores_s": best_of(lambda: run_learning(True), 5) / steps,
+    }
+
+
+def bench_advect(net, inputs, steps: int) -> dict:
+    """One advection transport step on the steady flow of ``net``, beside numpy."""
+    n, m, edges = net.n_nodes, net.n_edges, net.topology.edges
+    currents = net.node_currents(inputs)
     v = RefactoringLaplacian(net).solve(currents)  # the steady flow (a transient one is mostly zero)
-    flow = w * net.drops(v)
+    flow = net.conductance * net.drops(v)
     external_out = np.maximum(-currents, 0.0)
     rng = np.random.default_rng(0)
     s_plus, s_minus = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
@@ -216,10 +240,15 @@ def bench_size(side: int, budget: float) -> dict:
     np.testing.assert_allclose(buffers[0], reference[0], rtol=1e-12, atol=1e-15)
     advect_step = best_of(run_advect) / transport
     numpy_advect_step = best_of(run_numpy_advect, 2) / transport
+    return {"advect_kernel_s": advect_step, "advect_numpy_s": numpy_advect_step,
+            "advect_speedup": numpy_advect_step / advect_step}  # fmt: skip
 
-    # quasistatic learning step: ours (what train uses) and SuperLU from scratch
-    # a run pays the analysis once and then one refactorisation per step: time a short and a
-    # long batch, and take the difference per extra step (the analysis is reported apart)
+
+def bench_learning_step(net, inputs, targets) -> dict:
+    """The quasistatic learning step: ours (what train uses) and SuperLU from scratch. A run pays
+    the analysis once and then one refactorisation per step: time a short and a long batch,
+    and take the difference per extra step (the analysis is reported apart)."""
+    n = net.n_nodes
     short, long = (1, 21) if n < 1e5 else (1, 4)
     xs, ys = np.tile(inputs, (long, 1)), np.tile(targets, (long, 1))
     dynamics = simulator.Quasistatic()
@@ -234,18 +263,8 @@ def bench_size(side: int, budget: float) -> dict:
     analysis = max(0.0, short_time - short * ours)
     backend = "banded" if uses_banded(net, "chemical") else RefactoringLaplacian.choose_backend(n)
     splu = best_of(lambda: splu_learning_step(net, inputs, targets, 1e-3, 1.0), 1 if n >= 1e5 else 3)
-    return {
-        "side": side, "nodes": n, "edges": m, "steps_timed": steps,
-        "relax_one_core_s": kernel_step, "relax_kernel_s": engine_step, "relax_cores": cores,
-        "relax_scipy_s": scipy_step, "relax_speedup": scipy_step / engine_step,
-        "relax_bytes_per_step": step_bytes, "relax_GBps": step_bytes / engine_step / 1e9,
-        "relax_roofline_s": roofline, "relax_over_roofline": float(np.median(ratios)), "relax_triad_GBps": triad,
-        "relax_over_roofline_rounds": ratios, **learning,
-        "advect_kernel_s": advect_step, "advect_numpy_s": numpy_advect_step,
-        "advect_speedup": numpy_advect_step / advect_step,
-        "learning_step_s": ours, "learning_backend": backend, "learning_splu_s": splu, "learning_analysis_s": analysis,
-        "learning_speedup": splu / ours,
-    }  # fmt: skip
+    return {"learning_step_s": ours, "learning_backend": backend, "learning_splu_s": splu,
+            "learning_analysis_s": analysis, "learning_speedup": splu / ours}  # fmt: skip
 
 
 # ---------------------------------------------------------------------- node order

@@ -409,3 +409,21 @@ def test_timestepped_training_over_the_cores_gives_the_serial_bits(monkeypatch):
     assert np.array_equal(over_cores.network.conductance, serial.network.conductance)
     assert np.array_equal(over_cores.outputs, serial.outputs)
     assert not np.array_equal(serial.network.conductance, net.conductance)
+
+
+@pytest.mark.parametrize("rule, integrator", [("chemical", Explicit()), ("chemical", Implicit(dt=0.5)),
+                                              ("ep", Explicit()), ("chemical", None)])  # fmt: skip
+def test_train_changes_none_of_its_arguments(rule, integrator, small_network):
+    rng = np.random.default_rng(3)
+    inputs, targets = rng.uniform(0, 5, (3, 1)), rng.normal(0, 1, (3, 1))
+    state = simulator.FieldState(v=rng.normal(size=small_network.n_nodes), u=rng.normal(size=small_network.n_nodes))
+    copies = [np.copy(x) for x in (inputs, targets, state.v, state.u, small_network.conductance)]
+    if integrator is None:
+        result = train(small_network, inputs, targets, rule=rule, alpha=0.1)
+    else:
+        result = train(small_network, inputs, targets, rule=rule, alpha=0.1, dynamics=TimeStepped(T=20.0),
+                       integrator=integrator, state=state)  # fmt: skip
+        assert result.state is not state and not np.array_equal(result.state.v, state.v)
+    for before, after in zip(copies, (inputs, targets, state.v, state.u, small_network.conductance)):
+        np.testing.assert_array_equal(before, after)
+    assert (state.time, state.step) == (0.0, 0)

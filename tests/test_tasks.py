@@ -56,3 +56,78 @@ def test_transfer_matrix_is_the_linear_response_and_metrics_follow_the_paper_pro
     assert metrics.accuracy_test == np.mean(paper == task.y_test)
     assert metrics.accuracy_test_strict == np.mean(strict == task.y_test)
     assert 0.3 < metrics.accuracy_train <= 1.0
+
+
+# ---------------------------------------------------------------------- tasks of any source
+from simulator.tasks import TASKS, CsvTask, NpzTask, seeded_split, teacher_student_data  # noqa: E402
+
+CURRENTS = {"inputs_as": "currents", "outputs_as": "pairs"}
+
+
+def test_teacher_student_targets_are_reachable_and_seeded():
+    net = simulator.lattice_network(side=6, seed=1, n_inputs=2, n_outputs=2)
+    inputs, targets, teacher = teacher_student_data(net, 30, seed=4)
+    assert inputs.shape == (30, 2) and targets.shape == (30, 2) and inputs.min() >= 0 and inputs.max() <= 5
+    for x, y in zip(inputs[:3], targets[:3]):  # the teacher's steady outputs: zero cost at its conductances
+        assert simulator.cost(teacher, x, y) < 1e-28 < simulator.cost(net, x, y)
+    again = teacher_student_data(net, 30, seed=4)
+    assert np.array_equal(again[1], targets) and not np.array_equal(teacher_student_data(net, 30, seed=5)[1], targets)
+    options = {"n_train": 20, "n_test": 10, "input_scale": 5.0, "spread": 0.5}
+    task = TASKS["regression"].from_config(options, network=net, seed=4, boundary=CURRENTS)
+    assert task.n_train == 20 and task.evaluate(net, transfer_matrix(net))["cost_test"] > 0
+
+
+def test_seeded_split_and_the_users_own_split(tmp_path):
+    train, test = seeded_split(20, 0.25, seed=3)
+    assert len(test) == 5 and sorted(np.concatenate([train, test]).tolist()) == list(range(20))
+    assert np.array_equal(seeded_split(20, 0.25, seed=3)[1], test)
+    rows = "\n".join(f"{i},{2 * i},{i % 3}" for i in range(20))
+    (tmp_path / "data.csv").write_text("# comments are skipped\nx,y,z\n" + rows + "\n")
+    (tmp_path / "test.csv").write_text("z,x,y\n1,2,3\n")  # columns by name, any order
+    options = {"file": str(tmp_path / "data.csv"), "inputs": ["x", "z"], "targets": ["y"], "test_fraction": 0.25,
+               "test_file": ""}  # fmt: skip
+    seeded = CsvTask.from_config(options, network=None, seed=3, boundary=CURRENTS)
+    np.testing.assert_array_equal(seeded.inputs_test[:, 0], test)
+    given = CsvTask.from_config({**options, "test_file": str(tmp_path / "test.csv")}, network=None, seed=3,
+                                boundary=CURRENTS)  # fmt: skip
+    assert given.n_train == 20 and given.inputs_test.tolist() == [[2.0, 1.0]] and given.targets_test.tolist() == [[3]]
+    np.savez(tmp_path / "data.npz", inputs=np.ones((6, 2)), targets=np.arange(6.0), test_inputs=np.zeros((2, 2)),
+             test_targets=np.ones(2))  # fmt: skip
+    npz = NpzTask.from_config({"file": str(tmp_path / "data.npz"), "test_fraction": 0.5}, network=None, seed=0,
+                              boundary=CURRENTS)  # fmt: skip
+    assert (npz.n_train, npz.targets_train.shape, npz.inputs_test.shape) == (6, (6, 1), (2, 2))
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("x,y\n1,2\n3,oops\n", r"line 3: not a number in columns \['x', 'y'\]"),
+        ("x,w\n1,2\n", r"has no column\(s\) \['y'\]; its columns: \['x', 'w'\]"),
+        ("", "is empty"),
+    ],
+)
+def test_csv_problems_are_named(tmp_path, content, message):
+    (tmp_path / "data.csv").write_text(content)
+    options = {"file": str(tmp_path / "data.csv"), "inputs": ["x"], "targets": ["y"], "test_fraction": 0.5,
+               "test_file": ""}  # fmt: skip
+    with pytest.raises(ValueError, match=message):
+        CsvTask.from_config(options, network=None, seed=0, boundary=CURRENTS)
+
+
+def test_a_task_that_does_not_fit_the_network_says_so():
+    net = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
+    options = {"per_class_train": 25, "scale": 5.0}
+    task = TASKS["iris"].from_config(options, network=net, seed=0, boundary=CURRENTS)
+    with pytest.raises(ValueError, match="task 'iris' has 4 input.* the network has 1 input pair"):
+        task.check_fits(net)
+    assert task.n_train == 75
+
+
+def test_tuning_targets_are_factors_of_the_starting_outputs():
+    net = simulator.lattice_network(side=6, seed=0, n_inputs=1, n_outputs=2)
+    options = {"input": 5.0, "factors": [0.5, 1.5]}
+    task = TASKS["tuning"].from_config(options, network=net, seed=0, boundary=CURRENTS)
+    start = net.outputs(simulator.steady_state(net, [5.0]))
+    np.testing.assert_array_equal(task.targets_train, [start * [0.5, 1.5]])
+    with pytest.raises(ValueError, match="one factor per output pair"):
+        TASKS["tuning"].from_config({"input": 5.0, "factors": [0.5]}, network=net, seed=0, boundary=CURRENTS)

@@ -1,0 +1,88 @@
+"""The shape of the code: no module imports one above it, scenarios import no other scenario,
+and no function outside the kernels is longer than a screen."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "simulator"
+
+# Each module of the package and its layer: a module may import only from lower layers (the
+# engine's own modules from each other in the order given). Data flows one way.
+LAYERS = [
+    ["base"],
+    ["kernels"],
+    ["network"],
+    ["costs", "network_io"],
+    ["quasistatic"],
+    ["rules", "advection"],
+    ["engine.specs", "engine.results", "engine.relaxation", "engine.method", "engine.quasistatic", "engine.explicit",
+     "engine.implicit", "engine.two_phase", "engine.advection", "engine.training", "engine"],
+    ["tasks", "trajectory", "progress"],
+    ["config"],
+    ["runs", "plots"],
+    ["sweep", "scenario"],
+    ["cli"],
+    ["__main__"],
+]  # fmt: skip
+RANK = {name: (layer, order) for layer, names in enumerate(LAYERS) for order, name in enumerate(names)}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts) or "__init__"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """The package modules that ``path`` imports, at the top or inside functions."""
+    package = module_name(path).split(".")[:-1] if path.name != "__init__.py" else module_name(path).split(".")
+    package = [] if package == ["__init__"] else package
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level + 1]
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            names = [target] if node.module else [".".join([*base, alias.name]) for alias in node.names]
+            found.update(name for name in names if name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+            found.update(m.removeprefix("simulator.") for m in modules if m and m.startswith("simulator."))
+    return {name for name in found if name in RANK or name.split(".")[0] in RANK}
+
+
+def test_every_module_has_a_layer():
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")} - {"__init__"}
+    assert modules == set(RANK), sorted(modules ^ set(RANK))
+
+
+@pytest.mark.parametrize("path", sorted(p for p in PACKAGE.rglob("*.py") if module_name(p) != "__init__"),
+                         ids=lambda p: module_name(p))  # fmt: skip
+def test_no_module_imports_one_above_it(path):
+    own = RANK[module_name(path)]
+    upward = sorted(name for name in imported_modules(path) if RANK.get(name, RANK.get(name.split(".")[0])) >= own)
+    assert not upward, f"{module_name(path)} imports {upward}, which are not below it"
+
+
+def test_scenarios_import_no_other_scenario():
+    scenarios = {path.stem for path in (ROOT / "scenarios").glob("*.py")}
+    for path in (ROOT / "scenarios").glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}  # fmt: skip
+        imported |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                     and node.module}  # fmt: skip
+        assert not imported & scenarios, f"{path.name} imports {imported & scenarios}"
+
+
+def test_no_function_outside_the_kernels_is_longer_than_80_lines():
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "scenarios").glob("*.py"), *(ROOT / "benchmarks").glob("*.py")]
+    long = []
+    for path in sources:
+        if path.name == "kernels.py":  # compiled loops: one function per kernel, by design
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
+                long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
+    assert not long, long

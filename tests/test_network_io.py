@@ -1,0 +1,76 @@
+"""Networks from files and graphs: node-link JSON and GraphML round trips, and one clear line
+for what is missing."""
+
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+
+import simulator
+from simulator.network_io import as_network, load_network, save_network
+
+
+def same_network(a, b) -> bool:
+    return all(np.array_equal(getattr(a, key), getattr(b, key)) for key in
+               ("positions", "edges", "conductance", "input_pairs", "output_pairs"))  # fmt: skip
+
+
+@pytest.mark.parametrize("suffix", [".json", ".graphml"])
+def test_files_round_trip_exactly(tmp_path, suffix):
+    network = simulator.lattice_network(side=5, seed=3, n_inputs=2, n_outputs=1)
+    path = save_network(network, tmp_path / f"net{suffix}")
+    assert same_network(load_network(path), network)
+    with pytest.raises(ValueError, match="exists; choose another path"):
+        save_network(network, path)
+
+
+def test_any_networkx_graph_and_the_old_links_key(tmp_path):
+    graph = nx.path_graph(["a", "b", "c", "d"])
+    for k, (u, v) in enumerate(graph.edges):
+        graph.edges[u, v]["conductance"] = 0.5 + k
+    network = as_network(graph, input_pairs=[("a", "d")], output_pairs=[("b", "c")])
+    assert network.input_pairs.tolist() == [[0, 3]] and network.output_pairs.tolist() == [[1, 2]]
+    np.testing.assert_array_equal(network.conductance, [0.5, 1.5, 2.5])
+    # node-link JSON as older networkx wrote it ("links"), pairs as graph attributes
+    data = {"graph": {"input_pairs": [["a", "d"]], "output_pairs": [["b", "c"]]},
+            "nodes": [{"id": name, "pos": [i, 0]} for i, name in enumerate("abcd")],
+            "links": [{"source": u, "target": v, "conductance": 1.0} for u, v in graph.edges]}  # fmt: skip
+    (tmp_path / "old.json").write_text(json.dumps(data))
+    loaded = load_network(tmp_path / "old.json")
+    assert loaded.positions[:, 0].tolist() == [0, 1, 2, 3] and loaded.input_pairs.tolist() == [[0, 3]]
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["graph"].pop("input_pairs"), "has no 'input_pairs'"),
+        (lambda d: d["edges"][1].pop("conductance"), r"edge \(1, 2\) has no 'conductance' attribute"),
+        (lambda d: d["graph"].update(output_pairs=[[1, 9]]), "names node 9, which is not in the graph"),
+        (lambda d: d["nodes"][2].update(pos=[1.0]), "node 2 has pos"),
+        (lambda d: d.pop("nodes"), "is not a node-link JSON file"),
+        (lambda d: d["edges"].append({"source": 0}), "an edge needs 'source' and 'target'"),
+        (lambda d: d["edges"].pop(0), "disconnected"),
+    ],
+)
+def test_missing_pieces_are_named_in_one_line(tmp_path, change, message):
+    data = {"graph": {"input_pairs": [[0, 3]], "output_pairs": [[1, 2]]},
+            "nodes": [{"id": i, "pos": [i, 0.0]} for i in range(4)],
+            "edges": [{"source": i, "target": i + 1, "conductance": 1.0} for i in range(3)]}  # fmt: skip
+    change(data)
+    path = tmp_path / "net.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match=message) as error:
+        load_network(path)
+    assert str(path) in str(error.value) and "\n" not in str(error.value)
+
+
+def test_file_kinds_and_garbage_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="must be node-link JSON"):
+        load_network(tmp_path / "net.gml")
+    (tmp_path / "net.json").write_text("{not json")
+    with pytest.raises(ValueError, match="is not a node-link JSON file"):
+        load_network(tmp_path / "net.json")
+    (tmp_path / "net.graphml").write_text("<graphml>")
+    with pytest.raises(ValueError, match="is not valid GraphML"):
+        load_network(tmp_path / "net.graphml")
