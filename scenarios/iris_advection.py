@@ -48,12 +48,7 @@ def main(argv=None) -> int:
     parser.add_argument("--smoke", action="store_true", help="two epochs (CI)")
     args = parser.parse_args(argv)
     config = config_from_file_and_flags(parser, args, DEFAULTS, {"run.epochs": 2}, FLAGS)
-    out = default_out("iris_advection", args.out, args.smoke)
-    dynamics = config.tables["dynamics"]
-    title = (f"Iris, advection, seed {config['run.seed']}, xi {dynamics['xi']:g}, lam {dynamics['lam']:g}, "
-             f"{config['run.epochs']} epochs")  # fmt: skip
-    _, code = run_and_draw(config, out, args, argv, title=title)
-    return code
+    return run_and_draw(config, default_out("iris_advection", args.out, args.smoke), args, argv)[1]
 
 
 if __name__ == "__main__":

@@ -60,11 +60,7 @@ def parse(argv=None) -> tuple[argparse.Namespace, RunConfig]:
 def main(argv=None) -> int:
     args, config = parse(argv)
     timed = "_timestepped" if config["dynamics.name"] == "timestepped" else ""
-    out = default_out(f"iris_diffusion{timed}", args.out, args.smoke)
-    title = (f"Iris, {config['rule.name']} rule, {config['dynamics.name']}, seed {config['run.seed']}, "
-             f"lr {config['rule.lr']:g}, {config['run.epochs']} epochs")  # fmt: skip
-    _, code = run_and_draw(config, out, args, argv, title=title)
-    return code
+    return run_and_draw(config, default_out(f"iris_diffusion{timed}", args.out, args.smoke), args, argv)[1]
 
 
 if __name__ == "__main__":

@@ -79,9 +79,7 @@ def main(argv=None) -> int:
     flags = {"seed": "run.seed", "epochs": "run.epochs", "lr": "rule.lr", "dynamics": "dynamics.name"}
     config = config_from_file_and_flags(parser, args, None, SMOKE, flags)
     timed = "_timestepped" if config["dynamics.name"] == "timestepped" else ""
-    out = default_out(f"own_network{timed}", args.out, args.smoke)
-    _, code = run_and_draw(config, out, args, argv, title=f"your network and data, {config['dynamics.name']}")
-    return code
+    return run_and_draw(config, default_out(f"own_network{timed}", args.out, args.smoke), args, argv)[1]
 
 
 if __name__ == "__main__":

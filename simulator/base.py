@@ -23,6 +23,7 @@ __all__ = [
     "checked_nonnegative",
     "checked_int",
     "checked_choice",
+    "registered",
     "Option",
     "checked_options",
     "parse_seeds",
@@ -69,26 +70,35 @@ def _as_float(name: str, value) -> float:
     return value
 
 
-def checked_positive(name: str, value) -> float:
-    """``value`` as a float if it is finite and > 0, else a ``ValueError`` naming ``name``."""
+def _checked_above(name: str, value, strict: bool) -> float:
+    bound = "> 0" if strict else ">= 0"
     try:
         value = _as_float(name, value)
     except ValueError:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}") from None
-    if not value > 0:
-        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}") from None
+    if not (value > 0 if strict else value >= 0):
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
     return value
+
+
+def checked_positive(name: str, value) -> float:
+    """``value`` as a float if it is finite and > 0, else a ``ValueError`` naming ``name``."""
+    return _checked_above(name, value, strict=True)
 
 
 def checked_nonnegative(name: str, value) -> float:
     """``value`` as a float if it is finite and >= 0."""
-    try:
-        value = _as_float(name, value)
-    except ValueError:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}") from None
-    if not value >= 0:
-        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
-    return value
+    return _checked_above(name, value, strict=False)
+
+
+def registered(kind: str, value, registry: dict, cls: type):
+    """``value`` if it is a ``cls``, else the entry it names in ``registry``; an unknown name is
+    refused with the names there are."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, str) or value not in registry:
+        raise ValueError(f"unknown {kind} {value!r}; choose one of {sorted(registry)}")
+    return registry[value]
 
 
 def checked_int(name: str, value, low: int | None = None) -> int:

@@ -22,19 +22,9 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import engine
 from .advection import Advection
 from .base import ChemsignalDeprecationWarning, Option, checked_options
-from .engine import (
-    Deferred,
-    Explicit,
-    Implicit,
-    Live,
-    Physics,
-    Quasistatic,
-    RelaxationTimes,
-    Save,
-    TimeStepped,
-)
 from .engine.training import check_combination
 from .quasistatic import BOUNDARIES
 from .rules import RULES
@@ -288,25 +278,25 @@ def engine_objects(config: RunConfig) -> dict:
     ``weights`` (and ``rule``, ``alpha``, ``eta``), each checked, then their combination."""
     table, rule = config.tables["dynamics"], config.tables["rule"]
     name = table["name"]
-    physics = Physics(**{key: table[key] for key in _PHYSICS if key in table})
-    integrator, weights = Explicit(), Deferred()
+    physics = engine.Physics(**{key: table[key] for key in _PHYSICS if key in table})
+    integrator, weights = engine.Explicit(), engine.Deferred()
     if name == "quasistatic":
-        dynamics = Quasistatic(solver_method=table["solver_method"], sparse_backend=table["sparse_backend"])
+        dynamics = engine.Quasistatic(solver_method=table["solver_method"], sparse_backend=table["sparse_backend"])
     elif name == "advection":
         dynamics = Advection(**{key: table[key] for key in DYNAMICS["advection"]})
     else:
         if not table["feedback_delay"] <= table["presentation"]:
             raise ValueError(f"dynamics.feedback_delay must be in [0, presentation={table['presentation']}], got "
                              f"{table['feedback_delay']!r}")  # fmt: skip
-        dynamics = TimeStepped(T=RelaxationTimes(table["presentation"]),
-                               feedback_delay=RelaxationTimes(table["feedback_delay"]))  # fmt: skip
-        weights = Live() if table["weights"] == "live" else Deferred()
+        dynamics = engine.TimeStepped(T=engine.RelaxationTimes(table["presentation"]),
+                               feedback_delay=engine.RelaxationTimes(table["feedback_delay"]))  # fmt: skip
+        weights = engine.Live() if table["weights"] == "live" else engine.Deferred()
         if table["scheme"] == "implicit":
-            integrator = Implicit(steps_per_relaxation_time=table["implicit_steps"])
+            integrator = engine.Implicit(steps_per_relaxation_time=table["implicit_steps"])
         else:
-            integrator = Explicit(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"])
+            integrator = engine.Explicit(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"])
     fields_every = config.tables["run"]["fields_every"]
-    save = Save(fields_every or None) if name != "quasistatic" else Save()
+    save = engine.Save(fields_every or None) if name != "quasistatic" else engine.Save()
     objects = dict(rule=RULES[rule["name"]], alpha=rule["lr"] / rule["eta"], eta=rule["eta"], dynamics=dynamics,
                    physics=physics, integrator=integrator, weights=weights, save=save)  # fmt: skip
     check_combination(objects["rule"], dynamics, integrator, weights, save)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import registered
+
 __all__ = ["Cost", "SquaredError", "COSTS", "checked_cost"]
 
 
@@ -48,8 +50,4 @@ COSTS: dict[str, Cost] = {"squared_error": SquaredError()}
 
 def checked_cost(cost) -> Cost:
     """A :class:`Cost`, given itself or its name in :data:`COSTS`."""
-    if isinstance(cost, Cost):
-        return cost
-    if cost not in COSTS:
-        raise ValueError(f"unknown cost {cost!r}; choose one of {sorted(COSTS)}")
-    return COSTS[cost]
+    return registered("cost", cost, COSTS, Cost)

@@ -61,8 +61,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
     """
     run = load_trajectory(path)
     out = Path(path).with_suffix(".png") if out is None else Path(out)
-    cost_step, _, cost = run.series("observables/cost")
-    epoch_step, _, epoch = run.series("observables/epoch")
+    _, _, epoch = run.series("observables/epoch")
     accuracy = {
         k: run.series(f"observables/{k}")[2] for k in ("accuracy_train", "accuracy_test", "accuracy_test_strict")
     }
@@ -77,18 +76,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
     fig = Figure(figsize=(11, 9.5), layout="constrained")
     (ax_cost, ax_acc), (ax_net, ax_change) = fig.subplots(2, 2)
 
-    ax_cost.scatter(cost_step, cost, s=2, color="tab:blue", alpha=0.5, linewidths=0, label="each example")
-    if len(epoch) > 1 and len(cost):
-        per_epoch = int(epoch_step[1] - epoch_step[0])
-        n_full = len(cost) // per_epoch
-        if n_full:
-            means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
-            ax_cost.plot(epoch_step[1 : n_full + 1], means, color="navy", lw=1.5, label="epoch mean")
-            ax_cost.legend(loc="upper right", fontsize=8)
-    ax_cost.set_yscale("log")
-    ax_cost.set_xlabel("training step (presentations)")
-    ax_cost.set_ylabel(r"squared error $\frac{1}{2}|v - v_d|^2$")
-    ax_cost.set_title("error of each example as it is shown")
+    _cost_panel(ax_cost, run, "error")
 
     ax_acc.plot(epoch, accuracy["accuracy_train"], color="tab:orange", label="train")
     ax_acc.plot(epoch, accuracy["accuracy_test"], color="tab:blue", lw=2, label="test (test class means, paper)")
@@ -142,7 +130,7 @@ def plot_run(path, out=None, *, dpi: int = 150) -> Path:
     return plot_task_run(path, out, dpi=dpi)
 
 
-def _cost_panel(ax, run) -> None:
+def _cost_panel(ax, run, name: str = "cost") -> None:
     """Cost of each presentation, with the mean of each epoch."""
     cost_step, _, cost = run.series("observables/cost")
     epoch_step, _, _ = run.series("observables/epoch")
@@ -155,9 +143,10 @@ def _cost_panel(ax, run) -> None:
             ax.plot(epoch_step[1 : n_full + 1], means, color="navy", lw=1.5, label="epoch mean")
     ax.set_yscale("log")
     ax.set_xlabel("training step (presentations)")
-    ax.set_ylabel(r"cost $\frac{1}{2}|v - v_d|^2$")
-    ax.set_title("cost of each example as it is shown")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylabel(("squared error" if name == "error" else name) + r" $\frac{1}{2}|v - v_d|^2$")
+    ax.set_title(f"{name} of each example as it is shown")
+    if len(ax.get_lines()):
+        ax.legend(loc="upper right", fontsize=8)
 
 
 def plot_task_run(path, out=None, *, dpi: int = 150) -> Path:

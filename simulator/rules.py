@@ -35,7 +35,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import checked_positive
+from .base import checked_positive, registered
 from .network import Network
 from .quasistatic import LaplacianSolver, output_error_currents, steady_state
 
@@ -46,6 +46,7 @@ __all__ = [
     "learning_update",
     "ChemicalRule",
     "GradientRule",
+    "NudgedRule",
     "EPRule",
     "CoupledRule",
     "nudged_state",
@@ -120,17 +121,29 @@ def nudged_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
     return v + solver.solve(output_error_currents(network, v, targets, eta))
 
 
-class EPRule(Rule):
-    """Equilibrium propagation: ``(alpha / 2)(dv_free^2 - dv_nudged^2)`` on every pipe."""
+class NudgedRule(Rule):
+    """A two-phase rule: ``(alpha / 2)(dv_free^2 - dv_nudged^2)`` on every pipe, with the nudged
+    state of :meth:`nudged` (the free drops are stored between the phases)."""
 
-    name = "ep"
     timestepped = "nudged"
-    nudge = "feedback"
     stores_free_state = True
 
+    def nudged(self, network, v, targets, *, eta, solver) -> np.ndarray:
+        raise NotImplementedError
+
     def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
-        nudged = nudged_state(network, v, targets, eta=eta, solver=solver)
+        nudged = self.nudged(network, v, targets, eta=eta, solver=solver)
         return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(nudged) ** 2)
+
+
+class EPRule(NudgedRule):
+    """Equilibrium propagation: the nudged state is the main fluid under the feedback currents."""
+
+    name = "ep"
+    nudge = "feedback"
+
+    def nudged(self, network, v, targets, *, eta, solver) -> np.ndarray:
+        return nudged_state(network, v, targets, eta=eta, solver=solver)
 
 
 def _pair_currents(network: Network, amounts) -> np.ndarray:
@@ -154,17 +167,14 @@ def clamped_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
     return v + solver.solve(_pair_currents(network, clamp_currents))
 
 
-class CoupledRule(Rule):
-    """Coupled learning: ``(alpha / 2)(dv_free^2 - dv_clamped^2)`` on every pipe."""
+class CoupledRule(NudgedRule):
+    """Coupled learning: the nudged state has the output drops clamped toward their targets."""
 
     name = "coupled"
-    timestepped = "nudged"
     nudge = "clamp"
-    stores_free_state = True
 
-    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
-        clamped = clamped_state(network, v, targets, eta=eta, solver=solver)
-        return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(clamped) ** 2)
+    def nudged(self, network, v, targets, *, eta, solver) -> np.ndarray:
+        return clamped_state(network, v, targets, eta=eta, solver=solver)
 
 
 def coupled_cost_gradient(network: Network, inputs, targets, *, solver=None) -> np.ndarray:
@@ -191,11 +201,7 @@ RULES: dict[str, Rule] = {
 
 def checked_rule(rule) -> Rule:
     """The :class:`Rule` that ``rule`` names (or ``rule`` itself), else a ``ValueError`` listing the names."""
-    if isinstance(rule, Rule):
-        return rule
-    if rule not in RULES:
-        raise ValueError(f"unknown rule {rule!r}; choose one of {sorted(RULES)}")
-    return RULES[rule]
+    return registered("rule", rule, RULES, Rule)
 
 
 def learning_update(

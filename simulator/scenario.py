@@ -68,15 +68,20 @@ def default_out(name: str, out, smoke: bool, suffix: str = ".h5") -> Path:
     return path
 
 
-def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=None, *, title: str, draw=None):
+def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=None, *, title=None, draw=None):
     """Run ``config`` into ``out`` as the command line asked (``--overwrite``, ``--resume``),
     draw its figure (``draw(path) -> figure``; default ``simulator.plots.plot_run``) and
-    print where both are. Returns ``(result or None, exit code)``."""
+    print where both are (``title``: what is run; default from the config). Returns
+    ``(result or None, exit code)``."""
+    from .plots import describe
     from .runs import run_from_command_line
 
     one_line_warnings()
     if draw is None:
         from .plots import plot_run as draw
+    if title is None:
+        title = (f"{config['task.name']}, {describe(config.tables)}, seed {config['run.seed']}, "
+                 f"{config['run.epochs']} epochs")  # fmt: skip
     print(f"{title} -> {out}")
     command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
     result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command,

@@ -22,30 +22,16 @@ Model (the quasistatic model is the ``T -> inf`` limit of the time-stepped one):
 """
 
 from ..base import SimulationError
-from .method import Method, Plan, Setup, TimeSteppedMethod
-from .quasistatic import BANDED_MAX_FLOPS, uses_banded
-from .relaxation import PARALLEL_MIN_NODES, checked_dt, relax, relax_ensemble, relax_split, relaxation_time, stable_dt
-from .results import FieldFrames, FieldState, TrainResult
-from .specs import (
-    INTEGRATORS,
-    WEIGHTS,
-    Deferred,
-    Explicit,
-    Implicit,
-    Live,
-    Physics,
-    Quasistatic,
-    RelaxationTimes,
-    Save,
-    TimeStepped,
-    resolve_duration,
-)
-from .training import DYNAMICS, METHODS, method_for, resolve, stable_step, train
+from . import method, quasistatic, relaxation, results, specs, training
 
-__all__ = [
-    "train", "METHODS", "DYNAMICS", "method_for", "resolve", "stable_step", "Method", "TimeSteppedMethod", "Setup",
-    "Plan", "Quasistatic", "TimeStepped", "Physics", "Explicit", "Implicit", "INTEGRATORS", "Deferred", "Live",
-    "WEIGHTS", "Save", "RelaxationTimes", "resolve_duration", "FieldState", "FieldFrames", "TrainResult",
-    "SimulationError", "relax", "relax_ensemble", "relax_split", "relaxation_time", "stable_dt", "checked_dt",
-    "PARALLEL_MIN_NODES", "BANDED_MAX_FLOPS", "uses_banded",
-]  # fmt: skip
+# each submodule's __all__ is its public part
+from .method import *  # noqa: F403
+from .quasistatic import *  # noqa: F403
+from .relaxation import *  # noqa: F403
+from .results import *  # noqa: F403
+from .specs import *  # noqa: F403
+from .training import *  # noqa: F403
+
+__all__ = ["SimulationError"] + [
+    name for module in (training, specs, results, method, relaxation, quasistatic) for name in module.__all__
+]

@@ -25,8 +25,6 @@ class ExplicitFused(TimeSteppedMethod):
     def __init__(self, setup, state):
         super().__init__(setup, state)
         network = self.network
-        self.out_plus = network.output_pairs[:, 0].astype(np.int32)
-        self.out_minus = network.output_pairs[:, 1].astype(np.int32)
         self.w = network.conductance.copy()  # the kernel's own copy (live weights change it in place)
         self.scratch = (np.empty(network.n_nodes), np.empty(network.n_nodes))
         self.dw = np.empty(network.n_edges)

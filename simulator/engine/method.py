@@ -137,6 +137,11 @@ class TimeSteppedMethod(Method):
     timed = True
     stability = "coupled"  # the explicit bound: of both fields ("coupled") or of the pressure alone
 
+    def __init__(self, setup: Setup, state):
+        super().__init__(setup, state)
+        self.out_plus = self.network.output_pairs[:, 0].astype(np.int32)  # the kernels' index type
+        self.out_minus = self.network.output_pairs[:, 1].astype(np.int32)
+
     def carried_state(self, state) -> FieldState:
         if state is None:
             return FieldState.at_rest(self.network)

@@ -29,10 +29,7 @@ class TwoPhase(TimeSteppedMethod):
 
     def __init__(self, setup, state):
         super().__init__(setup, state)
-        network = self.network
-        self.out_plus = network.output_pairs[:, 0].astype(np.int32)
-        self.out_minus = network.output_pairs[:, 1].astype(np.int32)
-        self.scratch = np.empty(network.n_nodes)
+        self.scratch = np.empty(self.network.n_nodes)
 
     def present(self, k, inputs, targets):
         setup, state, network = self.setup, self.state, self.network
