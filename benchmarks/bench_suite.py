@@ -392,7 +392,7 @@ def bench_iris() -> dict:
         numpy_timestepped_presentation(net, np.ones(4), np.zeros(3), dt, n_steps, 3e-3, 1.0)
     plain_epoch = (time.perf_counter() - start) / presentations * 75
     return {
-        "iris_quasistatic_200_epochs_s": quasistatic, "iris_quasistatic_accuracy": ours.final_test_accuracy,
+        "iris_quasistatic_200_epochs_s": quasistatic, "iris_quasistatic_accuracy": ours.final("accuracy_test"),
         "iris_numpy_200_epochs_s_scaled": plain, "iris_quasistatic_speedup": plain / quasistatic,
         "iris_timestepped_epoch_s": timestepped_epoch, "iris_timestepped_150_epochs_s_scaled": 150 * timestepped_epoch,
         "iris_numpy_timestepped_epoch_s_scaled": plain_epoch,

@@ -5,7 +5,7 @@
     python scenarios/iris_diffusion.py --smoke                # a few seconds (CI)
     python scenarios/iris_diffusion.py --config run.toml      # a run config; flags beat the file
 
-The config is the default run config (``simulator.RunConfig()``: Iris, the paper's lattice,
+The config is the default run config (``RunConfig.from_dict({})``: Iris, the paper's lattice,
 the chemical rule, quasistatic, 150 epochs at lr 3e-3); the flags set its keys. Writes the
 trajectory (H5MD) and the four-panel figure; prints where they are and the final epoch's
 accuracy (never the best epoch). Replot or inspect any time with

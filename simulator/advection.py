@@ -32,9 +32,9 @@ import numpy as np
 from . import kernels
 from .base import checked_choice, checked_int, checked_nonnegative, deprecated
 from .network import Network
-from .quasistatic import BOUNDARIES
+from .quasistatic import BOUNDARIES, check_boundary
 
-__all__ = ["Advection", "AdvectionState", "Releases", "Transport", "drain_reachable", "release", "transport"]
+__all__ = ["Advection", "AdvectionState", "Releases", "Transport", "drain_reachable", "stuck_outputs"]
 
 
 @dataclass(frozen=True)
@@ -57,11 +57,11 @@ class Advection:
 
     xi: float = 0.01
     lam: float = 1.0
-    release_every: int = 10
-    transport_steps: int = 100
+    release_every: int = 5
+    transport_steps: int = 20
     pressure_steps: int = 0
-    inputs_as: str = "currents"
-    outputs_as: str = "pairs"
+    inputs_as: str = BOUNDARIES["inputs_as"][0]  # current pairs
+    outputs_as: str = BOUNDARIES["outputs_as"][0]  # pair drops
     tau: InitVar[int | None] = None  # the old name of release_every
     steps: InitVar[int | None] = None  # the old name of transport_steps
     name: ClassVar[str] = "advection"
@@ -77,10 +77,7 @@ class Advection:
             object.__setattr__(self, key, checked_int(key, getattr(self, key), low))
         for key, choices in BOUNDARIES.items():
             checked_choice(key, getattr(self, key), choices)
-        if self.outputs_as == "nodes" and self.inputs_as != "pressures":
-            raise ValueError(
-                "node outputs need pressure inputs (inputs_as='pressures'): with current inputs no node is grounded"
-            )
+        check_boundary(self.inputs_as, self.outputs_as)
         if self.pressure_steps and self.inputs_as != "currents":
             raise ValueError("relaxing pressures (pressure_steps > 0) is implemented for current inputs only")
 
@@ -111,6 +108,32 @@ class AdvectionState:
     @property
     def in_network(self) -> float:
         return float(self.s_plus.sum() + self.s_minus.sum())
+
+    def release(self, network: Network, error, lam: float, node_outputs: bool) -> None:
+        """Release ``lam * |error|`` at the outputs (``error = output - target``) into this state."""
+        out_plus, out_minus = network.output_pairs[:, 0], network.output_pairs[:, 1]
+        amount = lam * np.abs(error)
+        high = error > 0
+        if node_outputs:  # one chemical at the output node
+            np.add.at(self.s_plus, out_plus[high], amount[high])
+            np.add.at(self.s_minus, out_plus[~high], amount[~high])
+            self.released += amount.sum()
+        else:
+            np.add.at(self.s_plus, np.where(high, out_plus, out_minus), amount)
+            np.add.at(self.s_minus, np.where(high, out_minus, out_plus), amount)
+            self.released += 2.0 * amount.sum()
+
+    def transport(self, network: Network, flow, external_out, scratch: "Transport") -> np.ndarray:
+        """Move this state's chemical one hop downstream (drained amounts counted); returns
+        ``S+ - S- [m]``, what crossed each pipe."""
+        drained_plus, drained_minus = kernels.advect(
+            network.topology.edges, flow, external_out, self.s_plus, self.s_minus, scratch.next_plus,
+            scratch.next_minus, scratch.crossed_plus, scratch.crossed_minus,
+        )  # fmt: skip
+        self.s_plus, scratch.next_plus = scratch.next_plus, self.s_plus
+        self.s_minus, scratch.next_minus = scratch.next_minus, self.s_minus
+        self.drained += drained_plus + drained_minus
+        return scratch.crossed_plus - scratch.crossed_minus
 
     def copy(self) -> "AdvectionState":
         """A private copy (the engine never changes a caller's state)."""
@@ -158,21 +181,6 @@ def drain_reachable(network: Network, flow, external_out) -> np.ndarray:
     return reached
 
 
-def release(state: AdvectionState, network: Network, error, lam: float, node_outputs: bool) -> None:
-    """Release ``lam * |error|`` at the outputs into ``state`` (``error = output - target``)."""
-    out_plus, out_minus = network.output_pairs[:, 0], network.output_pairs[:, 1]
-    amount = lam * np.abs(error)
-    high = error > 0
-    if node_outputs:  # one chemical at the output node
-        np.add.at(state.s_plus, out_plus[high], amount[high])
-        np.add.at(state.s_minus, out_plus[~high], amount[~high])
-        state.released += amount.sum()
-    else:
-        np.add.at(state.s_plus, np.where(high, out_plus, out_minus), amount)
-        np.add.at(state.s_minus, np.where(high, out_minus, out_plus), amount)
-        state.released += 2.0 * amount.sum()
-
-
 @dataclass
 class Transport:
     """Scratch arrays for :func:`transport` (reused every step)."""
@@ -189,14 +197,8 @@ class Transport:
         return cls(np.empty(n), np.empty(n), np.empty(m), np.empty(m), np.empty(n))
 
 
-def transport(state: AdvectionState, network: Network, flow, external_out, scratch: Transport) -> np.ndarray:
-    """Move the chemical one hop downstream (drained amounts counted into ``state``); returns
-    ``S+ - S- [m]``, what crossed each pipe."""
-    drained_plus, drained_minus = kernels.advect(
-        network.topology.edges, flow, external_out, state.s_plus, state.s_minus, scratch.next_plus,
-        scratch.next_minus, scratch.crossed_plus, scratch.crossed_minus,
-    )  # fmt: skip
-    state.s_plus, scratch.next_plus = scratch.next_plus, state.s_plus
-    state.s_minus, scratch.next_minus = scratch.next_minus, state.s_minus
-    state.drained += drained_plus + drained_minus
-    return scratch.crossed_plus - scratch.crossed_minus
+def stuck_outputs(network: Network, flow, external_out) -> list[int]:
+    """Output terminals from which no flow leads to a drain (their chemical would never leave)."""
+    reachable = drain_reachable(network, flow, external_out)
+    terminals = network.output_pairs.ravel()
+    return np.unique(terminals[~reachable[terminals]]).tolist()

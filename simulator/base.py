@@ -126,7 +126,8 @@ _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "tru
 @dataclass(frozen=True)
 class Option:
     """One key of a config table: its type, its default (``None``: the key is required), and
-    its range: ``low`` (inclusive), ``positive`` (> 0) or ``choices``.
+    its range: ``low`` and ``high`` (inclusive), ``positive`` (> 0), ``below`` (exclusive) or
+    ``choices``. Lists are stored as tuples (a config cannot change once checked).
 
     Values are stored as the one type of the key, so equal configs are equal whatever form
     the user wrote them in (``lr = 1`` and ``lr = 1.0`` alike).
@@ -136,6 +137,8 @@ class Option:
     default: object = None
     low: float | None = None
     positive: bool = False
+    high: float | None = None
+    below: float | None = None
     choices: tuple | None = None
     doc: str = ""
 
@@ -145,7 +148,7 @@ class Option:
         if kind is list:
             if not isinstance(value, (list, tuple)):
                 raise ValueError(f"{name} must be a list, got {value!r}")
-            return list(value)
+            return _frozen_list(value)
         if kind is bool or kind is str:
             if not isinstance(value, kind):
                 raise ValueError(f"{name} must be {_TYPE_NAMES[kind]}, got {value!r}")
@@ -160,10 +163,18 @@ class Option:
             raise ValueError(f"{name} must be > 0, got {value!r}")
         if self.low is not None and value < self.low:
             raise ValueError(f"{name} must be >= {self.low:g}, got {value!r}")
+        if self.high is not None and value > self.high:
+            raise ValueError(f"{name} must be <= {self.high:g}, got {value!r}")
+        if self.below is not None and not value < self.below:
+            raise ValueError(f"{name} must be < {self.below:g}, got {value!r}")
         return self._in_choices(name, value)
 
     def _in_choices(self, name, value):
         return value if self.choices is None else checked_choice(name, value, self.choices)
+
+
+def _frozen_list(value) -> tuple:
+    return tuple(_frozen_list(item) if isinstance(item, (list, tuple)) else item for item in value)
 
 
 def checked_options(table: str, values: dict, options: dict[str, Option]) -> dict:
@@ -182,7 +193,7 @@ def checked_options(table: str, values: dict, options: dict[str, Option]) -> dic
         elif option.default is None:
             raise ValueError(f"{prefix}{key} is required ({option.doc or _TYPE_NAMES[option.type]})")
         else:
-            checked[key] = option.default
+            checked[key] = option.checked(prefix + key, option.default)
     return checked
 
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from .base import one_line_warnings
-from .trajectory import TrajectoryError, load_trajectory
-
-CHECKPOINT_PREFIX = "observables/checkpoint/"
+from .tasks import headline
+from .trajectory import CHECKPOINT, TrajectoryError, load_trajectory
 
 
 def epoch_metrics(run) -> list[str]:
@@ -21,7 +20,7 @@ def epoch_metrics(run) -> list[str]:
     shapes = {name.removesuffix("/value"): shape for name, shape, _ in run.datasets()}
     return [
         name.removeprefix("observables/") for name in names
-        if name.startswith("observables/") and not name.startswith(CHECKPOINT_PREFIX) and name != "observables/epoch"
+        if name.startswith("observables/") and not name.startswith(CHECKPOINT) and name != "observables/epoch"
         and len(shapes.get(name, ())) == 1
     ]  # fmt: skip
 
@@ -151,10 +150,9 @@ def main(argv=None) -> int:
 
 def _report(result, path) -> None:
     """The run's headline, before and after training, and where it is."""
-    epochs = result.epochs
-    key = "accuracy_test" if "accuracy_test" in epochs else "cost_test"
-    label = "test accuracy" if key == "accuracy_test" else "test cost"
-    print(f"{path}: {result.status}; {label} {epochs[key][0]:.4g} before training, {epochs[key][-1]:.4g} after epoch "
+    key, label = headline(result.config["task.name"])
+    status = "complete" if result.success else f"failed ({result.message})"
+    print(f"{path}: {status}; {label} {result.epochs[key][0]:.4g} before training, {result.final():.4g} after epoch "
           f"{result.config['run.epochs']} ({result.wall_time:.1f} s)")  # fmt: skip
 
 

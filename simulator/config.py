@@ -21,9 +21,9 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 
 from . import engine
-from .advection import Advection
 from .base import ChemsignalDeprecationWarning, Option, checked_options
 from .engine.training import check_combination
 from .quasistatic import BOUNDARIES
@@ -60,7 +60,7 @@ _PHYSICS = {
     "c_u": Option(float, 1.0, positive=True, doc="node compliance of the chemical"),
     "kappa": Option(float, 1.0, positive=True, doc="chemical diffusivity per unit conductance"),
 }
-DYNAMICS = {
+DYNAMICS_OPTIONS = {
     "quasistatic": {
         "kappa": _PHYSICS["kappa"],
         "solver_method": Option(str, "auto", choices=("auto", "banded", "dense", "sparse")),
@@ -72,7 +72,7 @@ DYNAMICS = {
         **_PHYSICS,
         "weights": Option(str, "deferred", choices=("deferred", "live")),
         "scheme": Option(str, "explicit", choices=("explicit", "implicit")),
-        "safety": Option(float, 0.9, positive=True, doc="explicit: fraction of the stability bound"),
+        "safety": Option(float, 0.9, positive=True, high=1.0, doc="explicit: fraction of the stability bound"),
         "implicit_steps": Option(float, 10.0, positive=True, doc="implicit: steps per relaxation time"),
         "max_dt_shrink": Option(float, 100.0, low=1, doc="explicit: stop when the stable step falls this many times"),
     },
@@ -87,6 +87,21 @@ DYNAMICS = {
     },
 }
 PATH_KEYS = {"network": ("file",), "task": ("file", "test_file")}
+
+# Keys that do not apply in some configs, and why: set to anything but their default there,
+# they are refused rather than silently ignored.
+INAPPLICABLE = (
+    (lambda t: t["network"]["file"], "network", ("side", "d", "delta", "n_inputs", "n_outputs"),
+     "they build the lattice, and network.file is set"),
+    (lambda t: not t["network"]["file"], "network", ("input_pairs", "output_pairs"),
+     "they name nodes of a network file, and network.file is not set"),
+    (lambda t: t["dynamics"]["name"] == "advection", "rule", ("lr", "eta"),
+     "the advection mode learns at the rates dynamics.xi and dynamics.lam"),
+    (lambda t: t["dynamics"].get("scheme") == "implicit", "dynamics", ("safety", "max_dt_shrink"),
+     "they belong to the explicit scheme"),
+    (lambda t: t["dynamics"].get("scheme") == "explicit", "dynamics", ("implicit_steps",),
+     "it belongs to the implicit scheme"),
+)  # fmt: skip
 
 # The flat keys of the old Iris config (IrisConfig), and where they live now.
 LEGACY = {
@@ -157,17 +172,20 @@ def _move_legacy(values: dict, flat: dict) -> None:
         relaxing = flat.pop("dynamics", "quasistatic") == "timestepped"
         flat["dynamics"] = "advection"
         flat["pressure_steps"] = flat.get("pressure_steps", 50) if relaxing else 0
-    name = flat.get("dynamics", values.get("dynamics", {}).get("name", "quasistatic"))
+    dynamics = values.get("dynamics")
+    name = flat.get("dynamics", dynamics.get("name", "quasistatic") if isinstance(dynamics, dict) else None)
     for key, value in flat.items():
         table, _, new = LEGACY[key].partition(".")
-        if table == "dynamics" and new != "name" and new not in DYNAMICS.get(name, {}):
+        if table == "dynamics" and new != "name" and new not in DYNAMICS_OPTIONS.get(name, {}):
             continue  # the old config held every key; those of other dynamics do not apply
-        values.setdefault(table, {}).setdefault(new, value)
+        entries = values.setdefault(table, {})
+        if isinstance(entries, dict):  # (a table that is not one is reported as such, later)
+            entries.setdefault(new, value)
 
 
 @dataclass(frozen=True, eq=False)
 class RunConfig:
-    """A checked run config: ``tables[table][key]``, every key present and typed.
+    """A checked run config: ``tables[table][key]`` (read-only), every key present and typed.
 
     Build with :meth:`from_dict`, :meth:`from_toml` or :meth:`from_file`; read a value with
     ``config["rule.lr"]``; change some with :meth:`with_values`.
@@ -188,7 +206,8 @@ class RunConfig:
             if not isinstance(entries, dict):
                 raise ValueError(f"{table} must be a table ([{table}]), got {entries!r}")
             tables[table] = _checked_table(table, entries, Path(base) if base is not None else Path.cwd())
-        config = cls(tables)
+        _refuse_inapplicable(tables)
+        config = cls(MappingProxyType({table: MappingProxyType(entries) for table, entries in tables.items()}))
         engine_objects(config)  # each concern checked, then their combination
         return config
 
@@ -222,13 +241,14 @@ class RunConfig:
             if table not in TABLES or not name:
                 raise ValueError(f"{key!r} is not TABLE.KEY with TABLE one of {list(TABLES)}")
             if name == "name" and table in ("dynamics", "task") and value != values[table]["name"]:
-                options = DYNAMICS.get(value, {}) if table == "dynamics" else getattr(TASKS.get(value), "options", {})
-                values[table] = {k: v for k, v in values[table].items() if k in options}
+                registry = DYNAMICS_OPTIONS if table == "dynamics" else {k: task.options for k, task in TASKS.items()}
+                values[table] = {k: v for k, v in values[table].items() if k in registry.get(value, {})}
             values[table][name] = value
         return RunConfig.from_dict(values, base=base)
 
     def to_dict(self) -> dict:
-        return json.loads(json.dumps(self.tables))
+        """The tables as plain (JSON) dicts and lists."""
+        return json.loads(json.dumps({table: dict(entries) for table, entries in self.tables.items()}))
 
     def to_toml(self) -> str:
         """TOML text that :meth:`from_toml` reads back to an equal config."""
@@ -241,12 +261,31 @@ class RunConfig:
         return isinstance(other, RunConfig) and self.to_dict() == other.to_dict()
 
     def __hash__(self) -> int:
-        return hash(json.dumps(self.tables, sort_keys=True))
+        return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+
+def _options(table: str, tables: dict) -> dict:
+    if table == "dynamics":
+        return DYNAMICS_OPTIONS[tables["dynamics"]["name"]]
+    if table == "task":
+        return TASKS[tables["task"]["name"]].options
+    return {"network": NETWORK, "rule": RULE, "run": RUN}[table]
+
+
+def _refuse_inapplicable(tables: dict) -> None:
+    for applies, table, keys, why in INAPPLICABLE:
+        if applies(tables):
+            options = _options(table, tables)
+            changed = [f"{table}.{key}" for key in keys if key in tables[table]
+                       and tables[table][key] != options[key].checked(key, options[key].default)]  # fmt: skip
+            if changed:
+                verb = "does" if len(changed) == 1 else "do"
+                raise ValueError(f"{', '.join(changed)} {verb} not apply: {why}")
 
 
 def _checked_table(table: str, entries: dict, base: Path) -> dict:
     if table in ("dynamics", "task"):
-        registry = DYNAMICS if table == "dynamics" else {name: task.options for name, task in TASKS.items()}
+        registry = DYNAMICS_OPTIONS if table == "dynamics" else {name: task.options for name, task in TASKS.items()}
         default = "quasistatic" if table == "dynamics" else "iris"
         name = entries.get("name", default)
         if not isinstance(name, str) or name not in registry:
@@ -268,7 +307,7 @@ def _toml_value(value) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return json.dumps(value)  # a JSON string is a TOML basic string
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     return repr(value)
 
@@ -280,21 +319,18 @@ def engine_objects(config: RunConfig) -> dict:
     name = table["name"]
     physics = engine.Physics(**{key: table[key] for key in _PHYSICS if key in table})
     integrator, weights = engine.Explicit(), engine.Deferred()
-    if name == "quasistatic":
-        dynamics = engine.Quasistatic(solver_method=table["solver_method"], sparse_backend=table["sparse_backend"])
-    elif name == "advection":
-        dynamics = Advection(**{key: table[key] for key in DYNAMICS["advection"]})
-    else:
-        if not table["feedback_delay"] <= table["presentation"]:
+    if name == "timestepped":
+        if not table["feedback_delay"] <= table["presentation"]:  # named as the config names them
             raise ValueError(f"dynamics.feedback_delay must be in [0, presentation={table['presentation']}], got "
                              f"{table['feedback_delay']!r}")  # fmt: skip
         dynamics = engine.TimeStepped(T=engine.RelaxationTimes(table["presentation"]),
-                               feedback_delay=engine.RelaxationTimes(table["feedback_delay"]))  # fmt: skip
-        weights = engine.Live() if table["weights"] == "live" else engine.Deferred()
-        if table["scheme"] == "implicit":
-            integrator = engine.Implicit(steps_per_relaxation_time=table["implicit_steps"])
-        else:
-            integrator = engine.Explicit(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"])
+                                      feedback_delay=engine.RelaxationTimes(table["feedback_delay"]))  # fmt: skip
+        weights = engine.WEIGHTS[table["weights"]]()
+        scheme = {"explicit": dict(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"]),
+                  "implicit": dict(steps_per_relaxation_time=table["implicit_steps"])}[table["scheme"]]  # fmt: skip
+        integrator = engine.INTEGRATORS[table["scheme"]](**scheme)
+    else:  # the other dynamics take their table's keys as they are
+        dynamics = engine.DYNAMICS[name](**{key: table[key] for key in DYNAMICS_OPTIONS[name] if key != "kappa"})
     fields_every = config.tables["run"]["fields_every"]
     save = engine.Save(fields_every or None) if name != "quasistatic" else engine.Save()
     objects = dict(rule=RULES[rule["name"]], alpha=rule["lr"] / rule["eta"], eta=rule["eta"], dynamics=dynamics,

@@ -1,12 +1,15 @@
-"""Costs of the outputs: one class each, selected by name from :data:`COSTS`.
+"""Costs of the outputs: one class each, by name in :data:`COSTS`.
 
 A cost ``C(y, y_d)`` of the outputs ``y [p]`` (the output drops) and the targets ``y_d [p]``
-gives its value and its gradient ``dC/dy``. The feedback currents at the output pairs are
-``E = -eta dC/dy`` (in at ``o+``, out at ``o-``), which for the squared error is the paper's
-``eta (y_d - y)``.
+gives its value and its gradient ``dC/dy``; the feedback currents at the output pairs are
+``E = -eta dC/dy`` (in at ``o+``, out at ``o-``), the paper's ``eta (y_d - y)`` for the
+squared error.
 
-The compiled paths (the banded quasistatic loop and the time-stepped kernels) inject the
-squared error's feedback themselves; a new cost runs on the direct quasistatic solvers.
+Today every recorded cost (the engine's per presentation, the tasks' per split) is the
+squared error's value, computed here and nowhere else, and the feedback is its gradient:
+written into ``quasistatic.output_error_currents`` and the compiled kernels. The paper allows
+any differentiable cost; taking one through ``train`` needs the rules and kernels to take
+its feedback, which they do not yet.
 """
 
 from __future__ import annotations

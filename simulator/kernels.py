@@ -493,7 +493,9 @@ def quasistatic_chemical_steps(
     ``L v = currents[k]``; read the outputs ``v(o+) - v(o-)`` into ``outputs[k]``; solve the
     chemical ``kappa L u = E`` with ``E = eta (target - output)`` in at ``o+``, out at ``o-``
     from the same factor; then ``w_e := max(w_e - alpha du_e dv_e, w_min)``, counting the
-    pipes floored into ``floored[k]``. Returns False (and stops) if a factorisation fails.
+    pipes floored into ``floored[k]``. Returns the number of presentations completed: all
+    ``B`` of them, or fewer if a factorisation failed (``w`` then holds the conductances after
+    the last presentation completed).
     """
     n = position.shape[0]
     band = np.empty((n - 1, bandwidth + 1))
@@ -502,7 +504,7 @@ def quasistatic_chemical_steps(
     for k in range(currents.shape[0]):
         band_assemble(edges, w, position, band)
         if not band_cholesky(band):
-            return False
+            return k
         _grounded_solve(band, position, currents[k], v, work)
         source[:] = 0.0
         for i in range(out_plus.shape[0]):
@@ -521,7 +523,7 @@ def quasistatic_chemical_steps(
                 count += 1
             w[e] = proposed
         floored[k] = count
-    return True
+    return currents.shape[0]
 
 
 @njit(cache=True)

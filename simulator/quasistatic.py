@@ -33,6 +33,7 @@ __all__ = [
     "transfer_matrix",
     "PressureBoundary",
     "BOUNDARIES",
+    "check_boundary",
 ]
 
 # Below this many nodes a dense Cholesky of the grounded Laplacian beats SuperLU
@@ -317,6 +318,14 @@ def finite_difference_gradient(network: Network, inputs, targets, *, relative_st
 BOUNDARIES = {"inputs_as": ("currents", "pressures"), "outputs_as": ("pairs", "nodes")}
 
 
+def check_boundary(inputs_as: str, outputs_as: str) -> None:
+    """Node outputs need a ground, which only pressure inputs give."""
+    if outputs_as == "nodes" and inputs_as != "pressures":
+        raise ValueError(
+            "node outputs need pressure inputs (inputs_as='pressures'): with current inputs no node is grounded"
+        )
+
+
 class PressureBoundary:
     """Inputs as fixed pressures (the appendix's setup): ``v(b+) = p_j``, every ``b-``
     grounded (``v = 0``). Solves the Dirichlet problem on the other nodes at conductances
@@ -370,10 +379,7 @@ def transfer_matrix(
         node_outputs = outputs_as == "nodes"
         columns = [PressureBoundary(network, network.conductance, e).outputs(network, node_outputs) for e in unit]
         return np.stack(columns, axis=1).reshape(network.n_outputs, network.n_inputs)
-    if outputs_as != "pairs":
-        raise ValueError(
-            "node outputs need pressure inputs (inputs_as='pressures'): with current inputs no node is grounded"
-        )
+    check_boundary(inputs_as, outputs_as)
     solver = LaplacianSolver(network) if solver is None else solver
     unit_currents = np.stack([network.node_currents(e) for e in np.eye(network.n_inputs)], axis=1)
     return network.outputs(solver.solve(unit_currents).T).T

@@ -33,14 +33,11 @@ from .engine import FieldState, resolve, train
 from .network import Network, lattice_network
 from .network_io import as_network, load_network
 from .progress import NoProgress
-from .quasistatic import transfer_matrix
-from .tasks import TASKS
-from .trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
+from .quasistatic import BOUNDARIES, transfer_matrix
+from .tasks import TASKS, headline
+from .trajectory import CHECKPOINT, Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
-__all__ = ["RunResult", "run", "run_from_command_line", "interruptible", "raise_if_signalled", "CHECKPOINT"]
-
-#: What ``resume`` needs beyond the conductances (recorded every epoch anyway).
-CHECKPOINT = "observables/checkpoint/"
+__all__ = ["RunResult", "run", "run_from_command_line", "interruptible", "raise_if_signalled"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +48,8 @@ class RunResult:
     (index 0 before training) and ``clip_fraction``;  costs : [presentations] cost of each
     network : the trained network;  wall_time : seconds;  path : the run file or None
     derived : what the run computed from its config (relaxation time, T in time units, ...)
-    status : ``"complete"``, or ``"failed"`` (when ``on_failure="return"``; ``message`` says why)
+    status : 0 when every epoch ran, -1 when the physics stopped it (``on_failure="return"``;
+    ``message`` says why, and the run file's ``run_status`` is ``failed``), as in ``TrainResult``
     """
 
     config: RunConfig
@@ -61,16 +59,16 @@ class RunResult:
     wall_time: float
     path: Path | None = None
     derived: dict = field(default_factory=dict)
-    status: str = "complete"
+    status: int = 0
     message: str = ""
 
     @property
     def success(self) -> bool:
-        return self.status == "complete"
+        return self.status == 0
 
-    @property
-    def final_test_accuracy(self) -> float:
-        return float(self.epochs["accuracy_test"][-1])
+    def final(self, metric: str | None = None) -> float:
+        """The last epoch's ``metric`` (default: the task's headline, e.g. Iris's ``accuracy_test``)."""
+        return float(self.epochs[metric or headline(self.config["task.name"])[0]][-1])
 
 
 # ---------------------------------------------------------------------- signals
@@ -125,10 +123,10 @@ def build_network(config: RunConfig, task_class) -> Network:
                            n_inputs=n_inputs, n_outputs=n_outputs)  # fmt: skip
 
 
-def boundary(config: RunConfig) -> dict:
-    """How inputs enter and outputs are read (the advection mode's choice; currents and pairs otherwise)."""
-    table = config.tables["dynamics"]
-    return {key: table.get(key, default) for key, default in (("inputs_as", "currents"), ("outputs_as", "pairs"))}
+def boundary(dynamics) -> dict:
+    """How inputs enter and outputs are read: the dynamics' choice (the advection mode has one),
+    else the first of each in ``BOUNDARIES`` (current pairs, pair drops)."""
+    return {key: getattr(dynamics, key, choices[0]) for key, choices in BOUNDARIES.items()}
 
 
 def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
@@ -248,7 +246,8 @@ class _Run:
         else:
             start = build_network(config, task_class) if network is None else as_network(network)
         options = {key: value for key, value in config.tables["task"].items() if key != "name"}
-        self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=boundary(config))
+        self.boundary = boundary(self.objects["dynamics"])
+        self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=self.boundary)
         self.task.check_fits(start)
         objects = self.objects
         objects["dynamics"], objects["integrator"], self.derived = resolve(
@@ -258,6 +257,8 @@ class _Run:
         self.derived["stored_floats_per_presentation"] = start.n_edges if objects["rule"].stores_free_state else 0
         self.dynamics = objects["dynamics"].name
         self.timed = self.dynamics == "timestepped"
+        # pipe updates per presentation: the advection mode remodels at every transport step
+        self.updates_per_presentation = getattr(objects["dynamics"], "transport_steps", 1)
         self.series = _series(self.task, start, objects, self.timed)
         self.network, self.state, self.first_epoch = start, None, 1
         self.shuffle = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(2,)))
@@ -314,8 +315,7 @@ class _Run:
         return TrajectoryWriter.reopen(self.out, rows=rows, note=note)
 
     def evaluate(self) -> dict:
-        spec = boundary(self.config)
-        return self.task.evaluate(self.network, transfer_matrix(self.network, **spec))
+        return self.task.evaluate(self.network, transfer_matrix(self.network, **self.boundary))
 
     def train_epoch(self, file, epoch: int, evaluation: dict):
         """Present the epoch's examples; record them; stop the run if the physics stopped."""
@@ -418,14 +418,14 @@ def run(
         raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
     progress = NoProgress() if progress is None else progress
     this = _Run(config, network, out, resume)
-    status, message, start = "complete", "", time.perf_counter()
+    status, message, start = 0, "", time.perf_counter()
     try:
         with this.writer(overwrite=overwrite, resume=resume, command_line=command_line) as file:
             _epochs(this, file, progress)
     except SimulationError as error:
         if on_failure == "raise":
             raise
-        status, message = "failed", str(error)
+        status, message = -1, str(error)
     return RunResult(
         config=config, epochs={k: np.array(v) for k, v in this.history.items()},
         costs=np.concatenate(this.costs) if this.costs else np.empty(0), network=this.network,
@@ -444,11 +444,10 @@ def _epochs(this: _Run, file, progress) -> None:
         for epoch in range(this.first_epoch, epochs + 1):
             result = this.train_epoch(file, epoch, evaluation)
             evaluation = this.evaluate()
-            clip = result.floored.sum() / (this.task.n_train * this.network.n_edges)
+            clip = result.floored.sum() / (this.task.n_train * this.network.n_edges * this.updates_per_presentation)
             this.record_epoch(file, epoch, evaluation, clip)
-            headline = {"test": "accuracy_test", "train": "accuracy_train"} if "accuracy_test" in evaluation else {
-                "cost_test": "cost_test"}  # fmt: skip
-            progress.update(1, **{label: evaluation[key] for label, key in headline.items()})
+            metric = this.task.headline
+            progress.update(1, **{metric: evaluation[metric]})
             raise_if_signalled()
     finally:
         progress.close()

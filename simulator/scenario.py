@@ -10,7 +10,8 @@ import sys
 from pathlib import Path
 
 from .base import deprecated, one_line_warnings
-from .config import DYNAMICS, RunConfig
+from .config import DYNAMICS_OPTIONS, RunConfig
+from .tasks import headline
 
 __all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags"]
 
@@ -25,7 +26,7 @@ def with_flags(config: RunConfig, assignments: dict, *, flag_names: dict | None 
     name = config["dynamics.name"]
     for key in assignments:
         table, _, option = key.partition(".")
-        if table == "dynamics" and option not in DYNAMICS[name]:
+        if table == "dynamics" and option not in DYNAMICS_OPTIONS[name]:
             flag = (flag_names or {}).get(key, key)
             raise ValueError(f"{flag} does not apply to dynamics {name!r}")
     return config.with_values(assignments) if assignments else config
@@ -56,7 +57,7 @@ def config_from_file_and_flags(parser, args, defaults: RunConfig, smoke: dict, f
 
 def _applies(key: str, dynamics: str) -> bool:
     table, _, option = key.partition(".")
-    return table != "dynamics" or option in DYNAMICS[dynamics]
+    return table != "dynamics" or option in DYNAMICS_OPTIONS[dynamics]
 
 
 def default_out(name: str, out, smoke: bool, suffix: str = ".h5") -> Path:
@@ -88,13 +89,8 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
                                          resume=getattr(args, "resume", False))  # fmt: skip
     if result is None:
         return None, code
-    epochs = result.epochs
-    if "accuracy_test" in epochs:
-        accuracy = epochs["accuracy_test"]
-        print(f"test accuracy {accuracy[0]:.3f} before training, {accuracy[-1]:.3f} after the final epoch "
-              f"(train {epochs['accuracy_train'][-1]:.3f}); {result.wall_time:.1f} s")  # fmt: skip
-    else:
-        print(f"test cost {epochs['cost_test'][0]:.4g} before training, {epochs['cost_test'][-1]:.4g} after the "
-              f"final epoch; {result.wall_time:.1f} s")  # fmt: skip
+    metric, label = headline(config["task.name"])
+    print(f"{label} {result.epochs[metric][0]:.4g} before training, {result.final():.4g} after the final epoch; "
+          f"{result.wall_time:.1f} s")  # fmt: skip
     print(f"trajectory: {out}\nfigure:     {draw(out)}")
     return result, 0

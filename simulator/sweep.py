@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import ONE_THREAD_ENV, parse_seeds
+from .tasks import headline
 from .trajectory import TrajectoryError, load_trajectory
 
 __all__ = ["parse_grid", "parse_seeds", "read_sweep_file", "sweep_points", "run_sweep", "summarise"]
@@ -235,7 +236,7 @@ def _check_config_grid(path: Path, grid: dict) -> None:
     config = RunConfig.from_file(path)
     for key, values in grid.items():
         for value in values[:1]:
-            config.with_values(dict([parse_assignment(f"{key}={value}")]), base=path.parent)
+            config.with_values(dict([parse_assignment(f"{key}={value}")]))  # paths: as --set reads them
 
 
 def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
@@ -250,8 +251,7 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
         if entry["status"] == "complete":
             run = load_trajectory(out / entry["file"])
             if metric is None:
-                names = set(run.clocks().get("epoch", []))
-                metric = "accuracy_test" if "observables/accuracy_test" in names else "cost_test"
+                metric = headline(run.config.get("task", {}).get("name", "iris"))[0]  # older files: Iris
             values = run.series(f"observables/{metric}")[2]
             groups.setdefault(entry["label"], []).append(float(values[-1]))
     metric = metric or "accuracy_test"

@@ -44,6 +44,7 @@ __all__ = [
     "CsvTask",
     "NpzTask",
     "teacher_student_data",
+    "headline",
     "seeded_split",
     "load_iris",
     "IrisTask",
@@ -85,6 +86,9 @@ class Task:
 
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
+    #: the metric a run reports first (progress bars, summaries, sweeps); ``higher_is_better``
+    headline: ClassVar[str] = "cost_test"
+    higher_is_better: ClassVar[bool] = False
 
     def __init__(self, inputs_train, targets_train, inputs_test, targets_test):
         self.inputs_train = np.asarray(inputs_train, dtype=np.float64)
@@ -268,6 +272,7 @@ class IrisClassification(Task):
     class means), beside a stricter variant (training class means)."""
 
     name = "iris"
+    headline, higher_is_better = "accuracy_test", True
     options = {
         "per_class_train": Option(int, 25, low=1, doc="training examples per class (the rest test)"),
         "scale": Option(float, 5.0, positive=True, doc="input currents span [0, scale]"),
@@ -336,16 +341,17 @@ class _Dataset(Task):
 
 
 def teacher_student_data(
-    network: Network, count: int, seed: int, *, input_scale: float = 5.0, spread: float = 0.5
+    network: Network, count: int, seed: int, *, input_scale: float = 5.0, spread: float = 0.5, boundary=None
 ) -> tuple[np.ndarray, np.ndarray, Network]:
     """``(inputs [count, q], targets [count, p], teacher)``: a teacher network on the same pipes
     and terminals, its conductances the student's times ``exp(spread * N(0, 1))``; inputs
-    uniform in ``[0, input_scale]``; targets the teacher's steady outputs. Reachable by
-    construction: the student reaches zero cost at the teacher's conductances."""
+    uniform in ``[0, input_scale]``; targets the teacher's steady outputs (with the inputs
+    entering and the outputs read as ``boundary`` says: ``inputs_as``, ``outputs_as``).
+    Reachable by construction: the student reaches zero cost at the teacher's conductances."""
     teacher_rng, input_rng = _stream(seed, 3), _stream(seed, 4)
     teacher = network.with_conductance(network.conductance * np.exp(spread * teacher_rng.normal(size=network.n_edges)))
     inputs = input_rng.uniform(0.0, input_scale, (count, network.n_inputs))
-    return inputs, inputs @ transfer_matrix(teacher).T, teacher
+    return inputs, inputs @ transfer_matrix(teacher, **(boundary or {})).T, teacher
 
 
 class TeacherStudent(_Dataset):
@@ -363,7 +369,7 @@ class TeacherStudent(_Dataset):
     def from_config(cls, options, *, network, seed, boundary):
         count = options["n_train"] + options["n_test"]
         inputs, targets, _ = teacher_student_data(
-            network, count, seed, input_scale=options["input_scale"], spread=options["spread"]
+            network, count, seed, input_scale=options["input_scale"], spread=options["spread"], boundary=boundary
         )
         n = options["n_train"]
         return cls(inputs[:n], targets[:n], inputs[n:], targets[n:])
@@ -436,7 +442,7 @@ class CsvTask(_Dataset):
         "file": Option(str, doc="the CSV file (relative to the config file)"),
         "inputs": Option(list, doc="input column names, one per input pair"),
         "targets": Option(list, doc="target column names, one per output pair"),
-        "test_fraction": Option(float, 0.25, positive=True, doc="held out for testing when there is no test_file"),
+        "test_fraction": Option(float, 0.25, positive=True, below=1.0, doc="held out when there is no test_file"),
         "test_file": Option(str, "", doc="a CSV file of test examples (same columns)"),
     }
 
@@ -462,7 +468,7 @@ class NpzTask(_Dataset):
     name = "npz"
     options = {
         "file": Option(str, doc="the .npz file (relative to the config file)"),
-        "test_fraction": Option(float, 0.25, positive=True, doc="held out for testing without test arrays"),
+        "test_fraction": Option(float, 0.25, positive=True, below=1.0, doc="held out without test arrays"),
     }
 
     @classmethod
@@ -503,3 +509,11 @@ TASKS: dict[str, type[Task]] = {
     "csv": CsvTask,
     "npz": NpzTask,
 }
+
+
+def headline(task_name: str) -> tuple[str, str]:
+    """``(metric, label)``: the headline metric of a task by name, and how to say it
+    (``cost_test`` for a task this version does not know)."""
+    task = TASKS.get(task_name)
+    metric = task.headline if task is not None else "cost_test"
+    return metric, {"accuracy_test": "test accuracy", "cost_test": "test cost"}.get(metric, metric.replace("_", " "))

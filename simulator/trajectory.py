@@ -38,6 +38,7 @@ from .network import Network
 
 __all__ = [
     "MODULE",
+    "CHECKPOINT",
     "Series",
     "TrajectoryError",
     "TrajectoryWriter",
@@ -53,6 +54,8 @@ UNITS = (
     "concentrations in current/conductance, time in node compliance/conductance"
 )
 STATUSES = ("running", "complete", "interrupted", "failed")
+#: Where a run keeps what ``resume`` needs beyond the conductances (recorded every epoch anyway).
+CHECKPOINT = "observables/checkpoint/"
 # ~64 KiB chunks, uncompressed. In SWMR mode HDF5 never reuses freed file space, and every
 # append that rewrites a partly filled *compressed* chunk frees its old copy: measured, a
 # 150-epoch Iris run grew to 43 MB for 0.9 MB of data with gzip, 2 MB without. Our floats

@@ -111,6 +111,13 @@ def test_progress_bar_only_on_a_terminal():
         ({"dynamics": {"name": "advection"}, "rule": {"name": "ep"}}, r"learns by s\+/s- transport"),
         ({"task": {"name": "csv"}}, "task.file is required"),
         ({"network": 3}, r"network must be a table \(\[network\]\)"),
+        ({"network": {"file": "net.json", "side": 8}}, "network.side does not apply: they build the lattice"),
+        ({"network": {"output_pairs": [[0, 1]]}}, "network.output_pairs does not apply"),
+        ({"dynamics": {"name": "advection"}, "rule": {"lr": 0.1, "eta": 2.0}},
+         "rule.lr, rule.eta do not apply: the advection mode learns at the rates dynamics.xi and dynamics.lam"),
+        ({"dynamics": {"name": "timestepped", "implicit_steps": 5.0}}, "dynamics.implicit_steps does not apply"),
+        ({"dynamics": {"name": "timestepped", "safety": 1.5}}, "dynamics.safety must be <= 1, got 1.5"),
+        ({"task": {"name": "npz", "file": "x.npz", "test_fraction": 1.0}}, "task.test_fraction must be < 1, got 1.0"),
         # the old flat keys of the Iris config are read as today's, and checked the same way
         ({"epochs": 0}, "run.epochs must be >= 1"),
         ({"dynamics": "timestepped", "rule": "ep", "weights": "live"}, "remodels at the end of each presentation"),

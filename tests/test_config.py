@@ -14,13 +14,13 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator.cli import main
-from simulator.config import DYNAMICS, NETWORK, RULE, RUN, TABLES, RunConfig, parse_assignment
+from simulator.config import DYNAMICS_OPTIONS, NETWORK, RULE, RUN, TABLES, RunConfig, parse_assignment
 from simulator.sweep import parse_grid, parse_seeds, read_sweep_file
 from simulator.trajectory import load_trajectory
 
 ROOT = Path(__file__).resolve().parents[1]
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-TABLE_KEYS = {"network": NETWORK, "rule": RULE, "run": RUN, "dynamics": DYNAMICS["timestepped"],
+TABLE_KEYS = {"network": NETWORK, "rule": RULE, "run": RUN, "dynamics": DYNAMICS_OPTIONS["timestepped"],
               "task": simulator.tasks.TASKS["iris"].options}  # fmt: skip
 
 # the 25 keys the old flat Iris config wrote (IrisConfig().to_toml()), as old files hold them

@@ -427,3 +427,18 @@ def test_train_changes_none_of_its_arguments(rule, integrator, small_network):
     for before, after in zip(copies, (inputs, targets, state.v, state.u, small_network.conductance)):
         np.testing.assert_array_equal(before, after)
     assert (state.time, state.step) == (0.0, 0)
+
+
+def test_a_call_that_stops_partway_returns_what_ran_when_asked(small_network):
+    # the compiled banded loop: a factorisation that fails after the first presentation
+    result = train(small_network, [[1.0]] * 3, [[0.0]] * 3, alpha=1e300, on_failure="return")
+    assert (result.status, len(result.costs)) == (-1, 1) and "positive definiteness" in result.message
+    with pytest.raises(simulator.SimulationError, match="presentation 1: the grounded Laplacian"):
+        train(small_network, [[1.0]] * 3, [[0.0]] * 3, alpha=1e300)
+    # a fixed explicit dt: refused at the start when above the bound (bad input), but when the
+    # conductances grow past it during training, that is the physics stopping
+    dynamics, integrator = TimeStepped(T=10.0), Explicit(dt=0.5)
+    result = train(small_network, [[5.0]] * 3, [[0.0]] * 3, alpha=100.0, dynamics=dynamics, integrator=integrator,
+                   on_failure="return")  # fmt: skip
+    assert (result.status, len(result.costs)) == (-1, 1)
+    assert result.message.startswith("presentation 1: the conductances grew so that dt=0.5 is above the stability")

@@ -75,6 +75,11 @@ def test_teacher_student_targets_are_reachable_and_seeded():
     options = {"n_train": 20, "n_test": 10, "input_scale": 5.0, "spread": 0.5}
     task = TASKS["regression"].from_config(options, network=net, seed=4, boundary=CURRENTS)
     assert task.n_train == 20 and task.evaluate(net, transfer_matrix(net))["cost_test"] > 0
+    # with fixed input pressures (the advection mode's other boundary) the teacher answers in kind
+    pressures = {"inputs_as": "pressures", "outputs_as": "nodes"}
+    task = TASKS["regression"].from_config(options, network=net, seed=4, boundary=pressures)
+    _, _, teacher = teacher_student_data(net, 1, seed=4)
+    assert task.evaluate(teacher, transfer_matrix(teacher, **pressures))["cost_test"] < 1e-28
 
 
 def test_seeded_split_and_the_users_own_split(tmp_path):

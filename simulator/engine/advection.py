@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..advection import AdvectionState, Releases, Transport, drain_reachable, release, transport
+from ..advection import AdvectionState, Releases, Transport, stuck_outputs
 from ..base import SimulationError
 from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
 from .method import Method
@@ -44,6 +44,30 @@ class AdvectionMethod(Method):
     def releases(self) -> Releases:
         return Releases.from_rows(self.log)
 
+    def present_all(self, inputs, targets, log) -> None:
+        """Refuse, before any step, an example whose outputs have no way out for the chemical."""
+        solver = None if self.mode.inputs_as == "pressures" else LaplacianSolver(self.network)
+        for k, x in enumerate(inputs):
+            stuck = self._stuck(self.network, x, solver)
+            if stuck:
+                raise ValueError(
+                    f"output node(s) {stuck} have no downstream path to a drain for example {k} (inputs {x.tolist()}); "
+                    "released chemical would never leave"
+                )
+        super().present_all(inputs, targets, log)
+
+    def _stuck(self, network, inputs, solver=None) -> list[int]:
+        """Output terminals with no flow path to a drain, judged on the steady flow."""
+        if self.mode.inputs_as == "pressures":
+            boundary = PressureBoundary(network, network.conductance, inputs)
+            external_out = np.maximum(-boundary.injected, 0.0)
+            external_out[external_out < 1e-12 * external_out.max()] = 0.0
+            v = boundary.v
+        else:
+            currents = network.node_currents(inputs)
+            external_out, v = np.maximum(-currents, 0.0), (solver or LaplacianSolver(network)).solve(currents)
+        return stuck_outputs(network, _without_round_off(network.conductance * network.drops(v)), external_out)
+
     def present(self, k, inputs, targets):
         network, state, mode = self.network, self.state, self.mode
         currents = network.node_currents(inputs) if mode.inputs_as == "currents" else None
@@ -55,10 +79,11 @@ class AdvectionMethod(Method):
             flow = _without_round_off(w * current.drops(v))
             if step == 0:
                 outputs = self._outputs(current, v)
-                self._check_drains(k, current, currents, solver, flow, external_out)
+                if k:  # the first was checked before any step; remodelling may cut an output off
+                    self._check_drains(k, current, inputs, v if mode.pressure_steps == 0 else None, external_out)
             if state.step % mode.release_every == 0:
                 self._release(current, v, inputs, targets, w, solver, boundary)
-            proposed = w + mode.xi * transport(state, network, flow, external_out, self.scratch)
+            proposed = w + mode.xi * state.transport(network, flow, external_out, self.scratch)
             floored += int(np.count_nonzero(proposed < self.setup.w_min))
             w = np.maximum(proposed, self.setup.w_min)
             state.step += 1
@@ -90,27 +115,24 @@ class AdvectionMethod(Method):
             raise SimulationError(f"the pressure blew up at transport step {state.step}")
         return state.v - state.v.mean(), None, None, external_out
 
-    def _check_drains(self, k, network, currents, solver, flow, external_out) -> None:
-        """Refuse outputs from which no flow leads to a drain: their chemical would never leave.
-        Judged on the steady flow (not a relaxing transient)."""
-        if self.mode.pressure_steps:
-            solver = solver or LaplacianSolver(network)
-            flow = _without_round_off(network.conductance * network.drops(solver.solve(currents)))
-        reachable = drain_reachable(network, flow, external_out)
-        terminals = network.output_pairs.ravel()
-        stuck = np.unique(terminals[~reachable[terminals]])
-        if len(stuck):
-            raise ValueError(
-                f"output node(s) {stuck.tolist()} have no downstream path to a drain for input {k}; "
-                "released chemical would never leave"
-            )
+    def _check_drains(self, k, network, inputs, steady_v, external_out) -> None:
+        """Stop when remodelling has left an output with no way out (``steady_v``: the steady
+        pressures when this step solved them, else None: solved here, not a relaxing transient)."""
+        if steady_v is None:
+            stuck = self._stuck(network, inputs)
+        else:
+            flow = _without_round_off(network.conductance * network.drops(steady_v))
+            stuck = stuck_outputs(network, flow, external_out)
+        if stuck:
+            raise SimulationError(f"presentation {k}: the flow no longer carries chemical from output node(s) {stuck} "
+                                  "to a drain")  # fmt: skip
 
     def _release(self, network, v, inputs, targets, w, solver, boundary) -> None:
         """Release at the outputs, and log the cost and the alignment of the change since the
         last release with the negative gradient there."""
         state = self.state
         error = self._outputs(network, v) - targets
-        release(state, network, error, self.mode.lam, self.node_outputs)
+        state.release(network, error, self.mode.lam, self.node_outputs)
         if boundary is None:
             gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network))
         else:

@@ -141,6 +141,7 @@ class TimeSteppedMethod(Method):
         super().__init__(setup, state)
         self.out_plus = self.network.output_pairs[:, 0].astype(np.int32)  # the kernels' index type
         self.out_minus = self.network.output_pairs[:, 1].astype(np.int32)
+        self.check_start()
 
     def carried_state(self, state) -> FieldState:
         if state is None:
@@ -153,23 +154,37 @@ class TimeSteppedMethod(Method):
     def frame_sizes(self) -> dict[str, int]:
         return {"pressure": self.network.n_nodes, "concentration": self.network.n_nodes}
 
+    def bound(self, w) -> float:
+        """The explicit stability bound at conductances ``w``: of both fields ("coupled"), or of
+        the pressure alone."""
+        physics = self.setup.physics
+        if self.stability == "coupled":
+            return coupled_stable_dt(physics, self.network, w)
+        return stable_dt(self.network, physics.c_v, 1.0, w)
+
+    def check_start(self) -> None:
+        """A fixed explicit ``dt`` above the starting network's bound is bad input, refused with
+        the bound before any step (later, growing conductances are the physics: :meth:`plan`)."""
+        integrator, physics = self.setup.integrator, self.setup.physics
+        if integrator.name == "explicit" and integrator.dt is not None:
+            detail = f" (2 c / (kappa * Gershgorin bound), c_v={physics.c_v}, c_u={physics.c_u}, kappa={physics.kappa})"
+            checked_dt(integrator.dt, self.bound(self.network.conductance), detail)
+
     def plan(self, k: int, w, least_steps: int = 1) -> Plan:
         """The steps of presentation ``k`` at conductances ``w`` (explicit: from the stability
         bound, stopping a runaway; implicit: the fixed step)."""
-        setup = self.setup
-        integrator, schedule = setup.integrator, setup.dynamics
+        integrator, schedule = self.setup.integrator, self.setup.dynamics
+        dt = integrator.dt
         if integrator.name == "explicit":
-            physics = setup.physics
-            if self.stability == "coupled":
-                bound = coupled_stable_dt(physics, self.network, w)
-            else:
-                bound = stable_dt(self.network, physics.c_v, 1.0, w)
+            bound = self.bound(w)
             self._check_runaway(k, integrator.safety * bound, w)
-            detail = (f" (2 c / (kappa * Gershgorin bound), c_v={physics.c_v}, c_u={physics.c_u}, "
-                      f"kappa={physics.kappa})")  # fmt: skip
-            dt = integrator.safety * bound if integrator.dt is None else checked_dt(integrator.dt, bound, detail)
-        else:
-            dt = integrator.dt
+            if dt is None:
+                dt = integrator.safety * bound
+            elif dt >= bound:
+                raise SimulationError(
+                    f"presentation {k}: the conductances grew so that dt={dt:.6g} is above the stability bound "
+                    f"{bound:.6g} (largest conductance {np.max(w):.3g}); lower the learning rate or dt"
+                )
         dt, n_steps = whole_steps(schedule.T, dt, least_steps)
         return Plan(dt, n_steps, min(n_steps, round(schedule.feedback_delay / dt)))
 

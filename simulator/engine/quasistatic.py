@@ -42,15 +42,19 @@ class QuasistaticBanded(Method):
         position, bandwidth = network.topology.band_order(network.n_nodes)
         currents = np.stack([network.node_currents(x) for x in inputs])
         w = network.conductance.copy()
-        ok = kernels.quasistatic_chemical_steps(
+        done = kernels.quasistatic_chemical_steps(
             network.topology.edges, w, position, bandwidth, currents, network.output_pairs[:, 0].astype(np.int32),
             network.output_pairs[:, 1].astype(np.int32), targets, setup.alpha, setup.eta, setup.physics.kappa,
             setup.w_min, log.outputs, log.floored,
         )  # fmt: skip
-        if not ok:
-            raise SimulationError("the grounded Laplacian lost positive definiteness (non-finite conductances?)")
-        self.network = network.with_conductance(w)
-        log.done = len(inputs)
+        try:
+            self.network, log.done = network.with_conductance(w), done
+        except ValueError:  # the last update was not finite: only the starting network is known
+            log.done = 0
+        if done < len(inputs):
+            raise SimulationError(
+                f"presentation {done}: the grounded Laplacian lost positive definiteness (non-finite conductances?)"
+            )
 
 
 class QuasistaticDirect(Method):

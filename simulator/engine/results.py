@@ -60,11 +60,13 @@ class TrainResult:
     """What a sequence of presentations produced (the ``OdeResult`` pattern).
 
     network : the network with its final conductances
-    outputs : [B] x [p] output drops per example (steady outputs before the update in the
+    outputs : [B, p] output drops per example (steady outputs before the update in the
         quasistatic dynamics; at the end of the presentation when time-stepped; at the start
         of the presentation in the advection mode)
     costs : [B] ``1/2 |outputs - targets|^2`` per example
-    floored : [B] pipe updates caught by the conductance floor per example
+    floored : [B] pipe updates caught by the conductance floor per example: one update per
+        pipe and presentation (deferred weights), one per pipe and transport step (advection,
+        summed over the presentation), or, with live weights, the pipes at the floor at the end
     state : the carried fields after the last presentation (:class:`FieldState`, or
         ``AdvectionState``), None in the quasistatic dynamics
     dt : [B] the time step of each presentation (time-stepped), else None

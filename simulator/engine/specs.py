@@ -25,6 +25,7 @@ from ..base import checked_choice, checked_int, checked_nonnegative, checked_pos
 __all__ = [
     "RelaxationTimes",
     "resolve_duration",
+    "check_delay",
     "Physics",
     "Explicit",
     "Implicit",
@@ -40,20 +41,28 @@ __all__ = [
 
 @dataclass(frozen=True)
 class RelaxationTimes:
-    """A duration of ``value`` relaxation times ``c_v / lambda_2`` of the network it is used on
-    (its slowest mode's decay time: a presentation of 50 of them is near the quasistatic limit)."""
+    """A duration of ``value / per`` relaxation times ``c_v / lambda_2`` of the network it is
+    used on (its slowest mode's decay time: a presentation of 50 of them is near the
+    quasistatic limit). ``per``: for steps given as so many per relaxation time."""
 
     value: float
+    per: float = 1.0
 
     def __post_init__(self):
         object.__setattr__(self, "value", checked_nonnegative("a duration in relaxation times", self.value))
+        object.__setattr__(self, "per", checked_positive("per (steps per relaxation time)", self.per))
+
+    @property
+    def amount(self) -> float:
+        """The duration in relaxation times."""
+        return self.value / self.per
 
 
 def resolve_duration(duration, relaxation_time: float | None) -> float:
-    """``duration`` in time units: a number as it is, :class:`RelaxationTimes` times the
-    relaxation time. The only place the conversion happens."""
+    """``duration`` in time units: a number as it is, :class:`RelaxationTimes` converted with
+    the relaxation time. The only place the conversion happens."""
     if isinstance(duration, RelaxationTimes):
-        return duration.value * relaxation_time
+        return duration.value * relaxation_time / duration.per
     return duration
 
 
@@ -63,6 +72,16 @@ def _checked_duration(name: str, value, positive: bool = True):
             raise ValueError(f"{name} must be > 0, got {value!r}")
         return value
     return checked_positive(name, value) if positive else checked_nonnegative(name, value)
+
+
+def _amount(duration) -> float:
+    return duration.amount if isinstance(duration, RelaxationTimes) else duration
+
+
+def check_delay(delay, T) -> None:
+    """The feedback delay must fit in the presentation (checked when both are in one unit)."""
+    if type(delay) is type(T) and not _amount(delay) <= _amount(T):
+        raise ValueError(f"feedback_delay must be in [0, T={_amount(T)}], got {_amount(delay)!r}")
 
 
 @dataclass(frozen=True)
@@ -142,7 +161,9 @@ class Implicit:
         if self.dt is not None:
             _checked_duration("dt", self.dt)
         else:
-            checked_positive("steps_per_relaxation_time", self.steps_per_relaxation_time)
+            steps = checked_positive("steps_per_relaxation_time", self.steps_per_relaxation_time)
+            object.__setattr__(self, "dt", RelaxationTimes(1.0, per=steps))
+            object.__setattr__(self, "steps_per_relaxation_time", None)
         checked_int("chunk_steps", self.chunk_steps, 1)
 
 
@@ -214,23 +235,19 @@ class TimeStepped:
             deprecated("TimeStepped(tau=...)", "TimeStepped(feedback_delay=...)", stacklevel=4)
             object.__setattr__(self, "feedback_delay", tau)
         object.__setattr__(self, "T", _checked_duration("T", self.T))
-        delay = _checked_duration("feedback_delay", self.feedback_delay, positive=False)
-        object.__setattr__(self, "feedback_delay", delay)
-        if type(self.T) is type(delay) and _value(delay) > _value(self.T):
-            raise ValueError(f"feedback_delay must be in [0, T={_value(self.T)}], got {_value(delay)!r}")
+        object.__setattr__(self, "feedback_delay", _checked_duration("feedback_delay", self.feedback_delay, False))
+        check_delay(self.feedback_delay, self.T)
 
     def resolved(self, relaxation_time: float | None) -> "TimeStepped":
         """The same schedule in time units."""
         delay = resolve_duration(self.feedback_delay, relaxation_time)
-        return replace(self, T=resolve_duration(self.T, relaxation_time), feedback_delay=delay)
+        resolved = replace(self, T=resolve_duration(self.T, relaxation_time), feedback_delay=delay)
+        check_delay(resolved.feedback_delay, resolved.T)
+        return resolved
 
     @property
     def in_relaxation_times(self) -> bool:
         return isinstance(self.T, RelaxationTimes) or isinstance(self.feedback_delay, RelaxationTimes)
-
-
-def _value(duration) -> float:
-    return duration.value if isinstance(duration, RelaxationTimes) else duration
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,17 @@ from .method import Method, Setup, coupled_stable_dt
 from .quasistatic import QuasistaticBanded, QuasistaticDirect, uses_banded
 from .relaxation import relaxation_time, stable_dt
 from .results import TrainResult
-from .specs import WEIGHTS, Explicit, Implicit, Physics, Quasistatic, RelaxationTimes, Save, TimeStepped
+from .specs import (
+    INTEGRATORS,
+    WEIGHTS,
+    Explicit,
+    Physics,
+    Quasistatic,
+    RelaxationTimes,
+    Save,
+    TimeStepped,
+    resolve_duration,
+)
 from .two_phase import TwoPhase
 
 __all__ = ["METHODS", "DYNAMICS", "train", "method_for", "resolve", "stable_step", "check_combination"]
@@ -78,12 +88,12 @@ def _checked_weights(weights):
 
 def check_combination(rule: Rule, dynamics, integrator, weights, save: Save) -> None:
     """The one place where concerns that are each valid on their own are checked together."""
-    if not isinstance(dynamics, (Quasistatic, TimeStepped, Advection)):
-        raise TypeError(
-            f"dynamics must be Quasistatic(...), TimeStepped(...) or Advection(...), got {type(dynamics).__name__}"
-        )
-    if not isinstance(integrator, (Explicit, Implicit)):
-        raise TypeError(f"integrator must be Explicit(...) or Implicit(...), got {type(integrator).__name__}")
+    if not isinstance(dynamics, tuple(DYNAMICS.values())):
+        names = " or ".join(f"{cls.__name__}(...)" for cls in DYNAMICS.values())
+        raise TypeError(f"dynamics must be {names}, got {type(dynamics).__name__}")
+    if not isinstance(integrator, tuple(INTEGRATORS.values())):
+        names = " or ".join(f"{cls.__name__}(...)" for cls in INTEGRATORS.values())
+        raise TypeError(f"integrator must be {names}, got {type(integrator).__name__}")
     if isinstance(dynamics, Quasistatic) and save.fields_every is not None:
         raise ValueError("the quasistatic dynamics has no fields in time to save; drop Save(fields_every=...)")
     if isinstance(dynamics, Advection) and rule.name != "chemical":
@@ -116,33 +126,18 @@ def resolve(network: Network, rule, dynamics, physics: Physics, integrator) -> t
     ``derived`` holds what was computed (``relaxation_time``, ``T``, ``feedback_delay``).
     A run resolves once, against its starting network, so that every epoch (and a resumed
     run) uses the same numbers."""
-    derived = {}
     if not isinstance(dynamics, TimeStepped):
-        return dynamics, integrator, derived
-    needs_relaxation = dynamics.in_relaxation_times or isinstance(integrator.dt, RelaxationTimes) or (
-        isinstance(integrator, Implicit) and integrator.steps_per_relaxation_time is not None
-    )  # fmt: skip
-    t_relax = relaxation_time(network, physics.c_v) if needs_relaxation else None
+        return dynamics, integrator, {}
+    relative = dynamics.in_relaxation_times or isinstance(integrator.dt, RelaxationTimes)
+    t_relax = relaxation_time(network, physics.c_v) if relative else None
     dynamics = dynamics.resolved(t_relax)
-    if not dynamics.feedback_delay <= dynamics.T:
-        raise ValueError(f"feedback_delay must be in [0, T={dynamics.T}], got {dynamics.feedback_delay!r}")
-    if isinstance(integrator, Implicit):
-        dt = t_relax / integrator.steps_per_relaxation_time if integrator.dt is None else integrator.dt
-        integrator = replace(integrator, dt=resolve_dt(dt, t_relax), steps_per_relaxation_time=None)
-    else:
-        min_dt = integrator.min_dt
-        if integrator.max_dt_shrink is not None:
-            floor = stable_step(network, rule, physics=physics, safety=integrator.safety) / integrator.max_dt_shrink
-            min_dt = floor if min_dt is None else max(min_dt, floor)
-        integrator = replace(integrator, dt=resolve_dt(integrator.dt, t_relax), min_dt=min_dt, max_dt_shrink=None)
-    if t_relax is not None:
-        derived["relaxation_time"] = t_relax
+    changes = {"dt": resolve_duration(integrator.dt, t_relax)}
+    if isinstance(integrator, Explicit) and integrator.max_dt_shrink is not None:
+        floor = stable_step(network, rule, physics=physics, safety=integrator.safety) / integrator.max_dt_shrink
+        changes.update(min_dt=floor if integrator.min_dt is None else max(integrator.min_dt, floor), max_dt_shrink=None)
+    derived = {} if t_relax is None else {"relaxation_time": t_relax}
     derived.update(T=dynamics.T, feedback_delay=dynamics.feedback_delay)
-    return dynamics, integrator, derived
-
-
-def resolve_dt(dt, t_relax):
-    return dt.value * t_relax if isinstance(dt, RelaxationTimes) else dt
+    return dynamics, replace(integrator, **changes), derived
 
 
 def train(
