@@ -158,7 +158,8 @@ def plot_task_run(path, out=None, *, dpi: int = 150) -> Path:
     (ax_cost, ax_epoch), (ax_net, ax_change) = fig.subplots(2, 2)
     _cost_panel(ax_cost, run)
     _, _, epoch = run.series("observables/epoch")
-    for key, style in (("cost_train", dict(color="tab:orange")), ("cost_test", dict(color="tab:blue", lw=2))):
+    for key, style in (("cost_test", dict(color="tab:blue", lw=2.5, alpha=0.7)),
+                       ("cost_train", dict(color="tab:orange", lw=1, ls="--"))):  # fmt: skip
         ax_epoch.plot(epoch, run.series(f"observables/{key}")[2], label=key.replace("_", " "), **style)
     ax_epoch.set_yscale("log")
     ax_epoch.set_xlabel("epoch")
