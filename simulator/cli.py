@@ -184,6 +184,10 @@ def _resume(path) -> int:
     from .runs import run_from_command_line
 
     stored = load_trajectory(path).config
+    if not isinstance(stored.get("run"), dict):
+        print(f"chemsignal resume: error: {path} was written by an earlier version (a flat Iris config); it can be "
+              "inspected and plotted, not resumed", file=sys.stderr)  # fmt: skip
+        return 2
     try:
         config = RunConfig.from_dict(stored)
     except ValueError as error:

@@ -156,7 +156,9 @@ def _migrated(values: dict) -> dict:
     flat = [key for key, value in values.items() if key != "sweep" and not (key in TABLES and isinstance(value, dict))]
     old = [key for key in flat if key in LEGACY]
     if old:
-        _notice(f"config keys {old} are the old flat Iris names; read as {[LEGACY[k] for k in old]}")
+        more = f", and {len(old) - 6} more" if len(old) > 6 else ""
+        moves = ", ".join(f"{key} as {LEGACY[key]}" for key in old[:6]) + more
+        _notice(f"this config has the old flat Iris keys; read {moves}")
         _move_legacy(values, {key: values.pop(key) for key in old})
     for (table, dynamics, key), new in RENAMED.items():
         entries = values.get(table)

@@ -115,6 +115,10 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
 def describe(config: dict) -> str:
     """``"chemical rule, quasistatic, lr 0.003"`` (or the advection mode's rates) from a run file's config."""
     rule, dynamics = config.get("rule", {}), config.get("dynamics", {})
+    if not isinstance(rule, dict):  # a file from before run configs held flat keys
+        advection = rule == "advection"
+        rule = {"name": rule, "lr": config.get("lr", np.nan)}
+        dynamics = {**config, "name": "advection"} if advection else {"name": config.get("dynamics", "?")}
     if dynamics.get("name") == "advection":
         return (f"advection mode, xi {dynamics['xi']:g}, lam {dynamics['lam']:g}, release every "
                 f"{dynamics['release_every']}")  # fmt: skip

@@ -20,6 +20,7 @@ import contextlib
 import signal
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .advection import AdvectionState
-from .base import SimulationError, __version__
+from .base import ChemsignalDeprecationWarning, SimulationError, __version__
 from .config import RunConfig, engine_objects
 from .engine import FieldState, resolve, train
 from .network import Network, lattice_network
@@ -375,7 +376,9 @@ class _Run:
 
 def _check_same_config(path, given: RunConfig, recorded: dict) -> None:
     """Refuse to resume a file made with another config, naming every key that differs."""
-    stored = RunConfig.from_dict(recorded).to_dict()  # an old file's flat keys read as today's
+    with warnings.catch_warnings():  # an old file's flat keys are read as today's (said once, elsewhere)
+        warnings.simplefilter("ignore", ChemsignalDeprecationWarning)
+        stored = RunConfig.from_dict(recorded).to_dict()
     mine = given.to_dict()
     differing = [
         (f"{table}.{key}", stored[table].get(key), mine[table].get(key))

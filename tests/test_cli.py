@@ -189,3 +189,20 @@ def test_a_sigterm_that_python_swallows_still_stops_the_run(tmp_path):
         simulator.run({"run": {"epochs": 5}}, out=out, progress=SignalInsideAWeakrefCallback())
     run = load_trajectory(out)
     assert run.status[0] == "interrupted" and list(run.series("observables/epoch")[2]) == [0, 1]
+
+
+def test_files_of_the_old_flat_config_are_described_but_not_resumed(tmp_path, capsys):
+    from simulator.plots import describe
+    from simulator.trajectory import Series, TrajectoryWriter
+
+    flat = {"rule": "advection", "dynamics": "quasistatic", "lr": 0.003, "xi": 0.003, "lam": 1.0, "release_every": 20}
+    assert describe(flat) == "advection mode, xi 0.003, lam 1, release every 20"
+    assert describe({**flat, "rule": "ep"}) == "ep rule, quasistatic, lr 0.003"
+    path = tmp_path / "old.h5"
+    net = simulator.lattice_network(side=3, n_inputs=1, n_outputs=1)
+    with TrajectoryWriter(path, network=net, config={"epochs": 9, "lr": 0.003}, seed=0,
+                          series=[Series("observables/epoch", (), "epoch", dtype="int64")]) as out:  # fmt: skip
+        out.append("epoch", step=[0], observables__epoch=[0])
+    assert main(["resume", str(path)]) == 2
+    assert "written by an earlier version (a flat Iris config); it can be inspected" in capsys.readouterr().err
+    assert main(["inspect", str(path)]) == 0 and "final    epoch 0 of 9" in capsys.readouterr().out
