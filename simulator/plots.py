@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
 def describe(config: dict) -> str:
     """``"chemical rule, quasistatic, lr 0.003"`` (or the advection mode's rates) from a run file's config."""
     rule, dynamics = config.get("rule", {}), config.get("dynamics", {})
-    if not isinstance(rule, dict):  # a file from before run configs held flat keys
+    if not isinstance(rule, Mapping):  # a file from before run configs held flat keys
         advection = rule == "advection"
         rule = {"name": rule, "lr": config.get("lr", np.nan)}
         dynamics = {**config, "name": "advection"} if advection else {"name": config.get("dynamics", "?")}

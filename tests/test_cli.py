@@ -63,6 +63,7 @@ def test_scenario_refuses_to_overwrite_and_writes_where_asked(tmp_path):
     first = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     assert f"trajectory: {out}" in first.stdout and out.with_suffix(".png").is_file()
+    assert first.stdout.startswith("iris, chemical rule, quasistatic, lr 0.003, seed 0, 2 epochs -> ")
     again = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
     assert again.returncode == 2 and "exists; pass --overwrite" in again.stderr
     assert first.stderr == ""  # no progress bar when stderr is not a terminal
