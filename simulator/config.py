@@ -174,7 +174,7 @@ def _move_legacy(values: dict, flat: dict) -> None:
         relaxing = flat.pop("dynamics", "quasistatic") == "timestepped"
         flat["dynamics"] = "advection"
         flat["pressure_steps"] = flat.get("pressure_steps", 50) if relaxing else 0
-    dynamics = values.get("dynamics")
+    dynamics = values.get("dynamics", {})
     name = flat.get("dynamics", dynamics.get("name", "quasistatic") if isinstance(dynamics, dict) else None)
     for key, value in flat.items():
         table, _, new = LEGACY[key].partition(".")

@@ -54,6 +54,9 @@ def test_an_old_flat_config_file_loads_with_one_notice(tmp_path):
         "dynamics": {"name": "timestepped", "presentation": 3.0, "feedback_delay": 1.0, "c_u": 2.0},
     })  # fmt: skip
     assert config == expected
+    # keys of the default (quasistatic) dynamics are kept when the old file does not name it
+    with pytest.warns(simulator.ChemsignalDeprecationWarning):
+        assert RunConfig.from_dict({"kappa": 0.5, "epochs": 5})["dynamics.kappa"] == 0.5
     # the advection mode was a rule; "timestepped" meant relaxing pressures
     with pytest.warns(simulator.ChemsignalDeprecationWarning):
         advection = RunConfig.from_dict({"rule": "advection", "dynamics": "timestepped", "xi": 0.003})
