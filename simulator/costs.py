@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import registered
-
-__all__ = ["Cost", "SquaredError", "COSTS", "checked_cost"]
+__all__ = ["Cost", "SquaredError", "COSTS"]
 
 
 class Cost:
@@ -49,8 +47,3 @@ class SquaredError(Cost):
 
 
 COSTS: dict[str, Cost] = {"squared_error": SquaredError()}
-
-
-def checked_cost(cost) -> Cost:
-    """A :class:`Cost`, given itself or its name in :data:`COSTS`."""
-    return registered("cost", cost, COSTS, Cost)

@@ -86,9 +86,8 @@ class Task:
 
     name: ClassVar[str] = ""
     options: ClassVar[dict[str, Option]] = {}
-    #: the metric a run reports first (progress bars, summaries, sweeps); ``higher_is_better``
+    #: the metric a run reports first (progress bars, summaries, sweeps)
     headline: ClassVar[str] = "cost_test"
-    higher_is_better: ClassVar[bool] = False
 
     def __init__(self, inputs_train, targets_train, inputs_test, targets_test):
         self.inputs_train = np.asarray(inputs_train, dtype=np.float64)
@@ -272,7 +271,7 @@ class IrisClassification(Task):
     class means), beside a stricter variant (training class means)."""
 
     name = "iris"
-    headline, higher_is_better = "accuracy_test", True
+    headline = "accuracy_test"
     options = {
         "per_class_train": Option(int, 25, low=1, doc="training examples per class (the rest test)"),
         "scale": Option(float, 5.0, positive=True, doc="input currents span [0, scale]"),
