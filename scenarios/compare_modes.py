@@ -13,12 +13,13 @@ the gradient, and the two conductance-change maps.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import simulator
+from simulator.commandline import ArgumentParser
 from simulator.plots import plot_comparison
+from simulator.scenario import checked_targets
 
 ADVECTION = {  # the settings iris_advection.py found best
     "dynamics.name": "advection", "dynamics.xi": 0.003, "dynamics.release_every": 20,
@@ -27,7 +28,7 @@ ADVECTION = {  # the settings iris_advection.py found best
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=40)
     parser.add_argument("--out", type=Path, default=Path("outputs/compare_modes"), help="folder for the two files")
@@ -42,18 +43,20 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    paths = {}
+    paths = {name: args.out / f"{name}{'_smoke' if args.smoke else ''}.h5" for name in configs}
+    figure = args.out.parent / ("compare_modes_smoke.png" if args.smoke else "compare_modes.png")
+    code = checked_targets([*paths.values(), figure], args.overwrite)
+    if code:
+        return code
     for name, config in configs.items():
-        paths[name] = args.out / f"{name}{'_smoke' if args.smoke else ''}.h5"
         try:
             run = simulator.run(config, out=paths[name], overwrite=args.overwrite, command_line=sys.argv)
         except simulator.TrajectoryError as error:
             print(f"error: {error}", file=sys.stderr)
-            return 2
+            return error.exit_code
         accuracy = run.epochs["accuracy_test"]
         print(f"{name:>9}: test accuracy {accuracy[0]:.3f} -> {accuracy[-1]:.3f} ({run.wall_time:.1f} s)")
-    name = "compare_modes_smoke.png" if args.smoke else "compare_modes.png"
-    figure = plot_comparison(paths["diffusion"], paths["advection"], args.out.parent / name)
+    figure = plot_comparison(paths["diffusion"], paths["advection"], figure, overwrite=args.overwrite)
     print(f"run files: {paths['diffusion']}, {paths['advection']}\nfigure:    {figure}")
     return 0
 

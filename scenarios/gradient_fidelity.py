@@ -13,7 +13,6 @@ the fitted log-log slopes (EP and CL near 1; the chemical rule at round-off for 
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -21,7 +20,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 import simulator
+from simulator.commandline import ArgumentParser
+from simulator.outputs import save_figure
 from simulator.rules import coupled_cost_gradient
+from simulator.scenario import checked_targets
 from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
 MEASURES = ("chemical", "ep", "coupled", "coupled_vs_weighted", "coupled_cosine")
@@ -65,7 +67,7 @@ def slope(etas, errors) -> float:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--networks", type=int, default=8, help="random networks (default %(default)s)")
     parser.add_argument("--out", type=Path, help="run file (default outputs/gradient_fidelity[_smoke].h5)")
@@ -79,6 +81,9 @@ def main(argv=None) -> int:
     out = args.out or Path("outputs") / ("gradient_fidelity_smoke.h5" if args.smoke else "gradient_fidelity.h5")
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
+    code = checked_targets([out, out.with_suffix(".png")], args.overwrite)
+    if code:
+        return code
     results = np.stack([measure(net, etas, args.seed + 1000 + k) for k, net in enumerate(nets)], axis=1)
     # results: [eta, network, measure]
     config = {
@@ -97,8 +102,8 @@ def main(argv=None) -> int:
                         **{f"observables/{name}": results[:, :, i] for i, name in enumerate(MEASURES)})  # fmt: skip
     except TrajectoryError as error:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    figure = plot(out)
+        return error.exit_code
+    figure = plot(out, overwrite=args.overwrite)
     worst_chemical = results[:, :, 0].max()
     print(f"{len(nets)} networks, eta {etas[0]:g}..{etas[-1]:g}")
     print(f"chemical rule: largest relative error {worst_chemical:.1e} (round-off) over every eta")
@@ -111,7 +116,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def plot(path) -> Path:
+def plot(path, overwrite: bool = False) -> Path:
     """Relative error against eta, one line per network, from the run file."""
     run = load_trajectory(path)
     _, _, etas = run.series("observables/eta")
@@ -139,9 +144,7 @@ def plot(path) -> Path:
     ax_cosine.set_xlabel("nudge eta")
     ax_cosine.set_ylabel("cosine(CL update, -dC/dw)")
     ax_cosine.set_title("CL follows C_G, not C")
-    out = Path(path).with_suffix(".png")
-    fig.savefig(out, dpi=130)
-    return out
+    return save_figure(fig, Path(path).with_suffix(".png"), overwrite, dpi=130)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ fields) and the Fig. 2-style figure; prints the final-epoch accuracy.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from simulator import RunConfig
+from simulator.commandline import ArgumentParser
 from simulator.scenario import config_from_file_and_flags, default_out, run_and_draw
 
 # chosen on held-out seeds 10-17 (README: "Iris with advection")
@@ -33,7 +33,7 @@ FLAGS = {
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, help="network, split and shuffling seed (0)")
     parser.add_argument("--epochs", type=int, help=f"({DEFAULTS['run.epochs']})")
     parser.add_argument("--xi", type=float, help=f"conductance change per unit chemical ({DEFAULTS['dynamics.xi']})")

@@ -18,6 +18,7 @@ import argparse
 import sys
 
 from simulator import RunConfig
+from simulator.commandline import ArgumentParser
 from simulator.scenario import config_from_file_and_flags, default_out, run_and_draw
 
 DEFAULTS = RunConfig.from_dict({})
@@ -31,7 +32,7 @@ FLAGS = {
 
 
 def parse(argv=None) -> tuple[argparse.Namespace, RunConfig]:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, help=f"network, split and shuffling seed ({DEFAULTS['run.seed']})")
     parser.add_argument("--epochs", type=int, help=f"training epochs ({DEFAULTS['run.epochs']})")
     parser.add_argument("--lr", type=float, help=f"alpha*eta, the step along -dC/dw ({DEFAULTS['rule.lr']})")

@@ -14,7 +14,6 @@ mean over seeds, and the spread) and prints a table of final-epoch test accuraci
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -25,6 +24,9 @@ from matplotlib.figure import Figure
 
 import simulator
 from simulator.base import parse_seeds, pin_threads
+from simulator.commandline import ArgumentParser, positive_int
+from simulator.outputs import save_figure
+from simulator.scenario import checked_targets
 
 RULE_ORDER = ("chemical", "ep", "coupled", "gradient")
 COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gradient": "black"}
@@ -49,7 +51,7 @@ def one_run(job) -> tuple[str, int, Path, str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="START:STOP or a,b,c (default 0:10)")
     parser.add_argument("--eta", type=float, default=0.1, help="nudge for every rule (default %(default)s)")
     parser.add_argument("--epochs", type=int, default=150)
@@ -57,7 +59,7 @@ def main(argv=None) -> int:
     parser.add_argument("--presentation", type=float, default=50.0, help="time-stepped: T in relaxation times")
     parser.add_argument("--out", type=Path, default=Path("outputs/iris_rules"), help="folder for the run files")
     parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     parser.add_argument("--smoke", action="store_true", help="two seeds, three epochs (CI)")
     args = parser.parse_args(argv)
     seeds = args.seeds[:2] if args.smoke else args.seeds
@@ -73,10 +75,10 @@ def main(argv=None) -> int:
         for rule in RULE_ORDER
         for seed in seeds
     ]
-    existing = [args.out / f"{r}_seed{s}.h5" for r, s, *_ in jobs if (args.out / f"{r}_seed{s}.h5").exists()]
-    if existing and not args.overwrite:
-        print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
-        return 2
+    figure = args.out.parent / ("iris_rules_smoke.png" if args.smoke else "iris_rules.png")
+    code = checked_targets([*(args.out / f"{r}_seed{s}.h5" for r, s, *_ in jobs), figure], args.overwrite)
+    if code:
+        return code
     with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:
         done = list(pool.map(one_run, jobs))
     curves = {rule: [] for rule in RULE_ORDER}
@@ -99,12 +101,12 @@ def main(argv=None) -> int:
         amount = "nothing" if high == 0 else f"{low}-{high} floats (one per pipe)" if low < high else f"{low} floats"
         stopped = f"{len(failed[rule])} (seeds {failed[rule]})" if failed[rule] else "0"
         print(f"| {rule} | {final.mean():.3f} | {final.min():.3f} | {final.max():.3f} | {amount} | {stopped} |")
-    figure = plot(curves, args.out.parent / ("iris_rules_smoke.png" if args.smoke else "iris_rules.png"), args.eta)
+    figure = plot(curves, figure, args.eta, args.overwrite)
     print(f"\nrun files: {args.out}/\nfigure:    {figure}")
     return 0
 
 
-def plot(curves: dict, out: Path, eta: float) -> Path:
+def plot(curves: dict, out: Path, eta: float, overwrite: bool) -> Path:
     """Mean test accuracy per epoch (left) and each seed's final accuracy (right) per rule."""
     fig = Figure(figsize=(11, 4.5), layout="constrained")
     ax, ax_final = fig.subplots(1, 2, width_ratios=(2, 1))
@@ -126,8 +128,7 @@ def plot(curves: dict, out: Path, eta: float) -> Path:
     ax_final.set_xticks(range(len(RULE_ORDER)), RULE_ORDER)
     ax_final.set_ylabel("final-epoch test accuracy")
     ax_final.set_title("each seed (line: mean)")
-    fig.savefig(out, dpi=130)
-    return out
+    return save_figure(fig, out, overwrite, dpi=130)
 
 
 if __name__ == "__main__":

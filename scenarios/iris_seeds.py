@@ -12,7 +12,6 @@ Runs in a process pool (``--workers``, default: one per core), one BLAS thread p
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -23,6 +22,8 @@ import numpy as np
 
 import simulator
 from simulator.base import parse_seeds, pin_threads
+from simulator.commandline import ArgumentParser, positive_int
+from simulator.scenario import checked_targets
 
 # each kind: the keys it sets on the default run config (Iris, chemical rule, 150 epochs)
 KINDS = {
@@ -48,7 +49,7 @@ def one_run(job) -> tuple[str, int, float, float, float]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=parse_seeds, default=list(range(10)), help="START:STOP or a,b,c (0:10)")
     parser.add_argument(
         "--dynamics", choices=(*KINDS, "both", "all"), default="both",
@@ -56,16 +57,15 @@ def main(argv=None) -> int:
     )  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("outputs/iris_seeds"), help="folder for the run files")
     parser.add_argument("--overwrite", action="store_true", help="replace existing run files")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     parser.add_argument("--smoke", action="store_true", help="two seeds, two epochs, short presentations (CI)")
     args = parser.parse_args(argv)
     seeds = args.seeds[:2] if args.smoke else args.seeds
     kinds = {"both": ("quasistatic", "timestepped"), "all": tuple(KINDS)}.get(args.dynamics, (args.dynamics,))
     args.out.mkdir(parents=True, exist_ok=True)
-    existing = [p for p in (args.out / f"{k}_seed{s}.h5" for k in kinds for s in seeds) if p.exists()]
-    if existing and not args.overwrite:
-        print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
-        return 2
+    code = checked_targets([args.out / f"{k}_seed{s}.h5" for k in kinds for s in seeds], args.overwrite)
+    if code:
+        return code
     jobs = [(k, s, args.out, args.overwrite, args.smoke) for k in kinds for s in seeds]
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:

@@ -16,7 +16,6 @@ same pipes and terminals, so every target is reachable. This script runs ``csv.t
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ import networkx as nx
 import numpy as np
 
 import simulator
+from simulator.commandline import ArgumentParser
 from simulator.scenario import config_from_file_and_flags, default_out, run_and_draw
 from simulator.tasks import teacher_student_data
 
@@ -60,7 +60,7 @@ def make_data(folder: Path, seed: int = 0, examples: int = 200) -> None:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(EXAMPLE / "csv.toml"), help="the run config (default: the example)")
     parser.add_argument("--seed", type=int, help="split and shuffling seed (0)")
     parser.add_argument("--epochs", type=int, help="(from the config)")

@@ -17,7 +17,6 @@ Writes one run file per point in ``outputs/quasistatic_limit/`` and the figure
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +27,9 @@ from matplotlib.figure import Figure
 
 import simulator
 from simulator.base import pin_threads
+from simulator.commandline import ArgumentParser, positive_int
+from simulator.outputs import save_figure
+from simulator.scenario import checked_targets
 
 
 def config(values: dict) -> simulator.RunConfig:
@@ -49,13 +51,13 @@ def final_weights_and_accuracy(path: Path) -> tuple[np.ndarray, np.ndarray, floa
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--speeds-at", type=float, default=10.0, help="T (relaxation times) of the speed study")
     parser.add_argument("--out", type=Path, default=Path("outputs/quasistatic_limit"))
     parser.add_argument("--overwrite", action="store_true")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     parser.add_argument("--smoke", action="store_true", help="one epoch, three presentation times, one speed (CI)")
     args = parser.parse_args(argv)
     epochs = 1 if args.smoke else args.epochs
@@ -77,10 +79,10 @@ def main(argv=None) -> int:
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    existing = [args.out / f"{name}.h5" for name, *_ in jobs if (args.out / f"{name}.h5").exists()]
-    if existing and not args.overwrite:
-        print(f"error: {existing[0]} exists (and {len(existing) - 1} more); pass --overwrite", file=sys.stderr)
-        return 2
+    figure = args.out.parent / ("quasistatic_limit_smoke.png" if args.smoke else "quasistatic_limit.png")
+    code = checked_targets([*(args.out / f"{name}.h5" for name, *_ in jobs), figure], args.overwrite)
+    if code:
+        return code
     with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:
         paths = dict(zip([name for name, *_ in jobs], pool.map(one_run, jobs)))
 
@@ -107,13 +109,12 @@ def main(argv=None) -> int:
     print("|---|---|---|---|")
     for ratio, kappa, d, accuracy in speed_rows:
         print(f"| {ratio:g} | {kappa:g} | {d:.3g} | {accuracy:.3f} |")
-    name = "quasistatic_limit_smoke.png" if args.smoke else "quasistatic_limit.png"
-    figure = plot(rows, reference_accuracy, args.out.parent / name)
+    figure = plot(rows, reference_accuracy, figure, args.overwrite)
     print(f"\nrun files: {args.out}/\nfigure:    {figure}")
     return 0
 
 
-def plot(rows, reference_accuracy: float, out: Path) -> Path:
+def plot(rows, reference_accuracy: float, out: Path, overwrite: bool) -> Path:
     T, distance, accuracy = (np.array(column) for column in zip(*rows))
     fig = Figure(figsize=(10, 4.2), layout="constrained")
     ax_distance, ax_accuracy = fig.subplots(1, 2)
@@ -131,8 +132,7 @@ def plot(rows, reference_accuracy: float, out: Path) -> Path:
     ax_accuracy.set_ylim(0, 1.02)
     ax_accuracy.legend(loc="lower right")
     ax_accuracy.set_title("Iris accuracy")
-    fig.savefig(out, dpi=130)
-    return out
+    return save_figure(fig, out, overwrite, dpi=130)
 
 
 if __name__ == "__main__":

@@ -15,13 +15,14 @@ far the cost fell and how well the updates lined up with the gradient.
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 import numpy as np
 from matplotlib.figure import Figure
 
 import simulator
+from simulator.commandline import ArgumentParser
+from simulator.outputs import save_figure
 from simulator.plots import draw_change
 from simulator.scenario import default_out, run_and_draw, with_flags
 
@@ -35,7 +36,7 @@ APPENDIX_FORM = {"dynamics.inputs_as": "pressures", "dynamics.outputs_as": "node
 
 
 def parse(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--steps", type=int, default=2000, help="transport steps (default %(default)s)")
     parser.add_argument("--xi", type=float, default=0.01, help="conductance change per unit chemical")
@@ -90,7 +91,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def plot(path):
+def plot(path, overwrite: bool = False):
     run = simulator.load_trajectory(path)
     step, _, cost = run.series("observables/release_cost")
     _, _, cosine = run.series("observables/grad_cosine")
@@ -117,9 +118,7 @@ def plot(path):
     ax_mass.legend()
     ax_mass.set_title("chemical balance")
     draw_change(ax_change, run)
-    out = path.with_suffix(".png")
-    fig.savefig(out, dpi=130)
-    return out
+    return save_figure(fig, path.with_suffix(".png"), overwrite, dpi=130)
 
 
 if __name__ == "__main__":

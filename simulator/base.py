@@ -6,8 +6,11 @@ has to import upward to report an error or check a value.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import signal
+import sys
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -18,6 +21,7 @@ __all__ = [
     "__version__",
     "SimulationError",
     "ChemsignalDeprecationWarning",
+    "RunWarning",
     "deprecated",
     "checked_positive",
     "checked_nonnegative",
@@ -29,6 +33,8 @@ __all__ = [
     "parse_seeds",
     "ONE_THREAD_ENV",
     "pin_threads",
+    "interruptible",
+    "raise_if_signalled",
 ]
 
 try:
@@ -44,6 +50,11 @@ class SimulationError(RuntimeError):
 
 class ChemsignalDeprecationWarning(FutureWarning):
     """An old name that still works (shown by default, unlike DeprecationWarning)."""
+
+
+class RunWarning(UserWarning):
+    """A run that goes on but should be looked at: a cost explosion, a pipe remodelled by
+    orders of magnitude in one step (recorded in the run file too)."""
 
 
 def deprecated(old: str, new: str, stacklevel: int = 3) -> None:
@@ -120,6 +131,7 @@ def checked_choice(name: str, value, choices) -> str:
 
 
 # ---------------------------------------------------------------------- config options
+INT64_MAX = 2**63 - 1
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
 
 
@@ -157,6 +169,8 @@ class Option:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
                 raise ValueError(f"{name} must be an integer, got {value!r}")
             value = int(value)
+            if abs(value) > INT64_MAX:  # what a run file can store
+                raise ValueError(f"{name} must be at most {INT64_MAX} in size, got {value!r}")
         else:
             value = _as_float(name, value)
         if self.positive and not value > 0:
@@ -228,3 +242,55 @@ def pin_threads(count: int = 1) -> None:
     threadpool_limits(limits=count)
     numba.set_num_threads(min(count, numba.config.NUMBA_NUM_THREADS))
     os.environ.update({key: str(count) for key in ONE_THREAD_ENV if key != "NUMBA_NUM_THREADS"})
+
+
+# ---------------------------------------------------------------------- signals
+# Signals received inside an ``interruptible`` block. The handler raises KeyboardInterrupt at
+# once, but Python swallows an exception raised while it runs a weakref or GC callback (and
+# would print "Exception ignored ..." with a traceback; seen with h5py's object registry, once
+# in about five Ctrl-C). So the signal is also kept here, the message of a swallowed one is
+# not printed, and the loops look here (:func:`raise_if_signalled`) between chunks of steps
+# and after every epoch: a signal is never lost.
+_received_signals: list[str] = []
+
+
+def _quiet_swallowed_interrupt(previous):
+    def hook(unraisable):
+        if issubclass(unraisable.exc_type, KeyboardInterrupt) and _received_signals:
+            return  # raised again by raise_if_signalled
+        previous(unraisable)
+
+    return hook
+
+
+@contextlib.contextmanager
+def interruptible():
+    """Turn SIGTERM and SIGINT into KeyboardInterrupt for the block, so run files close as
+    interrupted; a signal whose exception Python swallowed is raised again at the next
+    :func:`raise_if_signalled`."""
+
+    def stop(signum, frame):
+        name = signal.Signals(signum).name
+        _received_signals.append(name)
+        raise KeyboardInterrupt(f"received {name}")
+
+    try:
+        previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    _received_signals.clear()
+    hook, sys.unraisablehook = sys.unraisablehook, _quiet_swallowed_interrupt(sys.unraisablehook)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        sys.unraisablehook = hook
+        _received_signals.clear()
+
+
+def raise_if_signalled():
+    """Raise the KeyboardInterrupt of a signal received in an ``interruptible`` block, if any."""
+    if _received_signals:
+        raise KeyboardInterrupt(f"received {_received_signals[-1]}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -10,8 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from .base import one_line_warnings
+from .commandline import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ArgumentParser, positive_int
+from .outputs import OutputError
 from .tasks import headline
-from .trajectory import CHECKPOINT, TrajectoryError, load_trajectory
+from .trajectory import CHECKPOINT, load_trajectory
 
 
 def epoch_metrics(run) -> list[str]:
@@ -26,13 +27,17 @@ def epoch_metrics(run) -> list[str]:
 
 
 def inspect(path, stream=None) -> None:
-    """Print config, status, final metrics and every dataset with its shape (works on a running file)."""
+    """Print config, status, warnings, final metrics and every dataset with its shape (works on
+    a running file). The whole file is read first, so a damaged one is named, not printed."""
     stream = sys.stdout if stream is None else stream
     run = load_trajectory(path)
+    run.verify()
     status, message = run.status
     say = lambda text="": print(text, file=stream)  # noqa: E731
     say(f"file     {run.path}")
     say(f"status   {status}" + (f" ({message})" if message else ""))
+    for warning in run.warnings:
+        say(f"warning  {warning}")
     package, git = run.versions.get("chemsignal-sim", "?"), run.versions.get("git", "?")
     say(f"created  {run.created} by chemsignal-sim {package} (git {git})")
     say("versions " + ", ".join(f"{k} {v}" for k, v in run.versions.items() if k not in ("chemsignal-sim", "git")))
@@ -77,8 +82,8 @@ def _final_metrics(run, say) -> None:
         say(f"  {'mean cost, last epoch':<21} {cost[since].mean():.4g}")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> ArgumentParser:
+    parser = ArgumentParser(
         prog="chemsignal", description="Run, inspect, plot and compare chemsignal-sim runs (H5MD files)."
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,10 +100,12 @@ def _parser() -> argparse.ArgumentParser:
     plot_parser = commands.add_parser("plot", help="draw the run's figure (the paper's Fig. 2 for Iris runs)")
     plot_parser.add_argument("file")
     plot_parser.add_argument("-o", "--out", help="figure path (default: the run file with .png)")
+    plot_parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
     compare_parser = commands.add_parser("compare", help="two run files side by side (e.g. diffusion vs advection)")
     compare_parser.add_argument("file")
     compare_parser.add_argument("other")
     compare_parser.add_argument("-o", "--out", help="figure path (default: A_vs_B.png beside A)")
+    compare_parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
     commands.add_parser("resume", help="continue an interrupted run from its last complete epoch (config from the "
                                        "file)").add_argument("file")  # fmt: skip
     sweep_parser = commands.add_parser(
@@ -112,8 +119,10 @@ def _parser() -> argparse.ArgumentParser:
                                                                           "keys as TABLE.KEY)")  # fmt: skip
     sweep_parser.add_argument("--seeds", help="START:STOP or a,b,c (default 0:4)")
     sweep_parser.add_argument("--out", help="folder for the run files and the manifest (required without a TOML)")
-    sweep_parser.add_argument("--workers", type=int, help="local processes (default: one per core)")
+    sweep_parser.add_argument("--workers", type=positive_int, help="local processes (default: one per core)")
     sweep_parser.add_argument("--scheduler", help="a Dask scheduler address: run on that cluster instead")
+    sweep_parser.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
+                              help="give up on an unreachable scheduler after this long (%(default)s)")  # fmt: skip
     return parser
 
 
@@ -135,14 +144,17 @@ def main(argv=None) -> int:
         elif args.command == "plot":
             from .plots import plot_run
 
-            print(f"figure: {plot_run(args.file, args.out)}")
+            print(f"figure: {plot_run(args.file, args.out, overwrite=args.overwrite)}")
         elif args.command == "compare":
             from .plots import plot_comparison
 
-            print(f"figure: {plot_comparison(args.file, args.other, args.out)}")
-    except (TrajectoryError, KeyError) as error:
+            print(f"figure: {plot_comparison(args.file, args.other, args.out, overwrite=args.overwrite)}")
+    except OutputError as error:
         print(f"chemsignal {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return error.exit_code
+    except KeyError as error:  # a series the file does not have
+        print(f"chemsignal {args.command}: error: {error.args[0] if error.args else error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
@@ -197,7 +209,7 @@ def _resume(path) -> int:
     if result is None:
         return code
     _report(result, path)
-    print(f"figure: {plot_run(path)}")
+    print(f"figure: {plot_run(path, overwrite=True)}")  # finishing the run finishes its figure
     return 0
 
 
@@ -219,21 +231,21 @@ def _sweep(args, passthrough) -> int:
     except ValueError as error:
         print(f"chemsignal sweep: error: {error}", file=sys.stderr)
         return 2
-    executor, client = None, None
-    if args.scheduler:
-        try:
-            from distributed import Client
-        except ImportError:
-            print("chemsignal sweep: error: --scheduler needs dask.distributed: pip install '.[dist]'", file=sys.stderr)
-            return 2
-        client = Client(args.scheduler)
-        executor = client.get_executor()
+    client = None
     try:
-        manifest = run_sweep(scenario, grid, seeds, out, passthrough=passthrough, executor=executor,
-                             workers=args.workers)  # fmt: skip
+        client = _dask_client(args.scheduler, args.scheduler_timeout) if args.scheduler else None
+        manifest = run_sweep(scenario, grid, seeds, out, passthrough=passthrough, workers=args.workers,
+                             executor=client.get_executor() if client is not None else None)  # fmt: skip
+    except OutputError as error:
+        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
+        return error.exit_code
     except ValueError as error:
         print(f"chemsignal sweep: error: {error}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print(f"chemsignal sweep: interrupted; rerun the same command to finish it (manifest: {out}/manifest.json)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
     finally:
         if client is not None:
             client.close()
@@ -244,6 +256,31 @@ def _sweep(args, passthrough) -> int:
     for entry in failed[:5]:
         print(f"  {entry['file']}: {entry['status']} {entry.get('error', '')}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _dask_client(address: str, timeout: float):
+    """A ``distributed.Client`` of the scheduler at ``address``, or a ``ValueError`` in one line
+    once ``timeout`` seconds have passed without reaching it."""
+    import logging
+
+    try:
+        from distributed import Client
+    except ImportError:
+        raise ValueError("--scheduler needs dask.distributed: pip install '.[dist]'") from None
+    if not timeout > 0:
+        raise ValueError(f"--scheduler-timeout must be > 0, got {timeout}")
+    quiet = [logging.getLogger(name) for name in ("distributed", "tornado", "asyncio")]
+    levels = [logger.level for logger in quiet]
+    for logger in quiet:  # a failed connection logs a page of retries and tracebacks
+        logger.setLevel(logging.CRITICAL)
+    try:
+        return Client(address, timeout=timeout)
+    except (OSError, TimeoutError, ValueError) as error:
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise ValueError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason})") from None
+    finally:
+        for logger, level in zip(quiet, levels):
+            logger.setLevel(level)
 
 
 def _is_sweep_file(path) -> bool:

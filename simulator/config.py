@@ -54,6 +54,10 @@ RUN = {
     "epochs": Option(int, 150, low=1, doc="passes over the training examples"),
     "w_min": Option(float, 1e-4, positive=True, doc="conductance floor"),
     "fields_every": Option(int, 100_000, low=0, doc="snapshot the fields every N time (transport) steps; 0: never"),
+    "max_step_growth": Option(float, 100.0, low=1, doc="stop (failed) when one presentation changes a pipe by more "
+                              "than this many times the largest conductance before it; a warning from a tenth"),
+    "max_cost_ratio": Option(float, 1000.0, low=1, doc="stop (failed) when a presentation's cost exceeds this many "
+                             "times epoch 0's mean training cost; a warning from a tenth"),
 }
 _PHYSICS = {
     "c_v": Option(float, 1.0, positive=True, doc="node compliance of the pressure"),

@@ -485,7 +485,8 @@ def _grounded_solve(band, position, source, out, work):
 
 @njit(cache=True)
 def quasistatic_chemical_steps(
-    edges, w, position, bandwidth, currents, out_plus, out_minus, targets, alpha, eta, kappa, w_min, outputs, floored
+    edges, w, position, bandwidth, currents, out_plus, out_minus, targets, alpha, eta, kappa, w_min, outputs, floored,
+    growth,
 ):
     """Present ``B`` examples at steady state with the chemical rule, updating ``w`` in place.
 
@@ -493,7 +494,8 @@ def quasistatic_chemical_steps(
     ``L v = currents[k]``; read the outputs ``v(o+) - v(o-)`` into ``outputs[k]``; solve the
     chemical ``kappa L u = E`` with ``E = eta (target - output)`` in at ``o+``, out at ``o-``
     from the same factor; then ``w_e := max(w_e - alpha du_e dv_e, w_min)``, counting the
-    pipes floored into ``floored[k]``. Returns the number of presentations completed: all
+    pipes floored into ``floored[k]`` and the largest ``|dw_e|`` over the largest ``w_e`` before
+    the step into ``growth[k]``. Returns the number of presentations completed: all
     ``B`` of them, or fewer if a factorisation failed (``w`` then holds the conductances after
     the last presentation completed).
     """
@@ -514,15 +516,18 @@ def quasistatic_chemical_steps(
             source[out_plus[i]] += error
             source[out_minus[i]] -= error
         _grounded_solve(band, position, source, u, work)
-        count = 0
+        count, largest, change = 0, 0.0, 0.0
         for e in range(edges.shape[0]):
             a, b = np.uint32(edges[e, 0]), np.uint32(edges[e, 1])
             proposed = w[e] - alpha * ((u[a] - u[b]) / kappa) * (v[a] - v[b])
             if proposed < w_min:
                 proposed = w_min
                 count += 1
+            largest = max(largest, w[e])
+            change = max(change, abs(proposed - w[e]))
             w[e] = proposed
         floored[k] = count
+        growth[k] = change / largest
     return currents.shape[0]
 
 

@@ -9,7 +9,8 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .trajectory import load_trajectory
+from .outputs import check_target, figure_format, save_figure
+from .trajectory import load_trajectory, verify
 
 __all__ = ["plot_run", "plot_iris_run", "plot_task_run", "plot_comparison", "draw_network", "draw_change", "describe"]
 
@@ -54,14 +55,25 @@ def draw_change(ax, run, label: str = "conductance change") -> float:
     return scale
 
 
-def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
+def _figure_target(path, out, overwrite: bool, default: Path | None = None) -> Path:
+    """The figure's path (default: the run file with ``.png``), checked before any drawing,
+    and the run file read whole once, so that a damaged one is named before it is drawn."""
+    out = (default or Path(path).with_suffix(".png")) if out is None else Path(out)
+    figure_format(out)
+    check_target(out, overwrite)
+    verify(path)
+    return out
+
+
+def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) -> Path:
     """The paper's Fig. 2 from a run file: squared error per training step, accuracy per
     epoch (with the response norm), the initial network, and the conductance change.
 
-    ``out`` defaults to the run file with a ``.png`` suffix. Returns the figure's path.
+    ``out`` defaults to the run file with a ``.png`` suffix; an existing figure is replaced
+    only with ``overwrite`` (:mod:`simulator.outputs`). Returns the figure's path.
     """
     run = load_trajectory(path)
-    out = Path(path).with_suffix(".png") if out is None else Path(out)
+    out = _figure_target(path, out, overwrite)
     _, _, epoch = run.series("observables/epoch")
     accuracy = {
         k: run.series(f"observables/{k}")[2] for k in ("accuracy_train", "accuracy_test", "accuracy_test_strict")
@@ -109,8 +121,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150) -> Path:
         f"Iris, {describe(config)}, seed {run.seed}, {int(epoch[-1]) if len(epoch) else 0} epochs"
         + ("" if status == "complete" else f"  [run {status}]")
     )
-    fig.savefig(out, dpi=dpi)
-    return out
+    return save_figure(fig, out, overwrite, dpi)
 
 
 def describe(config: dict) -> str:
@@ -126,13 +137,13 @@ def describe(config: dict) -> str:
     return f"{rule.get('name', '?')} rule, {dynamics.get('name', '?')}, lr {rule.get('lr', np.nan):g}"
 
 
-def plot_run(path, out=None, *, dpi: int = 150) -> Path:
+def plot_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) -> Path:
     """The figure of any run file: the paper's Fig. 2 for Iris runs (:func:`plot_iris_run`),
     else :func:`plot_task_run`."""
     names = load_trajectory(path).clocks().get("epoch", [])
     if "observables/accuracy_test" in names:
-        return plot_iris_run(path, out, dpi=dpi)
-    return plot_task_run(path, out, dpi=dpi)
+        return plot_iris_run(path, out, dpi=dpi, overwrite=overwrite)
+    return plot_task_run(path, out, dpi=dpi, overwrite=overwrite)
 
 
 def _cost_panel(ax, run, name: str = "cost") -> None:
@@ -154,11 +165,11 @@ def _cost_panel(ax, run, name: str = "cost") -> None:
         ax.legend(loc="upper right", fontsize=8)
 
 
-def plot_task_run(path, out=None, *, dpi: int = 150) -> Path:
+def plot_task_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) -> Path:
     """Any task's run: cost per presentation, train and test cost per epoch, the initial network,
     and the conductance change. ``out`` defaults to the run file with ``.png``."""
     run = load_trajectory(path)
-    out = Path(path).with_suffix(".png") if out is None else Path(out)
+    out = _figure_target(path, out, overwrite)
     fig = Figure(figsize=(11, 9.5), layout="constrained")
     (ax_cost, ax_epoch), (ax_net, ax_change) = fig.subplots(2, 2)
     _cost_panel(ax_cost, run)
@@ -184,11 +195,10 @@ def plot_task_run(path, out=None, *, dpi: int = 150) -> Path:
     task = run.config.get("task", {}).get("name", "?")
     fig.suptitle(f"task {task}, {describe(run.config)}, seed {run.seed}, {int(epoch[-1]) if len(epoch) else 0} "
                  "epochs" + ("" if status == "complete" else f"  [run {status}]"))  # fmt: skip
-    fig.savefig(out, dpi=dpi)
-    return out
+    return save_figure(fig, out, overwrite, dpi)
 
 
-def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130) -> Path:
+def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130, overwrite: bool = False) -> Path:
     """Two Iris run files side by side (e.g. diffusion and advection on the same network,
     seed and task): error per example against training step, accuracy per epoch,
     ``grad_cosine`` where a file has it, and the two conductance-change maps.
@@ -196,7 +206,9 @@ def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130) -> Path:
     ``out`` defaults to ``<a>_vs_<b>.png`` beside the first file. Returns the figure's path.
     """
     runs = [load_trajectory(path_a), load_trajectory(path_b)]
-    out = Path(path_a).with_name(f"{Path(path_a).stem}_vs_{Path(path_b).stem}.png") if out is None else Path(out)
+    beside = Path(path_a).with_name(f"{Path(path_a).stem}_vs_{Path(path_b).stem}.png")
+    out = _figure_target(path_a, out, overwrite, beside)
+    verify(path_b)
     labels = [f"{Path(r.path).stem} ({describe(r.config).split(',')[0]})" for r in runs]
     colours = ("tab:blue", "tab:red")
     fig = Figure(figsize=(13, 9), layout="constrained")
@@ -243,5 +255,4 @@ def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130) -> Path:
     fig.suptitle(
         f"seed {runs[0].seed} vs seed {runs[1].seed}" if runs[0].seed != runs[1].seed else f"seed {runs[0].seed}"
     )
-    fig.savefig(out, dpi=dpi)
-    return out
+    return save_figure(fig, out, overwrite, dpi)

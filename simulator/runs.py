@@ -17,7 +17,7 @@ on both splits at steady state. Everything goes to one H5MD file when ``out`` is
 from __future__ import annotations
 
 import contextlib
-import signal
+import shutil
 import sys
 import time
 import warnings
@@ -28,17 +28,37 @@ from pathlib import Path
 import numpy as np
 
 from .advection import AdvectionState
-from .base import ChemsignalDeprecationWarning, SimulationError, __version__
+from .base import (
+    ChemsignalDeprecationWarning,
+    RunWarning,
+    SimulationError,
+    __version__,
+    interruptible,
+    raise_if_signalled,  # fmt: skip
+)
+from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
 from .config import RunConfig, engine_objects
 from .engine import FieldState, resolve, train
+from .engine.method import coupled_stable_dt
 from .network import Network, lattice_network
 from .network_io import as_network, load_network
+from .outputs import OutputError
 from .progress import NoProgress
 from .quasistatic import BOUNDARIES, transfer_matrix
 from .tasks import TASKS, headline
-from .trajectory import CHECKPOINT, Series, TrajectoryError, TrajectoryWriter, load_trajectory
+from .trajectory import (
+    CHECKPOINT,
+    ConfigDiffers,
+    NothingToResume,
+    Series,
+    TrajectoryError,
+    TrajectoryWriter,
+    check_run_file,  # fmt: skip
+    load_trajectory,
+    verify,
+)
 
-__all__ = ["RunResult", "run", "run_from_command_line", "interruptible", "raise_if_signalled"]
+__all__ = ["RunResult", "run", "run_from_command_line", "interruptible", "raise_if_signalled"]  # the last two: base
 
 
 @dataclass(frozen=True)
@@ -51,6 +71,7 @@ class RunResult:
     derived : what the run computed from its config (relaxation time, T in time units, ...)
     status : 0 when every epoch ran, -1 when the physics stopped it (``on_failure="return"``;
     ``message`` says why, and the run file's ``run_status`` is ``failed``), as in ``TrainResult``
+    warnings : what the blow-up watch saw (also on stderr and in ``parameters/run_warnings``)
     """
 
     config: RunConfig
@@ -62,6 +83,7 @@ class RunResult:
     derived: dict = field(default_factory=dict)
     status: int = 0
     message: str = ""
+    warnings: tuple = ()
 
     @property
     def success(self) -> bool:
@@ -70,45 +92,6 @@ class RunResult:
     def final(self, metric: str | None = None) -> float:
         """The last epoch's ``metric`` (default: the task's headline, e.g. Iris's ``accuracy_test``)."""
         return float(self.epochs[metric or headline(self.config["task.name"])[0]][-1])
-
-
-# ---------------------------------------------------------------------- signals
-# Signals received inside an ``interruptible`` block. The handler raises KeyboardInterrupt at
-# once, but Python swallows an exception raised while it runs a weakref or GC callback (it
-# prints "Exception ignored" and goes on; seen with h5py's object registry), so the run loop
-# also looks here after every epoch and raises then: a SIGTERM is never lost.
-_received_signals: list[str] = []
-
-
-@contextlib.contextmanager
-def interruptible():
-    """Turn SIGTERM and SIGINT into KeyboardInterrupt for the block, so run files close as
-    interrupted; a signal whose exception Python swallowed is raised again at the end of the
-    epoch (:func:`raise_if_signalled`)."""
-
-    def stop(signum, frame):
-        name = signal.Signals(signum).name
-        _received_signals.append(name)
-        raise KeyboardInterrupt(f"received {name}")
-
-    try:
-        previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
-    except ValueError:  # not the main thread: leave signals alone
-        yield
-        return
-    _received_signals.clear()
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        _received_signals.clear()
-
-
-def raise_if_signalled():
-    """Raise the KeyboardInterrupt of a signal received in an ``interruptible`` block, if any."""
-    if _received_signals:
-        raise KeyboardInterrupt(f"received {_received_signals[-1]}")
 
 
 # ---------------------------------------------------------------------- the parts of a run
@@ -144,6 +127,7 @@ def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
         *(Series(f"observables/{name}", metric.shape, "epoch", metric.unit, metric.description) for name, metric in
           task.metrics().items()),
         Series("observables/clip_fraction", (), "epoch", "", "fraction of the epoch's pipe updates floored (NaN at 0)"),
+        *(Series(f"observables/{name}", (), "epoch", "", text) for name, text in WATCHED.items()),
         Series("observables/edges/conductance", (m,), "epoch", "conductance", "pipe conductances"),
     ]  # fmt: skip
     dynamics, every = objects["dynamics"].name, objects["save"].fields_every
@@ -159,6 +143,11 @@ def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
             found.append(Series("particles/nodes/concentration", (n,), "field", "concentration", "feedback chemical u"))
     return found + _checkpoint_series(dynamics, found, n, m, objects["dynamics"])
 
+
+WATCHED = {  # per epoch, by the blow-up watch (NaN at epoch 0)
+    "step_growth": "largest change of a pipe in one presentation / largest conductance before it, over the epoch",
+    "cost_ratio": "largest presentation cost of the epoch / epoch 0's mean training cost",
+}
 
 RELEASE_SERIES = {
     "release_cost": "cost at each release",
@@ -243,6 +232,7 @@ class _Run:
         if resume:
             if self.out is None:
                 raise ValueError("resume needs the run file (out=...)")
+            verify(self.out)  # every checksum, before anything is taken from the file
             start = load_trajectory(self.out).network()  # the network the run started from, as recorded
         else:
             start = build_network(config, task_class) if network is None else as_network(network)
@@ -264,8 +254,45 @@ class _Run:
         self.network, self.state, self.first_epoch = start, None, 1
         self.shuffle = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(2,)))
         self.history = {name: [] for name, metric in self.task.metrics().items() if metric.shape == ()}
-        self.history["clip_fraction"] = []
-        self.costs = []
+        for name in ("clip_fraction", *WATCHED):
+            self.history[name] = []
+        self.costs, self.warnings, self.watched = [], [], {}
+
+    def projected_bytes(self) -> int:
+        """About how many bytes the epochs still to run will add to the run file (the
+        time-stepped snapshots counted at the starting network's step)."""
+        per_clock: dict[str, int] = {}
+        for spec in self.series:
+            size = int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
+            per_clock[spec.clock] = per_clock.get(spec.clock, 16) + size  # 16: step and time
+        epochs = self.config["run.epochs"] - self.first_epoch + 2
+        presentations = epochs * self.task.n_train
+        spec = self.objects["dynamics"]
+        rows = {"epoch": epochs, "example": presentations}
+        if self.dynamics == "advection":
+            rows["release"] = presentations * spec.transport_steps // spec.release_every + presentations
+            steps = presentations * spec.transport_steps
+        elif self.timed:
+            integrator = self.objects["integrator"]
+            dt = integrator.dt or integrator.safety * coupled_stable_dt(self.objects["physics"], self.network,
+                                                                        self.network.conductance)  # fmt: skip
+            steps = presentations * max(1, round(self.derived["T"] / dt))
+        else:
+            steps = 0
+        every = self.objects["save"].fields_every
+        rows["field"] = steps // every if every else 0
+        return sum(per_clock.get(clock, 0) * count for clock, count in rows.items())
+
+    def check_room(self) -> None:
+        """Refuse, before any work, a run whose file would not fit on its disk."""
+        need, free = self.projected_bytes(), shutil.disk_usage(self.out.resolve().parent).free
+        if need > free:
+            fields = self.objects["save"].fields_every
+            raise OutputError(
+                f"the run would write about {_bytes(need)} to {self.out} ({self.config['run.epochs']} epochs of "
+                f"{self.task.n_train} presentations), and its disk has {_bytes(free)} free: ask for fewer epochs"
+                + (", or snapshot the fields less often (run.fields_every)" if fields else "")
+            )
 
     def writer(self, *, overwrite: bool, resume: bool, command_line):
         """The open run file (a fresh one, or the interrupted one cut back to its last epoch)."""
@@ -286,7 +313,7 @@ class _Run:
         recorded = load_trajectory(self.out)
         status, _ = recorded.status
         if status == "complete":
-            raise TrajectoryError(f"{self.out} is complete; there is nothing to resume")
+            raise NothingToResume(f"{self.out} is complete; there is nothing to resume")
         _check_same_config(self.out, self.config, recorded.config)
         missing = sorted({s.path for s in self.series} - {name.removesuffix("/value") for name, _, _ in
                                                            recorded.datasets()})  # fmt: skip
@@ -319,7 +346,8 @@ class _Run:
         return self.task.evaluate(self.network, transfer_matrix(self.network, **self.boundary))
 
     def train_epoch(self, file, epoch: int, evaluation: dict):
-        """Present the epoch's examples; record them; stop the run if the physics stopped."""
+        """Present the epoch's examples; record them; watch for blow-ups; stop the run if the
+        physics stopped or a blow-up passed its limit."""
         order = self.shuffle.permutation(self.task.n_train)
         inputs, targets = self.task.examples(order, evaluation)
         objects = self.objects
@@ -329,9 +357,48 @@ class _Run:
         self.costs.append(result.costs)
         if file is not None:
             self._record_examples(file, epoch, order, result, targets)
+        stop = self.watch(file, epoch, result)
         if not result.success:
             raise SimulationError(result.message)
+        if stop:
+            raise SimulationError(stop)
         return result
+
+    def watch(self, file, epoch: int, result) -> str:
+        """The blow-up watch over the epoch's presentations: a warning (stderr and the file)
+        the first time a presentation passes a tenth of a limit, and the reason to stop when
+        one passes the limit itself (``run.max_step_growth``, ``run.max_cost_ratio``)."""
+        start_cost = self.history["cost_train"][0] if self.history.get("cost_train") else np.nan
+        ratios = result.costs / start_cost if start_cost > 0 else np.full(len(result.costs), np.nan)
+        self.watched = {"step_growth": np.max(result.step_growth, initial=0.0),
+                        "cost_ratio": np.max(ratios, initial=0.0) if len(ratios) else np.nan}  # fmt: skip
+        checks = (
+            ("step_growth", result.step_growth, "run.max_step_growth",
+             lambda k, x: f"one step changed a pipe by {x:.3g}x the largest conductance before it"),
+            ("cost_ratio", ratios, "run.max_cost_ratio",
+             lambda k, x: f"cost {result.costs[k]:.4g} is {x:.3g}x epoch 0's mean training cost {start_cost:.4g}"),
+        )  # fmt: skip
+        for name, values, key, say in checks:
+            limit = self.config[key]
+            over = np.flatnonzero(np.nan_to_num(values, nan=0.0) > limit / 10)
+            if not len(over):
+                continue
+            k = over[0]
+            where = f"epoch {epoch}, presentation {k + 1} of {self.task.n_train}: {say(k, values[k])}"
+            if values[k] > limit or np.max(values) > limit:
+                k = int(np.argmax(values > limit))
+                where = f"epoch {epoch}, presentation {k + 1} of {self.task.n_train}: {say(k, values[k])}"
+                return f"blew up at {where} (limit {key} = {limit:g})"
+            if name not in {w.split(":", 1)[0] for w in self.warnings}:
+                self._warn(file, f"{name}: {where} (a warning from a tenth of {key} = {limit:g}; the run stops "
+                                 "past it)")  # fmt: skip
+        return ""
+
+    def _warn(self, file, text: str) -> None:
+        self.warnings.append(text)
+        if file is not None:
+            file.warn(text)
+        warnings.warn(text, RunWarning, stacklevel=2)
 
     def _record_examples(self, file, epoch: int, order, result, targets) -> None:
         done = len(result.costs)
@@ -359,8 +426,9 @@ class _Run:
             file.append("field", step=frames.step, time=frames.time, **fields)
 
     def record_epoch(self, file, epoch: int, evaluation: dict, clip: float) -> None:
+        own = {"clip_fraction": clip, **{name: self.watched.get(name, np.nan) for name in WATCHED}}
         for key in self.history:
-            self.history[key].append(clip if key == "clip_fraction" else evaluation[key])
+            self.history[key].append(own[key] if key in own else evaluation[key])
         if file is None:
             return
         rows = [file.rows(clock) for clock in _other_clocks(self.series)]
@@ -368,10 +436,17 @@ class _Run:
         step = np.array([epoch * self.task.n_train])
         file.append(
             "epoch", step=step, time=step * self.derived["T"] if self.timed else None,
-            **{"observables/epoch": [epoch], "observables/clip_fraction": [clip],
+            **{"observables/epoch": [epoch], **{f"observables/{key}": [value] for key, value in own.items()},
                "observables/edges/conductance": self.network.conductance[None],
                **{f"observables/{key}": np.asarray(value)[None] for key, value in evaluation.items()}, **checkpoint},
         )  # fmt: skip
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if count >= size:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
 
 
 def _check_same_config(path, given: RunConfig, recorded: dict) -> None:
@@ -387,7 +462,7 @@ def _check_same_config(path, given: RunConfig, recorded: dict) -> None:
     ]  # fmt: skip
     if differing:
         detail = ", ".join(f"{key} (file {a!r}, given {b!r})" for key, a, b in differing)
-        raise TrajectoryError(f"cannot resume {path}: it was run with another config: {detail}")
+        raise ConfigDiffers(f"cannot resume {path}: it was run with another config: {detail}")
 
 
 def run(
@@ -420,7 +495,11 @@ def run(
     if on_failure not in ("raise", "return"):
         raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
     progress = NoProgress() if progress is None else progress
+    if out is not None and not resume:
+        check_run_file(out, overwrite)  # before any work: the file, its folder, a live run on it
     this = _Run(config, network, out, resume)
+    if this.out is not None:
+        this.check_room()
     status, message, start = 0, "", time.perf_counter()
     try:
         with this.writer(overwrite=overwrite, resume=resume, command_line=command_line) as file:
@@ -433,6 +512,7 @@ def run(
         config=config, epochs={k: np.array(v) for k, v in this.history.items()},
         costs=np.concatenate(this.costs) if this.costs else np.empty(0), network=this.network,
         wall_time=time.perf_counter() - start, path=this.out, derived=this.derived, status=status, message=message,
+        warnings=tuple(this.warnings),
     )  # fmt: skip
 
 
@@ -459,8 +539,9 @@ def _epochs(this: _Run, file, progress) -> None:
 def run_from_command_line(config: RunConfig, out, *, overwrite: bool, command_line: list[str], resume=False,
                           network=None):  # fmt: skip
     """``run`` as a command wants it: a progress bar on a terminal, SIGTERM handled like Ctrl-C,
-    and one line instead of a traceback. Returns ``(result, 0)``, or ``(None, code)``: 2 for a
-    refused file or bad input, 130 for an interruption, 1 when the physics stopped."""
+    and one line instead of a traceback. Returns ``(result, 0)``, or ``(None, code)`` with the
+    codes of :mod:`simulator.commandline`: 1 failed, 2 bad input, 3 refused, 4 nothing to
+    resume, 130 interrupted."""
     from .progress import TerminalProgress
 
     if resume and overwrite:
@@ -470,13 +551,19 @@ def run_from_command_line(config: RunConfig, out, *, overwrite: bool, command_li
         with interruptible():
             result = run(config, network=network, out=out, overwrite=overwrite, progress=TerminalProgress(),
                          command_line=command_line, resume=resume)  # fmt: skip
-    except (TrajectoryError, ValueError) as error:
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None, error.exit_code
+    except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return None, 2
     except KeyboardInterrupt:
         print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
-        return None, 130
+        return None, EXIT_INTERRUPTED
     except SimulationError as error:
         print(f"error: {error}; the run so far is in {out} (status 'failed')", file=sys.stderr)
-        return None, 1
+        return None, EXIT_FAILED
+    except OSError as error:
+        print(f"error: {out}: {error.strerror or error}", file=sys.stderr)
+        return None, EXIT_FAILED
     return result, 0

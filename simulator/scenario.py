@@ -11,9 +11,10 @@ from pathlib import Path
 
 from .base import deprecated, one_line_warnings
 from .config import DYNAMICS_OPTIONS, RunConfig
+from .outputs import OutputError, check_target
 from .tasks import headline
 
-__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags"]
+__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags", "checked_targets"]
 
 
 def with_flags(config: RunConfig, assignments: dict, *, flag_names: dict | None = None) -> RunConfig:
@@ -69,11 +70,29 @@ def default_out(name: str, out, smoke: bool, suffix: str = ".h5") -> Path:
     return path
 
 
+def checked_targets(paths, overwrite: bool) -> int:
+    """0 if every output of a scenario may be written now (before any work), else its exit
+    code, with one line: the first refusal and how many more (:mod:`simulator.outputs`)."""
+    refusals = []
+    for path in paths:
+        try:
+            check_target(path, overwrite)
+        except OutputError as error:
+            refusals.append(error)
+    if refusals:
+        more = f" (and {len(refusals) - 1} more)" if len(refusals) > 1 else ""
+        print(f"error: {refusals[0]}{more}", file=sys.stderr)
+        return refusals[0].exit_code
+    return 0
+
+
 def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=None, *, title=None, draw=None):
     """Run ``config`` into ``out`` as the command line asked (``--overwrite``, ``--resume``),
-    draw its figure (``draw(path) -> figure``; default ``simulator.plots.plot_run``) and
-    print where both are (``title``: what is run; default from the config). Returns
-    ``(result or None, exit code)``."""
+    draw its figure (``draw(path, overwrite=...) -> figure``, beside the run file with
+    ``.png``; default ``simulator.plots.plot_run``) and print where both are (``title``: what
+    is run; default from the config). The figure's path is checked before the run starts:
+    an existing figure is replaced only with ``--overwrite`` (or on ``--resume``, which
+    finishes the run and so its figure). Returns ``(result or None, exit code)``."""
     from .plots import describe
     from .runs import run_from_command_line
 
@@ -83,14 +102,23 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     if title is None:
         title = (f"{config['task.name']}, {describe(config.tables)}, seed {config['run.seed']}, "
                  f"{config['run.epochs']} epochs")  # fmt: skip
+    resume = getattr(args, "resume", False)
+    figure_may_go = args.overwrite or resume
+    code = checked_targets([Path(out).with_suffix(".png")], figure_may_go)
+    if code:
+        return None, code
     print(f"{title} -> {out}")
     command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
-    result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command,
-                                         resume=getattr(args, "resume", False))  # fmt: skip
+    result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command, resume=resume)
     if result is None:
         return None, code
     metric, label = headline(config["task.name"])
     print(f"{label} {result.epochs[metric][0]:.4g} before training, {result.final():.4g} after the final epoch; "
           f"{result.wall_time:.1f} s")  # fmt: skip
-    print(f"trajectory: {out}\nfigure:     {draw(out)}")
+    try:
+        figure = draw(out, overwrite=figure_may_go)
+    except OutputError as error:  # e.g. a figure made meanwhile by someone else
+        print(f"error: {error}", file=sys.stderr)
+        return None, error.exit_code
+    print(f"trajectory: {out}\nfigure:     {figure}")
     return result, 0

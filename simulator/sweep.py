@@ -2,51 +2,98 @@
 
 ``python -m simulator sweep CONFIG.toml --grid rule.eta=0.1,1 --seeds 0:4 --out DIR`` sweeps
 any key of a run config (each point is ``python -m simulator run CONFIG --set KEY=VALUE
---set run.seed=S``; arguments after the sweep's own, such as more ``--set``, go to every
-point). A scenario script sweeps its flags:
+--set run.seed=S``; ``--set`` given after the sweep's own arguments goes to every point). A
+scenario script sweeps its flags:
 ``python -m simulator sweep scenarios/iris_diffusion.py --grid lr=1e-4,1e-3 --seeds 0:8 --out DIR``
 runs the scenario script once per point (``--seed S --lr V --out DIR/<point>.h5`` plus any
 other flags given after the sweep's own), each in its own process with one BLAS/Numba
-thread, writes ``DIR/manifest.json`` (every point's parameters, file and status), and an
-aggregate table (``DIR/summary.md``) and figure (``DIR/summary.png``) of the final-epoch
-test accuracy per grid point (mean, min, max over seeds). A point whose file is already
-complete is skipped and an interrupted one resumed (where the scenario has ``--resume``),
-so rerunning a sweep finishes what is missing. With
-``--scheduler ADDRESS`` the same runs go to a Dask cluster
+thread. ``python -m simulator sweep sweep.toml`` reads the same from a TOML file
+(:func:`read_sweep_file`); flags on the command line beat the file.
+
+What a sweep promises:
+
+* **A point is its resolved config.** Values are written canonically (``1e-3`` and ``0.001``
+  are both ``0.001``, in the label and in the run). Each point's identity is the config its
+  run resolves to, pass-through flags included (a scenario without a ``parse(argv)`` entry
+  point: its full command line). ``DIR/manifest.json`` records it for every point, and a
+  rerun checks it against the manifest and against each point's file: a rerun with other
+  settings is refused, naming the difference, instead of reporting old runs as new.
+* **Nothing destroyed.** A complete point is skipped, an interrupted (or killed) one
+  resumed, a failed one run again (its replacement built beside it); a damaged file is moved
+  aside (``NAME.damaged-N.h5``), never overwritten. A point held by a live run (another
+  sweep on the same folder, or the orphan of a lost worker) is waited for, not run twice:
+  each point is claimed (``DIR/.sweep/NAME.claim``, a lock the kernel drops with its
+  holder) while it runs.
+* **Exit codes kept apart** (:mod:`simulator.commandline`): a run that is refused (3), has
+  nothing to resume (4), failed (1) or was interrupted (130) is told apart, never answered
+  by replacing its file.
+
+``DIR/summary.md`` and ``DIR/summary.png`` show the final headline metric per grid point
+(mean, min, max over seeds). With ``--scheduler ADDRESS`` the same runs go to a Dask cluster
 (``distributed.Client(address).get_executor()``; the scenario and the output folder must be
-visible to the workers). ``python -m simulator sweep sweep.toml`` reads the same from a TOML
-file (:func:`read_sweep_file`); flags on the command line beat the file.
+visible to the workers); a worker lost in the middle of a point leaves the point to be
+resumed by the task's retry.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import itertools
 import json
+import math
 import os
 import subprocess
 import sys
+import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from .base import ONE_THREAD_ENV, parse_seeds
+from .commandline import EXIT_INTERRUPTED
+from .outputs import OutputError, held, save_figure, write_text
 from .tasks import headline
-from .trajectory import TrajectoryError, load_trajectory
+from .trajectory import DamagedFile, TrajectoryError, load_trajectory
 
-__all__ = ["parse_grid", "parse_seeds", "read_sweep_file", "sweep_points", "run_sweep", "summarise"]
+__all__ = ["parse_grid", "parse_seeds", "canonical_value", "read_sweep_file", "sweep_points", "run_sweep",
+           "summarise"]  # fmt: skip
+
+#: Flags a sweep sets on every point itself.
+OWN_FLAGS = ("--out", "--seed", "--overwrite", "--resume")
+
+
+def canonical_value(text) -> str:
+    """One spelling per value: ``"1e-3"`` and ``"0.001"`` -> ``"0.001"``, ``"1.0"`` -> ``"1"``,
+    ``"True"`` -> ``"true"``; text that is not a number is kept as it is."""
+    value = str(text).strip()
+    if value.lower() in ("true", "false"):
+        return value.lower()
+    try:
+        return str(int(value))
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    if math.isfinite(number) and number.is_integer() and abs(number) < 1e15:
+        return str(int(number))
+    return repr(number)
 
 
 def parse_grid(items: list[str]) -> dict[str, list[str]]:
-    """``["lr=1e-4,1e-3", "epochs=50"]`` -> ``{"lr": ["1e-4", "1e-3"], "epochs": ["50"]}`` (a run
-    config's keys are ``TABLE.KEY``: ``rule.eta=0.1,1``)."""
+    """``["lr=1e-4,1e-3", "epochs=50"]`` -> ``{"lr": ["0.0001", "0.001"], "epochs": ["50"]}`` (a run
+    config's keys are ``TABLE.KEY``: ``rule.eta=0.1,1``); values canonical."""
     grid = {}
     for item in items:
         key, sep, values = item.partition("=")
         if not sep or not key or not values:
             raise ValueError(f"--grid wants KEY=V1,V2,...; got {item!r}")
         _flag_name(key)
-        grid[key] = [v for v in values.split(",") if v]
+        grid[key] = [canonical_value(v) for v in values.split(",") if v]
     return grid
 
 
@@ -97,13 +144,13 @@ def read_sweep_file(path) -> dict:
         if isinstance(value, list):
             if not value or any(isinstance(x, (list, dict)) for x in value):
                 raise ValueError(f"{path}: [sweep] {key} must be a non-empty list of values, got {value!r}")
-            grid[key] = [_flag_value(x) for x in value]
+            grid[key] = [canonical_value(_flag_value(x)) for x in value]
         elif isinstance(value, bool):
             passthrough += [flag] if value else []
         elif isinstance(value, dict):
             raise ValueError(f"{path}: [sweep] {key} must be a value or a list of values, not a table")
         else:
-            passthrough += [flag, _flag_value(value)]
+            passthrough += [flag, canonical_value(_flag_value(value))]
     return {
         "scenario": str(here / values["scenario"]),
         "out": str(here / values["out"]) if "out" in values else None,
@@ -128,20 +175,11 @@ def sweep_points(grid: dict[str, list[str]], seeds: list[int]) -> list[dict]:
     keys = sorted(grid)
     points = []
     for values in itertools.product(*(grid[k] for k in keys)):
-        parameters = dict(zip(keys, values))
+        parameters = {key: canonical_value(value) for key, value in zip(keys, values)}
         label = "_".join(f"{k}{v}" for k, v in parameters.items()) or "default"
         for seed in seeds:
             points.append({"parameters": parameters, "seed": seed, "label": label, "file": f"{label}_seed{seed}.h5"})
     return points
-
-
-def _status(path: Path) -> str:
-    if not path.exists():
-        return "missing"
-    try:
-        return load_trajectory(path).status[0]
-    except TrajectoryError:
-        return "unreadable"
 
 
 def is_run_config(target: str) -> bool:
@@ -149,33 +187,197 @@ def is_run_config(target: str) -> bool:
     return str(target).endswith(".toml")
 
 
-def _command(target: str, point: dict, path: Path) -> list[str]:
-    """The command of one point: ``python -m simulator run CONFIG --set ...`` or the scenario's flags."""
+# ---------------------------------------------------------------------- what a point is
+def _arguments(target: str, point: dict, passthrough: list[str]) -> list[str]:
+    """The point's arguments after the program (without ``--out``)."""
     if is_run_config(target):
         settings = [f"run.seed={point['seed']}", *(f"{k}={v}" for k, v in point["parameters"].items())]
-        return [sys.executable, "-m", "simulator", "run", target, "--out", str(path),
-                *(arg for text in settings for arg in ("--set", text))]  # fmt: skip
-    command = [sys.executable, target, "--seed", str(point["seed"]), "--out", str(path)]
+        return [*(arg for text in settings for arg in ("--set", text)), *passthrough]
+    flags = ["--seed", str(point["seed"])]
     for key, value in point["parameters"].items():
-        command += [f"--{key.replace('_', '-')}", value]
-    return command
+        flags += [f"--{key.replace('_', '-')}", value]
+    return [*flags, *passthrough]
+
+
+def _command(target: str, point: dict, path: Path, passthrough: list[str]) -> list[str]:
+    program = [sys.executable, "-m", "simulator", "run", target] if is_run_config(target) else [sys.executable, target]
+    return [*program, "--out", str(path), *_arguments(target, point, passthrough)]
+
+
+def _check_passthrough(target: str, passthrough: list[str]) -> None:
+    for flag in passthrough:
+        if flag.split("=", 1)[0] in OWN_FLAGS:
+            raise ValueError(f"the sweep sets {', '.join(OWN_FLAGS)} on every point itself; {flag} cannot be passed on")
+    if is_run_config(target):
+        values = passthrough[1::2]
+        if passthrough[::2] != ["--set"] * len(values) or len(passthrough) % 2:
+            raise ValueError(f"a config sweep passes only --set TABLE.KEY=VALUE to its runs, got {passthrough}")
+
+
+def identities(target: str, points: list[dict], passthrough: list[str]) -> list[dict]:
+    """Each point's identity: ``{"config": resolved tables}`` (a run config, or a scenario with
+    a ``parse(argv)`` entry point), else ``{"command": arguments}``; or ``{"invalid": why}``
+    for a point whose settings are refused."""
+    parse = _scenario_parse(target)
+    found = []
+    for point in points:
+        arguments = _arguments(target, point, passthrough)
+        try:
+            config = parse(arguments) if parse is not None else None
+        except ValueError as error:
+            found.append({"invalid": str(error)})
+            continue
+        found.append({"config": config.to_dict()} if config is not None else {"command": arguments})
+    return found
+
+
+def _scenario_parse(target: str):
+    """``arguments -> RunConfig`` for a run config or a scenario that has ``parse``; else None."""
+    from .config import RunConfig, parse_assignment
+
+    if is_run_config(target):
+        base = RunConfig.from_file(target)
+        return lambda arguments: base.with_values(dict(parse_assignment(text) for text in arguments[1::2]))
+    spec = importlib.util.spec_from_file_location(f"_sweep_scenario_{Path(target).stem}", target)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # a script that cannot even be imported is reported by its runs
+        raise ValueError(f"cannot import scenario {target}: {type(error).__name__}: {error}") from None
+    if not callable(getattr(module, "parse", None)):
+        return None
+
+    def parse(arguments):
+        stderr = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(stderr):
+                return module.parse([*arguments, "--out", "unused.h5"])[1]
+        except SystemExit:  # argparse's error: its last line says why
+            lines = [line for line in stderr.getvalue().splitlines() if line.strip()]
+            raise ValueError(lines[-1].split(": error: ", 1)[-1] if lines else "refused by the scenario") from None
+
+    return parse
+
+
+def _recorded_identity(path: Path, identity: dict) -> dict | None:
+    """The identity the point's file records, in the form of ``identity``; None if unreadable."""
+    try:
+        run = load_trajectory(path)
+    except TrajectoryError:
+        return None
+    if "config" in identity:
+        return {"config": run.config}
+    own = {"--out", "--overwrite", "--resume"}
+    recorded, skip = [], False
+    for arg in run.command_line[2:] if run.command_line[:1] == [sys.executable] else run.command_line[1:]:
+        if skip:
+            skip = False
+        elif arg in own:
+            skip = arg == "--out"
+        else:
+            recorded.append(arg)
+    return {"command": recorded}
+
+
+def _difference(recorded: dict, wanted: dict) -> str:
+    """The first keys that differ between two identities, as ``key (there A, here B)``."""
+    if "config" in recorded and "config" in wanted:
+        there, here = recorded["config"], wanted["config"]
+        keys = sorted({f"{t}.{k}" for t in {*there, *here} for k in {*there.get(t, {}), *here.get(t, {})}})
+        differing = [(key, there.get(key.split(".")[0], {}).get(key.split(".", 1)[1]),
+                      here.get(key.split(".")[0], {}).get(key.split(".", 1)[1])) for key in keys]  # fmt: skip
+        differing = [entry for entry in differing if entry[1] != entry[2]]
+        return ", ".join(f"{key} (there {a!r}, here {b!r})" for key, a, b in differing[:3])
+    return f"command {' '.join(recorded.get('command', []))!r} there, {' '.join(wanted.get('command', []))!r} here"
+
+
+def _check_same_sweep(out: Path, points: list[dict], wanted: list[dict]) -> None:
+    """Refuse a rerun into ``out`` whose points were made with other settings."""
+    manifest = out / "manifest.json"
+    recorded = {}
+    if manifest.is_file():
+        try:
+            recorded = {e["file"]: e.get("identity") for e in json.loads(manifest.read_text())}
+        except (ValueError, KeyError, TypeError):
+            raise ValueError(f"{manifest} cannot be read as a sweep manifest; choose another --out") from None
+    for point, identity in zip(points, wanted):
+        if "invalid" in identity:
+            continue
+        there = recorded.get(point["file"])
+        if there is None and (out / point["file"]).is_file():
+            there = _recorded_identity(out / point["file"], identity)
+        if there is not None and "invalid" not in there and there != identity:
+            raise ValueError(
+                f"{out / point['file']} was made with other settings: {_difference(there, identity)}; rerun with the "
+                "same settings to finish that sweep, or give another --out"
+            )
+
+
+# ---------------------------------------------------------------------- running a point
+def _status(path: Path) -> str:
+    """``missing``, ``damaged`` (its status cannot be read), ``unreadable`` (not a run file),
+    or the run file's status. Damage deeper in a file is found by ``--resume``, which reads
+    the whole file first, and by :func:`summarise`."""
+    if not path.exists():
+        return "missing"
+    try:
+        return load_trajectory(path).status[0]
+    except DamagedFile:
+        return "damaged"
+    except TrajectoryError:
+        return "unreadable"
+
+
+@contextlib.contextmanager
+def _claimed(out: Path, point: dict):
+    """Hold the point's claim for the block (waiting while another sweep holds it)."""
+    import fcntl
+
+    folder = out / ".sweep"
+    folder.mkdir(exist_ok=True)
+    descriptor = os.open(folder / f"{point['file']}.claim", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def _moved_aside(path: Path) -> Path:
+    for n in itertools.count(1):
+        aside = path.with_name(f"{path.stem}.damaged-{n}{path.suffix}")
+        if not aside.exists():
+            os.replace(path, aside)
+            return aside
 
 
 def _run_point(target: str, point: dict, out: str, passthrough: list[str]) -> tuple[str, int, str]:
-    """One run in a subprocess; returns ``(file, exit code, last stderr line)``. An
-    interrupted point is resumed where it can be (``--resume``), else run afresh."""
+    """Bring one point to an end, in subprocesses; returns ``(file, exit code, last stderr
+    line)``. Claimed while it runs; a file held by a live run is waited for; an interrupted
+    or killed one resumed; a failed one run again; a damaged one moved aside first."""
     path = Path(out) / point["file"]
-    command = _command(target, point, path) + passthrough
     environment = {**os.environ, **ONE_THREAD_ENV}
-    done = None
-    if _status(path) in ("interrupted", "running"):
-        done = subprocess.run([*command, "--resume"], capture_output=True, text=True, env=environment)
-    if done is None or done.returncode == 2:  # nothing to resume, or the scenario cannot
-        done = subprocess.run([*command, "--overwrite"], capture_output=True, text=True, env=environment)
-    tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
-    return point["file"], done.returncode, tail
+    code, tail = 0, ""
+    with _claimed(Path(out), point):
+        for _ in range(4):  # each pass ends the point, or finds that someone else is at it
+            while held(path):  # the orphan of a lost worker, finishing the point
+                time.sleep(0.2)
+            status = _status(path)
+            if status == "complete":
+                return point["file"], 0, ""
+            flags = {"interrupted": ["--resume"], "running": ["--resume"], "failed": ["--overwrite"]}.get(status, [])
+            if status in ("damaged", "unreadable"):
+                tail = f"{status}: moved aside to {_moved_aside(path).name}; run again"
+            done = subprocess.run([*_command(target, point, path, passthrough), *flags], capture_output=True,
+                                  text=True, env=environment)  # fmt: skip
+            code = done.returncode
+            tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else tail
+            if code in (0, EXIT_INTERRUPTED) or not held(path) and _status(path) != "complete":
+                return point["file"], code, tail
+    return point["file"], code, tail
 
 
+# ---------------------------------------------------------------------- the sweep
 def run_sweep(
     scenario: str,
     grid: dict[str, list[str]],
@@ -188,55 +390,70 @@ def run_sweep(
     say=print,
 ) -> list[dict]:
     """Run every missing or unfinished point of ``scenario`` (a script, or a run config); write
-    the manifest; return it."""
+    the manifest; return it. Settings that differ from those of the points already in
+    ``out`` are refused (``ValueError``) before anything runs."""
     scenario_path = Path(scenario)
     if not scenario_path.is_file():
         raise ValueError(f"scenario {scenario!r} is not a file")
-    if is_run_config(scenario):
-        _check_config_grid(scenario_path, grid)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"--out {out} is a file; a sweep writes a folder of run files")
+    passthrough = [canonical_value(a) for a in passthrough]  # flags stay as they are
+    _check_passthrough(scenario, passthrough)
+    points = sweep_points({k: [canonical_value(v) for v in values] for k, values in grid.items()}, seeds)
+    wanted = identities(str(scenario_path), points, list(passthrough))
+    bad = [identity["invalid"] for identity in wanted if "invalid" in identity]
+    if bad and (is_run_config(scenario) or len(bad) == len(points)):
+        raise ValueError(bad[0])  # checked here, not run into a wall of failed points
     out.mkdir(parents=True, exist_ok=True)
-    points = sweep_points(grid, seeds)
-    todo = [p for p in points if _status(out / p["file"]) != "complete"]
-    say(f"{len(points)} points, {len(points) - len(todo)} already complete, {len(todo)} to run -> {out}/")
-    failures = {}
-    if todo:
-        # compile the kernels once (Numba caches them on disk) before fanning out
-        first_file, code, tail = _run_point(str(scenario_path), todo[0], str(out), list(passthrough))
-        if code:
-            failures[first_file] = tail
-        own = executor is None
-        executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
-        try:
-            futures = [
-                executor.submit(_run_point, str(scenario_path), p, str(out), list(passthrough)) for p in todo[1:]
-            ]
-            for future in futures:
-                file, code, tail = future.result()
-                if code:
-                    failures[file] = tail
-        finally:
-            if own:
-                executor.shutdown()
-    manifest = []
-    for p in points:
-        status = _status(out / p["file"])
-        entry = {**p, "status": status}
-        if p["file"] in failures:
-            entry["error"] = failures[p["file"]]
-        manifest.append(entry)
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    _check_same_sweep(out, points, wanted)
+    for point, identity in zip(points, wanted):
+        point["identity"] = identity
+    _write_manifest(out, points, {})
+    valid = [p for p in points if "invalid" not in p["identity"]]
+    todo = [p for p in valid if _status(out / p["file"]) != "complete"]
+    say(f"{len(points)} points, {len(valid) - len(todo)} already complete, {len(todo)} to run -> {out}/")
+    failures = {p["file"]: p["identity"]["invalid"] for p in points if p not in valid}
+    try:
+        _run_points(str(scenario_path), todo, out, list(passthrough), executor, workers, failures)
+    finally:
+        manifest = _write_manifest(out, points, failures)
     return manifest
 
 
-def _check_config_grid(path: Path, grid: dict) -> None:
-    """Every grid key must be a key of the config (checked with the grid's first values)."""
-    from .config import RunConfig, parse_assignment
+def _run_points(target, todo, out, passthrough, executor, workers, failures) -> None:
+    if not todo:
+        return
+    strip = lambda p: {k: v for k, v in p.items() if k != "identity"}  # noqa: E731 (what a worker needs)
+    # compile the kernels once (Numba caches them on disk) before fanning out
+    file, code, tail = _run_point(target, strip(todo[0]), str(out), passthrough)
+    if code:
+        failures[file] = tail
+    if code == EXIT_INTERRUPTED:
+        raise KeyboardInterrupt(f"point {file} was interrupted")
+    own = executor is None
+    executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    try:
+        futures = [executor.submit(_run_point, target, strip(p), str(out), passthrough) for p in todo[1:]]
+        for future in futures:
+            file, code, tail = future.result()
+            if code:
+                failures[file] = tail
+    finally:
+        if own:
+            executor.shutdown(cancel_futures=True)
 
-    config = RunConfig.from_file(path)
-    for key, values in grid.items():
-        for value in values[:1]:
-            config.with_values(dict([parse_assignment(f"{key}={value}")]))  # paths: as --set reads them
+
+def _write_manifest(out: Path, points: list[dict], failures: dict) -> list[dict]:
+    manifest = []
+    for point in points:
+        status = "invalid" if "invalid" in point["identity"] else _status(out / point["file"])
+        entry = {**point, "status": status}
+        if point["file"] in failures:
+            entry["error"] = failures[point["file"]]
+        manifest.append(entry)
+    write_text(out / "manifest.json", json.dumps(manifest, indent=1), overwrite=True)  # the sweep's own record
+    return manifest
 
 
 def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
@@ -252,7 +469,11 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
             run = load_trajectory(out / entry["file"])
             if metric is None:
                 metric = headline(run.config.get("task", {}).get("name", "iris"))[0]  # older files: Iris
-            values = run.series(f"observables/{metric}")[2]
+            try:
+                values = run.series(f"observables/{metric}")[2]
+            except DamagedFile as error:
+                entry["status"], entry["error"] = "damaged", str(error)
+                continue
             groups.setdefault(entry["label"], []).append(float(values[-1]))
     metric = metric or "accuracy_test"
     lines = [f"| point | seeds | final {metric}: mean | min | max |", "|---|---|---|---|---|"]
@@ -264,7 +485,7 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
     if incomplete:
         lines.append(f"\n{len(incomplete)} point(s) not complete: {', '.join(incomplete[:5])}")
     table = "\n".join(lines)
-    (out / "summary.md").write_text(table + "\n")
+    write_text(out / "summary.md", table + "\n", overwrite=True)  # the sweep's own summary, as of now
     figure = None
     if groups:
         fig = Figure(figsize=(max(5, 1.2 * len(groups)), 4), layout="constrained")
@@ -277,6 +498,5 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
         if metric.startswith("cost"):
             ax.set_yscale("log")
         ax.set_title("sweep: each seed (dots) and the mean (line)")
-        figure = out / "summary.png"
-        fig.savefig(figure, dpi=120)
+        figure = save_figure(fig, out / "summary.png", overwrite=True, dpi=120)
     return table, figure

@@ -25,7 +25,6 @@ import json
 import os
 import platform
 import signal
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,15 +34,24 @@ import numpy as np
 
 from .base import __version__
 from .network import Network
+from .outputs import BusyError, OutputError, Replacement, WriterLock, check_target
+from .provenance import provenance
 
 __all__ = [
     "MODULE",
     "CHECKPOINT",
     "Series",
     "TrajectoryError",
+    "FileBusy",
+    "NothingToResume",
+    "ConfigDiffers",
+    "DamagedFile",
+    "WriteFailed",
     "TrajectoryWriter",
+    "check_run_file",
     "Trajectory",
     "load_trajectory",
+    "verify",
     "versions",
 ]
 
@@ -54,6 +62,7 @@ UNITS = (
     "concentrations in current/conductance, time in node compliance/conductance"
 )
 STATUSES = ("running", "complete", "interrupted", "failed")
+WARNINGS_BYTES = 8192  # parameters/run_warnings: the run's warnings, one per line
 #: Where a run keeps what ``resume`` needs beyond the conductances (recorded every epoch anyway).
 CHECKPOINT = "observables/checkpoint/"
 # ~64 KiB chunks, uncompressed. In SWMR mode HDF5 never reuses freed file space, and every
@@ -66,8 +75,55 @@ _CHUNK_BYTES = 1 << 16
 _CACHE_BYTES = 4 * _CHUNK_BYTES
 
 
-class TrajectoryError(ValueError):
-    """A file is missing, not one of our trajectories, or would overwrite an existing one."""
+class TrajectoryError(OutputError):
+    """A file is missing, not one of our trajectories, or would overwrite an existing one
+    (command-line exit code 2)."""
+
+
+class FileBusy(TrajectoryError, BusyError):
+    """The run file is held by a live run (exit code 3: refused)."""
+
+    exit_code = 3
+
+
+def _as_run_file_error(error: OutputError) -> TrajectoryError:
+    """An output refusal, as the run-file error callers catch (``TrajectoryError``)."""
+    if isinstance(error, TrajectoryError):
+        return error
+    return (FileBusy if isinstance(error, BusyError) else TrajectoryError)(str(error))
+
+
+def check_run_file(path, overwrite: bool) -> Path:
+    """``path`` if a run may write it now (:func:`simulator.outputs.check_target`), else the
+    ``TrajectoryError`` that says why."""
+    try:
+        return check_target(path, overwrite)
+    except OutputError as error:
+        raise _as_run_file_error(error) from None
+
+
+class NothingToResume(TrajectoryError):
+    """``resume`` of a run that is complete (exit code 4)."""
+
+    exit_code = 4
+
+
+class ConfigDiffers(TrajectoryError):
+    """``resume`` with another config than the file's (exit code 3: refused)."""
+
+    exit_code = 3
+
+
+class WriteFailed(TrajectoryError):
+    """A run file that could not be written to the end (a full disk, a lost volume): the
+    message says what is left (exit code 1: failed)."""
+
+    exit_code = 1
+
+
+class DamagedFile(TrajectoryError):
+    """A run file whose bytes no longer match their checksums (or whose metadata cannot be
+    read): the message names the damaged object."""
 
 
 @dataclass(frozen=True)
@@ -91,7 +147,8 @@ class Series:
 
 
 def versions() -> dict:
-    """Versions of the package, Python and the numerical libraries, and ``git describe``."""
+    """Versions of the package, Python and the numerical libraries; the commit the code ran
+    from (``git``) and a digest of the package's source (:mod:`simulator.provenance`)."""
     import numba
     import scipy
 
@@ -103,25 +160,8 @@ def versions() -> dict:
         "numba": numba.__version__,
         "h5py": h5py.__version__,
         "hdf5": h5py.version.hdf5_version,
-        "git": _git_describe(),
+        **provenance(),
     }
-
-
-def _git_describe() -> str:
-    """``git describe`` of the source tree this package runs from; an installed copy (say, a
-    venv that happens to sit inside some checkout) is not tracked there and says so."""
-    here = Path(__file__).resolve().parent
-
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True, timeout=5)
-
-    try:
-        if git("ls-files", "--error-unmatch", Path(__file__).name).returncode != 0:
-            return "unknown (not running from a git checkout)"
-        done = git("describe", "--always", "--dirty", "--tags")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else "unknown"
 
 
 def _chunks(sample_shape: tuple, itemsize: int) -> tuple:
@@ -130,12 +170,32 @@ def _chunks(sample_shape: tuple, itemsize: int) -> tuple:
     return (rows, *sample_shape)
 
 
-def _open_new(path: Path, overwrite: bool) -> h5py.File:
-    if path.exists() and not overwrite:
-        raise TrajectoryError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another path")
-    if not path.parent.is_dir():
-        raise TrajectoryError(f"cannot write {path}: folder {path.parent} does not exist")
-    return h5py.File(path, "w" if overwrite else "x", libver="latest", rdcc_nbytes=_CACHE_BYTES)
+def _fixed(group, name: str, data) -> h5py.Dataset:
+    """A fixed dataset, chunked so that it carries a Fletcher-32 checksum."""
+    data = np.asarray(data)
+    if not data.size:
+        return group.create_dataset(name, data=data)
+    rows = min(len(data), _chunks(data.shape[1:], data.dtype.itemsize)[0])
+    return group.create_dataset(name, data=data, chunks=(rows, *data.shape[1:]), fletcher32=True)
+
+
+def _created(path: Path) -> h5py.File:
+    """A new HDF5 file at ``path`` (exclusive: a file that appeared meanwhile is refused)."""
+    try:
+        return h5py.File(path, "x", libver="latest", rdcc_nbytes=_CACHE_BYTES)
+    except FileExistsError:
+        raise OutputError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another "
+                          "path") from None  # fmt: skip
+    except OSError as error:
+        raise OutputError(f"cannot write {path}: {_os_reason(error)}") from None
+
+
+def _os_reason(error: OSError) -> str:
+    """The operating system's reason, without HDF5's call stack."""
+    text = str(error)
+    if "error message = '" in text:
+        return text.split("error message = '", 1)[1].split("'", 1)[0]
+    return error.strerror or text
 
 
 class TrajectoryWriter:
@@ -176,16 +236,32 @@ class TrajectoryWriter:
         author: str | None = None,
     ):
         self.path = Path(path)
-        self._file = _open_new(self.path, overwrite)
-        self._lock = _WriterLock(self.path)
+        # a new file is written in place (readable while it grows); an existing one is
+        # replaced only when this run closes its file whole (simulator.outputs)
         try:
+            self._target = Replacement(self.path, overwrite, in_place_if_new=True)
+        except OutputError as error:
+            raise _as_run_file_error(error) from None
+        try:
+            self._file = _created(self._target.write_path)
+        except BaseException as error:
+            self._target.abandon()
+            raise _as_run_file_error(error) if isinstance(error, OutputError) else error from None
+        self._lock = WriterLock(self._target.write_path)
+        try:
+            if not self._lock.acquired:
+                raise FileBusy(f"{self.path} was taken by another run as it was created")
             self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
             self._file.swmr_mode = True
             self._file.flush()
-        except BaseException:
+        except BaseException as error:
             self._file.close()
             self._lock.release()
-            self.path.unlink(missing_ok=True)  # nothing was run yet: leave no half-made file
+            if not isinstance(error, BusyError):
+                self._target.write_path.unlink(missing_ok=True)  # nothing was run yet: leave no half-made file
+            self._target.abandon()
+            if isinstance(error, OSError):
+                raise TrajectoryError(f"cannot write {self.path}: {_os_reason(error)}") from None
             raise
         self.status = "running"
 
@@ -212,8 +288,8 @@ class TrajectoryWriter:
         box = nodes.create_group("box")
         box.attrs["dimension"] = np.int32(2)
         box.attrs["boundary"] = np.array([b"none", b"none"])
-        nodes.create_dataset("position", data=network.positions).attrs["unit"] = "lattice spacing"
-        nodes.create_dataset("species", data=network.species().astype(np.int32)).attrs["legend"] = (
+        _fixed(nodes, "position", network.positions).attrs["unit"] = "lattice spacing"
+        _fixed(nodes, "species", network.species().astype(np.int32)).attrs["legend"] = (
             "0 interior, 1 input+, 2 input-, 3 output+, 4 output-"
         )
         connectivity = f.create_group("connectivity")
@@ -222,7 +298,7 @@ class TrajectoryWriter:
             ("input_pairs", network.input_pairs),
             ("output_pairs", network.output_pairs),
         ):
-            connectivity.create_dataset(name, data=np.asarray(pairs, dtype=np.int64))
+            _fixed(connectivity, name, np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
             connectivity[name].attrs["particles_group"] = nodes.ref
 
         parameters = f.create_group("parameters")
@@ -237,6 +313,7 @@ class TrajectoryWriter:
             resolved.attrs[key] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
         parameters.create_dataset("run_status", data=np.bytes_("running"), dtype="S16")
         parameters.create_dataset("run_message", data=np.bytes_(""), dtype="S4096")
+        parameters.create_dataset("run_warnings", data=np.bytes_(""), dtype=f"S{WARNINGS_BYTES}")
 
         self._clocks: dict[str, dict] = {}
         self._series: dict[str, h5py.Dataset] = {}
@@ -245,7 +322,7 @@ class TrajectoryWriter:
             dtype = np.dtype(spec.dtype)
             value = group.create_dataset(
                 "value", shape=(0, *spec.shape), maxshape=(None, *spec.shape), dtype=dtype,
-                chunks=_chunks(spec.shape, dtype.itemsize),
+                chunks=_chunks(spec.shape, dtype.itemsize), fletcher32=True,
             )  # fmt: skip
             if spec.unit:
                 value.attrs["unit"] = spec.unit
@@ -254,13 +331,10 @@ class TrajectoryWriter:
             group.attrs["clock"] = spec.clock
             clock = self._clocks.get(spec.clock)
             if clock is None:  # the first series of a clock owns its step (and time)
-                clock = {
-                    "step": group.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(4096,))
-                }
+                growing = dict(shape=(0,), maxshape=(None,), chunks=(4096,), fletcher32=True)
+                clock = {"step": group.create_dataset("step", dtype=np.int64, **growing)}
                 if spec.clock in timed_clocks:
-                    clock["time"] = group.create_dataset(
-                        "time", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(4096,)
-                    )
+                    clock["time"] = group.create_dataset("time", dtype=np.float64, **growing)
                 clock["series"] = []
                 self._clocks[spec.clock] = clock
             else:
@@ -276,30 +350,34 @@ class TrajectoryWriter:
         every clock; whatever a run appended after that (a half-written block of a killed run
         included) is dropped.
 
-        The file is copied to a temporary file beside it, cut back there, and moved over the
-        original only once the copy is whole: a file that a killed SWMR writer left flagged as
-        open (which HDF5 refuses to open for writing again) is read in SWMR mode, and a
-        failure at any point leaves the original as it was. The status goes back to
-        ``running`` and ``note`` is added to the JSON list in the ``parameters`` attribute
-        ``resumed``. A file that a live run still holds is refused.
+        The file is copied to a partial file beside it and cut back there, and the copy is
+        moved over the original only once it is whole and locked by this writer: a file that
+        a killed SWMR writer left flagged as open (which HDF5 refuses to open for writing
+        again) is read in SWMR mode, and a failure at any point leaves the original as it
+        was. The status goes back to ``running`` and ``note`` is added to the JSON list in the
+        ``parameters`` attribute ``resumed``. A file that a live run still holds is refused.
         """
         path = Path(path)
-        probe = _WriterLock(path)
-        probe.release()
-        if not probe.acquired:
-            raise TrajectoryError(f"cannot resume {path}: a run is still writing it (it holds the file's lock)")
-        scratch = path.with_name(f".{path.name}.resume-{os.getpid()}")
-        try:
-            with _open_for_reading(path) as source, h5py.File(scratch, "x", libver="latest") as copy:
-                _copy_cut(source, copy, rows, note)
-            os.replace(scratch, path)
-        except BaseException:
-            scratch.unlink(missing_ok=True)
-            raise
+        try:  # holds the original's lock until the copy replaces it
+            target = Replacement(path, overwrite=True)
+        except OutputError as error:
+            raise _as_run_file_error(error) from None
         self = cls.__new__(cls)
-        self.path = path
-        self._file = h5py.File(path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
-        self._lock = _WriterLock(path)
+        self.path, self._target = path, None
+        try:
+            with _open_for_reading(path) as source, h5py.File(target.write_path, "x", libver="latest") as copy:
+                _copy_cut(source, copy, rows, note)
+            self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
+            self._lock = WriterLock(target.write_path)  # the lock moves with the file
+            target.commit()
+        except BaseException as error:
+            if getattr(self, "_file", None) is not None:
+                self._file.close()
+                self._lock.release()
+            target.abandon()
+            if isinstance(error, OSError):
+                raise TrajectoryError(f"cannot resume {path}: {_os_reason(error)}") from None
+            raise
         self._clocks, self._series = _declared_clocks(self._file)
         self._file.swmr_mode = True
         self._file.flush()
@@ -349,30 +427,72 @@ class TrajectoryWriter:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
     # ------------------------------------------------------------------ status
-    def finish(self, status: str, message: str = ""):
-        """Record the final status (and an error message) and close the file."""
+    def warn(self, text: str) -> None:
+        """Record a warning in ``parameters/run_warnings`` (one line each; the first ones kept
+        when they outgrow the dataset)."""
+        dataset = self._file["parameters/run_warnings"]
+        recorded = dataset[()].decode("utf-8", "replace")
+        combined = (recorded + "\n" if recorded else "") + text
+        dataset[()] = np.bytes_(combined.encode("utf-8", "replace")[:WARNINGS_BYTES])
+        self._file.flush()
+
+    def finish(self, status: str, message: str = "", *, keep_original: bool = False):
+        """Record the final status (and an error message), close the file, and (for a
+        replacement) move it over the file it replaces, unless ``keep_original``. If the file
+        cannot be written any more (a full disk), it is closed as it stands, readable to its
+        last flush; a replacement is then dropped, and the ``OSError`` raised."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        failure = None
         if self._file.id.valid:
-            parameters = self._file["parameters"]
-            parameters["run_status"][()] = np.bytes_(status)
-            parameters["run_message"][()] = np.bytes_(message.encode("utf-8", "replace")[:4096])
-            self._file.flush()
-            self._file.close()
+            try:
+                parameters = self._file["parameters"]
+                parameters["run_status"][()] = np.bytes_(status)
+                parameters["run_message"][()] = np.bytes_(message.encode("utf-8", "replace")[:4096])
+                self._file.flush()
+            except OSError as error:
+                failure = error
+            try:
+                self._file.close()
+            except OSError as error:
+                failure = failure or error
         self._lock.release()
         self.status = status
+        if self._target is not None:
+            if failure is None and not keep_original:
+                self._target.commit()
+            else:
+                self._target.abandon()  # a replacement that is not whole goes; the original stays
+            self._target = None
+        if failure is not None:
+            raise failure
 
     def __enter__(self):
         return self
 
     def __exit__(self, kind, error, traceback):
         if kind is None:
-            self.finish("complete")
+            status, message = "complete", ""
         elif issubclass(kind, (KeyboardInterrupt, SystemExit)):
-            self.finish("interrupted", f"{kind.__name__}: {error}" if str(error) else kind.__name__)
+            status, message = "interrupted", f"{kind.__name__}: {error}" if str(error) else kind.__name__
         else:
-            self.finish("failed", f"{kind.__name__}: {error}")
+            status, message = "failed", f"{kind.__name__}: {error}"
+        write_error = isinstance(error, OSError)  # the file itself could not be written (a full disk)
+        replacing = self._target is not None and self._target.replacing
+        try:
+            self.finish(status, message, keep_original=write_error)
+        except OSError as failure:
+            raise WriteFailed(_lost_write(self.path, error if write_error else failure, replacing, False)) from None
+        if write_error:
+            raise WriteFailed(_lost_write(self.path, error, replacing, True)) from None
         return False
+
+
+def _lost_write(path: Path, error: OSError, replacing: bool, finished: bool) -> str:
+    if replacing:
+        return f"cannot write {path}: {_os_reason(error)}; {path} is unchanged (the new run was not kept)"
+    state = "its status says failed" if finished else "its status still says running"
+    return f"cannot write {path}: {_os_reason(error)}; the file is readable up to its last flush ({state})"
 
 
 def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
@@ -389,29 +509,6 @@ def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
 
     f.visititems(visit)
     return clocks, series
-
-
-class _WriterLock:
-    """A POSIX record lock on the run file while a writer holds it, so that ``--resume`` can
-    tell a killed run (the kernel drops the lock) from a live one. Record locks do not
-    interact with the ``flock`` HDF5 itself takes. Best effort: POSIX drops a process's
-    record locks when it closes *any* descriptor of the file, e.g. on reading it in-process."""
-
-    def __init__(self, path: Path):
-        import fcntl
-
-        self.acquired = False
-        self._fd = os.open(path, os.O_RDWR)
-        try:
-            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            self.acquired = True
-        except OSError:
-            pass
-
-    def release(self):
-        if self._fd is not None:
-            os.close(self._fd)  # closing drops the lock
-            self._fd = None
 
 
 def _copy_cut(source: h5py.File, copy: h5py.File, rows: dict[str, int], note: dict) -> None:
@@ -448,7 +545,12 @@ def _clock_datasets(clock: dict, series: dict) -> list:
 
 
 # ---------------------------------------------------------------------- reading
+_READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError)  # what h5py raises on damaged bytes
+
+
 def _open_for_reading(path: Path) -> h5py.File:
+    if path.is_dir():
+        raise TrajectoryError(f"{path} is a folder, not a run file")
     if not path.is_file():
         raise TrajectoryError(f"{path}: no such file")
     try:
@@ -457,15 +559,85 @@ def _open_for_reading(path: Path) -> h5py.File:
         if "truncated" in str(error) or "signature" in str(error):
             # checked before any SWMR open: an SWMR reader takes a short file for a growing
             # one and retries its metadata reads for a long time
-            raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {error}") from None
+            raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {_os_reason(error)}") from None
         try:
             f = h5py.File(path, "r", libver="latest", swmr=True)  # a run still writing it
         except OSError as error:
-            raise TrajectoryError(f"{path} cannot be read as HDF5: {error}") from None
-    if f"h5md/modules/{MODULE}" not in f or "parameters/run_status" not in f:
+            raise TrajectoryError(f"{path} cannot be read as HDF5 (damaged?): {_os_reason(error)}") from None
+    try:
+        ours = f"h5md/modules/{MODULE}" in f and "parameters/run_status" in f
+    except _READ_ERRORS as error:
+        f.close()
+        raise DamagedFile(f"{path} is damaged: its top groups cannot be read ({_os_reason(error)})") from None
+    if not ours:
         f.close()
         raise TrajectoryError(f"{path} is not a chemsignal trajectory (no h5md/modules/{MODULE} or run status)")
     return f
+
+
+def _read(path: Path, dataset: h5py.Dataset, selection=()):
+    """``dataset[selection]``; bytes that fail their checksum are a :class:`DamagedFile` naming it."""
+    try:
+        return dataset[selection]
+    except _READ_ERRORS as error:
+        raise DamagedFile(f"{path} is damaged: {dataset.name} {_damage(error)}") from None
+
+
+def _damage(error: Exception) -> str:
+    text = str(error)
+    if "filter returned failure" in text or "checksum" in text.lower():
+        return "fails its checksum (bytes changed on disk)"
+    return f"cannot be read ({_os_reason(error) if isinstance(error, OSError) else text})"
+
+
+def _status_of(path: Path, parameters: h5py.Group) -> tuple[str, str]:
+    status = _read(path, parameters["run_status"]).decode("utf-8", "replace")
+    if status not in STATUSES:
+        raise DamagedFile(f"{path} is damaged: /parameters/run_status holds {status[:20]!r}, not a status")
+    return status, _read(path, parameters["run_message"]).decode("utf-8", "replace")
+
+
+def verify(path) -> None:
+    """Read every group, attribute and dataset of a run file, checking every checksum; a
+    :class:`DamagedFile` names what is damaged (the first few, and how many in all)."""
+    path = Path(path)
+    damaged: list[str] = []
+    with _open_for_reading(path) as f:
+        _verify_group(f, damaged, set())
+        if not damaged:
+            _status_of(path, f["parameters"])
+    if damaged:
+        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
+        raise DamagedFile(f"{path} is damaged: {', '.join(damaged[:3])}{more} cannot be read or fail their checksums")
+
+
+def _verify_group(group: h5py.Group, damaged: list[str], seen: set) -> None:
+    try:
+        names = list(group)
+        for key in group.attrs:
+            group.attrs[key]
+    except _READ_ERRORS:
+        damaged.append(group.name or "/")
+        return
+    for name in names:
+        try:
+            item = group[name]
+        except _READ_ERRORS:
+            damaged.append(f"{group.name.rstrip('/')}/{name}")
+            continue
+        if item.id in seen:  # a hard link to an object already read (a shared step or time)
+            continue
+        seen.add(item.id)
+        if isinstance(item, h5py.Group):
+            _verify_group(item, damaged, seen)
+            continue
+        try:
+            for key in item.attrs:
+                item.attrs[key]
+            for selection in item.iter_chunks() if item.chunks and item.size else [()]:
+                item[selection]
+        except _READ_ERRORS:
+            damaged.append(item.name)
 
 
 @dataclass(frozen=True)
@@ -489,8 +661,7 @@ class Trajectory:
     def status(self) -> tuple[str, str]:
         """``(run_status, run_message)`` as of now."""
         with _open_for_reading(self.path) as f:
-            parameters = f["parameters"]
-            return parameters["run_status"][()].decode(), parameters["run_message"][()].decode()
+            return _status_of(self.path, f["parameters"])
 
     def series(self, path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
         """``(step, time or None, value)`` of a time series, trimmed to the samples complete in all three."""
@@ -498,9 +669,9 @@ class Trajectory:
             if path not in f or "value" not in f[path]:
                 raise KeyError(f"{self.path} has no time series {path!r}")
             group = f[path]
-            step = group["step"][()]
-            value = group["value"][()]
-            time = group["time"][()] if "time" in group else None
+            step = _read(self.path, group["step"])
+            value = _read(self.path, group["value"])
+            time = _read(self.path, group["time"]) if "time" in group else None
         k = min(len(step), len(value), len(step) if time is None else len(time))
         return step[:k], None if time is None else time[:k], value[:k]
 
@@ -521,10 +692,23 @@ class Trajectory:
         with _open_for_reading(self.path) as f:
             return json.loads(f["parameters"].attrs.get("resumed", "[]"))
 
+    @property
+    def warnings(self) -> list[str]:
+        """The run's warnings (a cost explosion, a pipe jumping by orders of magnitude), one per line."""
+        with _open_for_reading(self.path) as f:
+            parameters = f["parameters"]
+            if "run_warnings" not in parameters:  # a file from before warnings were recorded
+                return []
+            return _read(self.path, parameters["run_warnings"]).decode("utf-8", "replace").splitlines()
+
+    def verify(self) -> None:
+        """Read the whole file, checking every checksum: a :class:`DamagedFile` names what is damaged."""
+        verify(self.path)
+
     def fixed(self, path: str) -> np.ndarray:
         """A fixed dataset, e.g. ``"particles/nodes/position"``."""
         with _open_for_reading(self.path) as f:
-            return f[path][()]
+            return _read(self.path, f[path])
 
     def network(self, conductance=None) -> Network:
         """The network of the run, with the first recorded conductances unless given."""

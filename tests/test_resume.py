@@ -161,11 +161,12 @@ def test_kill_9_leaves_a_readable_file_that_resumes_to_the_same_result(tmp_path)
 def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
     config = simulator.RunConfig.from_dict({"run": {"epochs": 2}})
     simulator.run(config, out=tmp_path / "done.h5")
-    with pytest.raises(TrajectoryError, match="is complete; there is nothing to resume"):
+    with pytest.raises(simulator.trajectory.NothingToResume, match="is complete; there is nothing to resume"):
         simulator.run(config, out=tmp_path / "done.h5", resume=True)
     with pytest.raises(KeyboardInterrupt):
         simulator.run(config, out=tmp_path / "stopped.h5", progress=StopAfter(1))
-    with pytest.raises(TrajectoryError, match=r"another config: rule.lr \(file 0.003, given 0.001\)"):
+    differs = r"another config: rule.lr \(file 0.003, given 0.001\)"
+    with pytest.raises(simulator.trajectory.ConfigDiffers, match=differs):
         simulator.run(config.with_values({"rule.lr": 1e-3}), out=tmp_path / "stopped.h5", resume=True)
     with pytest.raises(TrajectoryError, match="no such file"):
         simulator.run(config, out=tmp_path / "missing.h5", resume=True)
@@ -173,13 +174,13 @@ def test_resume_refuses_what_it_cannot_continue(tmp_path, capsys):
     assert main(["resume", str(tmp_path / "stopped.h5")]) == 0
     assert "complete; test accuracy" in capsys.readouterr().out
     assert load_trajectory(tmp_path / "stopped.h5").status[0] == "complete"
-    assert main(["resume", str(tmp_path / "stopped.h5")]) == 2
+    assert main(["resume", str(tmp_path / "stopped.h5")]) == 4  # nothing to resume (simulator.commandline)
     assert "nothing to resume" in capsys.readouterr().err
 
 
 def test_a_file_a_live_run_still_writes_is_not_resumed(tmp_path):
     path = tmp_path / "live.h5"
     with live_writer(path):
-        with pytest.raises(TrajectoryError, match="a run is still writing it"):
+        with pytest.raises(simulator.trajectory.FileBusy, match="is being written by a live run"):
             TrajectoryWriter.reopen(path, rows={"epoch": 0}, note={})
     assert load_trajectory(path).status[0] == "complete"

@@ -15,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..base import SimulationError
+from ..base import SimulationError, raise_if_signalled
 from ..costs import COSTS
 from ..network import Network
 from ..rules import Rule, apply_update
@@ -23,7 +23,7 @@ from .relaxation import checked_dt, stable_dt
 from .results import FieldState, FrameRecorder, TrainResult
 from .specs import Explicit, Implicit, Physics, Save, whole_steps
 
-__all__ = ["Setup", "Plan", "Method", "TimeSteppedMethod", "coupled_stable_dt"]
+__all__ = ["Setup", "Plan", "Method", "TimeSteppedMethod", "coupled_stable_dt", "step_growth"]
 
 _COST = COSTS["squared_error"]
 
@@ -63,6 +63,7 @@ class _Log:
     def __init__(self, count: int, n_outputs: int):
         self.outputs = np.empty((count, n_outputs))
         self.floored = np.zeros(count, dtype=np.int64)
+        self.step_growth = np.zeros(count)
         self.dt = np.empty(count)
         self.done = 0
 
@@ -102,13 +103,16 @@ class Method:
         done = log.done
         return TrainResult(
             network=self.network, outputs=log.outputs[:done], costs=_COST.value(log.outputs[:done], targets[:done]),
-            floored=log.floored[:done], state=self.state, dt=log.dt[:done] if self.timed else None,
+            floored=log.floored[:done], step_growth=log.step_growth[:done], state=self.state,
+            dt=log.dt[:done] if self.timed else None,
             fields=self.frames.result(), releases=self.releases(), status=status, message=message,
         )  # fmt: skip
 
     def present_all(self, inputs, targets, log: _Log) -> None:
         for k in range(len(inputs)):
+            before = self.network.conductance
             log.outputs[k], log.floored[k], log.dt[k] = self.present(k, inputs[k], targets[k])
+            log.step_growth[k] = step_growth(before, self.network.conductance)
             log.done = k + 1
 
     def present(self, k: int, inputs, targets) -> tuple[np.ndarray, int, float]:
@@ -123,6 +127,13 @@ class Method:
         w, floored = apply_update(self.network.conductance, dw, self.setup.w_min)
         self.network = self.network.with_conductance(w)
         return floored
+
+
+def step_growth(before, after) -> float:
+    """The largest change of a pipe in one presentation, in units of the largest conductance
+    before it: of order ``lr`` in a healthy run; 10 or more means one step remodelled a pipe
+    by an order of magnitude of the network's scale."""
+    return float(np.max(np.abs(after - before)) / np.max(before)) if len(before) else 0.0
 
 
 def coupled_stable_dt(physics: Physics, network: Network, w) -> float:
@@ -207,6 +218,7 @@ class TimeSteppedMethod(Method):
             done += chunk
             state.step += chunk
             self.check(k, dt)
+            raise_if_signalled()  # a signal whose KeyboardInterrupt Python swallowed
             if self.frames.due(state.step):
                 time = state.time + (state.step - start_step) * dt
                 self.frames.add(state.step, time, pressure=state.v, concentration=state.u)

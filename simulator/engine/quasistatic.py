@@ -45,7 +45,7 @@ class QuasistaticBanded(Method):
         done = kernels.quasistatic_chemical_steps(
             network.topology.edges, w, position, bandwidth, currents, network.output_pairs[:, 0].astype(np.int32),
             network.output_pairs[:, 1].astype(np.int32), targets, setup.alpha, setup.eta, setup.physics.kappa,
-            setup.w_min, log.outputs, log.floored,
+            setup.w_min, log.outputs, log.floored, log.step_growth,
         )  # fmt: skip
         try:
             self.network, log.done = network.with_conductance(w), done

@@ -67,6 +67,9 @@ class TrainResult:
     floored : [B] pipe updates caught by the conductance floor per example: one update per
         pipe and presentation (deferred weights), one per pipe and transport step (advection,
         summed over the presentation), or, with live weights, the pipes at the floor at the end
+    step_growth : [B] the largest change of a pipe in each presentation, in units of the
+        largest conductance before it (``engine.method.step_growth``): what a run watches
+        for blow-ups
     state : the carried fields after the last presentation (:class:`FieldState`, or
         ``AdvectionState``), None in the quasistatic dynamics
     dt : [B] the time step of each presentation (time-stepped), else None
@@ -81,6 +84,7 @@ class TrainResult:
     outputs: np.ndarray
     costs: np.ndarray
     floored: np.ndarray
+    step_growth: np.ndarray | None = None
     state: FieldState | AdvectionState | None = None
     dt: np.ndarray | None = None
     fields: FieldFrames | None = None

@@ -1,0 +1,196 @@
+"""One write discipline for every file the package writes: run files, figures, manifests,
+summaries and sidecars.
+
+* **Nothing replaced unasked.** A target that exists is replaced only with ``overwrite``.
+* **Nothing held is touched.** A target that a live run holds (its writer lock) is refused,
+  ``overwrite`` or not.
+* **Nothing lost on failure.** A replacement is built beside its target, as
+  ``.NAME.partial-PID``, and moved over it (``os.replace``: atomic) only once it is whole. If
+  the write fails, the target is as it was; if the process is killed, the partial file stays
+  beside it and is removed by the next successful write of the same target.
+* **No surprises.** A folder is never created for the user; a target that is a folder, or
+  lies in a folder that is missing or read-only, is refused in one line.
+
+The writer lock is an open-file-description lock (Linux ``F_OFD_SETLK``; elsewhere a POSIX
+record lock): the kernel drops it when the writing process dies, so a killed run is told
+from a live one, and reading the file in the writing process does not drop it.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+__all__ = ["OutputError", "BusyError", "WriterLock", "held", "check_target", "Replacement", "write_text",
+           "figure_format", "save_figure", "partial_files"]  # fmt: skip
+
+
+class OutputError(ValueError):
+    """An output that cannot be written: it exists and replacing it was not asked, it is a
+    folder, or its folder is missing or read-only. Command-line exit code 2."""
+
+    exit_code = 2
+
+
+class BusyError(OutputError):
+    """The target is held by a live run. Command-line exit code 3 (refused)."""
+
+    exit_code = 3
+
+
+class WriterLock:
+    """An exclusive lock on a file while a writer holds it (non-blocking: ``acquired`` says
+    whether it was taken). Released by :meth:`release`, or by the kernel when the process dies."""
+
+    def __init__(self, path):
+        import fcntl
+
+        self.acquired = False
+        self._fd = os.open(path, os.O_RDWR)
+        try:
+            if hasattr(fcntl, "F_OFD_SETLK"):  # struct flock: type, whence, start, len, pid (0 for OFD locks)
+                fcntl.fcntl(self._fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+            else:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            self.acquired = True
+        except OSError:
+            pass
+
+    def release(self):
+        if self._fd is not None:
+            os.close(self._fd)  # closing the descriptor drops the lock
+            self._fd = None
+
+
+def held(path) -> bool:
+    """Whether a live writer holds ``path`` (False for a file that is not there)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    try:
+        probe = WriterLock(path)
+    except OSError:  # cannot be opened for writing: nobody writes it through us
+        return False
+    probe.release()
+    return not probe.acquired
+
+
+def check_target(path, overwrite: bool) -> Path:
+    """``path`` if it may be written now, else an :class:`OutputError` (or :class:`BusyError`)
+    that says why in one line."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a folder; give a file path")
+    if not path.parent.is_dir():
+        raise OutputError(f"cannot write {path}: folder {path.parent} does not exist")
+    if not os.access(path.parent, os.W_OK):
+        raise OutputError(f"cannot write {path}: folder {path.parent} is read-only")
+    if held(path):
+        raise BusyError(f"{path} is being written by a live run (it holds the file's lock); wait for it to finish, "
+                        "or choose another path")  # fmt: skip
+    if path.exists() and not overwrite:
+        raise OutputError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another path")
+    return path
+
+
+def partial_files(path) -> list[Path]:
+    """Partial replacements of ``path`` left by killed processes."""
+    path = Path(path)
+    left = []
+    for candidate in path.parent.glob(f".{path.name}.partial-*"):
+        pid = candidate.name.rpartition("-")[2]
+        if pid.isdigit() and not _alive(int(pid)):
+            left.append(candidate)
+    return sorted(left)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Replacement:
+    """A target being written under the discipline above.
+
+    ``write_path`` is where to write: a partial file beside the target (or, with
+    ``in_place_if_new``, the target itself when nothing is there yet: a new run file is then
+    readable at its own path while it grows). While a replacement is built, the old file's
+    lock is held, so no second writer starts on the same target. :meth:`commit` moves the
+    partial file over the target; :meth:`abandon` removes it and leaves the target alone.
+    As a context manager it yields ``write_path`` and commits unless the block raises.
+    """
+
+    def __init__(self, path, overwrite: bool, *, in_place_if_new: bool = False):
+        self.path = check_target(path, overwrite)
+        self.replacing = self.path.exists() or not in_place_if_new
+        self._guard = None
+        if self.path.exists():
+            self._guard = WriterLock(self.path)
+            if not self._guard.acquired:  # taken between the check and now
+                self._guard.release()
+                raise BusyError(f"{self.path} is being written by a live run; wait for it to finish, or choose "
+                                "another path")  # fmt: skip
+        partial = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        self.write_path = partial if self.replacing else self.path
+
+    def commit(self) -> Path:
+        if self.replacing:
+            os.replace(self.write_path, self.path)
+            for stale in partial_files(self.path):
+                stale.unlink(missing_ok=True)
+        self._release()
+        return self.path
+
+    def abandon(self) -> None:
+        if self.replacing:
+            self.write_path.unlink(missing_ok=True)
+        self._release()
+
+    def _release(self):
+        if self._guard is not None:
+            self._guard.release()
+            self._guard = None
+
+    def __enter__(self) -> Path:
+        return self.write_path
+
+    def __exit__(self, kind, error, traceback):
+        if kind is None:
+            self.commit()
+        else:
+            self.abandon()
+        return False
+
+
+def write_text(path, text: str, overwrite: bool) -> Path:
+    """Write ``text`` to ``path`` under the discipline (a manifest, a summary, a sidecar)."""
+    with Replacement(path, overwrite) as scratch:
+        Path(scratch).write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def figure_format(path) -> str:
+    """The format matplotlib writes for ``path``'s suffix; an unknown or missing suffix is an
+    :class:`OutputError` that lists the known ones."""
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    suffix = Path(path).suffix.lstrip(".").lower()
+    known = FigureCanvasBase.get_supported_filetypes()
+    if suffix not in known:
+        raise OutputError(f"cannot write figure {path}: give a suffix matplotlib writes ({', '.join(sorted(known))})")
+    return suffix
+
+
+def save_figure(figure, path, overwrite: bool, dpi: int = 150) -> Path:
+    """``figure.savefig`` under the discipline: checked, built beside the target, moved into place."""
+    fmt = figure_format(path)
+    with Replacement(path, overwrite) as scratch:
+        figure.savefig(scratch, format=fmt, dpi=dpi)
+    return Path(path)
+
