@@ -32,7 +32,8 @@ FLAGS = {
 }  # fmt: skip
 
 
-def main(argv=None) -> int:
+def parse(argv=None):
+    """``(args, config)`` from the command line (a sweep resolves its points with this)."""
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, help="network, split and shuffling seed (0)")
     parser.add_argument("--epochs", type=int, help=f"({DEFAULTS['run.epochs']})")
@@ -47,7 +48,11 @@ def main(argv=None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the interrupted run in --out (same flags)")
     parser.add_argument("--smoke", action="store_true", help="two epochs (CI)")
     args = parser.parse_args(argv)
-    config = config_from_file_and_flags(parser, args, DEFAULTS, {"run.epochs": 2}, FLAGS)
+    return args, config_from_file_and_flags(parser, args, DEFAULTS, {"run.epochs": 2}, FLAGS)
+
+
+def main(argv=None) -> int:
+    args, config = parse(argv)
     return run_and_draw(config, default_out("iris_advection", args.out, args.smoke), args, argv)[1]
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 import simulator
 from simulator.commandline import ArgumentParser
+from simulator.outputs import OutputError, Replacement, check_target, write_text
 from simulator.scenario import config_from_file_and_flags, default_out, run_and_draw
 from simulator.tasks import teacher_student_data
 
@@ -48,18 +49,19 @@ def make_network(seed: int = 0, nodes: int = 300, radius: float = 0.12) -> simul
 
 def make_data(folder: Path, seed: int = 0, examples: int = 200) -> None:
     """Write ``network.json``, ``data.csv`` and ``data.npz`` into ``folder`` (never over a file)."""
+    for name in ("network.json", "data.csv", "data.npz"):
+        check_target(folder / name, overwrite=False)
     network = make_network(seed)
     inputs, targets, _ = teacher_student_data(network, examples, seed)
-    for name in ("network.json", "data.csv", "data.npz"):
-        if (folder / name).exists():
-            raise ValueError(f"{folder / name} exists; choose another folder")
     simulator.save_network(network, folder / "network.json")
     rows = "\n".join(f"{x1!r},{x2!r},{y!r}" for (x1, x2), (y,) in zip(inputs.tolist(), targets.tolist()))
-    (folder / "data.csv").write_text("x1,x2,y\n" + rows + "\n")
-    np.savez(folder / "data.npz", inputs=inputs, targets=targets)
+    write_text(folder / "data.csv", "x1,x2,y\n" + rows + "\n", overwrite=False)
+    with Replacement(folder / "data.npz", overwrite=False) as scratch, open(scratch, "wb") as stream:
+        np.savez(stream, inputs=inputs, targets=targets)
 
 
-def main(argv=None) -> int:
+def parse(argv=None):
+    """``(args, config)`` from the command line (config None with ``--make-data``)."""
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default=str(EXAMPLE / "csv.toml"), help="the run config (default: the example)")
     parser.add_argument("--seed", type=int, help="split and shuffling seed (0)")
@@ -73,11 +75,21 @@ def main(argv=None) -> int:
     parser.add_argument("--make-data", type=Path, metavar="DIR", help="write a fresh example into DIR and stop")
     args = parser.parse_args(argv)
     if args.make_data:
-        make_data(args.make_data)
+        return args, None
+    flags = {"seed": "run.seed", "epochs": "run.epochs", "lr": "rule.lr", "dynamics": "dynamics.name"}
+    return args, config_from_file_and_flags(parser, args, None, SMOKE, flags)
+
+
+def main(argv=None) -> int:
+    args, config = parse(argv)
+    if config is None:
+        try:
+            make_data(args.make_data)
+        except OutputError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return error.exit_code
         print(f"example network and data: {args.make_data}/")
         return 0
-    flags = {"seed": "run.seed", "epochs": "run.epochs", "lr": "rule.lr", "dynamics": "dynamics.name"}
-    config = config_from_file_and_flags(parser, args, None, SMOKE, flags)
     timed = "_timestepped" if config["dynamics.name"] == "timestepped" else ""
     return run_and_draw(config, default_out(f"own_network{timed}", args.out, args.smoke), args, argv)[1]
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .network import Network
+from .outputs import Replacement
 
 __all__ = ["as_network", "load_network", "save_network", "NETWORK_FORMATS"]
 
@@ -121,15 +122,20 @@ def _hashable(label):
     return tuple(label) if isinstance(label, list) else label
 
 
-def save_network(network: Network, path) -> Path:
-    """Write ``network`` as node-link JSON or GraphML (by the suffix); refuses to replace a file."""
+def save_network(network: Network, path, overwrite: bool = False) -> Path:
+    """Write ``network`` as node-link JSON or GraphML (by the suffix); an existing file is
+    replaced only with ``overwrite`` (:mod:`simulator.outputs`)."""
     path = Path(path)
     if path.suffix not in NETWORK_FORMATS:
         raise ValueError(f"{path}: write node-link JSON (.json) or GraphML (.graphml)")
-    if path.exists():
-        raise ValueError(f"{path} exists; choose another path")
+    with Replacement(path, overwrite) as scratch:
+        _write_network(network, path.suffix, scratch)
+    return path
+
+
+def _write_network(network: Network, suffix: str, path: Path) -> None:
     graph = network.to_networkx()
-    if path.suffix == ".json":
+    if suffix == ".json":
         data = {
             "directed": False, "multigraph": False, "graph": graph.graph,
             "nodes": [{"id": node, **{**attributes, "pos": list(attributes["pos"])}} for node, attributes in
@@ -137,7 +143,7 @@ def save_network(network: Network, path) -> Path:
             "edges": [{"source": a, "target": b, **attributes} for a, b, attributes in graph.edges(data=True)],
         }  # fmt: skip
         path.write_text(json.dumps(data, indent=1))
-        return path
+        return
     import networkx as nx
 
     for _, attributes in graph.nodes(data=True):
@@ -145,4 +151,3 @@ def save_network(network: Network, path) -> Path:
     for name in ("input_pairs", "output_pairs"):
         graph.graph[name] = json.dumps(np.asarray(graph.graph[name]).tolist())
     nx.write_graphml(graph, path)
-    return path

@@ -104,7 +104,9 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
                  f"{config['run.epochs']} epochs")  # fmt: skip
     resume = getattr(args, "resume", False)
     figure_may_go = args.overwrite or resume
-    code = checked_targets([Path(out).with_suffix(".png")], figure_may_go)
+    code = (0 if resume else checked_targets([out], args.overwrite)) or checked_targets(
+        [Path(out).with_suffix(".png")], figure_may_go
+    )
     if code:
         return None, code
     print(f"{title} -> {out}")

@@ -7,9 +7,15 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 
 import simulator
 from simulator.cli import main as cli_main
+from simulator.outputs import save_figure
+from simulator.plots import plot_run
+from simulator.sweep import run_sweep
+
+SMALL = lambda: simulator.lattice_network(side=3, n_inputs=1, n_outputs=1)  # noqa: E731
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
@@ -29,8 +35,12 @@ def files(tmp_path_factory):
         f["x"] = np.arange(3)
     good = root / "good.h5"
     simulator.run({"run": {"epochs": 1}}, out=good)
+    plot_run(good)  # good.png: a figure that is there already
     (root / "truncated.h5").write_bytes(good.read_bytes()[:2000])
     (root / "existing.h5").write_bytes(b"someone's data")
+    (root / "existing.png").write_bytes(b"someone's figure")
+    (root / "a_file").write_text("not a folder")
+    (root / "folder.h5").mkdir()
     (root / "bad_sweep.toml").write_text('scenario = "x.py"\nworkerz = 2\n')
     (root / "bad_config.toml").write_text("learning_rate = 0.1\n")
     (root / "broken.toml").write_text("lr = = 2\n")
@@ -40,6 +50,7 @@ def files(tmp_path_factory):
     (root / "run_csv.toml").write_text('[task]\nname = "csv"\nfile = "data.csv"\ninputs = ["a"]\ntargets = ["b"]\n')
     (root / "data.csv").write_text("a,c\n1,2\n")
     (root / "run_net.toml").write_text('[network]\nfile = "net.json"\n')
+    (root / "iris.toml").write_text("[run]\nepochs = 1\n")
     return root
 
 
@@ -51,15 +62,25 @@ class Interrupt:
         pass
 
 
+HUGE = "99999999999999999999"
 CASES = [
-    # (program, arguments, expected text in the one-line error)
+    # (program, arguments, expected text in the one-line error[, exit code: 2 unless given])
     ("iris_diffusion", ["--lr", "-1"], "lr must be > 0, got -1.0"),
+    ("iris_diffusion", ["--lr", "-1e-3"], "lr must be > 0, got -0.001"),  # a negative number is a value
+    ("iris_diffusion", ["--w-min", "-1e-5"], "w_min must be > 0, got -1e-05"),
     ("iris_diffusion", ["--lr", "nan"], "lr must be finite, got nan"),
+    ("iris_diffusion", ["--eta", "-inf"], "eta must be finite, got -inf"),
     ("iris_diffusion", ["--epochs", "0"], "epochs must be >= 1, got 0"),
     ("iris_diffusion", ["--epochs", "2.5"], "argument --epochs: invalid int value: '2.5'"),
+    ("iris_diffusion", ["--epochs", HUGE], f"epochs must be at most 9223372036854775807 in size, got {HUGE}"),
+    ("iris_diffusion", ["--seed", HUGE], "seed must be at most 9223372036854775807 in size"),
+    ("iris_diffusion", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),  # no abbreviations
+    ("iris_diffusion", ["--over"], "unrecognized arguments: --over"),
+    ("iris_diffusion", ["--epochs", "1000000000", "--out", "{root}/huge.h5"], "the run would write about 10.1 TB"),
     ("iris_diffusion", ["--seed", "-3"], "seed must be >= 0, got -3"),
     ("iris_diffusion", ["--w-min", "0"], "w_min must be > 0, got 0.0"),
     ("iris_diffusion", ["--dynamics", "timestepped", "--presentation", "0"], "presentation must be > 0"),
+    ("iris_diffusion", ["--dynamics", "timestepped", "--presentation", "-1e2"], "presentation must be > 0"),
     ("iris_diffusion", ["--dynamics", "timestepped", "--feedback-delay", "100"],
      "feedback_delay must be in [0, presentation=50.0], got 100.0"),
     ("iris_diffusion", ["--presentation", "10"], "--presentation does not apply to dynamics 'quasistatic'"),
@@ -68,35 +89,63 @@ CASES = [
     ("iris_diffusion", ["--dynamics", "implicit"], "argument --dynamics: invalid choice: 'implicit'"),
     ("iris_diffusion", ["--out", "{root}/missing/run.h5"], "folder {root}/missing does not exist"),
     ("iris_diffusion", ["--out", "{root}/existing.h5"], "{root}/existing.h5 exists; pass --overwrite"),
+    ("iris_diffusion", ["--out", "{root}/folder.h5", "--overwrite"], "cannot write {root}/folder.h5: it is a folder"),
+    ("iris_diffusion", ["--out", "{root}/existing.h5", "--resume"], "existing.h5 is not an HDF5 file"),
+    ("iris_diffusion", ["--out", "{root}/good.h5", "--epochs", "1", "--resume"], "is complete; there is nothing to "
+     "resume", 4),
     ("iris_advection", ["--xi", "-0.1"], "xi must be >= 0, got -0.1"),
     ("iris_advection", ["--release-every", "0"], "release_every must be >= 1, got 0"),
     ("tuning_advection", ["--release-every", "0"], "release_every must be >= 1, got 0"),
     ("tuning_advection", ["--steps", "30"], "--steps (30) must be a whole number of release periods (20)"),
     ("tuning_advection", ["--lam", "-2"], "lam must be >= 0, got -2.0"),
+    ("iris_rules", ["--workers", "0"], "argument --workers: must be a whole number >= 1, got 0"),
+    ("iris_rules", ["--seeds", "5:2"], "invalid parse_seeds value: '5:2'"),
+    ("iris_seeds", ["--workers", "-2"], "argument --workers: must be a whole number >= 1, got -2"),
+    ("quasistatic_limit", ["--speeds-at", "-1", "--out", "{root}/limit"], "dynamics.presentation must be > 0"),
+    ("own_network", ["--make-data", "{root}"], "{root}/data.csv exists; pass --overwrite"),
+    ("cli", [], "the following arguments are required: command"),
+    ("cli", ["bogus"], "argument command: invalid choice: 'bogus'"),
     ("cli", ["inspect", "{root}/nothing.h5"], "{root}/nothing.h5: no such file"),
+    ("cli", ["inspect", "{root}"], "is a folder, not a run file"),
     ("cli", ["inspect", "{root}/text.h5"], "{root}/text.h5 is not an HDF5 file (or is truncated)"),
     ("cli", ["inspect", "{root}/foreign.h5"], "{root}/foreign.h5 is not a chemsignal trajectory"),
     ("cli", ["plot", "{root}/truncated.h5"], "{root}/truncated.h5 is not an HDF5 file (or is truncated)"),
+    ("cli", ["plot", "{root}/good.h5"], "{root}/good.png exists; pass --overwrite"),
+    ("cli", ["plot", "{root}/good.h5", "-o", "{root}/existing.png"], "{root}/existing.png exists; pass --overwrite"),
+    ("cli", ["plot", "{root}/good.h5", "-o", "{root}/missing/figure.png"], "folder {root}/missing does not exist"),
+    ("cli", ["plot", "{root}/good.h5", "-o", "{root}/figure.xyz"], "give a suffix matplotlib writes"),
+    ("cli", ["plot", "{root}/good.h5", "-o", "{root}/figure"], "give a suffix matplotlib writes"),
     ("cli", ["compare", "{root}/good.h5", "{root}/text.h5"], "is not an HDF5 file"),
+    ("cli", ["compare", "{root}/good.h5", "{root}/good.h5", "-o", "{root}/existing.png"], "existing.png exists"),
     ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--grid", "lr", "--out", "{root}/s"], "--grid wants KEY=V1,V2"),
     ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--seeds", "a:b", "--out", "{root}/s"], "--seeds wants"),
     ("cli", ["sweep", "{root}/no_such_scenario.py", "--out", "{root}/s"], "is not a file"),
     ("cli", ["sweep", "{root}/bad_sweep.toml"], "unknown key(s) ['workerz']"),
     ("cli", ["sweep", "{root}/nothing.toml"], "cannot read sweep file"),
-    ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume"),
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/a_file"], "--out {root}/a_file is a file"),
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--workers", "0"], "must be a whole number >= 1"),
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--set", "run.epochs=2", "--overwrite"],
+     "the sweep sets --out, --seed, --overwrite, --resume on every point itself"),
+    ("cli", ["sweep", "{scenarios}/iris_diffusion.py", "--out", "{root}/s", "--bogus"],
+     "unrecognized arguments: --bogus"),
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:9",
+             "--scheduler-timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s"),
+    ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume", 4),
     ("cli", ["resume", "{root}/foreign.h5"], "is not a chemsignal trajectory"),
     ("iris_diffusion", ["--config", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
     ("iris_diffusion", ["--config", "{root}/broken.toml"], "not valid TOML"),
     ("iris_diffusion", ["--config", "{root}/nothing.toml"], "cannot read config file"),
     ("iris_diffusion", ["--resume", "--overwrite", "--out", "{root}/good.h5"], "give one"),
     ("iris_diffusion", ["--resume", "--lr", "0.01", "--epochs", "1", "--out", "{root}/stopped.h5"],
-     "another config: rule.lr (file 0.003, given 0.01)"),
+     "another config: rule.lr (file 0.003, given 0.01)", 3),
     ("cli", ["run", "{root}/nothing.toml"], "cannot read config file"),
     ("cli", ["run", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
     ("cli", ["run", "{root}/run_net.toml", "--set", "rule.lr=0.1"], "net.json has no 'input_pairs'"),
     ("cli", ["run", "{root}/run_csv.toml", "--set", "run.epochs=1"], "data.csv has no column(s) ['b']"),
     ("cli", ["run", "{root}/run_net.toml", "--set", "rule=1"], "--set wants TABLE.KEY=VALUE"),
     ("cli", ["run", "{root}/run_net.toml", "--set", "rule.lr=-1"], "rule.lr must be > 0, got -1"),
+    ("cli", ["run", "{root}/iris.toml", "--set", "run.max_step_growth=0.5"], "run.max_step_growth must be >= 1"),
+    ("cli", ["run", "{root}/iris.toml", "--set", f"run.epochs={HUGE}"], "run.epochs must be at most 9223372036854775807"),
     ("cli", ["run", "{root}/run_net.toml", "--out", "{root}/existing.h5", "--set", "network.file="],
      "{root}/existing.h5 exists; pass --overwrite"),
     ("cli", ["sweep", "{root}/run_net.toml", "--grid", "rule.etta=1", "--out", "{root}/s2"],
@@ -104,23 +153,26 @@ CASES = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("program, arguments, expected", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input_gets_one_clear_line(program, arguments, expected, files, capsys):
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+def test_bad_input_gets_one_clear_line(case, files, capsys):
+    program, arguments, expected, *code_given = case
     fill = lambda text: text.format(root=files, scenarios=SCENARIOS)  # noqa: E731
     run = cli_main if program == "cli" else _scenario(program)
-    before = {p: p.stat().st_mtime_ns for p in files.glob("*.h5")}
+    before = {p: p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
     try:
         code = run([fill(a) for a in arguments])
     except SystemExit as stop:  # argparse reports and exits 2
         code = stop.code
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.strip() and not line.startswith(("usage:", " "))]
-    assert code == 2, captured
+    assert code == (code_given[0] if code_given else 2), captured
     assert len(errors) == 1 and fill(expected) in errors[0], captured.err
     assert "Traceback" not in captured.err + captured.out
-    assert before == {p: p.stat().st_mtime_ns for p in files.glob("*.h5") if p in before}  # nothing overwritten
+    after = {p: p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
+    assert before == {p: t for p, t in after.items() if p in before}  # nothing replaced or touched
+    assert not [p for p in after if ".partial-" in p.name]  # no half-built replacement left behind
     for path in files.rglob("*.h5"):  # nothing new claims to be complete
-        if path not in before and path.name != "good.h5":
+        if path not in before and path.is_file():
             assert simulator.load_trajectory(path).status[0] != "complete"
 
 
@@ -137,6 +189,21 @@ def test_bad_input_gets_one_clear_line(program, arguments, expected, files, caps
          "above the explicit stability"),
         (lambda: simulator.RunConfig.from_dict({"learning_rate": 1}), "unknown config key"),
         (lambda: simulator.as_network(object()), "a network must be a Network, a networkx graph or a file path"),
+        (lambda: simulator.TimeStepped(T=-1.0), r"T must be finite and > 0, got -1.0"),
+        (lambda: simulator.Physics(c_v=0.0), "c_v must be finite and > 0"),
+        (lambda: simulator.Explicit(safety=2.0), r"safety must be in \(0, 1\], got 2.0"),
+        (lambda: simulator.train(SMALL(), [[1.0, 2.0]], [[0.0]]), r"inputs must have shape \[B, 1\]"),
+        (lambda: simulator.learning_update(SMALL(), [1.0, 2.0], [0.0]), r"inputs must have shape \[1\]"),
+        (lambda: simulator.lattice_network(side=1), "side must be an integer >= 2, got 1"),
+        (lambda: simulator.save_network(SMALL(), "net.txt"), "write node-link JSON"),
+        (lambda: simulator.RunConfig.from_dict({"run": {"epochs": 2**70}}), "must be at most 9223372036854775807"),
+        (lambda: simulator.RunConfig.from_dict({"run": {"max_cost_ratio": 0.5}}), "run.max_cost_ratio must be >= 1"),
+        (lambda: simulator.run({"run": {"epochs": 1}}, on_failure="ignore"), "on_failure must be 'raise' or"),
+        (lambda: simulator.run({"run": {"epochs": 1}}, out=Path(__file__).parent), "it is a folder"),
+        (lambda: simulator.run({"run": {"epochs": 10**9}}, out=Path(__file__).parent / "never.h5"),
+         "the run would write about 10.1 TB"),
+        (lambda: save_figure(Figure(), "figure.xyz", overwrite=False), "give a suffix matplotlib writes"),
+        (lambda: run_sweep(__file__, {}, [0], __file__), "is a file; a sweep writes a folder"),
     ],
 )  # fmt: skip
 def test_bad_api_input_is_refused_by_name(build, message):

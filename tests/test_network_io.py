@@ -21,8 +21,10 @@ def test_files_round_trip_exactly(tmp_path, suffix):
     network = simulator.lattice_network(side=5, seed=3, n_inputs=2, n_outputs=1)
     path = save_network(network, tmp_path / f"net{suffix}")
     assert same_network(load_network(path), network)
-    with pytest.raises(ValueError, match="exists; choose another path"):
+    with pytest.raises(ValueError, match="exists; pass --overwrite"):
         save_network(network, path)
+    other = simulator.lattice_network(side=4, seed=1, n_inputs=1, n_outputs=1)
+    assert same_network(load_network(save_network(other, path, overwrite=True)), other)  # replaced whole
 
 
 def test_any_networkx_graph_and_the_old_links_key(tmp_path):
