@@ -21,9 +21,12 @@ resize and one write per dataset per block, then a flush), and records ``run_sta
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
+import resource
+import shutil
 import signal
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -73,6 +76,8 @@ _CHUNK_BYTES = 1 << 16
 # A writer only appends, so a chunk cache of a few chunks per dataset is all it uses; HDF5's
 # default (1 MiB per dataset) let a long run's memory creep up by ~1 MiB per series.
 _CACHE_BYTES = 4 * _CHUNK_BYTES
+# Room kept free for the last writes of a run (its status, the metadata flushed on closing).
+_RESERVE_BYTES = 1 << 18
 
 
 class TrajectoryError(OutputError):
@@ -365,6 +370,7 @@ class TrajectoryWriter:
         self = cls.__new__(cls)
         self.path, self._target = path, None
         try:
+            _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
             with _open_for_reading(path) as source, h5py.File(target.write_path, "x", libver="latest") as copy:
                 _copy_cut(source, copy, rows, note)
             self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
@@ -376,7 +382,7 @@ class TrajectoryWriter:
                 self._lock.release()
             target.abandon()
             if isinstance(error, OSError):
-                raise TrajectoryError(f"cannot resume {path}: {_os_reason(error)}") from None
+                raise WriteFailed(f"cannot resume {path}: {_os_reason(error)}; {path} is unchanged") from None
             raise
         self._clocks, self._series = _declared_clocks(self._file)
         self._file.swmr_mode = True
@@ -415,6 +421,7 @@ class TrajectoryWriter:
                 raise ValueError(
                     f"{dataset.name}: expected a block of shape {(k, *dataset.shape[1:])}, got {block.shape}"
                 )
+        self._make_room(columns)
         # a block lands whole: SIGINT/SIGTERM wait until every series of the clock has it
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
@@ -425,6 +432,18 @@ class TrajectoryWriter:
             self._file.flush()
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+    def _make_room(self, columns) -> None:
+        """Refuse a block that the disk (or the process's file size limit) cannot take, before
+        HDF5 writes any of it: a write that fails inside HDF5 leaves a file it cannot open again.
+        Counted: the chunks the block starts, and ``_RESERVE_BYTES`` for metadata and the final status."""
+        need = _RESERVE_BYTES
+        for dataset, block in columns:
+            rows, have = dataset.chunks[0], dataset.shape[0]
+            new_chunks = -(-(have + len(block)) // rows) - -(-have // rows)
+            need += new_chunks * int(np.prod(dataset.chunks)) * dataset.dtype.itemsize
+        path = self._target.write_path if self._target is not None else self.path
+        _check_room(path.parent, need, path.stat().st_size + need)
 
     # ------------------------------------------------------------------ status
     def warn(self, text: str) -> None:
@@ -486,6 +505,16 @@ class TrajectoryWriter:
         if write_error:
             raise WriteFailed(_lost_write(self.path, error, replacing, True)) from None
         return False
+
+
+def _check_room(folder: Path, need: int, file_size: int) -> None:
+    """An ``OSError`` (ENOSPC) unless ``folder``'s disk has ``need`` bytes free and the process
+    may write a file of ``file_size`` bytes (``RLIMIT_FSIZE``)."""
+    free = shutil.disk_usage(folder).free
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if free < need or (limit != resource.RLIM_INFINITY and file_size > limit):
+        where = "its disk is full" if free < need else f"the process may write files of at most {limit} bytes"
+        raise OSError(errno.ENOSPC, f"no room for the next {need} bytes: {where}")
 
 
 def _lost_write(path: Path, error: OSError, replacing: bool, finished: bool) -> str:

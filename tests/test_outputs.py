@@ -1,0 +1,186 @@
+"""One write discipline for every output (simulator.outputs): a target held by a live run is
+refused even with --overwrite; nothing is replaced unasked, figures included; a replacement
+is built beside its target and moved into place only when whole, so that a killed or
+failed --overwrite loses nothing; a full disk and a read-only folder get one line."""
+
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import live_writer
+
+import simulator
+from simulator.outputs import Replacement, held, partial_files, write_text
+from simulator.trajectory import FileBusy
+
+ROOT = Path(__file__).resolve().parents[1]
+IRIS = [sys.executable, str(ROOT / "scenarios" / "iris_diffusion.py")]
+
+
+def one_line(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(("usage:", " "))]
+
+
+def test_a_file_held_by_a_live_run_is_refused_even_with_overwrite(tmp_path):
+    path = tmp_path / "live.h5"
+    with live_writer(path):
+        before = path.read_bytes()
+        with pytest.raises(FileBusy, match="is being written by a live run"):
+            simulator.run({"run": {"epochs": 1}}, out=path, overwrite=True)
+        done = subprocess.run([*IRIS, "--smoke", "--out", str(path), "--overwrite"], capture_output=True, text=True)
+        assert done.returncode == 3 and one_line(done.stderr) == [
+            f"error: {path} is being written by a live run (it holds the file's lock); wait for it to finish, or "
+            "choose another path"
+        ], done.stderr  # fmt: skip
+        assert path.read_bytes() == before and not partial_files(path)
+    run = simulator.load_trajectory(path)  # the live run finished its own file, unmixed
+    assert run.status == ("complete", "") and run.config == {"epochs": 9}
+
+
+def test_an_overwrite_keeps_the_original_until_the_new_file_is_whole(tmp_path):
+    path = tmp_path / "run.h5"
+    simulator.run({"run": {"epochs": 1}}, out=path)
+    seen = []
+
+    class Look:  # a progress meter that looks at the target while the new run is under way
+        def start(self, total, description=""):
+            pass
+
+        def update(self, n=1, **metrics):
+            run = simulator.load_trajectory(path)
+            partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
+            seen.append((run.config["run"]["epochs"], run.status[0], held(path), partial.is_file()))
+
+        def close(self):
+            pass
+
+    simulator.run({"run": {"epochs": 3}}, out=path, overwrite=True, progress=Look())
+    assert seen == [(1, "complete", True, True)] * 3  # the old file, locked; the new one beside it
+    run = simulator.load_trajectory(path)
+    assert run.config["run"]["epochs"] == 3 and run.status[0] == "complete"
+    assert not partial_files(path) and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_killed_overwrite_loses_nothing_and_the_next_write_clears_its_partial(tmp_path):
+    path = tmp_path / "run.h5"
+    simulator.run({"run": {"epochs": 1}}, out=path)
+    original = path.read_bytes()
+    process = subprocess.Popen([*IRIS, "--epochs", "100000", "--out", str(path), "--overwrite"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not list(tmp_path.glob(".run.h5.partial-*")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)  # some epochs into the new run
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.communicate()
+    assert path.read_bytes() == original  # the original, whole
+    left = partial_files(path)
+    assert len(left) == 1 and simulator.load_trajectory(left[0]).status[0] == "running"  # the new run, readable
+    simulator.run({"run": {"epochs": 1, "seed": 2}}, out=path, overwrite=True)
+    assert not partial_files(path) and simulator.load_trajectory(path).seed == 2
+
+
+def test_figures_are_never_replaced_unasked(tmp_path):
+    out = tmp_path / "mine.h5"
+    figure = out.with_suffix(".png")
+    figure.write_bytes(b"a figure of someone else's")
+    done = subprocess.run([*IRIS, "--smoke", "--out", str(out)], capture_output=True, text=True)
+    assert done.returncode == 2 and one_line(done.stderr) == [
+        f"error: {figure} exists; pass --overwrite (overwrite=True) to replace it, or choose another path"
+    ]  # fmt: skip
+    assert not out.exists() and figure.read_bytes() == b"a figure of someone else's"  # refused before any work
+    done = subprocess.run([*IRIS, "--smoke", "--out", str(out), "--overwrite"], capture_output=True, text=True)
+    assert done.returncode == 0 and figure.read_bytes()[:4] == b"\x89PNG"
+    # plot: the same rule, and --overwrite replaces it whole
+    from simulator.cli import main
+
+    stamp = figure.stat().st_mtime_ns
+    assert main(["plot", str(out)]) == 2 and figure.stat().st_mtime_ns == stamp
+    assert main(["plot", str(out), "--overwrite"]) == 0 and figure.stat().st_mtime_ns != stamp
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_replacement_that_fails_leaves_the_target_as_it_was(tmp_path):
+    target = tmp_path / "manifest.json"
+    write_text(target, "old", overwrite=False)
+    with pytest.raises(RuntimeError):
+        with Replacement(target, overwrite=True) as scratch:
+            scratch.write_text("half of the new")
+            raise RuntimeError("the writer failed")
+    assert target.read_text() == "old" and not list(tmp_path.glob(".*"))
+    with pytest.raises(ValueError, match="exists; pass --overwrite"):
+        write_text(target, "new", overwrite=False)
+    assert write_text(target, "new", overwrite=True).read_text() == "new"
+
+
+def _limited(size: int):
+    def limit():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+
+    return limit
+
+
+def test_a_full_disk_gives_one_line_and_a_readable_file(tmp_path):
+    """RLIMIT_FSIZE stands for a disk that fills during the run: the run stops before HDF5
+    writes a block it cannot hold, says so in one line, and leaves its file readable."""
+    out = tmp_path / "full.h5"
+    done = subprocess.run([*IRIS, "--out", str(out)], capture_output=True, text=True, preexec_fn=_limited(1_500_000))
+    assert done.returncode == 1, done.stderr
+    [line] = one_line(done.stderr)
+    assert re.fullmatch(rf"error: cannot write {out}: no room for the next \d+ bytes: the process may write files of "
+                        r"at most 1500000 bytes; the file is readable up to its last flush \(its status says failed\)",
+                        line), line  # fmt: skip
+    assert "Traceback" not in done.stderr
+    run = simulator.load_trajectory(out)
+    run.verify()
+    assert run.status[0] == "failed" and "no room" in run.status[1] and run.clock_rows()["epoch"] >= 2
+    # an --overwrite that meets a full disk: the original stays, the broken replacement goes
+    original = out.read_bytes()
+    done = subprocess.run([*IRIS, "--out", str(out), "--overwrite", "--seed", "1"], capture_output=True, text=True,
+                          preexec_fn=_limited(1_500_000))  # fmt: skip
+    assert done.returncode == 1 and f"{out} is unchanged (the new run was not kept)" in done.stderr, done.stderr
+    assert out.read_bytes() == original and not list(tmp_path.glob(".*partial*"))
+
+
+def _in_own_mount(folder: Path, options: str, command: list[str]) -> subprocess.CompletedProcess:
+    """``command`` with a fresh tmpfs (``options``, e.g. ``ro`` or ``size=2m``) on ``folder``,
+    in a mount namespace of its own (util-linux ``unshare``; skipped where it is refused)."""
+    script = f'mount -t tmpfs -o {options} tmpfs "{folder}" && exec "$@"'
+    done = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", *command],
+                          capture_output=True, text=True)  # fmt: skip
+    if done.returncode and ("unshare:" in done.stderr or "mount:" in done.stderr):
+        pytest.skip(f"no mount namespace here: {done.stderr.strip()[:120]}")
+    return done
+
+
+def test_a_read_only_folder_gets_one_line(tmp_path):
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    out = folder / "run.h5"
+    done = _in_own_mount(folder, "ro", [*IRIS, "--smoke", "--out", str(out)])
+    assert done.returncode == 2 and one_line(done.stderr) == [
+        f"error: cannot write {out}: folder {folder} is read-only"
+    ], done.stderr  # fmt: skip
+
+
+def test_a_small_disk_that_fills_gives_one_line_and_a_readable_file(tmp_path):
+    """A real ENOSPC: a 2 MB filesystem, a run whose file needs more."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    out = folder / "run.h5"
+    check = (f"import simulator; r = simulator.load_trajectory({str(out)!r}); r.verify(); "
+             "print(r.status[0], r.clock_rows()['epoch'])")
+    done = _in_own_mount(folder, "size=2m", ["sh", "-c", f'"$0" "$@"; echo "exit $?"; "$0" -c "{check}"', *IRIS,
+                                              "--out", str(out)])  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    assert lines[-2] == "exit 1" and "its disk is full" in done.stderr and "Traceback" not in done.stderr, done
+    status, epochs = lines[-1].split()
+    assert status == "failed" and int(epochs) >= 10, done.stdout
