@@ -55,9 +55,9 @@ RUN = {
     "w_min": Option(float, 1e-4, positive=True, doc="conductance floor"),
     "fields_every": Option(int, 100_000, low=0, doc="snapshot the fields every N time (transport) steps; 0: never"),
     "max_step_growth": Option(float, 100.0, low=1, doc="stop (failed) when one presentation changes a pipe by more "
-                              "than this many times the largest conductance before it; a warning from a tenth"),
+                              "than this many times the largest conductance before it (a warning from 10)"),
     "max_cost_ratio": Option(float, 1000.0, low=1, doc="stop (failed) when a presentation's cost exceeds this many "
-                             "times epoch 0's mean training cost; a warning from a tenth"),
+                             "times epoch 0's mean training cost (a warning from 100)"),
 }
 _PHYSICS = {
     "c_v": Option(float, 1.0, positive=True, doc="node compliance of the pressure"),

@@ -157,7 +157,8 @@ def _mean_cost(outputs, targets) -> float:
 # ---------------------------------------------------------------------- Iris
 def load_iris() -> tuple[np.ndarray, np.ndarray]:
     """The 150 Iris examples shipped with the package: features ``[150, 4]`` (cm), labels ``[150]``."""
-    table = np.loadtxt(files("simulator").joinpath("data/iris.csv").open(), delimiter=",", comments="#", skiprows=4)
+    with files("simulator").joinpath("data/iris.csv").open() as stream:
+        table = np.loadtxt(stream, delimiter=",", comments="#", skiprows=4)
     return table[:, :4], table[:, 4].astype(np.int64)
 
 

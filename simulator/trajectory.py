@@ -630,29 +630,31 @@ def verify(path) -> None:
     """Read every group, attribute and dataset of a run file, checking every checksum; a
     :class:`DamagedFile` names what is damaged (the first few, and how many in all)."""
     path = Path(path)
-    damaged: list[str] = []
+    damaged: list[tuple[str, str]] = []
     with _open_for_reading(path) as f:
         _verify_group(f, damaged, set())
         if not damaged:
             _status_of(path, f["parameters"])
     if damaged:
-        more = f" and {len(damaged) - 3} more" if len(damaged) > 3 else ""
-        raise DamagedFile(f"{path} is damaged: {', '.join(damaged[:3])}{more} cannot be read or fail their checksums")
+        (first, reason), others = damaged[0], [name for name, _ in damaged[1:]]
+        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        more = f", and {len(others)} more ({listed})" if others else ""
+        raise DamagedFile(f"{path} is damaged: {first} {reason}{more}")
 
 
-def _verify_group(group: h5py.Group, damaged: list[str], seen: set) -> None:
+def _verify_group(group: h5py.Group, damaged: list, seen: set) -> None:
     try:
         names = list(group)
         for key in group.attrs:
             group.attrs[key]
-    except _READ_ERRORS:
-        damaged.append(group.name or "/")
+    except _READ_ERRORS as error:
+        damaged.append((group.name or "/", _damage(error)))
         return
     for name in names:
         try:
             item = group[name]
-        except _READ_ERRORS:
-            damaged.append(f"{group.name.rstrip('/')}/{name}")
+        except _READ_ERRORS as error:
+            damaged.append((f"{group.name.rstrip('/')}/{name}", _damage(error)))
             continue
         if item.id in seen:  # a hard link to an object already read (a shared step or time)
             continue
@@ -665,8 +667,8 @@ def _verify_group(group: h5py.Group, damaged: list[str], seen: set) -> None:
                 item.attrs[key]
             for selection in item.iter_chunks() if item.chunks and item.size else [()]:
                 item[selection]
-        except _READ_ERRORS:
-            damaged.append(item.name)
+        except _READ_ERRORS as error:
+            damaged.append((item.name, _damage(error)))
 
 
 @dataclass(frozen=True)

@@ -64,3 +64,48 @@ def test_a_run_that_stops_returns_its_status_when_asked(tmp_path):
     assert recorded.status == ("failed", "SimulationError: " + result.message)
     # the presentations that ran before it stopped are recorded, and their costs returned
     assert len(recorded.series("observables/cost")[2]) == len(result.costs) > 0
+
+
+# ---------------------------------------------------------------------- the blow-up watch
+BLOWS_UP = r"blew up at epoch 1, presentation (\d+) of 75: one step changed a pipe by ([\d.e+]+)x the largest "
+
+
+def test_the_readme_blow_up_stops_the_run_as_failed(tmp_path):
+    """``--seed 3 --epochs 50 --lr 1e-2`` (once the README's example): one presentation of
+    epoch 1 changes a pipe by hundreds of times the network's largest conductance and the cost
+    jumps 600-fold; it used to end at test accuracy 1.000 without a word."""
+    import re
+
+    out = tmp_path / "blowup.h5"
+    result = run(iris(**{"run.seed": 3, "run.epochs": 50, "rule.lr": 1e-2}), out=out, on_failure="return")
+    assert result.status == -1 and not result.success
+    found = re.match(BLOWS_UP + r"conductance before it \(limit run.max_step_growth = 100\)", result.message)
+    assert found and float(found[2]) > 100, result.message
+    recorded = simulator.load_trajectory(out)
+    assert recorded.status == ("failed", f"SimulationError: {result.message}")
+    assert recorded.clock_rows()["epoch"] == 1 and recorded.clock_rows()["example"] == 75  # epoch 0, epoch 1's steps
+    with pytest.raises(simulator.SimulationError, match="blew up at epoch 1"):
+        run(iris(**{"run.seed": 3, "run.epochs": 50, "rule.lr": 1e-2}))
+
+
+def test_a_step_past_a_tenth_of_the_limit_is_a_warning_in_the_file_and_on_stderr(tmp_path):
+    out = tmp_path / "warned.h5"
+    with pytest.warns(simulator.base.RunWarning, match="step_growth: epoch 1, presentation 2 of 75: one step changed a "
+                                                       "pipe by 51.6x"):  # fmt: skip
+        result = run(iris(**{"run.seed": 5, "run.epochs": 3}), out=out)  # a default run: one big step in epoch 1
+    assert result.success and len(result.warnings) == 1
+    assert simulator.load_trajectory(out).warnings == list(result.warnings)
+    growth = simulator.load_trajectory(out).series("observables/step_growth")[2]
+    assert np.isnan(growth[0]) and growth[1] == pytest.approx(51.6, abs=0.1) and growth[2] < 1
+    # the limit is the user's: raised, the README's blow-up runs on, with its warnings
+    late = run(iris(**{"run.seed": 3, "run.epochs": 2, "rule.lr": 1e-2, "run.max_step_growth": 1e4,
+                       "run.max_cost_ratio": 1e4}))  # fmt: skip
+    assert late.success and {w.split(":")[0] for w in late.warnings} == {"step_growth", "cost_ratio"}
+    assert late.epochs["cost_ratio"][1] > 600
+
+
+def test_the_watch_stops_a_time_stepped_run_too():
+    config = iris(**{"run.seed": 3, "run.epochs": 2, "rule.lr": 3e-2, "dynamics.name": "timestepped",
+                     "dynamics.presentation": 5.0, "dynamics.scheme": "implicit"})  # fmt: skip
+    result = run(config, on_failure="return")
+    assert result.status == -1 and "blew up at epoch 1, presentation 38 of 75" in result.message, result.message

@@ -206,3 +206,80 @@ def test_file_size_stays_close_to_the_data_it_holds(tmp_path):
     with h5py.File(path, "r") as f:
         data = sum(f[name].nbytes for name, _, _ in load_trajectory(path).datasets())
     assert path.stat().st_size < data + 2_500_000
+
+
+# ---------------------------------------------------------------------- damaged files
+class StopAfter:
+    """A progress meter that interrupts the run after ``epochs`` epochs."""
+
+    def __init__(self, epochs):
+        self.left = epochs
+
+    def start(self, total, description=""):
+        pass
+
+    def update(self, n=1, **metrics):
+        self.left -= n
+        if self.left == 0:
+            raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+def _flip(path, offset: int, count: int) -> None:
+    with open(path, "r+b") as stream:
+        stream.seek(offset)
+        data = stream.read(count)
+        stream.seek(offset)
+        stream.write(bytes(b ^ 0xFF for b in data))
+
+
+def _one_error(capsys) -> str:
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    return lines[0]
+
+
+def test_every_dataset_carries_a_checksum(quasistatic_file):
+    with h5py.File(quasistatic_file, "r") as f:
+        unchecked = []
+        f.visititems(lambda name, item: unchecked.append(name) if isinstance(item, h5py.Dataset) and item.size
+                     and not item.fletcher32 and item.shape != () else None)  # fmt: skip
+    assert unchecked == []  # (scalars cannot be chunked: the status is checked by its value)
+
+
+def test_flipped_bytes_are_named_by_inspect_plot_and_resume(tmp_path, capsys):
+    from simulator.cli import main
+
+    path = tmp_path / "stopped.h5"
+    with pytest.raises(KeyboardInterrupt):
+        run(RunConfig.from_dict({"run": {"epochs": 5}}), out=path, progress=StopAfter(2))
+    with h5py.File(path, "r") as f:
+        output = f["observables/output/value"]
+        chunk, used = output.id.get_chunk_info(0), output.size * output.dtype.itemsize
+    _flip(path, chunk.byte_offset + used // 2, 8)  # in the data (a flip in a chunk's unused tail harms none)
+    before = path.read_bytes()
+    named = f"{path} is damaged: /observables/output/value fails its checksum (bytes changed on disk)"
+    for command in (["inspect", str(path)], ["plot", str(path)], ["resume", str(path)]):
+        assert main(command) == 2, command
+        assert _one_error(capsys).endswith(named), command
+    assert path.read_bytes() == before and not path.with_suffix(".png").exists()
+    with pytest.raises(simulator.trajectory.DamagedFile, match="/observables/output/value fails its checksum"):
+        load_trajectory(path).series("observables/output")
+
+
+def test_fifty_kilobytes_overwritten_in_the_middle_are_found(tmp_path, capsys):
+    from simulator.cli import main
+
+    path = tmp_path / "run.h5"
+    run(RunConfig.from_dict({}), out=path)  # the default Iris run, as in the report
+    size = path.stat().st_size
+    with open(path, "r+b") as stream:
+        stream.seek(size // 2)
+        stream.write(np.random.default_rng(0).bytes(50_000))
+    for command in (["inspect", str(path)], ["plot", str(path)]):
+        assert main(command) == 2
+        assert f"{path} is damaged: " in _one_error(capsys)
+    with pytest.raises(simulator.trajectory.DamagedFile):
+        load_trajectory(path).verify()
