@@ -5,7 +5,7 @@ summaries and sidecars.
 * **Nothing held is touched.** A target that a live run holds (its writer lock) is refused,
   ``overwrite`` or not.
 * **Nothing lost on failure.** A replacement is built beside its target, as
-  ``.NAME.partial-PID``, and moved over it (``os.replace``: atomic) only once it is whole. If
+  ``.NAME.partial-PID-THREAD``, and moved over it (``os.replace``: atomic) only once it is whole. If
   the write fails, the target is as it was; if the process is killed, the partial file stays
   beside it and is removed by the next successful write of the same target.
 * **No surprises.** A folder is never created for the user; a target that is a folder, or
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from pathlib import Path
 
 __all__ = ["OutputError", "BusyError", "WriterLock", "held", "check_target", "Replacement", "write_text",
@@ -99,7 +100,7 @@ def partial_files(path) -> list[Path]:
     path = Path(path)
     left = []
     for candidate in path.parent.glob(f".{path.name}.partial-*"):
-        pid = candidate.name.rpartition("-")[2]
+        pid = candidate.name.rpartition(".partial-")[2].partition("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             left.append(candidate)
     return sorted(left)
@@ -136,7 +137,8 @@ class Replacement:
                 self._guard.release()
                 raise BusyError(f"{self.path} is being written by a live run; wait for it to finish, or choose "
                                 "another path")  # fmt: skip
-        partial = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}")
+        # the process's id (stale when it is dead) and the thread's (two writers in one process)
+        partial = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}-{threading.get_native_id()}")
         self.write_path = partial if self.replacing else self.path
 
     def commit(self) -> Path:

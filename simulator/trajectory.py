@@ -592,6 +592,9 @@ def _open_for_reading(path: Path) -> h5py.File:
         try:
             f = h5py.File(path, "r", libver="latest", swmr=True)  # a run still writing it
         except OSError as error:
+            if "temporarily unavailable" in str(error) or "unable to lock" in str(error):
+                busy = f"{path} is locked by the run that is creating it; try again in a moment"
+                raise TrajectoryError(busy) from None
             raise TrajectoryError(f"{path} cannot be read as HDF5 (damaged?): {_os_reason(error)}") from None
     try:
         ours = f"h5md/modules/{MODULE}" in f and "parameters/run_status" in f

@@ -54,8 +54,8 @@ def test_an_overwrite_keeps_the_original_until_the_new_file_is_whole(tmp_path):
 
         def update(self, n=1, **metrics):
             run = simulator.load_trajectory(path)
-            partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
-            seen.append((run.config["run"]["epochs"], run.status[0], held(path), partial.is_file()))
+            partial = list(path.parent.glob(f".{path.name}.partial-{os.getpid()}-*"))
+            seen.append((run.config["run"]["epochs"], run.status[0], held(path), len(partial) == 1))
 
         def close(self):
             pass

@@ -88,7 +88,7 @@ def test_the_readme_blow_up_stops_the_run_as_failed(tmp_path):
         run(iris(**{"run.seed": 3, "run.epochs": 50, "rule.lr": 1e-2}))
 
 
-def test_a_step_past_a_tenth_of_the_limit_is_a_warning_in_the_file_and_on_stderr(tmp_path):
+def test_a_step_past_its_warning_level_is_a_warning_in_the_file_and_on_stderr(tmp_path):
     out = tmp_path / "warned.h5"
     with pytest.warns(simulator.base.RunWarning, match="step_growth: epoch 1, presentation 2 of 75: one step changed a "
                                                        "pipe by 51.6x"):  # fmt: skip

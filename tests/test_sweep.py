@@ -1,13 +1,22 @@
 """Sweeps: grid parsing, one file per point, the manifest, skipping complete points, Dask."""
 
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import simulator
+import simulator.sweep
 from simulator.cli import main
+from simulator.outputs import held
 from simulator.sweep import canonical_value, parse_grid, parse_seeds, run_sweep, summarise, sweep_points
-from simulator.trajectory import load_trajectory
+from simulator.trajectory import TrajectoryError, load_trajectory
 
 SCENARIO = str(Path(__file__).resolve().parents[1] / "scenarios" / "iris_diffusion.py")
 
@@ -80,3 +89,131 @@ def test_sweep_of_a_run_config_over_any_key(tmp_path, capsys):
     assert "final cost_test: mean" in capsys.readouterr().out  # no accuracy in a regression: its test cost
     with pytest.raises(ValueError, match=r"unknown config key\(s\) \['rule.etta'\]"):
         run_sweep(str(config), {"rule.etta": ["1"]}, [0], out, say=lambda _: None)
+
+
+# ---------------------------------------------------------------------- sweeps that cannot lie or destroy
+SLOW_POINT = """[task]
+name = "regression"
+n_train = 20
+[rule]
+lr = 0.0003
+[dynamics]
+name = "timestepped"
+presentation = 20.0
+[run]
+epochs = 40
+fields_every = 0
+"""
+
+
+def test_a_rerun_with_other_settings_is_refused_naming_the_difference(tmp_path, capsys):
+    out = tmp_path / "sweep"
+    arguments = ["sweep", SCENARIO, "--grid", "lr=1e-3", "--seeds", "0", "--out", str(out), "--smoke"]
+    assert main(arguments) == 0
+    stamp = (out / "lr0.001_seed0.h5").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main([*arguments, "--epochs", "3"]) == 2
+    [line] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert line == (f"chemsignal sweep: error: {out}/lr0.001_seed0.h5 was made with other settings: run.epochs "
+                    "(there 2, here 3); rerun with the same settings to finish that sweep, or give another --out")
+    assert (out / "lr0.001_seed0.h5").stat().st_mtime_ns == stamp
+    # the same point written another way (0.001 in a sweep file) is the same point: nothing to run
+    sweep_file = tmp_path / "sweep.toml"
+    sweep_file.write_text(f'scenario = "{SCENARIO}"\nout = "sweep"\nseeds = [0]\n[sweep]\nlr = [0.001]\nsmoke = true\n')
+    messages = []
+    described = simulator.sweep.read_sweep_file(sweep_file)
+    run_sweep(described["scenario"], described["grid"], [0], out, passthrough=described["passthrough"],
+              say=messages.append)  # fmt: skip
+    assert messages == [f"1 points, 1 already complete, 0 to run -> {out}/"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest[0]["identity"]["config"]["rule"]["lr"] == 0.001 and manifest[0]["identity"]["config"]["run"][
+        "epochs"] == 2  # fmt: skip
+
+
+def test_a_point_held_by_a_live_run_is_waited_for_not_run_twice(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_POINT)
+    out = tmp_path / "sweep"
+    out.mkdir()
+    point = out / "default_seed0.h5"
+    other = subprocess.Popen([sys.executable, "-m", "simulator", "run", str(config), "--out", str(point), "--set",
+                              "run.seed=0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not held(point) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert held(point)
+        manifest = run_sweep(str(config), {}, [0], out, say=lambda _: None)
+    finally:
+        other.communicate(timeout=120)
+    assert other.returncode == 0 and manifest[0]["status"] == "complete"
+    recorded = load_trajectory(point)
+    assert recorded.resumed == [] and recorded.command_line[1] == "run"  # the other run's file, finished by it
+
+
+def _sweep_in_thread(*args, **kwargs):
+    found = {}
+
+    def target():
+        try:
+            found["manifest"] = run_sweep(*args, say=lambda _: None, **kwargs)
+        except BaseException as error:  # reported by the test
+            found["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    return thread, found
+
+
+def test_two_sweeps_on_one_folder_finish_it_together_running_each_point_once(tmp_path):
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_POINT.replace("epochs = 40", "epochs = 10"))
+    out = tmp_path / "sweep"
+    first, found_first = _sweep_in_thread(str(config), {"rule.eta": ["0.5", "1"]}, [0, 1], out, workers=1)
+    second, found_second = _sweep_in_thread(str(config), {"rule.eta": ["0.5", "1"]}, [0, 1], out, workers=1)
+    first.join(300)
+    second.join(300)
+    for found in (found_first, found_second):
+        assert "error" not in found, found.get("error")
+        assert [e["status"] for e in found["manifest"]] == ["complete"] * 4
+    for entry in found_first["manifest"]:
+        recorded = load_trajectory(out / entry["file"])
+        assert recorded.resumed == [] and recorded.status[0] == "complete"  # each run once, start to end
+    assert not list(out.glob(".*partial*"))
+
+
+def test_a_dask_worker_lost_mid_point_leaves_the_sweep_complete(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    psutil = pytest.importorskip("psutil")
+    config = tmp_path / "slow.toml"
+    config.write_text(SLOW_POINT)
+    out = tmp_path / "sweep"
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            workers = set(client.run(os.getpid).values())
+            thread, found = _sweep_in_thread(str(config), {"rule.eta": ["0.5", "1"]}, [0], out,
+                                             executor=client.get_executor())  # fmt: skip
+            victim = None
+            deadline = time.monotonic() + 120
+            while victim is None and time.monotonic() < deadline:  # a point running under a worker, some epochs in
+                for pid in workers:
+                    for child in psutil.Process(pid).children(recursive=True):
+                        point = next((a for a in child.cmdline() if a.endswith(".h5")), None)
+                        try:
+                            if point and load_trajectory(point).clock_rows().get("epoch", 0) > 3:
+                                victim = (psutil.Process(pid), child, Path(point))
+                        except TrajectoryError:  # not created yet, or being created
+                            pass
+                time.sleep(0.1)
+            assert victim is not None, "no point ran under a worker"
+            worker, child, point = victim
+            child.kill()  # the worker and the run it started, lost at once
+            worker.kill()
+            thread.join(300)
+    assert "error" not in found, found.get("error")
+    assert [e["status"] for e in found["manifest"]] == ["complete", "complete"]
+    recorded = load_trajectory(point)
+    assert recorded.resumed and recorded.resumed[0]["status_before"] == "running"  # resumed by the task's retry
+    whole = simulator.run(simulator.RunConfig.from_file(config).with_values(
+        {"rule.eta": recorded.config["rule"]["eta"], "run.seed": 0}))  # fmt: skip
+    np.testing.assert_array_equal(recorded.series("observables/cost")[2], whole.costs)  # as if never lost
