@@ -119,38 +119,59 @@ def _alive(pid: int) -> bool:
 class Replacement:
     """A target being written under the discipline above.
 
-    ``write_path`` is where to write: a partial file beside the target (or, with
-    ``in_place_if_new``, the target itself when nothing is there yet: a new run file is then
-    readable at its own path while it grows). While a replacement is built, the old file's
-    lock is held, so no second writer starts on the same target. :meth:`commit` moves the
-    partial file over the target; :meth:`abandon` removes it and leaves the target alone.
-    As a context manager it yields ``write_path`` and commits unless the block raises.
+    ``write_path`` is where to write: a partial file beside the target. :meth:`commit` moves
+    it over the target once it is whole; :meth:`abandon` removes it and leaves the target
+    alone. While a replacement is built, the old file's lock is held, so no second writer
+    starts on the same target. A file that replaces nothing may appear at its own path before
+    it is finished (:meth:`appear`: a new run file, readable while it grows), but never
+    before it is a readable file. As a context manager it yields ``write_path`` and commits
+    unless the block raises.
     """
 
-    def __init__(self, path, overwrite: bool, *, in_place_if_new: bool = False):
+    def __init__(self, path, overwrite: bool):
         self.path = check_target(path, overwrite)
-        self.replacing = self.path.exists() or not in_place_if_new
+        self.replacing = self.path.exists()
         self._guard = None
-        if self.path.exists():
+        if self.replacing:
             self._guard = WriterLock(self.path)
             if not self._guard.acquired:  # taken between the check and now
                 self._guard.release()
                 raise BusyError(f"{self.path} is being written by a live run; wait for it to finish, or choose "
                                 "another path")  # fmt: skip
         # the process's id (stale when it is dead) and the thread's (two writers in one process)
-        partial = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}-{threading.get_native_id()}")
-        self.write_path = partial if self.replacing else self.path
+        self.write_path = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}-{threading.get_native_id()}")
+
+    def appear(self) -> Path:
+        """Put a new file (one that replaces nothing) at its target now, as it stands; where the
+        file is written from then on. A target that appeared meanwhile is not replaced."""
+        if self.replacing or self.write_path == self.path:
+            return self.write_path
+        try:
+            os.link(self.write_path, self.path)  # fails if the target exists: never replaces
+        except FileExistsError:
+            raise OutputError(f"{self.path} exists; pass --overwrite (overwrite=True) to replace it, or choose "
+                              "another path") from None  # fmt: skip
+        except OSError:  # a filesystem without hard links
+            if self.path.exists():
+                raise OutputError(f"{self.path} exists; pass --overwrite to replace it") from None
+            os.rename(self.write_path, self.path)
+        else:
+            self.write_path.unlink()
+        self.write_path = self.path
+        return self.path
 
     def commit(self) -> Path:
-        if self.replacing:
+        if self.write_path != self.path:
             os.replace(self.write_path, self.path)
-            for stale in partial_files(self.path):
-                stale.unlink(missing_ok=True)
+            self.write_path = self.path
+        for stale in partial_files(self.path):
+            stale.unlink(missing_ok=True)
         self._release()
         return self.path
 
     def abandon(self) -> None:
-        if self.replacing:
+        """Drop what was written, unless it has already appeared as the target."""
+        if self.write_path != self.path:
             self.write_path.unlink(missing_ok=True)
         self._release()
 

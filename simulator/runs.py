@@ -255,7 +255,7 @@ class _Run:
         # pipe updates per presentation: the advection mode remodels at every transport step
         self.updates_per_presentation = getattr(objects["dynamics"], "transport_steps", 1)
         self.series = _series(self.task, start, objects, self.timed)
-        self.network, self.state, self.first_epoch = start, None, 1
+        self.network, self.state, self.first_epoch, self.epoch_zero_recorded = start, None, 1, False
         self.shuffle = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(2,)))
         self.history = {name: [] for name, metric in self.task.metrics().items() if metric.shape == ()}
         for name in ("clip_fraction", *WATCHED):
@@ -341,7 +341,7 @@ class _Run:
             self.state = _restored_state(self.dynamics, spec, {k.removeprefix(CHECKPOINT): v for k, v in row.items()})
             for _ in range(epoch_rows - 1):  # replay the shuffle stream
                 self.shuffle.permutation(self.task.n_train)
-            self.first_epoch = epoch_rows
+            self.first_epoch, self.epoch_zero_recorded = epoch_rows, True
         note = {"at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "from_epoch": epoch_rows - 1,
                 "status_before": status, "chemsignal-sim": __version__}  # fmt: skip
         return TrajectoryWriter.reopen(self.out, rows=rows, note=note)
@@ -520,7 +520,7 @@ def run(
 
 def _epochs(this: _Run, file, progress) -> None:
     evaluation = this.evaluate()
-    if this.first_epoch == 1:
+    if not this.epoch_zero_recorded:  # (a run resumed from its epoch 0 alone has it already)
         this.record_epoch(file, 0, evaluation, np.nan)
     epochs = this.config["run.epochs"]
     progress.start(epochs - this.first_epoch + 1, f"{this.config['task.name']} {this.dynamics} "

@@ -241,30 +241,30 @@ class TrajectoryWriter:
         author: str | None = None,
     ):
         self.path = Path(path)
-        # a new file is written in place (readable while it grows); an existing one is
-        # replaced only when this run closes its file whole (simulator.outputs)
+        # built beside the target (simulator.outputs): a new file appears at its path once it
+        # is a readable SWMR file; one that replaces another, only when this run closes it whole
         try:
-            self._target = Replacement(self.path, overwrite, in_place_if_new=True)
+            self._target = Replacement(self.path, overwrite)
         except OutputError as error:
             raise _as_run_file_error(error) from None
+        self._target.write_path.unlink(missing_ok=True)  # our own name: left by a dead process of our pid
         try:
             self._file = _created(self._target.write_path)
         except BaseException as error:
             self._target.abandon()
             raise _as_run_file_error(error) if isinstance(error, OutputError) else error from None
-        self._lock = WriterLock(self._target.write_path)
+        self._lock = WriterLock(self._target.write_path)  # it stays with the file when it appears
         try:
-            if not self._lock.acquired:
-                raise FileBusy(f"{self.path} was taken by another run as it was created")
             self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
             self._file.swmr_mode = True
             self._file.flush()
+            self._target.appear()
         except BaseException as error:
             self._file.close()
             self._lock.release()
-            if not isinstance(error, BusyError):
-                self._target.write_path.unlink(missing_ok=True)  # nothing was run yet: leave no half-made file
-            self._target.abandon()
+            self._target.abandon()  # nothing was run yet: leave no half-made file
+            if isinstance(error, OutputError):
+                raise _as_run_file_error(error) from None
             if isinstance(error, OSError):
                 raise TrajectoryError(f"cannot write {self.path}: {_os_reason(error)}") from None
             raise
@@ -316,6 +316,10 @@ class TrajectoryWriter:
         resolved = parameters.create_group("config")
         for key, value in config.items():  # one attribute per key, for h5dump / HDFView users
             resolved.attrs[key] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
+        _fixed(parameters, "initial_conductance", network.conductance).attrs["description"] = (
+            "pipe conductances the run started from (epoch 0 of observables/edges/conductance, kept here for a "
+            "run killed before its first epoch was recorded)"
+        )
         parameters.create_dataset("run_status", data=np.bytes_("running"), dtype="S16")
         parameters.create_dataset("run_message", data=np.bytes_(""), dtype="S4096")
         parameters.create_dataset("run_warnings", data=np.bytes_(""), dtype=f"S{WARNINGS_BYTES}")
@@ -497,7 +501,7 @@ class TrajectoryWriter:
         else:
             status, message = "failed", f"{kind.__name__}: {error}"
         write_error = isinstance(error, OSError)  # the file itself could not be written (a full disk)
-        replacing = self._target is not None and self._target.replacing
+        replacing = self._target is not None and self._target.write_path != self.path
         try:
             self.finish(status, message, keep_original=write_error)
         except OSError as failure:
@@ -745,9 +749,16 @@ class Trajectory:
             return _read(self.path, f[path])
 
     def network(self, conductance=None) -> Network:
-        """The network of the run, with the first recorded conductances unless given."""
+        """The network of the run, with the conductances it started from unless given."""
         if conductance is None:
-            conductance = self.series("observables/edges/conductance")[2][0]
+            recorded = self.series("observables/edges/conductance")[2]
+            if len(recorded):
+                conductance = recorded[0]
+            else:  # killed before its first epoch was recorded: the starting conductances, if the file has them
+                try:
+                    conductance = self.fixed("parameters/initial_conductance")
+                except KeyError:
+                    raise TrajectoryError(f"{self.path} holds no conductances yet (an older file)") from None
         return Network(
             self.fixed("particles/nodes/position"),
             self.fixed("connectivity/edges"),

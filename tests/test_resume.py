@@ -107,6 +107,61 @@ def test_resumed_run_is_bit_identical_to_an_uninterrupted_one(tmp_path, case):
     assert [(entry["from_epoch"], entry["status_before"]) for entry in run.resumed] == [(2, "interrupted")]
 
 
+class StopAtStart(StopAfter):
+    """Interrupts as the first epoch starts: the file holds epoch 0 (the untrained network) only."""
+
+    def start(self, total, description=""):
+        raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize("case", ["quasistatic", "implicit", "advection"])
+@pytest.mark.parametrize("stop", ["before epoch 0", "after epoch 0"])
+def test_a_run_stopped_before_its_first_epoch_resumes_to_the_same_file(tmp_path, monkeypatch, case, stop):
+    """Found by benchmarks/faults.py (kill -9 at random moments): a file holding epoch 0 alone
+    was resumed with epoch 0 recorded twice, and one holding no epoch at all could not be resumed."""
+    config = CASES[case]
+    simulator.run(config, out=tmp_path / "whole.h5")
+    with pytest.raises(KeyboardInterrupt), monkeypatch.context() as patch:
+        if stop == "before epoch 0":  # interrupted while the untrained network is evaluated
+            patch.setattr(runs._Run, "evaluate", lambda self: (_ for _ in ()).throw(KeyboardInterrupt()))
+        simulator.run(config, out=tmp_path / "parts.h5", progress=StopAtStart(0))
+    assert load_trajectory(tmp_path / "parts.h5").clock_rows()["epoch"] == (0 if stop == "before epoch 0" else 1)
+    simulator.run(config, out=tmp_path / "parts.h5", resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []
+
+
+def test_kill_9_at_random_moments_never_loses_a_run(tmp_path):
+    """A few trials of benchmarks/faults.py's (which runs 200): a forked run killed at a random
+    moment leaves no file or a readable one, and resume finishes it equal to the whole run."""
+    import os
+
+    config = CASES["quasistatic"].with_values({"run.epochs": 30})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    rng = np.random.default_rng(7)
+    outcomes = []
+    for trial in range(8):
+        path = tmp_path / f"trial{trial}.h5"
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover (the child)
+            try:
+                simulator.run(config, out=path)
+            finally:
+                os._exit(0)
+        time.sleep(rng.uniform(0.0, 0.6))
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        if not path.exists():
+            outcomes.append("no file")
+            continue
+        load_trajectory(path).verify()  # readable, every checksum intact
+        status = load_trajectory(path).status[0]
+        if status != "complete":
+            simulator.run(config, out=path, resume=True)
+        assert differing_datasets(tmp_path / "whole.h5", path) == [], trial
+        outcomes.append(status)
+    assert outcomes.count("running") >= 3, outcomes  # most trials were killed mid-run
+
+
 def test_a_half_written_epoch_is_dropped_and_redone(tmp_path, monkeypatch):
     config = CASES["quasistatic"].with_values({"run.seed": 1})
     simulator.run(config, out=tmp_path / "whole.h5")
