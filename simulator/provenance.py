@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-__all__ = ["PACKAGE_DIR", "source_digest", "provenance"]
+__all__ = ["PACKAGE_DIR", "source_digest", "provenance", "other_copy"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -49,22 +49,39 @@ def _checkout_of(folder: Path) -> Path | None:
     return Path(top)
 
 
+def _origin() -> tuple[Path | None, bool]:
+    """``(checkout, tracked)``: the project checkout the code came from (the package's own, or
+    else the one the command was started from) and whether the package runs from it."""
+    if _tracked(PACKAGE_DIR):
+        return PACKAGE_DIR.parent, True
+    script = Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
+    for folder in (script, Path.cwd()):
+        top = _checkout_of(folder) if folder is not None else None
+        if top is not None:
+            return top, False
+    return None, False
+
+
 def provenance() -> dict:
     """``{"git": ..., "source_digest": ...}``: ``git describe --always --dirty --tags`` of the
     checkout the code ran from, with a note when the package was an installed copy."""
     digest = source_digest()
-    if _tracked(PACKAGE_DIR):
-        described = _git(PACKAGE_DIR, "describe", "--always", "--dirty", "--tags")
-        return {"git": described or "unknown (git describe failed)", "source_digest": digest}
-    script = Path(sys.argv[0]).resolve().parent if sys.argv and sys.argv[0] not in ("", "-c", "-m") else None
-    for folder in (script, Path.cwd()):
-        top = _checkout_of(folder) if folder is not None else None
-        if top is None:
-            continue
-        described = _git(top, "describe", "--always", "--dirty", "--tags") or "unknown"
-        same = source_digest(top / "simulator") == digest
-        note = "same source as that checkout" if same else "its source differs from that checkout's simulator/"
-        return {"git": f"{described} (of {top}; the package ran as an installed copy, {note})",
+    top, tracked = _origin()
+    if top is None:
+        return {"git": "none: an installed copy run from outside any checkout (see source_digest)",
                 "source_digest": digest}  # fmt: skip
-    return {"git": "none: an installed copy run from outside any checkout (see source_digest)",
-            "source_digest": digest}  # fmt: skip
+    described = _git(top, "describe", "--always", "--dirty", "--tags") or "unknown (git describe failed)"
+    if tracked:
+        return {"git": described, "source_digest": digest}
+    same = source_digest(top / "simulator") == digest
+    note = "same source as that checkout" if same else "its source differs from that checkout's simulator/"
+    return {"git": f"{described} (of {top}; the package ran as an installed copy, {note})", "source_digest": digest}
+
+
+def other_copy() -> Path | None:
+    """The checkout a command was started from, when the package it imports is an installed
+    copy whose source differs from that checkout's ``simulator/`` (two copies of the package)."""
+    top, tracked = _origin()
+    if top is None or tracked or source_digest(top / "simulator") == source_digest():
+        return None
+    return top

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from .base import deprecated, one_line_warnings
 from .config import DYNAMICS_OPTIONS, RunConfig
 from .outputs import OutputError, check_target
+from .provenance import PACKAGE_DIR, other_copy
 from .tasks import headline
 
 __all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags", "checked_targets"]
@@ -97,6 +99,11 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     from .runs import run_from_command_line
 
     one_line_warnings()
+    checkout = other_copy()
+    if checkout is not None:
+        warnings.warn(f"this scenario imports the installed copy of simulator at {PACKAGE_DIR}, whose source differs "
+                      f"from {checkout}/simulator/ (two copies of the package); pip install -e {checkout} makes them "
+                      "one", stacklevel=2)  # fmt: skip
     if draw is None:
         from .plots import plot_run as draw
     if title is None:
