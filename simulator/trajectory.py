@@ -305,25 +305,11 @@ class TrajectoryWriter:
         ):
             _fixed(connectivity, name, np.asarray(pairs, dtype=np.int64).reshape(-1, 2))
             connectivity[name].attrs["particles_group"] = nodes.ref
+        _create_parameters(f, network, config, seed, command_line, derived)
+        self._create_series(series, timed_clocks)
 
-        parameters = f.create_group("parameters")
-        parameters.attrs["config"] = json.dumps(config, sort_keys=True)
-        parameters.attrs["command_line"] = json.dumps(command_line or [])
-        parameters.attrs["derived"] = json.dumps(derived, sort_keys=True)
-        parameters.attrs["seed"] = int(seed)
-        parameters.attrs["versions"] = json.dumps(versions(), sort_keys=True)
-        parameters.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-        resolved = parameters.create_group("config")
-        for key, value in config.items():  # one attribute per key, for h5dump / HDFView users
-            resolved.attrs[key] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
-        _fixed(parameters, "initial_conductance", network.conductance).attrs["description"] = (
-            "pipe conductances the run started from (epoch 0 of observables/edges/conductance, kept here for a "
-            "run killed before its first epoch was recorded)"
-        )
-        parameters.create_dataset("run_status", data=np.bytes_("running"), dtype="S16")
-        parameters.create_dataset("run_message", data=np.bytes_(""), dtype="S4096")
-        parameters.create_dataset("run_warnings", data=np.bytes_(""), dtype=f"S{WARNINGS_BYTES}")
-
+    def _create_series(self, series, timed_clocks):
+        f = self._file
         self._clocks: dict[str, dict] = {}
         self._series: dict[str, h5py.Dataset] = {}
         for spec in series:
@@ -526,6 +512,28 @@ def _lost_write(path: Path, error: OSError, replacing: bool, finished: bool) -> 
         return f"cannot write {path}: {_os_reason(error)}; {path} is unchanged (the new run was not kept)"
     state = "its status says failed" if finished else "its status still says running"
     return f"cannot write {path}: {_os_reason(error)}; the file is readable up to its last flush ({state})"
+
+
+def _create_parameters(f: h5py.File, network: Network, config: dict, seed: int, command_line, derived) -> None:
+    """``parameters/``: the config, seed, command line and versions, the starting conductances,
+    and the run's status, message and warnings (pre-created: SWMR allows no new objects)."""
+    parameters = f.create_group("parameters")
+    parameters.attrs["config"] = json.dumps(config, sort_keys=True)
+    parameters.attrs["command_line"] = json.dumps(command_line or [])
+    parameters.attrs["derived"] = json.dumps(derived, sort_keys=True)
+    parameters.attrs["seed"] = int(seed)
+    parameters.attrs["versions"] = json.dumps(versions(), sort_keys=True)
+    parameters.attrs["created"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    resolved = parameters.create_group("config")
+    for key, value in config.items():  # one attribute per key, for h5dump / HDFView users
+        resolved.attrs[key] = value if isinstance(value, (int, float, str, bool)) else json.dumps(value)
+    _fixed(parameters, "initial_conductance", network.conductance).attrs["description"] = (
+        "pipe conductances the run started from (epoch 0 of observables/edges/conductance, kept here for a "
+        "run killed before its first epoch was recorded)"
+    )
+    parameters.create_dataset("run_status", data=np.bytes_("running"), dtype="S16")
+    parameters.create_dataset("run_message", data=np.bytes_(""), dtype="S4096")
+    parameters.create_dataset("run_warnings", data=np.bytes_(""), dtype=f"S{WARNINGS_BYTES}")
 
 
 def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
