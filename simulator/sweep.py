@@ -298,7 +298,7 @@ def _check_same_sweep(out: Path, points: list[dict], wanted: list[dict]) -> None
     if manifest.is_file():
         try:
             recorded = {e["file"]: e.get("identity") for e in json.loads(manifest.read_text())}
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise ValueError(f"{manifest} cannot be read as a sweep manifest; choose another --out") from None
     for point, identity in zip(points, wanted):
         if "invalid" in identity:
@@ -445,6 +445,9 @@ def _run_points(target, todo, out, passthrough, executor, workers, failures) -> 
 
 
 def _write_manifest(out: Path, points: list[dict], failures: dict) -> list[dict]:
+    """The manifest of this sweep's points (returned), written with the entries of any other
+    points the folder's manifest lists (another sweep's, or seeds not asked for this time),
+    which are kept as they were."""
     manifest = []
     for point in points:
         status = "invalid" if "invalid" in point["identity"] else _status(out / point["file"])
@@ -452,8 +455,18 @@ def _write_manifest(out: Path, points: list[dict], failures: dict) -> list[dict]
         if point["file"] in failures:
             entry["error"] = failures[point["file"]]
         manifest.append(entry)
-    write_text(out / "manifest.json", json.dumps(manifest, indent=1), overwrite=True)  # the sweep's own record
+    ours = {entry["file"] for entry in manifest}
+    kept = [entry for entry in _manifest_entries(out) if entry.get("file") not in ours]
+    write_text(out / "manifest.json", json.dumps(manifest + kept, indent=1), overwrite=True)
     return manifest
+
+
+def _manifest_entries(out: Path) -> list[dict]:
+    try:
+        entries = json.loads((out / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return []
+    return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
 
 
 def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:

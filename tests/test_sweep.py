@@ -217,3 +217,15 @@ def test_a_dask_worker_lost_mid_point_leaves_the_sweep_complete(tmp_path):
     whole = simulator.run(simulator.RunConfig.from_file(config).with_values(
         {"rule.eta": recorded.config["rule"]["eta"], "run.seed": 0}))  # fmt: skip
     np.testing.assert_array_equal(recorded.series("observables/cost")[2], whole.costs)  # as if never lost
+
+
+def test_a_second_sweep_into_one_folder_keeps_the_first_ones_manifest_entries(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('[task]\nname = "regression"\nn_train = 20\n[rule]\nlr = 0.0003\n[run]\nepochs = 2\n')
+    out = tmp_path / "sweep"
+    run_sweep(str(config), {"rule.eta": ["0.5"]}, [0, 1], out, say=lambda _: None)
+    ours = run_sweep(str(config), {"rule.eta": ["1"]}, [0], out, say=lambda _: None)
+    assert [e["file"] for e in ours] == ["rule.eta1_seed0.h5"]
+    recorded = json.loads((out / "manifest.json").read_text())
+    assert sorted((e["file"], e["status"]) for e in recorded) == [
+        ("rule.eta0.5_seed0.h5", "complete"), ("rule.eta0.5_seed1.h5", "complete"), ("rule.eta1_seed0.h5", "complete")]
