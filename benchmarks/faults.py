@@ -53,16 +53,22 @@ KINDS = {
 }  # fmt: skip
 
 
-def in_child(work) -> int:
-    """``work()`` in a forked copy of this process; returns its exit status (or -signal)."""
+def forked(work) -> int:
+    """Start ``work()`` in a forked copy of this process; its pid. Nothing the child does
+    reaches the parent but its files and its exit code (0, or 1 if ``work`` raised)."""
     pid = os.fork()
-    if pid == 0:  # the child: nothing it does reaches the parent but its files and exit code
+    if pid == 0:
         try:
             work()
             os._exit(0)
         except BaseException:
             os._exit(1)
-    return _wait(pid)
+    return pid
+
+
+def in_child(work) -> int:
+    """``work()`` in a forked copy of this process; its exit status (or -signal)."""
+    return _wait(forked(work))
 
 
 def _wait(pid: int) -> int:
@@ -83,14 +89,12 @@ def kill_trials(folder: Path, trials: int, seed: int) -> dict:
     references, windows = {}, {}
     for kind, config in KINDS.items():  # the uninterrupted runs, timed: when the file appears, when it ends
         path = folder / f"reference_{len(references)}.h5"
-        start, pid = time.perf_counter(), os.fork()
-        if pid == 0:
-            simulator.run(config, out=path)
-            os._exit(0)
-        while not path.exists():
+        start = time.perf_counter()
+        pid = forked(lambda config=config, path=path: simulator.run(config, out=path))
+        while not path.exists() and os.waitpid(pid, os.WNOHANG) == (0, 0):
             time.sleep(0.001)
         appeared = time.perf_counter() - start
-        assert _wait(pid) == 0, kind
+        assert path.exists() and _wait(pid) == 0, kind
         windows[kind], references[kind] = (0.9 * appeared, 1.1 * (time.perf_counter() - start)), datasets(path)
     tally = {kind: dict(trials=0, killed=0, finished_first=0, before_file=0, readable=0, resumed_equal=0, lost=0)
              for kind in KINDS}  # fmt: skip
@@ -99,13 +103,7 @@ def kill_trials(folder: Path, trials: int, seed: int) -> dict:
         kind = list(KINDS)[trial % len(KINDS)]
         config, row, path = KINDS[kind], tally[kind], folder / f"trial_{trial}.h5"
         row["trials"] += 1
-        pid = os.fork()
-        if pid == 0:
-            try:
-                simulator.run(config, out=path)
-                os._exit(0)
-            except BaseException:
-                os._exit(1)
+        pid = forked(lambda config=config, path=path: simulator.run(config, out=path))
         time.sleep(rng.uniform(*windows[kind]))
         os.kill(pid, signal.SIGKILL)
         killed = _wait(pid) == -signal.SIGKILL
@@ -167,11 +165,14 @@ def disk_and_folder_faults(folder: Path) -> list[dict]:
         resource.setrlimit(resource.RLIMIT_FSIZE, (1_500_000, 1_500_000))
 
     done = subprocess.run([*iris, "--out", str(limited)], capture_output=True, text=True, preexec_fn=limit)
-    recorded = simulator.load_trajectory(limited)
-    recorded.verify()
-    readable = f"{recorded.status[0]}, {recorded.clock_rows()['epoch']} epochs readable"
+    try:
+        recorded = simulator.load_trajectory(limited)
+        recorded.verify()
+        readable, lost = f"{recorded.status[0]}, {recorded.clock_rows()['epoch']} epochs readable", 0
+    except simulator.TrajectoryError as error:
+        readable, lost = f"UNREADABLE: {error}", 1
     rows.append({"fault": "disk full (RLIMIT_FSIZE 1.5 MB)", "exit": done.returncode,
-                 "lines": len(_errors(done.stderr)), "file": readable, "lost": 0})  # fmt: skip
+                 "lines": len(_errors(done.stderr)), "file": readable, "lost": lost})  # fmt: skip
     original = limited.read_bytes()
     done = subprocess.run([*iris, "--out", str(limited), "--overwrite", "--seed", "1"], capture_output=True,
                           text=True, preexec_fn=limit)  # fmt: skip
@@ -182,9 +183,10 @@ def disk_and_folder_faults(folder: Path) -> list[dict]:
     locked = folder / "read-only"
     locked.mkdir()
     done = _own_mount(locked, "ro", [*iris, "--smoke", "--out", str(locked / "run.h5")])
-    if done is not None:
+    if done is not None:  # (the read-only mount is gone with its namespace: the folder is empty again)
+        refused = done.returncode == 2 and "is read-only" in done.stderr
         rows.append({"fault": "read-only folder", "exit": done.returncode, "lines": len(_errors(done.stderr)),
-                     "file": "none written", "lost": 0})  # fmt: skip
+                     "file": "refused, nothing written" if refused else "NOT REFUSED", "lost": 0 if refused else 1})
     return rows
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import simulator
 from simulator.commandline import ArgumentParser
 from simulator.plots import plot_comparison
-from simulator.scenario import checked_targets
+from simulator.scenario import checked_targets, guarded
 
 ADVECTION = {  # the settings iris_advection.py found best
     "dynamics.name": "advection", "dynamics.xi": 0.003, "dynamics.release_every": 20,
@@ -62,4 +62,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -23,7 +23,7 @@ import simulator
 from simulator.commandline import ArgumentParser
 from simulator.outputs import save_figure
 from simulator.rules import coupled_cost_gradient
-from simulator.scenario import checked_targets
+from simulator.scenario import checked_targets, guarded
 from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
 MEASURES = ("chemical", "ep", "coupled", "coupled_vs_weighted", "coupled_cosine")
@@ -148,4 +148,4 @@ def plot(path, overwrite: bool = False) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -26,7 +26,7 @@ import simulator
 from simulator.base import parse_seeds, pin_threads
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import checked_targets
+from simulator.scenario import checked_targets, guarded
 
 RULE_ORDER = ("chemical", "ep", "coupled", "gradient")
 COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gradient": "black"}
@@ -132,4 +132,4 @@ def plot(curves: dict, out: Path, eta: float, overwrite: bool) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -23,7 +23,7 @@ import numpy as np
 import simulator
 from simulator.base import parse_seeds, pin_threads
 from simulator.commandline import ArgumentParser, positive_int
-from simulator.scenario import checked_targets
+from simulator.scenario import checked_targets, guarded
 
 # each kind: the keys it sets on the default run config (Iris, chemical rule, 150 epochs)
 KINDS = {
@@ -95,4 +95,4 @@ def table(results, kinds, seeds, first: simulator.RunConfig) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

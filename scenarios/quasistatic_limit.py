@@ -29,7 +29,7 @@ import simulator
 from simulator.base import pin_threads
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import checked_targets
+from simulator.scenario import checked_targets, guarded
 
 
 def config(values: dict) -> simulator.RunConfig:
@@ -136,4 +136,4 @@ def plot(rows, reference_accuracy: float, out: Path, overwrite: bool) -> Path:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guarded(main))

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import one_line_warnings
-from .commandline import EXIT_BAD_INPUT, EXIT_INTERRUPTED, ArgumentParser, positive_int
+from .base import interruptible, one_line_warnings
+from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ArgumentParser, positive_int
 from .outputs import OutputError
 from .tasks import headline
 from .trajectory import CHECKPOINT, load_trajectory
@@ -234,8 +234,9 @@ def _sweep(args, passthrough) -> int:
     client = None
     try:
         client = _dask_client(args.scheduler, args.scheduler_timeout) if args.scheduler else None
-        manifest = run_sweep(scenario, grid, seeds, out, passthrough=passthrough, workers=args.workers,
-                             executor=client.get_executor() if client is not None else None)  # fmt: skip
+        with interruptible():  # SIGTERM as Ctrl-C: the manifest is written on the way out
+            manifest = run_sweep(scenario, grid, seeds, out, passthrough=passthrough, workers=args.workers,
+                                 executor=client.get_executor() if client is not None else None)  # fmt: skip
     except OutputError as error:
         print(f"chemsignal sweep: error: {error}", file=sys.stderr)
         return error.exit_code
@@ -246,6 +247,9 @@ def _sweep(args, passthrough) -> int:
         print(f"chemsignal sweep: interrupted; rerun the same command to finish it (manifest: {out}/manifest.json)",
               file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
+    except (OSError, RuntimeError) as error:  # a folder that cannot be made, a worker pool that broke
+        print(f"chemsignal sweep: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
     finally:
         if client is not None:
             client.close()

@@ -30,7 +30,7 @@ from .quasistatic import BOUNDARIES
 from .rules import RULES
 from .tasks import TASKS
 
-__all__ = ["RunConfig", "TABLES", "parse_toml", "parse_assignment", "engine_objects"]
+__all__ = ["RunConfig", "TABLES", "parse_toml", "parse_assignment", "engine_objects", "config_differences"]
 
 TABLES = ("network", "task", "rule", "dynamics", "run")
 
@@ -306,6 +306,20 @@ def _checked_table(table: str, entries: dict, base: Path) -> dict:
         if checked.get(key):
             checked[key] = str((base / checked[key]).resolve())
     return checked
+
+
+def config_differences(recorded: dict, given: dict) -> list[tuple[str, object, object]]:
+    """``[(TABLE.KEY, recorded value, given value)]`` for every key in which two configs (as
+    run files store them) differ, each read as this version reads it: an old file's flat
+    keys moved into their tables (without the notice), absent keys at their defaults."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ChemsignalDeprecationWarning)
+        there, here = RunConfig.from_dict(recorded).to_dict(), RunConfig.from_dict(given).to_dict()
+    return [
+        (f"{table}.{key}", there.get(table, {}).get(key), here[table].get(key))
+        for table in here for key in sorted(set(here[table]) | set(there.get(table, {})))
+        if there.get(table, {}).get(key) != here[table].get(key)
+    ]  # fmt: skip
 
 
 def _toml_value(value) -> str:

@@ -8,20 +8,25 @@ summaries and sidecars.
   ``.NAME.partial-PID-THREAD``, and moved over it (``os.replace``: atomic) only once it is whole. If
   the write fails, the target is as it was; if the process is killed, the partial file stays
   beside it and is removed by the next successful write of the same target.
-* **No surprises.** A folder is never created for the user; a target that is a folder, or
-  lies in a folder that is missing or read-only, is refused in one line.
+* **No surprises.** A file's folder is never created for the user (a sweep creates the
+  folder it is given); a target that is a folder, or lies in a folder that is missing or
+  read-only, is refused in one line.
 
-The writer lock is an open-file-description lock (Linux ``F_OFD_SETLK``; elsewhere a POSIX
-record lock): the kernel drops it when the writing process dies, so a killed run is told
-from a live one, and reading the file in the writing process does not drop it.
+The writer lock is an open-file-description lock (Linux ``F_OFD_SETLK``): the kernel drops
+it when the writing process dies, so a killed run is told from a live one, and reading the
+file in the writing process does not drop it. Elsewhere it is a POSIX record lock, which the
+process drops when it closes any descriptor of the file, its own probes included.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import threading
 from pathlib import Path
+
+from .commandline import EXIT_BAD_INPUT, EXIT_REFUSED
 
 __all__ = ["OutputError", "BusyError", "WriterLock", "held", "check_target", "Replacement", "write_text",
            "figure_format", "save_figure", "partial_files"]  # fmt: skip
@@ -31,32 +36,42 @@ class OutputError(ValueError):
     """An output that cannot be written: it exists and replacing it was not asked, it is a
     folder, or its folder is missing or read-only. Command-line exit code 2."""
 
-    exit_code = 2
+    exit_code = EXIT_BAD_INPUT
 
 
 class BusyError(OutputError):
     """The target is held by a live run. Command-line exit code 3 (refused)."""
 
-    exit_code = 3
+    exit_code = EXIT_REFUSED
 
 
 class WriterLock:
-    """An exclusive lock on a file while a writer holds it (non-blocking: ``acquired`` says
-    whether it was taken). Released by :meth:`release`, or by the kernel when the process dies."""
+    """A lock on a file while a writer holds it (non-blocking: ``acquired`` says whether it was
+    taken). Released by :meth:`release`, or by the kernel when the process dies.
+
+    Exclusive where the file can be opened for writing; a file that cannot (read-only to
+    this user, and so written by nobody here) gets a shared lock, which still conflicts with
+    every writer's. A filesystem without locks (some network or FUSE mounts) is not a live
+    writer: the lock then counts as taken, and ``supported`` is False.
+    """
 
     def __init__(self, path):
         import fcntl
 
-        self.acquired = False
-        self._fd = os.open(path, os.O_RDWR)
+        self.acquired, self.supported = False, True
+        try:
+            self._fd, kind = os.open(path, os.O_RDWR), fcntl.F_WRLCK
+        except PermissionError:
+            self._fd, kind = os.open(path, os.O_RDONLY), fcntl.F_RDLCK
         try:
             if hasattr(fcntl, "F_OFD_SETLK"):  # struct flock: type, whence, start, len, pid (0 for OFD locks)
-                fcntl.fcntl(self._fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
+                fcntl.fcntl(self._fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi", kind, os.SEEK_SET, 0, 0, 0))
             else:
-                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.lockf(self._fd, (fcntl.LOCK_EX if kind == fcntl.F_WRLCK else fcntl.LOCK_SH) | fcntl.LOCK_NB)
             self.acquired = True
-        except OSError:
-            pass
+        except OSError as error:
+            if error.errno not in (errno.EAGAIN, errno.EACCES):  # no locks here, rather than a holder
+                self.acquired, self.supported = True, False
 
     def release(self):
         if self._fd is not None:
@@ -71,7 +86,7 @@ def held(path) -> bool:
         return False
     try:
         probe = WriterLock(path)
-    except OSError:  # cannot be opened for writing: nobody writes it through us
+    except OSError:  # cannot be opened at all: the caller's next step says why
         return False
     probe.release()
     return not probe.acquired
@@ -133,7 +148,10 @@ class Replacement:
         self.replacing = self.path.exists()
         self._guard = None
         if self.replacing:
-            self._guard = WriterLock(self.path)
+            try:
+                self._guard = WriterLock(self.path)
+            except OSError as error:
+                raise OutputError(f"cannot replace {self.path}: {error.strerror or error}") from None
             if not self._guard.acquired:  # taken between the check and now
                 self._guard.release()
                 raise BusyError(f"{self.path} is being written by a live run; wait for it to finish, or choose "
@@ -161,7 +179,13 @@ class Replacement:
         return self.path
 
     def commit(self) -> Path:
-        if self.write_path != self.path:
+        if not self.replacing:
+            try:
+                self.appear()  # never over a file that appeared meanwhile
+            except OutputError:
+                self.abandon()
+                raise
+        elif self.write_path != self.path:
             os.replace(self.write_path, self.path)
             self.write_path = self.path
         for stale in partial_files(self.path):

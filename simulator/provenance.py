@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["PACKAGE_DIR", "source_digest", "provenance", "other_copy"]
@@ -21,7 +22,17 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def source_digest(package: Path = PACKAGE_DIR) -> str:
-    """SHA-256 (first 16 hex digits) of the package's Python files and data, paths included."""
+    """SHA-256 (first 16 hex digits) of the package's Python files and data, paths included;
+    for the running package, as it was when first asked (the code that was loaded)."""
+    return _loaded_digest() if package == PACKAGE_DIR else _digest(package)
+
+
+@lru_cache(maxsize=1)
+def _loaded_digest() -> str:
+    return _digest(PACKAGE_DIR)
+
+
+def _digest(package: Path) -> str:
     digest = hashlib.sha256()
     for path in sorted(p for p in package.rglob("*") if p.is_file() and p.suffix in (".py", ".csv")):
         digest.update(path.relative_to(package).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
@@ -68,7 +79,7 @@ def provenance() -> dict:
     digest = source_digest()
     top, tracked = _origin()
     if top is None:
-        return {"git": "none: an installed copy run from outside any checkout (see source_digest)",
+        return {"git": "unknown: no git checkout holds the package or the command (see source_digest)",
                 "source_digest": digest}  # fmt: skip
     described = _git(top, "describe", "--always", "--dirty", "--tags") or "unknown (git describe failed)"
     if tracked:

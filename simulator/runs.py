@@ -29,7 +29,6 @@ import numpy as np
 
 from .advection import AdvectionState
 from .base import (
-    ChemsignalDeprecationWarning,
     RunWarning,
     SimulationError,
     __version__,
@@ -37,7 +36,7 @@ from .base import (
     raise_if_signalled,  # fmt: skip
 )
 from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
-from .config import RunConfig, engine_objects
+from .config import RunConfig, config_differences, engine_objects
 from .engine import FieldState, resolve, train
 from .engine.method import coupled_stable_dt
 from .network import Network, lattice_network
@@ -260,7 +259,7 @@ class _Run:
         self.history = {name: [] for name, metric in self.task.metrics().items() if metric.shape == ()}
         for name in ("clip_fraction", *WATCHED):
             self.history[name] = []
-        self.costs, self.warnings, self.watched = [], [], {}
+        self.costs, self.warnings, self.warned, self.watched = [], [], set(), {}
 
     def projected_bytes(self) -> int:
         """About how many bytes the epochs still to run will add to the run file (the
@@ -292,7 +291,7 @@ class _Run:
         need, free = self.projected_bytes(), shutil.disk_usage(self.out.resolve().parent).free
         if need > free:
             fields = self.objects["save"].fields_every
-            raise OutputError(
+            raise TrajectoryError(
                 f"the run would write about {_bytes(need)} to {self.out} ({self.config['run.epochs']} epochs of "
                 f"{self.task.n_train} presentations), and its disk has {_bytes(free)} free: ask for fewer epochs"
                 + (", or snapshot the fields less often (run.fields_every)" if fields else "")
@@ -323,7 +322,8 @@ class _Run:
                                                            recorded.datasets()})  # fmt: skip
         if missing:
             raise TrajectoryError(
-                f"cannot resume {self.out}: it has no checkpoint ({missing[0]} missing; an older file?)"
+                f"cannot resume {self.out}: it was written by an earlier version of the file layout ({missing[0]} "
+                "is missing); it can still be inspected and plotted"
             )
         rows = recorded.clock_rows()
         epoch_rows = rows.get("epoch", 0)
@@ -336,6 +336,7 @@ class _Run:
             for key in self.history:
                 self.history[key].extend(recorded.series(f"observables/{key}")[2][:epoch_rows].tolist())
             self.costs.append(recorded.series("observables/cost")[2][: rows["example"]])
+            self.warned = {text.split(":", 1)[0] for text in recorded.warnings}  # each kind once per run
             self.network = self.network.with_conductance(row["observables/edges/conductance"])
             spec = self.objects["dynamics"]
             self.state = _restored_state(self.dynamics, spec, {k.removeprefix(CHECKPOINT): v for k, v in row.items()})
@@ -374,8 +375,7 @@ class _Run:
         stop when one passes the user's limit (``run.max_step_growth``, ``run.max_cost_ratio``)."""
         start_cost = self.history["cost_train"][0] if self.history.get("cost_train") else np.nan
         ratios = result.costs / start_cost if start_cost > 0 else np.full(len(result.costs), np.nan)
-        self.watched = {"step_growth": np.max(result.step_growth, initial=0.0),
-                        "cost_ratio": np.max(ratios, initial=0.0) if len(ratios) else np.nan}  # fmt: skip
+        self.watched = {"step_growth": _largest(result.step_growth), "cost_ratio": _largest(ratios)}
         checks = (
             ("step_growth", result.step_growth, "run.max_step_growth",
              lambda k, x: f"one step changed a pipe by {x:.3g}x the largest conductance before it"),
@@ -391,7 +391,8 @@ class _Run:
             where = f"epoch {epoch}, presentation {over[0] + 1} of {self.task.n_train}: {say(over[0], values[over[0]])}"
             if len(passed):
                 return f"blew up at {where} (limit {key} = {limit:g})"
-            if name not in {w.split(":", 1)[0] for w in self.warnings}:
+            if name not in self.warned:
+                self.warned.add(name)
                 self._warn(file, f"{name}: {where} (a warning from {WARN_LEVELS[name]:g}; the run stops past {key} = "
                                  f"{limit:g})")  # fmt: skip
         return ""
@@ -444,6 +445,12 @@ class _Run:
         )  # fmt: skip
 
 
+def _largest(values) -> float:
+    """The largest of ``values``, NaN when there are none (no presentation, or no scale)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(np.nanmax(values)) if np.any(~np.isnan(values)) else np.nan
+
+
 def _bytes(count: int) -> str:
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if count >= size:
@@ -453,15 +460,7 @@ def _bytes(count: int) -> str:
 
 def _check_same_config(path, given: RunConfig, recorded: dict) -> None:
     """Refuse to resume a file made with another config, naming every key that differs."""
-    with warnings.catch_warnings():  # an old file's flat keys are read as today's (said once, elsewhere)
-        warnings.simplefilter("ignore", ChemsignalDeprecationWarning)
-        stored = RunConfig.from_dict(recorded).to_dict()
-    mine = given.to_dict()
-    differing = [
-        (f"{table}.{key}", stored[table].get(key), mine[table].get(key))
-        for table in mine for key in sorted(set(mine[table]) | set(stored.get(table, {})))
-        if stored.get(table, {}).get(key) != mine[table].get(key)
-    ]  # fmt: skip
+    differing = config_differences(recorded, given.to_dict())
     if differing:
         detail = ", ".join(f"{key} (file {a!r}, given {b!r})" for key, a, b in differing)
         raise ConfigDiffers(f"cannot resume {path}: it was run with another config: {detail}")
@@ -566,6 +565,6 @@ def run_from_command_line(config: RunConfig, out, *, overwrite: bool, command_li
         print(f"error: {error}; the run so far is in {out} (status 'failed')", file=sys.stderr)
         return None, EXIT_FAILED
     except OSError as error:
-        print(f"error: {out}: {error.strerror or error}", file=sys.stderr)
+        print(f"error: {error.filename or out}: {error.strerror or error}", file=sys.stderr)
         return None, EXIT_FAILED
     return result, 0

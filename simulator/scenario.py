@@ -10,13 +10,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from .base import deprecated, one_line_warnings
+from .base import SimulationError, deprecated, interruptible, one_line_warnings
+from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
 from .config import DYNAMICS_OPTIONS, RunConfig
 from .outputs import OutputError, check_target
 from .provenance import PACKAGE_DIR, other_copy
 from .tasks import headline
 
-__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags", "checked_targets"]
+__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags", "checked_targets", "guarded"]
 
 
 def with_flags(config: RunConfig, assignments: dict, *, flag_names: dict | None = None) -> RunConfig:
@@ -86,6 +87,29 @@ def checked_targets(paths, overwrite: bool) -> int:
         print(f"error: {refusals[0]}{more}", file=sys.stderr)
         return refusals[0].exit_code
     return 0
+
+
+def guarded(main, argv=None) -> int:
+    """``main(argv)`` of a scenario that runs many points itself (a pool of runs): SIGTERM
+    handled like Ctrl-C, and what escapes it answered as a single run is (one line and the
+    exit codes of :mod:`simulator.commandline`), not with a traceback."""
+    one_line_warnings()
+    try:
+        with interruptible():
+            return main(argv)
+    except OutputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return error.exit_code
+    except SimulationError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted; the runs so far are in their files (status 'interrupted' where one was cut)",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
+    except (OSError, RuntimeError) as error:  # a disk that fills, a worker process that dies
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=None, *, title=None, draw=None):

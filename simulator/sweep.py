@@ -242,7 +242,7 @@ def _scenario_parse(target: str):
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-    except Exception as error:  # a script that cannot even be imported is reported by its runs
+    except Exception as error:  # a script that cannot even be imported: one line, nothing run
         raise ValueError(f"cannot import scenario {target}: {type(error).__name__}: {error}") from None
     if not callable(getattr(module, "parse", None)):
         return None
@@ -267,12 +267,11 @@ def _recorded_identity(path: Path, identity: dict) -> dict | None:
         return None
     if "config" in identity:
         return {"config": run.config}
-    own = {"--out", "--overwrite", "--resume"}
     recorded, skip = [], False
     for arg in run.command_line[2:] if run.command_line[:1] == [sys.executable] else run.command_line[1:]:
         if skip:
             skip = False
-        elif arg in own:
+        elif arg in ("--out", "--overwrite", "--resume"):  # OWN_FLAGS but --seed, which is the point's
             skip = arg == "--out"
         else:
             recorded.append(arg)
@@ -282,13 +281,24 @@ def _recorded_identity(path: Path, identity: dict) -> dict | None:
 def _difference(recorded: dict, wanted: dict) -> str:
     """The first keys that differ between two identities, as ``key (there A, here B)``."""
     if "config" in recorded and "config" in wanted:
-        there, here = recorded["config"], wanted["config"]
-        keys = sorted({f"{t}.{k}" for t in {*there, *here} for k in {*there.get(t, {}), *here.get(t, {})}})
-        differing = [(key, there.get(key.split(".")[0], {}).get(key.split(".", 1)[1]),
-                      here.get(key.split(".")[0], {}).get(key.split(".", 1)[1])) for key in keys]  # fmt: skip
-        differing = [entry for entry in differing if entry[1] != entry[2]]
+        from .config import config_differences
+
+        differing = config_differences(recorded["config"], wanted["config"])
         return ", ".join(f"{key} (there {a!r}, here {b!r})" for key, a, b in differing[:3])
     return f"command {' '.join(recorded.get('command', []))!r} there, {' '.join(wanted.get('command', []))!r} here"
+
+
+def _differs(recorded: dict, wanted: dict) -> bool:
+    """Whether two identities name different runs (configs compared as this version reads
+    them, so a file made before a key was added is not refused for lacking it)."""
+    if "config" in recorded and "config" in wanted:
+        from .config import config_differences
+
+        try:
+            return bool(config_differences(recorded["config"], wanted["config"]))
+        except ValueError:  # a config this version cannot read: another run
+            return True
+    return recorded != wanted
 
 
 def _check_same_sweep(out: Path, points: list[dict], wanted: list[dict]) -> None:
@@ -306,7 +316,7 @@ def _check_same_sweep(out: Path, points: list[dict], wanted: list[dict]) -> None
         there = recorded.get(point["file"])
         if there is None and (out / point["file"]).is_file():
             there = _recorded_identity(out / point["file"], identity)
-        if there is not None and "invalid" not in there and there != identity:
+        if there is not None and "invalid" not in there and _differs(there, identity):
             raise ValueError(
                 f"{out / point['file']} was made with other settings: {_difference(there, identity)}; rerun with the "
                 "same settings to finish that sweep, or give another --out"
@@ -329,13 +339,14 @@ def _status(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def _claimed(out: Path, point: dict):
-    """Hold the point's claim for the block (waiting while another sweep holds it)."""
+def _claimed(out: Path, name: str):
+    """Hold ``DIR/.sweep/NAME.claim`` for the block, waiting while another sweep holds it: a
+    point while it runs, or the folder's manifest and summary while they are rewritten."""
     import fcntl
 
     folder = out / ".sweep"
     folder.mkdir(exist_ok=True)
-    descriptor = os.open(folder / f"{point['file']}.claim", os.O_RDWR | os.O_CREAT, 0o644)
+    descriptor = os.open(folder / f"{name}.claim", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX)
         yield
@@ -358,7 +369,7 @@ def _run_point(target: str, point: dict, out: str, passthrough: list[str]) -> tu
     path = Path(out) / point["file"]
     environment = {**os.environ, **ONE_THREAD_ENV}
     code, tail = 0, ""
-    with _claimed(Path(out), point):
+    with _claimed(Path(out), point["file"]):
         for _ in range(4):  # each pass ends the point, or finds that someone else is at it
             while held(path):  # the orphan of a lost worker, finishing the point
                 time.sleep(0.2)
@@ -372,7 +383,8 @@ def _run_point(target: str, point: dict, out: str, passthrough: list[str]) -> tu
                                   text=True, env=environment)  # fmt: skip
             code = done.returncode
             tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else tail
-            if code in (0, EXIT_INTERRUPTED) or not held(path) and _status(path) != "complete":
+            someone_else_at_it = held(path) or _status(path) == "complete"  # (another sweep, a lost worker)
+            if code in (0, EXIT_INTERRUPTED) or not someone_else_at_it:
                 return point["file"], code, tail
     return point["file"], code, tail
 
@@ -398,9 +410,9 @@ def run_sweep(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise OutputError(f"--out {out} is a file; a sweep writes a folder of run files")
-    passthrough = [canonical_value(a) for a in passthrough]  # flags stay as they are
+    passthrough = list(passthrough)
     _check_passthrough(scenario, passthrough)
-    points = sweep_points({k: [canonical_value(v) for v in values] for k, values in grid.items()}, seeds)
+    points = sweep_points(grid, seeds)
     wanted = identities(str(scenario_path), points, list(passthrough))
     bad = [identity["invalid"] for identity in wanted if "invalid" in identity]
     if bad and (is_run_config(scenario) or len(bad) == len(points)):
@@ -456,8 +468,9 @@ def _write_manifest(out: Path, points: list[dict], failures: dict) -> list[dict]
             entry["error"] = failures[point["file"]]
         manifest.append(entry)
     ours = {entry["file"] for entry in manifest}
-    kept = [entry for entry in _manifest_entries(out) if entry.get("file") not in ours]
-    write_text(out / "manifest.json", json.dumps(manifest + kept, indent=1), overwrite=True)
+    with _claimed(out, "manifest.json"):  # read, merged and written by one sweep at a time
+        kept = [entry for entry in _manifest_entries(out) if entry.get("file") not in ours]
+        write_text(out / "manifest.json", json.dumps(manifest + kept, indent=1), overwrite=True)
     return manifest
 
 
@@ -472,14 +485,15 @@ def _manifest_entries(out: Path) -> list[dict]:
 def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
     """Markdown table and figure of the final ``metric`` per grid point (mean, min, max over
     seeds); by default ``accuracy_test`` where the runs have it, else ``cost_test``."""
-    from matplotlib.figure import Figure
-
     out = Path(out)
     manifest = json.loads((out / "manifest.json").read_text())
     groups: dict[str, list[float]] = {}
     for entry in manifest:
         if entry["status"] == "complete":
-            run = load_trajectory(out / entry["file"])
+            try:
+                run = load_trajectory(out / entry["file"])
+            except TrajectoryError:  # moved or removed since the manifest was written
+                continue
             if metric is None:
                 metric = headline(run.config.get("task", {}).get("name", "iris"))[0]  # older files: Iris
             try:
@@ -498,18 +512,23 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
     if incomplete:
         lines.append(f"\n{len(incomplete)} point(s) not complete: {', '.join(incomplete[:5])}")
     table = "\n".join(lines)
-    write_text(out / "summary.md", table + "\n", overwrite=True)  # the sweep's own summary, as of now
-    figure = None
-    if groups:
-        fig = Figure(figsize=(max(5, 1.2 * len(groups)), 4), layout="constrained")
-        ax = fig.subplots()
-        for i, values in enumerate(groups.values()):
-            ax.scatter(np.full(len(values), i), values, s=14, color="tab:blue", alpha=0.6)
-            ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="k")
-        ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
-        ax.set_ylabel(f"final {metric}")
-        if metric.startswith("cost"):
-            ax.set_yscale("log")
-        ax.set_title("sweep: each seed (dots) and the mean (line)")
-        figure = save_figure(fig, out / "summary.png", overwrite=True, dpi=120)
+    with _claimed(out, "summary"):  # the sweep's own summary, as of now; one writer at a time
+        write_text(out / "summary.md", table + "\n", overwrite=True)
+        figure = _summary_figure(out, groups, metric) if groups else None
     return table, figure
+
+
+def _summary_figure(out: Path, groups: dict, metric: str) -> Path:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(5, 1.2 * len(groups)), 4), layout="constrained")
+    ax = fig.subplots()
+    for i, values in enumerate(groups.values()):
+        ax.scatter(np.full(len(values), i), values, s=14, color="tab:blue", alpha=0.6)
+        ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="k")
+    ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
+    ax.set_ylabel(f"final {metric}")
+    if metric.startswith("cost"):
+        ax.set_yscale("log")
+    ax.set_title("sweep: each seed (dots) and the mean (line)")
+    return save_figure(fig, out / "summary.png", overwrite=True, dpi=120)

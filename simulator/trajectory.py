@@ -36,6 +36,7 @@ import h5py
 import numpy as np
 
 from .base import __version__
+from .commandline import EXIT_FAILED, EXIT_NOTHING_TO_RESUME, EXIT_REFUSED
 from .network import Network
 from .outputs import BusyError, OutputError, Replacement, WriterLock, check_target
 from .provenance import provenance
@@ -88,7 +89,7 @@ class TrajectoryError(OutputError):
 class FileBusy(TrajectoryError, BusyError):
     """The run file is held by a live run (exit code 3: refused)."""
 
-    exit_code = 3
+    exit_code = EXIT_REFUSED
 
 
 def _as_run_file_error(error: OutputError) -> TrajectoryError:
@@ -110,20 +111,20 @@ def check_run_file(path, overwrite: bool) -> Path:
 class NothingToResume(TrajectoryError):
     """``resume`` of a run that is complete (exit code 4)."""
 
-    exit_code = 4
+    exit_code = EXIT_NOTHING_TO_RESUME
 
 
 class ConfigDiffers(TrajectoryError):
     """``resume`` with another config than the file's (exit code 3: refused)."""
 
-    exit_code = 3
+    exit_code = EXIT_REFUSED
 
 
 class WriteFailed(TrajectoryError):
     """A run file that could not be written to the end (a full disk, a lost volume): the
     message says what is left (exit code 1: failed)."""
 
-    exit_code = 1
+    exit_code = EXIT_FAILED
 
 
 class DamagedFile(TrajectoryError):
@@ -253,15 +254,17 @@ class TrajectoryWriter:
         except BaseException as error:
             self._target.abandon()
             raise _as_run_file_error(error) if isinstance(error, OutputError) else error from None
-        self._lock = WriterLock(self._target.write_path)  # it stays with the file when it appears
+        self._lock, self._write_failed = None, False
         try:
+            self._lock = WriterLock(self._target.write_path)  # it stays with the file when it appears
             self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
             self._file.swmr_mode = True
             self._file.flush()
             self._target.appear()
         except BaseException as error:
             self._file.close()
-            self._lock.release()
+            if self._lock is not None:
+                self._lock.release()
             self._target.abandon()  # nothing was run yet: leave no half-made file
             if isinstance(error, OutputError):
                 raise _as_run_file_error(error) from None
@@ -358,7 +361,7 @@ class TrajectoryWriter:
         except OutputError as error:
             raise _as_run_file_error(error) from None
         self = cls.__new__(cls)
-        self.path, self._target = path, None
+        self.path, self._target, self._file, self._lock, self._write_failed = path, None, None, None, False
         try:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
             with _open_for_reading(path) as source, h5py.File(target.write_path, "x", libver="latest") as copy:
@@ -367,8 +370,9 @@ class TrajectoryWriter:
             self._lock = WriterLock(target.write_path)  # the lock moves with the file
             target.commit()
         except BaseException as error:
-            if getattr(self, "_file", None) is not None:
+            if self._file is not None:
                 self._file.close()
+            if self._lock is not None:
                 self._lock.release()
             target.abandon()
             if isinstance(error, OSError):
@@ -411,15 +415,18 @@ class TrajectoryWriter:
                 raise ValueError(
                     f"{dataset.name}: expected a block of shape {(k, *dataset.shape[1:])}, got {block.shape}"
                 )
-        self._make_room(columns)
         # a block lands whole: SIGINT/SIGTERM wait until every series of the clock has it
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
+            self._make_room(columns)
             for dataset, block in columns:
                 start = dataset.shape[0]
                 dataset.resize(start + k, axis=0)
                 dataset[start:] = block
             self._file.flush()
+        except OSError:
+            self._write_failed = True  # the file itself could not take the block (a full disk)
+            raise
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
@@ -486,7 +493,7 @@ class TrajectoryWriter:
             status, message = "interrupted", f"{kind.__name__}: {error}" if str(error) else kind.__name__
         else:
             status, message = "failed", f"{kind.__name__}: {error}"
-        write_error = isinstance(error, OSError)  # the file itself could not be written (a full disk)
+        write_error = self._write_failed and isinstance(error, OSError)
         replacing = self._target is not None and self._target.write_path != self.path
         try:
             self.finish(status, message, keep_original=write_error)

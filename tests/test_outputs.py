@@ -184,3 +184,13 @@ def test_a_small_disk_that_fills_gives_one_line_and_a_readable_file(tmp_path):
     assert lines[-2] == "exit 1" and "its disk is full" in done.stderr and "Traceback" not in done.stderr, done
     status, epochs = lines[-1].split()
     assert status == "failed" and int(epochs) >= 10, done.stdout
+
+
+def test_a_new_file_never_lands_on_one_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "summary.md"
+    replacement = Replacement(target, overwrite=False)  # nothing there yet
+    replacement.write_path.write_text("ours")
+    target.write_text("someone else's, written meanwhile")
+    with pytest.raises(ValueError, match="exists; pass --overwrite"):
+        replacement.commit()
+    assert target.read_text() == "someone else's, written meanwhile" and not list(tmp_path.glob(".*"))
