@@ -135,8 +135,11 @@ def test_kill_9_at_random_moments_never_loses_a_run(tmp_path):
     moment leaves no file or a readable one, and resume finishes it equal to the whole run."""
     import os
 
-    config = CASES["quasistatic"].with_values({"run.epochs": 30})
+    config = CASES["quasistatic"].with_values({"run.epochs": 60})
+    simulator.run(config.with_values({"run.epochs": 1}))  # compiled and warm: the runs below are timed alike
+    start = time.perf_counter()
     simulator.run(config, out=tmp_path / "whole.h5")
+    duration = time.perf_counter() - start
     rng = np.random.default_rng(7)
     outcomes = []
     for trial in range(8):
@@ -147,7 +150,7 @@ def test_kill_9_at_random_moments_never_loses_a_run(tmp_path):
                 simulator.run(config, out=path)
             finally:
                 os._exit(0)
-        time.sleep(rng.uniform(0.0, 0.6))
+        time.sleep(rng.uniform(0.05, 0.9) * duration)  # within the run, wherever it is
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         if not path.exists():
@@ -159,7 +162,7 @@ def test_kill_9_at_random_moments_never_loses_a_run(tmp_path):
             simulator.run(config, out=path, resume=True)
         assert differing_datasets(tmp_path / "whole.h5", path) == [], trial
         outcomes.append(status)
-    assert outcomes.count("running") >= 3, outcomes  # most trials were killed mid-run
+    assert outcomes.count("complete") <= 2, outcomes  # most trials were killed mid-run
 
 
 def test_a_half_written_epoch_is_dropped_and_redone(tmp_path, monkeypatch):
