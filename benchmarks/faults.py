@@ -2,7 +2,7 @@
 read-only folder, two sweeps on one folder.
 
     python benchmarks/faults.py                # 200 kill trials and the other faults (a few minutes)
-    python benchmarks/faults.py --trials 20    # quicker
+    python benchmarks/faults.py --trials 20 --append-trials 20   # quicker
 
 * **SIGKILL.** Small runs of four kinds (Iris quasistatic, Iris time-stepped with the
   implicit scheme, Iris in the advection mode with field snapshots, a time-stepped
@@ -12,6 +12,9 @@ read-only folder, two sweeps on one folder.
   the file must be readable with every checksum intact (or absent, if the kill came before
   it appeared), and ``resume`` must finish it equal to the uninterrupted run, dataset for
   dataset (``parameters``, which say when and how it was resumed, aside).
+* **SIGKILL of a bare writer** appending blocks as fast as it can: most kills land inside
+  a write, so this is the trial for torn writes (a kill splits a ``write()`` between memory
+  pages; see ``simulator/trajectory.py``). Every file must read back with its checksums intact.
 * **A full disk**: a run on a 2 MB filesystem (a tmpfs in a mount namespace of its own)
   and under ``RLIMIT_FSIZE``, fresh and as an ``--overwrite`` of a finished run.
 * **A read-only folder** (a read-only tmpfs).
@@ -134,6 +137,47 @@ def kill_trials(folder: Path, trials: int, seed: int) -> dict:
     return {"kinds": tally, "problems": problems, "kill_window_seconds": windows}
 
 
+def _append_forever(path: Path) -> None:
+    """A writer that appends blocks of the shapes a run writes (per presentation, per epoch,
+    field snapshots) and flushes, as fast as it can: the most kills land inside a write."""
+    from simulator.trajectory import Series, TrajectoryWriter
+
+    network = simulator.lattice_network(side=12, d=4, delta=0.25, seed=0)
+    n, m = len(network.positions), len(network.topology.edges)
+    series = [Series("observables/cost", (), "example"), Series("observables/output", (3,), "example"),
+              Series("observables/edges/conductance", (m,), "epoch"), Series("particles/nodes/pressure", (n,), "field")]
+    with TrajectoryWriter(path, network=network, config={}, seed=0, series=series, timed_clocks=("field",)) as out:
+        for k in range(10**9):
+            out.append("example", step=np.arange(5 * k, 5 * k + 5), observables__cost=np.full(5, k, float),
+                       observables__output=np.full((5, 3), k, float))
+            out.append("epoch", step=[k], observables__edges__conductance=np.full((1, m), k, float))
+            out.append("field", step=[k], time=[k], particles__nodes__pressure=np.full((1, n), k, float))
+
+
+def append_trials(folder: Path, trials: int, seed: int) -> dict:
+    """kill -9 a writer in a tight append loop; every file must read back whole, checksums intact.
+    (kill -9 can split a write() between memory pages: the trial for torn chunk rewrites.)"""
+    rng = np.random.default_rng(seed)
+    row, problems = dict(trials=trials, readable=0, before_file=0, lost=0), []
+    for trial in range(trials):
+        path = folder / f"append_{trial}.h5"
+        pid = forked(lambda path=path: _append_forever(path))
+        time.sleep(rng.uniform(0.1, 0.6))
+        os.kill(pid, signal.SIGKILL)
+        _wait(pid)
+        if not path.exists():
+            row["before_file"] += 1
+            continue
+        try:
+            simulator.load_trajectory(path).verify()
+            row["readable"] += 1
+        except simulator.TrajectoryError as error:
+            row["lost"] += 1
+            problems.append(f"append trial {trial}: {error}")
+        path.unlink(missing_ok=True)
+    return {**row, "problems": problems}
+
+
 def _own_mount(folder: Path, options: str, command: list[str]) -> subprocess.CompletedProcess | None:
     script = f'mount -t tmpfs -o {options} tmpfs "{folder}" && exec "$@"'
     done = subprocess.run(["unshare", "--mount", "--map-root-user", "sh", "-c", script, "sh", *command],
@@ -153,11 +197,16 @@ def disk_and_folder_faults(folder: Path) -> list[dict]:
     out = small / "run.h5"
     check = (f"import simulator; r = simulator.load_trajectory({str(out)!r}); r.verify(); "
              "print(r.status[0], r.clock_rows()['epoch'])")  # fmt: skip
-    done = _own_mount(small, "size=2m", ["sh", "-c", f'"$0" "$@"; echo "exit $?"; "$0" -c "{check}"', *iris,
-                                         "--out", str(out)])  # fmt: skip
+    # another process fills the disk to 300 kB short of full once the run has started (a run
+    # that would not fit from the start is refused up front)
+    fill = (f'while [ ! -e "{out}" ]; do sleep 0.01; done; free=$(df --output=avail -B1 "{small}" | tail -1); '
+            f'head -c $((free - 300000)) /dev/zero > "{small}/filler"')  # fmt: skip
+    done = _own_mount(small, "size=4m", ["sh", "-c", f'"$0" "$@" & {fill}; wait $!; echo "exit $?"; '
+                                         f'"$0" -c "{check}"', *iris, "--out", str(out)])  # fmt: skip
     if done is not None:
         lines = done.stdout.strip().splitlines()
-        rows.append({"fault": "disk full (2 MB filesystem)", "exit": lines[-2], "lines": len(_errors(done.stderr)),
+        rows.append({"fault": "disk full (a 4 MB filesystem, filled meanwhile)", "exit": lines[-2],
+                     "lines": len(_errors(done.stderr)),
                      "file": lines[-1], "lost": 0 if lines[-1].startswith("failed") else 1})  # fmt: skip
     limited = folder / "limited.h5"
 
@@ -210,6 +259,7 @@ def two_sweeps(folder: Path) -> dict:
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=positive_int, default=200)
+    parser.add_argument("--append-trials", type=positive_int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "faults.json")
     args = parser.parse_args(argv)
@@ -227,6 +277,13 @@ def main(argv=None) -> int:
                   f"{row['readable']} | {row['resumed_equal']} | {row['lost']} |")  # fmt: skip
         for problem in kills["problems"]:
             print("  " + problem)
+        start = time.perf_counter()
+        appends = append_trials(folder, args.append_trials, args.seed)
+        print(f"\nSIGKILL of a writer appending as fast as it can: {appends['trials']} trials in "
+              f"{time.perf_counter() - start:.0f} s: {appends['readable']} readable with every checksum intact, "
+              f"{appends['before_file']} killed before the file appeared, {appends['lost']} lost")
+        for problem in appends["problems"]:
+            print("  " + problem)
         others = disk_and_folder_faults(folder) + [two_sweeps(folder)]
         print("\n| fault | exit code | error lines | the file | lost |\n|---|---|---|---|---|")
         for row in others:
@@ -234,9 +291,9 @@ def main(argv=None) -> int:
                                          "once")
             print(f"| {row['fault']} | {row['exit']} | {row.get('lines', '-')} | {detail} | {row['lost']} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"kill_trials": kills, "other_faults": others}, indent=1, default=str))
+    args.out.write_text(json.dumps({"kill_trials": kills, "append_trials": appends, "other_faults": others}, indent=1, default=str))
     print(f"\nresults: {args.out}")
-    lost = sum(row["lost"] for row in kills["kinds"].values()) + sum(row["lost"] for row in others)
+    lost = sum(row["lost"] for row in kills["kinds"].values()) + sum(row["lost"] for row in others) + appends["lost"]
     return 1 if lost else 0
 
 

@@ -278,13 +278,43 @@ def _dask_client(address: str, timeout: float):
     for logger in quiet:  # a failed connection logs a page of retries and tracebacks
         logger.setLevel(logging.CRITICAL)
     try:
-        return Client(address, timeout=timeout)
+        return _within(timeout + 1, lambda: Client(address, timeout=timeout), "it accepted the connection but did not "
+                       "answer in Dask's protocol: is this the scheduler's address (tcp://HOST:8786), not its dashboard's?")
     except (OSError, TimeoutError, ValueError) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise ValueError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason})") from None
+    except Exception as error:  # something answered, but not in Dask's protocol (a web server, a dashboard port)
+        raise ValueError(
+            f"{address} answered, but not as a Dask scheduler ({type(error).__name__} reading its reply); "
+            "give the scheduler's address (tcp://HOST:8786 by default), not its dashboard's"
+        ) from None
     finally:
         for logger, level in zip(quiet, levels):
             logger.setLevel(level)
+
+
+def _within(seconds: float, work, late: str):
+    """``work()``, or a ``TimeoutError(late)`` once ``seconds`` have passed. Dask's own timeout
+    does not cover its handshake, so a server that accepts and then waits (a web server, a
+    dashboard port) would hold the sweep for ever; the abandoned call ends with the process."""
+    import threading
+
+    outcome = {}
+
+    def attempt():
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the caller
+            outcome["error"] = error
+
+    worker = threading.Thread(target=attempt, name="dask-connect", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if worker.is_alive():
+        raise TimeoutError(late)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def _is_sweep_file(path) -> bool:

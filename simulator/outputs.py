@@ -26,9 +26,9 @@ import struct
 import threading
 from pathlib import Path
 
-from .commandline import EXIT_BAD_INPUT, EXIT_REFUSED
+from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_REFUSED
 
-__all__ = ["OutputError", "BusyError", "WriterLock", "held", "check_target", "Replacement", "write_text",
+__all__ = ["OutputError", "BusyError", "OutputFailed", "WriterLock", "held", "check_target", "Replacement", "write_text",
            "figure_format", "save_figure", "partial_files"]  # fmt: skip
 
 
@@ -43,6 +43,13 @@ class BusyError(OutputError):
     """The target is held by a live run. Command-line exit code 3 (refused)."""
 
     exit_code = EXIT_REFUSED
+
+
+class OutputFailed(OutputError):
+    """An output whose writing failed part way (a full disk, a lost volume): what it would have
+    replaced is unchanged and nothing half-written is left. Command-line exit code 1 (failed)."""
+
+    exit_code = EXIT_FAILED
 
 
 class WriterLock:
@@ -210,8 +217,11 @@ class Replacement:
     def __exit__(self, kind, error, traceback):
         if kind is None:
             self.commit()
-        else:
-            self.abandon()
+            return False
+        self.abandon()
+        if issubclass(kind, OSError):  # the write itself failed: one line, not the writer's traceback
+            kept = f"{self.path} is unchanged" if self.replacing else "nothing was written"
+            raise OutputFailed(f"cannot write {self.path}: {error.strerror or error}; {kept}") from None
         return False
 
 

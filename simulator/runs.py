@@ -54,6 +54,7 @@ from .trajectory import (
     TrajectoryWriter,
     check_run_file,  # fmt: skip
     load_trajectory,
+    stored_bytes_per_sample,
     verify,
 )
 
@@ -264,10 +265,11 @@ class _Run:
     def projected_bytes(self) -> int:
         """About how many bytes the epochs still to run will add to the run file (the
         time-stepped snapshots counted at the starting network's step)."""
-        per_clock: dict[str, int] = {}
+        per_clock: dict[str, float] = {}
+        step_and_time = 2 * stored_bytes_per_sample((), np.int64)
         for spec in self.series:
-            size = int(np.prod(spec.shape, dtype=np.int64)) * np.dtype(spec.dtype).itemsize
-            per_clock[spec.clock] = per_clock.get(spec.clock, 16) + size  # 16: step and time
+            size = stored_bytes_per_sample(spec.shape, spec.dtype)
+            per_clock[spec.clock] = per_clock.get(spec.clock, step_and_time) + size
         epochs = self.config["run.epochs"] - self.first_epoch + 2
         presentations = epochs * self.task.n_train
         spec = self.objects["dynamics"]
@@ -284,7 +286,7 @@ class _Run:
             steps = 0
         every = self.objects["save"].fields_every
         rows["field"] = steps // every if every else 0
-        return sum(per_clock.get(clock, 0) * count for clock, count in rows.items())
+        return int(sum(per_clock.get(clock, 0) * count for clock, count in rows.items()))
 
     def check_room(self) -> None:
         """Refuse, before any work, a run whose file would not fit on its disk."""

@@ -74,6 +74,17 @@ CHECKPOINT = "observables/checkpoint/"
 # 150-epoch Iris run grew to 43 MB for 0.9 MB of data with gzip, 2 MB without. Our floats
 # barely compress anyway (~15% with shuffle + gzip).
 _CHUNK_BYTES = 1 << 16
+# kill -9 can tear a write() between two memory pages (the kernel checks for a fatal signal
+# before each page it copies), and HDF5 rewrites a partly filled chunk in place on every
+# append: a torn rewrite left a chunk whose Fletcher-32 checksum no longer matched its bytes
+# (1 kill in ~500 of a real run, 10 in 400 of a tight append loop; measured). So files are
+# laid out in pages (HDF5's paged aggregation: nothing smaller than a page crosses one), and a
+# growing chunk that holds several rows fits one page with its checksum: each rewrite of a
+# chunk, and of the metadata, is then a single page, which a kill cannot split. A row too
+# large to share a page has a chunk of its own, written once and never rewritten.
+_PAGE_BYTES = 4096
+_CHECKSUM_BYTES = 4  # the Fletcher-32 filter stores its checksum after the chunk's data
+_PAGED = dict(fs_strategy="page", fs_page_size=_PAGE_BYTES, fs_persist=False)
 # A writer only appends, so a chunk cache of a few chunks per dataset is all it uses; HDF5's
 # default (1 MiB per dataset) let a long run's memory creep up by ~1 MiB per series.
 _CACHE_BYTES = 4 * _CHUNK_BYTES
@@ -176,6 +187,22 @@ def _chunks(sample_shape: tuple, itemsize: int) -> tuple:
     return (rows, *sample_shape)
 
 
+def _growing_chunks(sample_shape: tuple, itemsize: int) -> tuple:
+    """The chunk of a series that grows by appends: as many rows as fit one page with the
+    checksum, or a single row (written once) when two rows do not fit."""
+    sample_bytes = max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize)
+    return (max(1, (_PAGE_BYTES - _CHECKSUM_BYTES) // sample_bytes), *sample_shape)
+
+
+def stored_bytes_per_sample(sample_shape: tuple, dtype) -> float:
+    """About how many bytes of file one appended sample of a series takes: its share of the
+    pages its chunk fills (a chunk of one large row ends on a page boundary)."""
+    itemsize = np.dtype(dtype).itemsize
+    rows, *_ = _growing_chunks(sample_shape, itemsize)
+    chunk_bytes = rows * max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize) + _CHECKSUM_BYTES
+    return -(-chunk_bytes // _PAGE_BYTES) * _PAGE_BYTES / rows
+
+
 def _fixed(group, name: str, data) -> h5py.Dataset:
     """A fixed dataset, chunked so that it carries a Fletcher-32 checksum."""
     data = np.asarray(data)
@@ -188,7 +215,7 @@ def _fixed(group, name: str, data) -> h5py.Dataset:
 def _created(path: Path) -> h5py.File:
     """A new HDF5 file at ``path`` (exclusive: a file that appeared meanwhile is refused)."""
     try:
-        return h5py.File(path, "x", libver="latest", rdcc_nbytes=_CACHE_BYTES)
+        return h5py.File(path, "x", libver="latest", rdcc_nbytes=_CACHE_BYTES, **_PAGED)
     except FileExistsError:
         raise OutputError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another "
                           "path") from None  # fmt: skip
@@ -320,7 +347,7 @@ class TrajectoryWriter:
             dtype = np.dtype(spec.dtype)
             value = group.create_dataset(
                 "value", shape=(0, *spec.shape), maxshape=(None, *spec.shape), dtype=dtype,
-                chunks=_chunks(spec.shape, dtype.itemsize), fletcher32=True,
+                chunks=_growing_chunks(spec.shape, dtype.itemsize), fletcher32=True,
             )  # fmt: skip
             if spec.unit:
                 value.attrs["unit"] = spec.unit
@@ -329,7 +356,7 @@ class TrajectoryWriter:
             group.attrs["clock"] = spec.clock
             clock = self._clocks.get(spec.clock)
             if clock is None:  # the first series of a clock owns its step (and time)
-                growing = dict(shape=(0,), maxshape=(None,), chunks=(4096,), fletcher32=True)
+                growing = dict(shape=(0,), maxshape=(None,), chunks=_growing_chunks((), 8), fletcher32=True)
                 clock = {"step": group.create_dataset("step", dtype=np.int64, **growing)}
                 if spec.clock in timed_clocks:
                     clock["time"] = group.create_dataset("time", dtype=np.float64, **growing)
@@ -364,7 +391,7 @@ class TrajectoryWriter:
         self.path, self._target, self._file, self._lock, self._write_failed = path, None, None, None, False
         try:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
-            with _open_for_reading(path) as source, h5py.File(target.write_path, "x", libver="latest") as copy:
+            with _open_for_reading(path) as source, h5py.File(target.write_path, "x", libver="latest", **_PAGED) as copy:
                 _copy_cut(source, copy, rows, note)
             self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
             self._lock = WriterLock(target.write_path)  # the lock moves with the file

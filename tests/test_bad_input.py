@@ -2,6 +2,7 @@
 with no traceback from deep inside, and leaves no file that claims to be complete."""
 
 import importlib.util
+import time
 from pathlib import Path
 
 import h5py
@@ -54,6 +55,25 @@ def files(tmp_path_factory):
     return root
 
 
+@pytest.fixture(scope="module")
+def web_port():
+    """A server that accepts a connection and says nothing (a web server waiting for a
+    request, say), then hangs up a few seconds later so that the abandoned client ends too."""
+    import socketserver
+    import threading
+
+    class Silent(socketserver.BaseRequestHandler):
+        def handle(self):
+            time.sleep(3)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Silent)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
 class Interrupt:
     def start(self, total, description=""):
         raise KeyboardInterrupt
@@ -76,7 +96,7 @@ CASES = [
     ("iris_diffusion", ["--seed", HUGE], "seed must be at most 9223372036854775807 in size"),
     ("iris_diffusion", ["--epoch", "3"], "unrecognized arguments: --epoch 3"),  # no abbreviations
     ("iris_diffusion", ["--over"], "unrecognized arguments: --over"),
-    ("iris_diffusion", ["--epochs", "1000000000", "--out", "{root}/huge.h5"], "the run would write about 10.1 TB"),
+    ("iris_diffusion", ["--epochs", "1000000000", "--out", "{root}/huge.h5"], "the run would write about 11.6 TB"),
     ("iris_diffusion", ["--seed", "-3"], "seed must be >= 0, got -3"),
     ("iris_diffusion", ["--w-min", "0"], "w_min must be > 0, got 0.0"),
     ("iris_diffusion", ["--dynamics", "timestepped", "--presentation", "0"], "presentation must be > 0"),
@@ -130,6 +150,9 @@ CASES = [
      "unrecognized arguments: --bogus"),
     ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:9",
              "--scheduler-timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s"),
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:{web}",
+             "--scheduler-timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:{web} within 1 s (it accepted "
+             "the connection but did not answer in Dask's protocol"),
     ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume", 4),
     ("cli", ["resume", "{root}/foreign.h5"], "is not a chemsignal trajectory"),
     ("iris_diffusion", ["--config", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
@@ -155,9 +178,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input_gets_one_clear_line(case, files, capsys):
+def test_bad_input_gets_one_clear_line(case, files, web_port, capsys):
     program, arguments, expected, *code_given = case
-    fill = lambda text: text.format(root=files, scenarios=SCENARIOS)  # noqa: E731
+    fill = lambda text: text.format(root=files, scenarios=SCENARIOS, web=web_port)  # noqa: E731
     run = cli_main if program == "cli" else _scenario(program)
     before = {p: p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
     try:
@@ -202,7 +225,7 @@ def test_bad_input_gets_one_clear_line(case, files, capsys):
         (lambda: simulator.run({"run": {"epochs": 1}}, on_failure="ignore"), "on_failure must be 'raise' or"),
         (lambda: simulator.run({"run": {"epochs": 1}}, out=Path(__file__).parent), "it is a folder"),
         (lambda: simulator.run({"run": {"epochs": 10**9}}, out=Path(__file__).parent / "never.h5"),
-         "the run would write about 10.1 TB"),
+         "the run would write about 11.6 TB"),
         (lambda: save_figure(Figure(), "figure.xyz", overwrite=False), "give a suffix matplotlib writes"),
         (lambda: run_sweep(__file__, {}, [0], __file__), "is a file; a sweep writes a folder"),
     ],

@@ -172,18 +172,45 @@ def test_a_read_only_folder_gets_one_line(tmp_path):
 
 
 def test_a_small_disk_that_fills_gives_one_line_and_a_readable_file(tmp_path):
-    """A real ENOSPC: a 2 MB filesystem, a run whose file needs more."""
+    """A real full disk: a 4 MB filesystem that another process fills, once the run has started,
+    to 300 kB short of full (a run that would not fit from the start is refused up front)."""
     folder = tmp_path / "small"
     folder.mkdir()
     out = folder / "run.h5"
     check = (f"import simulator; r = simulator.load_trajectory({str(out)!r}); r.verify(); "
              "print(r.status[0], r.clock_rows()['epoch'])")
-    done = _in_own_mount(folder, "size=2m", ["sh", "-c", f'"$0" "$@"; echo "exit $?"; "$0" -c "{check}"', *IRIS,
-                                              "--out", str(out)])  # fmt: skip
+    fill = (f'while [ ! -e "{out}" ]; do sleep 0.01; done; free=$(df --output=avail -B1 "{folder}" | tail -1); '
+            f'head -c $((free - 300000)) /dev/zero > "{folder}/filler"')  # fmt: skip
+    done = _in_own_mount(folder, "size=4m", ["sh", "-c", f'"$0" "$@" & {fill}; wait $!; echo "exit $?"; '
+                                              f'"$0" -c "{check}"', *IRIS, "--out", str(out)])  # fmt: skip
     lines = done.stdout.strip().splitlines()
     assert lines[-2] == "exit 1" and "its disk is full" in done.stderr and "Traceback" not in done.stderr, done
+    assert len(one_line(done.stderr)) == 1, done.stderr
     status, epochs = lines[-1].split()
-    assert status == "failed" and int(epochs) >= 10, done.stdout
+    assert status == "failed" and int(epochs) < 150, done.stdout
+
+
+def test_a_figure_that_meets_a_full_disk_gives_one_line_and_keeps_the_run(tmp_path):
+    """A disk with room for the run file (and the room a run keeps free) but not its figure."""
+    from simulator.trajectory import _RESERVE_BYTES
+
+    probe = tmp_path / "probe.h5"
+    subprocess.run([*IRIS, "--epochs", "5", "--out", str(probe)], check=True, capture_output=True)
+    figure_bytes = probe.with_suffix(".png").stat().st_size
+    assert figure_bytes > _RESERVE_BYTES + 100_000  # else the room a run keeps would hold the figure
+    size_kib = (probe.stat().st_size + (_RESERVE_BYTES + figure_bytes) // 2) // 1024
+    folder = tmp_path / "small"
+    folder.mkdir()
+    out = folder / "run.h5"
+    check = (f"import simulator; r = simulator.load_trajectory({str(out)!r}); r.verify(); print(r.status[0]); "
+             f"import os; print(sorted(os.listdir({str(folder)!r})))")  # fmt: skip
+    done = _in_own_mount(folder, f"size={size_kib}k", ["sh", "-c", f'"$0" "$@"; echo "exit $?"; "$0" -c "{check}"',
+                                                        *IRIS, "--epochs", "5", "--out", str(out)])  # fmt: skip
+    lines = done.stdout.strip().splitlines()
+    assert lines[-3] == "exit 1" and one_line(done.stderr) == [
+        f"error: cannot write {out.with_suffix('.png')}: No space left on device; nothing was written"
+    ], done  # fmt: skip
+    assert lines[-2:] == ["complete", "['run.h5']"], done.stdout  # the run kept, no figure, no partial file
 
 
 def test_a_new_file_never_lands_on_one_that_appeared_meanwhile(tmp_path):

@@ -112,3 +112,22 @@ def test_the_watch_stops_a_time_stepped_run_too():
                      "dynamics.presentation": 5.0, "dynamics.scheme": "implicit"})  # fmt: skip
     result = run(config, on_failure="return")
     assert result.status == -1 and "blew up at epoch 1, presentation 38 of 75" in result.message, result.message
+
+
+@pytest.mark.parametrize(
+    "config, tolerance",
+    [({}, 0.15), ({"run": {"fields_every": 20}, "dynamics": {"name": "timestepped", "presentation": 1.0}}, 0.5)],
+)
+def test_the_projected_file_size_is_what_the_epochs_write(tmp_path, monkeypatch, config, tolerance):
+    """The estimate that refuses a run too large for its disk matches what its epochs add to
+    the file (time-stepped snapshots are counted at the starting network's step, hence the
+    wider band)."""
+    projected, written = [], []
+    original = simulator.runs._Run.projected_bytes
+    monkeypatch.setattr(simulator.runs._Run, "projected_bytes", lambda self: projected.append(original(self)) or
+                        projected[-1])  # fmt: skip
+    for epochs in (2, 12):
+        run(RunConfig.from_dict(config).with_values({"run.epochs": epochs}), out=tmp_path / f"{epochs}.h5")
+        written.append((tmp_path / f"{epochs}.h5").stat().st_size)
+    growth, estimate = written[1] - written[0], projected[1] - projected[0]
+    assert abs(estimate - growth) < tolerance * growth, (estimate, growth)
