@@ -199,7 +199,8 @@ def disk_and_folder_faults(folder: Path) -> list[dict]:
              "print(r.status[0], r.clock_rows()['epoch'])")  # fmt: skip
     # another process fills the disk to 300 kB short of full once the run has started (a run
     # that would not fit from the start is refused up front)
-    fill = (f'while [ ! -e "{out}" ]; do sleep 0.01; done; free=$(df --output=avail -B1 "{small}" | tail -1); '
+    fill = (f'while [ ! -e "{out}" ]; do sleep 0.01; done; sleep 0.3; '
+            f'free=$(df --output=avail -B1 "{small}" | tail -1); '
             f'head -c $((free - 300000)) /dev/zero > "{small}/filler"')  # fmt: skip
     done = _own_mount(small, "size=4m", ["sh", "-c", f'"$0" "$@" & {fill}; wait $!; echo "exit $?"; '
                                          f'"$0" -c "{check}"', *iris, "--out", str(out)])  # fmt: skip

@@ -179,7 +179,8 @@ def test_a_small_disk_that_fills_gives_one_line_and_a_readable_file(tmp_path):
     out = folder / "run.h5"
     check = (f"import simulator; r = simulator.load_trajectory({str(out)!r}); r.verify(); "
              "print(r.status[0], r.clock_rows()['epoch'])")
-    fill = (f'while [ ! -e "{out}" ]; do sleep 0.01; done; free=$(df --output=avail -B1 "{folder}" | tail -1); '
+    fill = (f'while [ ! -e "{out}" ]; do sleep 0.01; done; sleep 0.3; '
+            f'free=$(df --output=avail -B1 "{folder}" | tail -1); '
             f'head -c $((free - 300000)) /dev/zero > "{folder}/filler"')  # fmt: skip
     done = _in_own_mount(folder, "size=4m", ["sh", "-c", f'"$0" "$@" & {fill}; wait $!; echo "exit $?"; '
                                               f'"$0" -c "{check}"', *IRIS, "--out", str(out)])  # fmt: skip
