@@ -36,9 +36,11 @@ def relaxation_time(network: Network, c: float = 1.0, kappa: float = 1.0) -> flo
     if network.n_nodes <= 2000:
         lambda_2 = np.linalg.eigvalsh(laplacian.toarray())[1]
     else:  # shift-invert around 0 would hit the null space; ask for the two smallest
-        lambda_2 = np.sort(
-            scipy.sparse.linalg.eigsh(laplacian, k=2, sigma=-1e-8 * laplacian.diagonal().max(), which="LM")[0]
-        )[1]
+        # ARPACK starts from a random vector unless given one, and its lambda_2 then differs in
+        # the last bits from call to call: a run's T and dt (and a resumed run's) would too
+        start = np.random.default_rng(0).standard_normal(network.n_nodes)
+        shift = -1e-8 * laplacian.diagonal().max()
+        lambda_2 = np.sort(scipy.sparse.linalg.eigsh(laplacian, k=2, sigma=shift, which="LM", v0=start)[0])[1]
     return c / (kappa * lambda_2)
 
 
