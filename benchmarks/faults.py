@@ -292,7 +292,8 @@ def main(argv=None) -> int:
                                          "once")
             print(f"| {row['fault']} | {row['exit']} | {row.get('lines', '-')} | {detail} | {row['lost']} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"kill_trials": kills, "append_trials": appends, "other_faults": others}, indent=1, default=str))
+    results = {"kill_trials": kills, "append_trials": appends, "other_faults": others}
+    args.out.write_text(json.dumps(results, indent=1, default=str))
     print(f"\nresults: {args.out}")
     lost = sum(row["lost"] for row in kills["kinds"].values()) + sum(row["lost"] for row in others) + appends["lost"]
     return 1 if lost else 0

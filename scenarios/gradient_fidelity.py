@@ -1,14 +1,19 @@
 """How far each rule's update is from the exact gradient step, as the nudge eta varies.
 
-    python scenarios/gradient_fidelity.py            # eta 1e-4..10, 8 random networks
-    python scenarios/gradient_fidelity.py --smoke    # seconds (CI)
+    python scenarios/gradient_fidelity.py                # eta 1e-4..10, 8 random networks
+    python scenarios/gradient_fidelity.py --cost huber   # the same for another cost
+    python scenarios/gradient_fidelity.py --smoke        # seconds (CI)
 
 For every eta and network (perturbed lattices of several sizes, random terminals and task):
 the relative error ``|dw - step| / |step|`` of the chemical, EP and CL updates against the
 gradient step ``-alpha eta dC/dw``; for CL also against the step on the cost it descends,
 ``C_G = 1/2 err^T G^{-1} err`` (``G``: the output pairs' mutual resistance, held fixed), and
-its cosine with ``-dC/dw``. Writes ``outputs/gradient_fidelity.h5`` and ``.png`` and prints
-the fitted log-log slopes (EP and CL near 1; the chemical rule at round-off for every eta).
+its cosine with ``-dC/dw``; and the chemical update against central finite differences of
+the cost. ``--cost`` takes any shipped cost (the feedback is ``-eta dC/dy``; the softmax
+cross-entropy's targets are random class probabilities; ``C_G`` is the squared error's
+only, so that column is NaN for the others). Writes ``outputs/gradient_fidelity[_COST].h5``
+and ``.png`` and prints the fitted log-log slopes (EP and CL near 1; the chemical rule at
+round-off for every eta).
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ from matplotlib.figure import Figure
 
 import simulator
 from simulator.commandline import ArgumentParser
+from simulator.costs import COSTS
 from simulator.outputs import save_figure
 from simulator.rules import coupled_cost_gradient
 from simulator.scenario import checked_targets, guarded
 from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
 
-MEASURES = ("chemical", "ep", "coupled", "coupled_vs_weighted", "coupled_cosine")
+MEASURES = ("chemical", "ep", "coupled", "coupled_vs_weighted", "coupled_cosine", "chemical_vs_finite_differences")
 
 
 def networks(count: int, seed: int) -> list[simulator.Network]:
@@ -34,18 +40,23 @@ def networks(count: int, seed: int) -> list[simulator.Network]:
     return [simulator.lattice_network(side=sides[k % len(sides)], d=4, seed=seed + k) for k in range(count)]
 
 
-def measure(net: simulator.Network, etas, seed: int) -> np.ndarray:
+def measure(net: simulator.Network, etas, seed: int, cost: str = "squared") -> np.ndarray:
     """``[len(etas), len(MEASURES)]`` errors (and CL's cosine) on one network and random task."""
     rng = np.random.default_rng(seed)
     inputs, targets = rng.uniform(0, 5, net.n_inputs), rng.normal(0, 1, net.n_outputs)
+    if cost == "softmax_cross_entropy":  # class probabilities
+        targets = rng.uniform(0.1, 1.0, net.n_outputs)
+        targets /= targets.sum()
     solver = simulator.LaplacianSolver(net)
-    gradient = simulator.cost_gradient(net, inputs, targets, solver=solver)
-    weighted = coupled_cost_gradient(net, inputs, targets, solver=solver)
+    gradient = simulator.cost_gradient(net, inputs, targets, solver=solver, cost=cost)
+    numeric = simulator.finite_difference_gradient(net, inputs, targets, cost=cost)
+    weighted = coupled_cost_gradient(net, inputs, targets, solver=solver) if cost == "squared" else None
     rows = []
     for eta in etas:
         step = -eta * gradient
         update = {
-            rule: simulator.learning_update(net, inputs, targets, rule=rule, alpha=1.0, eta=eta, solver=solver)
+            rule: simulator.learning_update(net, inputs, targets, rule=rule, alpha=1.0, eta=eta, solver=solver,
+                                            cost=cost)  # fmt: skip
             for rule in ("chemical", "ep", "coupled")
         }
         relative = lambda dw, reference: np.linalg.norm(dw - reference) / np.linalg.norm(reference)  # noqa: E731
@@ -54,8 +65,9 @@ def measure(net: simulator.Network, etas, seed: int) -> np.ndarray:
             relative(update["chemical"], step),
             relative(update["ep"], step),
             relative(cl, step),
-            relative(cl, -eta * weighted),
+            relative(cl, -eta * weighted) if weighted is not None else np.nan,
             float(cl @ step / (np.linalg.norm(cl) * np.linalg.norm(step))),
+            relative(update["chemical"], -eta * numeric),
         ])  # fmt: skip
     return np.array(rows)
 
@@ -72,25 +84,28 @@ def main(argv=None) -> int:
     parser.add_argument("--networks", type=int, default=8, help="random networks (default %(default)s)")
     parser.add_argument("--out", type=Path, help="run file (default outputs/gradient_fidelity[_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true")
+    parser.add_argument("--cost", choices=sorted(COSTS), default="squared", help="what the feedback descends")
     parser.add_argument("--smoke", action="store_true", help="two networks, five etas (CI)")
     args = parser.parse_args(argv)
     if args.networks < 1:
         parser.error("--networks must be >= 1")
     etas = np.logspace(-4, 1, 5 if args.smoke else 21)
     nets = networks(2 if args.smoke else args.networks, args.seed)
-    out = args.out or Path("outputs") / ("gradient_fidelity_smoke.h5" if args.smoke else "gradient_fidelity.h5")
+    name = "gradient_fidelity" + ("" if args.cost == "squared" else f"_{args.cost}") + ("_smoke" if args.smoke else "")
+    out = args.out or Path("outputs") / f"{name}.h5"
     if args.out is None:
         out.parent.mkdir(exist_ok=True)
     code = checked_targets([out, out.with_suffix(".png")], args.overwrite)
     if code:
         return code
-    results = np.stack([measure(net, etas, args.seed + 1000 + k) for k, net in enumerate(nets)], axis=1)
+    results = np.stack([measure(net, etas, args.seed + 1000 + k, args.cost) for k, net in enumerate(nets)], axis=1)
     # results: [eta, network, measure]
     config = {
         "seed": args.seed,
         "networks": len(nets),
         "etas": etas.tolist(),
         "sides": [int(np.sqrt(n.n_nodes)) for n in nets],
+        "cost": args.cost,
     }
     series = [Series("observables/eta", (), "eta", description="nudge eta")] + [
         Series(f"observables/{name}", (len(nets),), "eta", description=f"per network: {name}") for name in MEASURES
@@ -105,9 +120,10 @@ def main(argv=None) -> int:
         return error.exit_code
     figure = plot(out, overwrite=args.overwrite)
     worst_chemical = results[:, :, 0].max()
-    print(f"{len(nets)} networks, eta {etas[0]:g}..{etas[-1]:g}")
+    print(f"{len(nets)} networks, eta {etas[0]:g}..{etas[-1]:g}, cost {args.cost}")
     print(f"chemical rule: largest relative error {worst_chemical:.1e} (round-off) over every eta")
-    for i, name in ((1, "EP vs gradient of C"), (3, "CL vs gradient of C_G")):
+    print(f"chemical rule against central finite differences: largest relative error {results[:, :, 5].max():.1e}")
+    for i, name in ((1, "EP vs gradient of C"), (3, "CL vs gradient of C_G"))[: 2 if args.cost == "squared" else 1]:
         slopes = [slope(etas, results[:, k, i]) for k in range(len(nets))]
         print(f"{name}: fitted slope {np.mean(slopes):.3f} (min {np.min(slopes):.3f}, max {np.max(slopes):.3f})")
     cosine = results[:, :, 4]
@@ -130,13 +146,15 @@ def plot(path, overwrite: bool = False) -> Path:
     }
     for name, (colour, label) in styles.items():
         values = np.maximum(run.series(f"observables/{name}")[2], 1e-17)  # exact zeros on a log axis
+        if np.all(np.isnan(values)):
+            continue  # C_G: the squared error's only
         for k in range(values.shape[1]):
             ax_error.plot(etas, values[:, k], color=colour, lw=1, alpha=0.7, label=label if k == 0 else None)
     ax_error.set_xscale("log")
     ax_error.set_yscale("log")
     ax_error.set_xlabel("nudge eta")
     ax_error.set_ylabel("|dw - reference step| / |reference step|")
-    ax_error.set_title("update error against the gradient step")
+    ax_error.set_title(f"update error against the gradient step ({run.config.get('cost', 'squared')} cost)")
     ax_error.legend(fontsize=8)
     cosine = run.series("observables/coupled_cosine")[2]
     ax_cosine.plot(etas, cosine, color="tab:red", lw=1, alpha=0.7)

@@ -15,7 +15,7 @@ one recorded run (``run``) for any network and task, from a config with a table 
 from .advection import Advection, AdvectionState
 from .base import ChemsignalDeprecationWarning, SimulationError, __version__
 from .config import RunConfig
-from .costs import COSTS, Cost, SquaredError
+from .costs import COSTS, Cost, FunctionCost, Huber, SoftmaxCrossEntropy, SquaredError
 from .engine import (
     DYNAMICS,
     METHODS,
@@ -52,7 +52,8 @@ __all__ = [
     # quasistatic physics
     "LaplacianSolver", "steady_state", "cost", "cost_gradient", "finite_difference_gradient",
     # rules and costs
-    "Rule", "RULES", "learning_update", "apply_update", "Cost", "SquaredError", "COSTS",
+    "Rule", "RULES", "learning_update", "apply_update", "Cost", "SquaredError", "Huber", "SoftmaxCrossEntropy",
+    "FunctionCost", "COSTS",
     # the engine and its keyword objects
     "train", "METHODS", "DYNAMICS", "Quasistatic", "TimeStepped", "Advection", "Physics", "Explicit", "Implicit",
     "Deferred", "Live", "Save", "RelaxationTimes", "FieldState", "AdvectionState", "FieldFrames", "TrainResult",

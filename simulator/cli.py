@@ -278,8 +278,9 @@ def _dask_client(address: str, timeout: float):
     for logger in quiet:  # a failed connection logs a page of retries and tracebacks
         logger.setLevel(logging.CRITICAL)
     try:
-        return _within(timeout + 1, lambda: Client(address, timeout=timeout), "it accepted the connection but did not "
-                       "answer in Dask's protocol: is this the scheduler's address (tcp://HOST:8786), not its dashboard's?")
+        late = ("it accepted the connection but did not answer in Dask's protocol: is this the scheduler's address "
+                "(tcp://HOST:8786), not its dashboard's?")
+        return _within(timeout + 1, lambda: Client(address, timeout=timeout), late)
     except (OSError, TimeoutError, ValueError) as error:
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise ValueError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason})") from None

@@ -4,7 +4,7 @@
 
     [network]    file = "net.json"   (node-link JSON or GraphML), or the lattice: side, d, delta
     [task]       name = "iris" | "regression" | "tuning" | "csv" | "npz", and the task's keys
-    [rule]       name = "chemical" | "ep" | "coupled" | "gradient", lr, eta
+    [rule]       name = "chemical" | "ep" | "coupled" | "gradient", lr, eta, cost (huber_threshold)
     [dynamics]   name = "quasistatic" | "timestepped" | "advection", and that dynamics' keys
     [run]        seed, epochs, w_min, fields_every
 
@@ -25,6 +25,7 @@ from types import MappingProxyType
 
 from . import engine
 from .base import ChemsignalDeprecationWarning, Option, checked_options
+from .costs import COSTS, Huber
 from .engine.training import check_combination
 from .quasistatic import BOUNDARIES
 from .rules import RULES
@@ -48,6 +49,8 @@ RULE = {
     "name": Option(str, "chemical", doc="a rule of simulator.RULES"),
     "lr": Option(float, 3e-3, positive=True, doc="the step along -dC/dw: alpha * eta"),
     "eta": Option(float, 1.0, positive=True, doc="nudge: feedback current per unit output error"),
+    "cost": Option(str, "squared", doc="what the feedback descends: a cost of simulator.COSTS"),
+    "huber_threshold": Option(float, 1.0, positive=True, doc="huber: the error beyond which the cost grows linearly"),
 }
 RUN = {
     "seed": Option(int, 0, low=0, doc="network, split, teacher and shuffling seed"),
@@ -101,6 +104,7 @@ INAPPLICABLE = (
      "they name nodes of a network file, and network.file is not set"),
     (lambda t: t["dynamics"]["name"] == "advection", "rule", ("lr", "eta"),
      "the advection mode learns at the rates dynamics.xi and dynamics.lam"),
+    (lambda t: t["rule"]["cost"] != "huber", "rule", ("huber_threshold",), "it belongs to rule.cost = \"huber\""),
     (lambda t: t["dynamics"].get("scheme") == "implicit", "dynamics", ("safety", "max_dt_shrink"),
      "they belong to the explicit scheme"),
     (lambda t: t["dynamics"].get("scheme") == "explicit", "dynamics", ("implicit_steps",),
@@ -302,6 +306,8 @@ def _checked_table(table: str, entries: dict, base: Path) -> dict:
     checked = checked_options(table, entries, options)
     if table == "rule" and checked["name"] not in RULES:
         raise ValueError(f"rule.name must be one of {sorted(RULES)}, got {checked['name']!r}")
+    if table == "rule" and checked["cost"] not in COSTS:
+        raise ValueError(f"rule.cost must be one of {sorted(COSTS)}, got {checked['cost']!r}")
     for key in PATH_KEYS.get(table, ()):
         if checked.get(key):
             checked[key] = str((base / checked[key]).resolve())
@@ -334,7 +340,7 @@ def _toml_value(value) -> str:
 
 def engine_objects(config: RunConfig) -> dict:
     """``train``'s keyword objects for ``config``: ``dynamics``, ``physics``, ``integrator``,
-    ``weights`` (and ``rule``, ``alpha``, ``eta``), each checked, then their combination."""
+    ``weights`` (and ``rule``, ``alpha``, ``eta``, ``cost``), each checked, then their combination."""
     table, rule = config.tables["dynamics"], config.tables["rule"]
     name = table["name"]
     physics = engine.Physics(**{key: table[key] for key in _PHYSICS if key in table})
@@ -353,7 +359,8 @@ def engine_objects(config: RunConfig) -> dict:
         dynamics = engine.DYNAMICS[name](**{key: table[key] for key in DYNAMICS_OPTIONS[name] if key != "kappa"})
     fields_every = config.tables["run"]["fields_every"]
     save = engine.Save(fields_every or None) if name != "quasistatic" else engine.Save()
+    cost = Huber(rule["huber_threshold"]) if rule["cost"] == "huber" else COSTS[rule["cost"]]
     objects = dict(rule=RULES[rule["name"]], alpha=rule["lr"] / rule["eta"], eta=rule["eta"], dynamics=dynamics,
-                   physics=physics, integrator=integrator, weights=weights, save=save)  # fmt: skip
-    check_combination(objects["rule"], dynamics, integrator, weights, save)
+                   physics=physics, integrator=integrator, weights=weights, save=save, cost=cost)  # fmt: skip
+    check_combination(objects["rule"], dynamics, integrator, weights, save, cost)
     return objects

@@ -28,8 +28,8 @@ from pathlib import Path
 
 from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_REFUSED
 
-__all__ = ["OutputError", "BusyError", "OutputFailed", "WriterLock", "held", "check_target", "Replacement", "write_text",
-           "figure_format", "save_figure", "partial_files"]  # fmt: skip
+__all__ = ["OutputError", "BusyError", "OutputFailed", "WriterLock", "held", "check_target", "Replacement",
+           "write_text", "figure_format", "save_figure", "partial_files"]  # fmt: skip
 
 
 class OutputError(ValueError):

@@ -19,6 +19,7 @@ import scipy.sparse.linalg
 from threadpoolctl import ThreadpoolController
 
 from . import kernels
+from .costs import Cost, checked_cost
 from .network import Network
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "cost",
     "cost_gradient",
     "output_error_currents",
+    "feedback_currents",
     "finite_difference_gradient",
     "transfer_matrix",
     "PressureBoundary",
@@ -266,16 +268,25 @@ def steady_state(network: Network, inputs, *, solver: LaplacianSolver | None = N
     return _solver_for(network, solver).solve(network.node_currents(inputs))
 
 
-def cost(network: Network, inputs, targets, *, solver: LaplacianSolver | None = None) -> float:
-    """``C = 1/2 sum_i (v(o_i+) - v(o_i-) - target_i)^2`` at the steady state."""
-    residual = network.outputs(steady_state(network, inputs, solver=solver)) - _checked_targets(network, targets)
-    return 0.5 * float(residual @ residual)
+def cost(network: Network, inputs, targets, *, solver: LaplacianSolver | None = None, cost="squared") -> float:
+    """The cost ``C`` of the outputs at the steady state: by default the squared error
+    ``1/2 sum_i (v(o_i+) - v(o_i-) - target_i)^2``; ``cost`` names another
+    (:data:`simulator.costs.COSTS`) or is a :class:`Cost` or a callable."""
+    measure = checked_cost(cost)
+    outputs = network.outputs(steady_state(network, inputs, solver=solver))
+    if measure.kernel == 0:
+        residual = outputs - _checked_targets(network, targets)
+        return 0.5 * float(residual @ residual)
+    return float(measure.value(outputs, _checked_targets(network, targets)))
+
+
+_cost = cost  # the function, for callers whose keyword ``cost`` hides it
 
 
 def output_error_currents(network: Network, v, targets, eta: float) -> np.ndarray:
     """Feedback currents ``E [n]``: ``eta (target_i - output_i)`` in at ``o_i+``, out at ``o_i-``.
 
-    ``E = -eta dC/dv`` for the squared-error cost.
+    ``E = -eta dC/dv`` for the squared-error cost (:func:`feedback_currents` for any cost).
     """
     error = _checked_targets(network, targets) - network.outputs(v)
     currents = np.zeros(network.n_nodes)
@@ -284,19 +295,40 @@ def output_error_currents(network: Network, v, targets, eta: float) -> np.ndarra
     return currents
 
 
-def cost_gradient(network: Network, inputs, targets, *, solver: LaplacianSolver | None = None) -> np.ndarray:
+def feedback_currents(network: Network, v, targets, eta: float, cost: Cost | str = "squared") -> np.ndarray:
+    """Feedback currents ``E [n] = -eta dC/dv``: ``-eta dC/dy_i`` in at ``o_i+``, out at ``o_i-``,
+    for the outputs ``y`` of the pressures ``v``. The squared error gives
+    :func:`output_error_currents`, bit for bit."""
+    measure = checked_cost(cost)
+    targets = _checked_targets(network, targets)
+    if measure.kernel == 0:
+        return output_error_currents(network, v, targets, eta)
+    error = -measure.gradient(network.outputs(v), targets)
+    currents = np.zeros(network.n_nodes)
+    currents[network.output_pairs[:, 0]] += eta * error
+    currents[network.output_pairs[:, 1]] -= eta * error
+    return currents
+
+
+def cost_gradient(
+    network: Network, inputs, targets, *, solver: LaplacianSolver | None = None, cost="squared"
+) -> np.ndarray:
     """Exact ``dC/dw [m]`` by one adjoint solve with the same factorisation.
 
     Differentiating ``L v = I``: ``dC/dw_ab = -(a_a - a_b)(v_a - v_b)`` with ``L a = dC/dv``.
+    ``cost``: as in :func:`cost`.
     """
     solver = _solver_for(network, solver)
     v = steady_state(network, inputs, solver=solver)
-    adjoint = solver.solve(-output_error_currents(network, v, targets, eta=1.0))
+    adjoint = solver.solve(-feedback_currents(network, v, targets, 1.0, cost))
     return -network.drops(adjoint) * network.drops(v)
 
 
-def finite_difference_gradient(network: Network, inputs, targets, *, relative_step: float = 1e-5) -> np.ndarray:
+def finite_difference_gradient(
+    network: Network, inputs, targets, *, relative_step: float = 1e-5, cost="squared"
+) -> np.ndarray:
     """Central finite differences of :func:`cost` in every conductance (a reference: 2m solves)."""
+    measure = checked_cost(cost)
     w = network.conductance
     gradient = np.empty_like(w)
     for e in range(len(w)):
@@ -305,8 +337,8 @@ def finite_difference_gradient(network: Network, inputs, targets, *, relative_st
         plus[e] += h
         minus[e] -= h
         gradient[e] = (
-            cost(network.with_conductance(plus), inputs, targets)
-            - cost(network.with_conductance(minus), inputs, targets)
+            _cost(network.with_conductance(plus), inputs, targets, cost=measure)
+            - _cost(network.with_conductance(minus), inputs, targets, cost=measure)
         ) / (2 * h)
     return gradient
 
@@ -352,13 +384,14 @@ class PressureBoundary:
         """The outputs at these pressures: pair drops, or ``v(o+)`` with ``node_outputs``."""
         return self.v[network.output_pairs[:, 0]] if node_outputs else network.outputs(self.v)
 
-    def gradient(self, network: Network, targets, node_outputs: bool = False) -> np.ndarray:
-        """``dC/dw [m]`` of ``C = 1/2 |outputs - targets|^2`` with these boundary conditions."""
+    def gradient(self, network: Network, targets, node_outputs: bool = False, cost="squared") -> np.ndarray:
+        """``dC/dw [m]`` with these boundary conditions, of ``C = 1/2 |outputs - targets|^2`` or
+        of ``cost``."""
         d_cost = np.zeros(network.n_nodes)
-        if node_outputs:  # C = 1/2 sum (v(o+) - target)^2
-            np.add.at(d_cost, network.output_pairs[:, 0], self.v[network.output_pairs[:, 0]] - targets)
+        error = checked_cost(cost).gradient(self.outputs(network, node_outputs), targets)  # dC/d(output)
+        if node_outputs:  # the output is v(o+)
+            np.add.at(d_cost, network.output_pairs[:, 0], error)
         else:
-            error = network.outputs(self.v) - targets
             np.add.at(d_cost, network.output_pairs[:, 0], error)
             np.subtract.at(d_cost, network.output_pairs[:, 1], error)
         adjoint = np.zeros(network.n_nodes)

@@ -5,7 +5,9 @@ Signs and units (written once, here)
 * ``alpha`` (rate per unit ``u*v``) and ``eta`` (nudge: feedback current per unit output
   error) both > 0 for descent; the step along ``-dC/dw`` is ``alpha * eta / kappa``. A run
   config's ``lr`` is that step for ``kappa = 1``: ``alpha = lr / eta``.
-* Feedback currents ``E = eta (target - output)`` enter at ``o+`` and leave at ``o-``.
+* Feedback currents ``E = eta (target - output)`` enter at ``o+`` and leave at ``o-``; for
+  any other cost (``simulator.costs``) ``E = -eta dC/d(output)``, and every statement below
+  holds for that cost.
 * The chemical rule: ``dw_ab = -alpha (u_a - u_b)(v_a - v_b)`` with ``kappa L u = E``,
   which equals ``-(alpha eta / kappa) dC/dw_ab`` exactly (paper, Eq. 17).
 
@@ -31,18 +33,23 @@ both dynamics.
 
 from __future__ import annotations
 
+import inspect
 from typing import ClassVar
 
 import numpy as np
 
 from .base import checked_positive, registered
+from .costs import COSTS, Cost, checked_cost
 from .network import Network
-from .quasistatic import LaplacianSolver, output_error_currents, steady_state
+from .quasistatic import LaplacianSolver, feedback_currents, steady_state
+
+SQUARED = COSTS["squared"]
 
 __all__ = [
     "Rule",
     "RULES",
     "checked_rule",
+    "takes_cost",
     "learning_update",
     "ChemicalRule",
     "GradientRule",
@@ -51,6 +58,7 @@ __all__ = [
     "CoupledRule",
     "nudged_state",
     "clamped_state",
+    "clamped_outputs",
     "output_resistance",
     "coupled_cost_gradient",
     "apply_update",
@@ -81,11 +89,19 @@ class Rule:
     nudge: ClassVar[str | None] = None
     stores_free_state: ClassVar[bool] = False
 
-    def update(self, network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
-        """The quasistatic conductance change ``dw [m]`` given the free steady state ``v [n]``."""
+    def update(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost: Cost = SQUARED) -> np.ndarray:
+        """The quasistatic conductance change ``dw [m]`` given the free steady state ``v [n]``,
+        descending ``cost`` (a rule of your own may leave ``cost`` out: it then runs with the
+        squared error only)."""
         raise NotImplementedError
 
-    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
+    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost: Cost = SQUARED) -> np.ndarray:
+        """:meth:`update`, with ``cost`` passed on if it takes one."""
+        if takes_cost(self):
+            return self.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost)
+        if cost.kernel != 0:
+            raise ValueError(f"rule {self.name!r} takes no cost (its update has no 'cost' keyword): it learns the "
+                             f"squared error only, not {cost.name!r}")  # fmt: skip
         return self.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
 
     def __repr__(self) -> str:
@@ -98,8 +114,8 @@ class ChemicalRule(Rule):
     name = "chemical"
     timestepped = "fused"
 
-    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
-        u = solver.solve(output_error_currents(network, v, targets, eta)) / kappa
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
+        u = solver.solve(feedback_currents(network, v, targets, eta, cost)) / kappa
         return -alpha * network.drops(u) * network.drops(v)
 
 
@@ -111,14 +127,14 @@ class GradientRule(Rule):
 
     name = "gradient"
 
-    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
-        adjoint = solver.solve(-output_error_currents(network, v, targets, eta=1.0))
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
+        adjoint = solver.solve(-feedback_currents(network, v, targets, 1.0, cost))
         return alpha * eta * network.drops(adjoint) * network.drops(v)
 
 
-def nudged_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
+def nudged_state(network: Network, v, targets, *, eta, solver, cost: Cost = SQUARED) -> np.ndarray:
     """EP's nudged pressures: ``L v_n = I + E`` with the feedback currents ``E`` (``v_n = v + u``)."""
-    return v + solver.solve(output_error_currents(network, v, targets, eta))
+    return v + solver.solve(feedback_currents(network, v, targets, eta, cost))
 
 
 class NudgedRule(Rule):
@@ -128,11 +144,11 @@ class NudgedRule(Rule):
     timestepped = "nudged"
     stores_free_state = True
 
-    def nudged(self, network, v, targets, *, eta, solver) -> np.ndarray:
+    def nudged(self, network, v, targets, *, eta, solver, cost=SQUARED) -> np.ndarray:
         raise NotImplementedError
 
-    def update(self, network, v, targets, *, alpha, eta, kappa, solver) -> np.ndarray:
-        nudged = self.nudged(network, v, targets, eta=eta, solver=solver)
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
+        nudged = self.nudged(network, v, targets, eta=eta, solver=solver, cost=cost)
         return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(nudged) ** 2)
 
 
@@ -142,8 +158,8 @@ class EPRule(NudgedRule):
     name = "ep"
     nudge = "feedback"
 
-    def nudged(self, network, v, targets, *, eta, solver) -> np.ndarray:
-        return nudged_state(network, v, targets, eta=eta, solver=solver)
+    def nudged(self, network, v, targets, *, eta, solver, cost=SQUARED) -> np.ndarray:
+        return nudged_state(network, v, targets, eta=eta, solver=solver, cost=cost)
 
 
 def _pair_currents(network: Network, amounts) -> np.ndarray:
@@ -160,9 +176,19 @@ def output_resistance(network: Network, solver) -> np.ndarray:
     return network.outputs(solver.solve(_pair_currents(network, np.eye(network.n_outputs))).T).T
 
 
-def clamped_state(network: Network, v, targets, *, eta, solver) -> np.ndarray:
-    """CL's clamped pressures: outputs held at ``output + eta (target - output)``."""
-    error = np.asarray(targets, dtype=np.float64) - network.outputs(v)
+def clamped_outputs(outputs, targets, eta: float, cost: Cost = SQUARED) -> np.ndarray:
+    """Where CL holds the outputs: ``output - eta dC/d(output)``, for the squared error
+    ``output + eta (target - output)``."""
+    targets = np.asarray(targets, dtype=np.float64)
+    step = targets - outputs if cost.kernel == 0 else -cost.gradient(outputs, targets)
+    return outputs + eta * step
+
+
+def clamped_state(network: Network, v, targets, *, eta, solver, cost: Cost = SQUARED) -> np.ndarray:
+    """CL's clamped pressures: outputs held at :func:`clamped_outputs`."""
+    outputs = network.outputs(v)
+    targets = np.asarray(targets, dtype=np.float64)
+    error = targets - outputs if cost.kernel == 0 else -cost.gradient(outputs, targets)
     clamp_currents = np.linalg.solve(output_resistance(network, solver), eta * error)
     return v + solver.solve(_pair_currents(network, clamp_currents))
 
@@ -173,8 +199,8 @@ class CoupledRule(NudgedRule):
     name = "coupled"
     nudge = "clamp"
 
-    def nudged(self, network, v, targets, *, eta, solver) -> np.ndarray:
-        return clamped_state(network, v, targets, eta=eta, solver=solver)
+    def nudged(self, network, v, targets, *, eta, solver, cost=SQUARED) -> np.ndarray:
+        return clamped_state(network, v, targets, eta=eta, solver=solver, cost=cost)
 
 
 def coupled_cost_gradient(network: Network, inputs, targets, *, solver=None) -> np.ndarray:
@@ -204,6 +230,12 @@ def checked_rule(rule) -> Rule:
     return registered("rule", rule, RULES, Rule)
 
 
+def takes_cost(rule: Rule) -> bool:
+    """Whether ``rule.update`` takes a ``cost`` keyword (every shipped rule does)."""
+    parameters = inspect.signature(rule.update).parameters.values()
+    return any(p.name == "cost" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
 def learning_update(
     network: Network,
     inputs,
@@ -214,6 +246,7 @@ def learning_update(
     *,
     kappa: float = 1.0,
     solver: LaplacianSolver | None = None,
+    cost="squared",
 ) -> np.ndarray:
     """Quasistatic conductance update ``dw [m]`` of one presentation of ``(inputs, targets)``.
 
@@ -226,14 +259,19 @@ def learning_update(
     alpha, eta : rate and nudge, both finite and > 0
     kappa : chemical diffusivity relative to the pressure conductance (chemical rule only)
     solver : a :class:`LaplacianSolver` of ``network`` to reuse (factorised here if omitted)
+    cost : what the feedback descends: a name in :data:`simulator.costs.COSTS` (``"squared"``,
+        the default; ``"huber"``; ``"softmax_cross_entropy"``), a :class:`~simulator.costs.Cost`,
+        or a callable ``f(outputs, targets) -> float``. The chemical rule's update is then
+        exactly ``-(alpha eta / kappa) dC/dw`` for that cost.
     """
     rule = checked_rule(rule)
+    cost = checked_cost(cost)
     alpha = checked_positive("alpha", alpha)
     eta = checked_positive("eta", eta)
     kappa = checked_positive("kappa", kappa)
     solver = LaplacianSolver(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
-    return rule.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
+    return rule(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost)
 
 
 def apply_update(conductance, dw, w_min: float) -> tuple[np.ndarray, int]:

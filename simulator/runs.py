@@ -243,6 +243,7 @@ class _Run:
         options = {key: value for key, value in config.tables["task"].items() if key != "name"}
         self.boundary = boundary(self.objects["dynamics"])
         self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=self.boundary)
+        self.task.cost = self.objects["cost"]  # the run's: what it records as cost_train and cost_test
         self.task.check_fits(start)
         objects = self.objects
         objects["dynamics"], objects["integrator"], self.derived = resolve(

@@ -30,7 +30,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from .base import Option
-from .costs import COSTS
+from .costs import COSTS, Cost
 from .network import Network
 from .quasistatic import LaplacianSolver, PressureBoundary, steady_state, transfer_matrix
 
@@ -57,7 +57,6 @@ __all__ = [
     "evaluate_iris",
 ]
 
-_COST = COSTS["squared_error"]
 IRIS_SPECIES = ("setosa", "versicolor", "virginica")
 
 
@@ -88,6 +87,8 @@ class Task:
     options: ClassVar[dict[str, Option]] = {}
     #: the metric a run reports first (progress bars, summaries, sweeps)
     headline: ClassVar[str] = "cost_test"
+    #: what ``cost_train`` and ``cost_test`` measure (a run sets its own: ``rule.cost``)
+    cost: Cost = COSTS["squared"]
 
     def __init__(self, inputs_train, targets_train, inputs_test, targets_test):
         self.inputs_train = np.asarray(inputs_train, dtype=np.float64)
@@ -138,20 +139,20 @@ class Task:
 
     def metrics(self) -> dict[str, Metric]:
         return {
-            "cost_train": Metric((), "", "mean 1/2 |output - target|^2 over the training split, at steady state"),
-            "cost_test": Metric((), "", "mean 1/2 |output - target|^2 over the test split, at steady state"),
+            "cost_train": Metric((), "", f"mean {self.cost.name} cost over the training split, at steady state"),
+            "cost_test": Metric((), "", f"mean {self.cost.name} cost over the test split, at steady state"),
         }
 
     def evaluate(self, network: Network, transfer: np.ndarray) -> dict:
         """The metrics of ``network`` whose steady response is ``outputs = transfer @ inputs``."""
         return {
-            "cost_train": _mean_cost(self.inputs_train @ transfer.T, self.targets_train),
-            "cost_test": _mean_cost(self.inputs_test @ transfer.T, self.targets_test),
+            "cost_train": _mean_cost(self.cost, self.inputs_train @ transfer.T, self.targets_train),
+            "cost_test": _mean_cost(self.cost, self.inputs_test @ transfer.T, self.targets_test),
         }
 
 
-def _mean_cost(outputs, targets) -> float:
-    return float(np.mean(_COST.value(outputs, targets)))
+def _mean_cost(cost: Cost, outputs, targets) -> float:
+    return float(np.mean(cost.value(outputs, targets)))
 
 
 # ---------------------------------------------------------------------- Iris
@@ -239,8 +240,8 @@ class IrisMetrics:
     cost_test: float = np.nan
 
 
-def iris_metrics(task: IrisTask, response: np.ndarray) -> IrisMetrics:
-    """:class:`IrisMetrics` of a network whose transfer matrix is ``response``."""
+def iris_metrics(task: IrisTask, response: np.ndarray, cost: Cost = COSTS["squared"]) -> IrisMetrics:
+    """:class:`IrisMetrics` of a network whose transfer matrix is ``response`` (the costs measured by ``cost``)."""
     desired = class_means(task.x_train, task.y_train) @ response.T
     test_targets = class_means(task.x_test, task.y_test) @ response.T
     train_outputs, test_outputs = task.x_train @ response.T, task.x_test @ response.T
@@ -255,8 +256,8 @@ def iris_metrics(task: IrisTask, response: np.ndarray) -> IrisMetrics:
         transfer=response,
         response_norm=float(np.linalg.norm(response)),
         desired_output=desired,
-        cost_train=_mean_cost(train_outputs, desired[task.y_train]),
-        cost_test=_mean_cost(test_outputs, test_targets[task.y_test]),
+        cost_train=_mean_cost(cost, train_outputs, desired[task.y_train]),
+        cost_test=_mean_cost(cost, test_outputs, test_targets[task.y_test]),
     )
 
 
@@ -314,7 +315,7 @@ class IrisClassification(Task):
         }
 
     def evaluate(self, network, transfer):
-        metrics = iris_metrics(self.split, transfer)
+        metrics = iris_metrics(self.split, transfer, self.cost)
         return {key: getattr(metrics, key) for key in self.metrics()}
 
 

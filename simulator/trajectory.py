@@ -391,8 +391,9 @@ class TrajectoryWriter:
         self.path, self._target, self._file, self._lock, self._write_failed = path, None, None, None, False
         try:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
-            with _open_for_reading(path) as source, h5py.File(target.write_path, "x", libver="latest", **_PAGED) as copy:
-                _copy_cut(source, copy, rows, note)
+            with _open_for_reading(path) as source:
+                with h5py.File(target.write_path, "x", libver="latest", **_PAGED) as copy:
+                    _copy_cut(source, copy, rows, note)
             self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
             self._lock = WriterLock(target.write_path)  # the lock moves with the file
             target.commit()

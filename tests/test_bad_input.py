@@ -151,8 +151,9 @@ CASES = [
     ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:9",
              "--scheduler-timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s"),
     ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:{web}",
-             "--scheduler-timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:{web} within 1 s (it accepted "
-             "the connection but did not answer in Dask's protocol"),
+             "--scheduler-timeout", "1"],
+     "cannot reach the Dask scheduler at tcp://127.0.0.1:{web} within 1 s (it accepted the connection but did not "
+     "answer in Dask's protocol"),
     ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume", 4),
     ("cli", ["resume", "{root}/foreign.h5"], "is not a chemsignal trajectory"),
     ("iris_diffusion", ["--config", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),

@@ -73,8 +73,8 @@ def test_learn_steps_matches_a_numpy_reference(net, live):
     kv, ku, kw, kacc = v0.copy(), u0.copy(), net.conductance.copy(), np.zeros(net.n_edges)
     kernels.learn_steps(
         net.topology.edges, kw, kv, ku, currents,
-        net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32), targets, eta, True,
-        gain_v, gain_u, kappa, rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
+        net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32), targets, eta, 0, 0.0,
+        True, gain_v, gain_u, kappa, rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
     )  # fmt: skip
     for got, want in ((kv, v), (ku, u), (kw, w), (kacc, accumulated)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -143,7 +143,8 @@ def test_parts_refuse_pipe_orders_the_split_cannot_use():
 
 @pytest.mark.parametrize("count", [2, 3])
 @pytest.mark.parametrize("steps", [30, 31])
-def test_learn_steps_split_over_parts_gives_the_serial_bits(count, steps):
+@pytest.mark.parametrize("cost", [(0, 0.0), (1, 0.5), (2, 0.0)], ids=["squared", "huber", "softmax"])
+def test_learn_steps_split_over_parts_gives_the_serial_bits(count, steps, cost):
     net = simulator.lattice_network(side=20, seed=5)
     parts = net.topology.parts(net.n_nodes, count)
     rng = np.random.default_rng(count + steps)
@@ -155,7 +156,7 @@ def test_learn_steps_split_over_parts_gives_the_serial_bits(count, steps):
     results = []
     for kernel, extra in ((kernels.learn_steps, ()), (kernels.learn_steps_parts, parts)):
         v, u, dw = v0.copy(), u0.copy(), np.zeros(net.n_edges)
-        head = (net.topology.edges, net.conductance.copy(), v, u, currents, plus, minus, targets, 0.3, True)
+        head = (net.topology.edges, net.conductance.copy(), v, u, currents, plus, minus, targets, 0.3, *cost, True)
         rates = (gain, 0.8 * gain, 1.5 * 0.5, 0.05)  # gain_v, gain_u, kappa, learn_rate (kappa * gain_u stable)
         if kernel is kernels.learn_steps:
             kernel(*head, *rates, False, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u))

@@ -250,6 +250,13 @@ def test_every_dataset_carries_a_checksum(quasistatic_file):
     assert unchecked == []  # (scalars cannot be chunked: the status is checked by its value)
 
 
+def _growing_datasets(f: h5py.File) -> list:
+    found = []
+    f.visititems(lambda name, item: found.append(item) if isinstance(item, h5py.Dataset)
+                 and item.maxshape[:1] == (None,) else None)  # fmt: skip
+    return found
+
+
 def test_no_rewrite_of_a_chunk_or_of_metadata_crosses_a_page(quasistatic_file, timestepped_file, tmp_path):
     """kill -9 can split a write() between two memory pages, and HDF5 rewrites a partly filled
     chunk in place on every append (a torn rewrite failed its checksum in 1 kill of ~500). So
@@ -265,9 +272,7 @@ def test_no_rewrite_of_a_chunk_or_of_metadata_crosses_a_page(quasistatic_file, t
             layout = f.id.get_create_plist()
             assert layout.get_file_space_strategy()[0] == h5py.h5f.FSPACE_STRATEGY_PAGE
             assert layout.get_file_space_page_size() == 4096
-            growing = []
-            f.visititems(lambda name, item: growing.append(item) if isinstance(item, h5py.Dataset)
-                         and item.maxshape[:1] == (None,) else None)  # fmt: skip
+            growing = _growing_datasets(f)
             for dataset in growing:
                 assert dataset.fletcher32, dataset.name
                 if dataset.chunks[0] == 1:

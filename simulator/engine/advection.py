@@ -130,18 +130,19 @@ class AdvectionMethod(Method):
     def _release(self, network, v, inputs, targets, w, solver, boundary) -> None:
         """Release at the outputs, and log the cost and the alignment of the change since the
         last release with the negative gradient there."""
-        state = self.state
-        error = self._outputs(network, v) - targets
+        state, cost = self.state, self.setup.cost
+        outputs = self._outputs(network, v)
+        error = cost.gradient(outputs, targets)  # dC/dy: output - target for the squared error
         state.release(network, error, self.mode.lam, self.node_outputs)
         if boundary is None:
-            gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network))
+            gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network), cost=cost)
         else:
-            gradient = boundary.gradient(network, targets, self.node_outputs)
+            gradient = boundary.gradient(network, targets, self.node_outputs, cost)
         cosine = np.nan
         if state.last_conductance is not None:
             change = w - state.last_conductance
             norm = np.linalg.norm(change) * np.linalg.norm(state.last_gradient)
             cosine = float(-change @ state.last_gradient / norm) if norm > 0 else np.nan
         state.last_conductance, state.last_gradient = w.copy(), gradient
-        self.log.append((state.step, 0.5 * float(error @ error), cosine, state.released, state.drained,
-                         state.in_network))  # fmt: skip
+        release_cost = 0.5 * float(error @ error) if cost.kernel == 0 else float(cost.value(outputs, targets))
+        self.log.append((state.step, release_cost, cosine, state.released, state.drained, state.in_network))

@@ -1,7 +1,8 @@
 """The one-phase (fused) rule by forward Euler: pressure, chemical and learning in one step.
 
 Per presentation of ``T``: the input currents on throughout; the feedback currents
-``E = eta (target - v_out(t))`` from ``feedback_delay`` on; every step each pipe adds
+``E = -eta dC/dy`` at the outputs ``y = v_out(t)`` (``eta (target - y)`` for the squared error) from
+``feedback_delay`` on; every step each pipe adds
 ``-(alpha / T) dt (u_a - u_b)(v_a - v_b)`` to its update (deferred weights: applied at the
 end; live: at once). From ``PARALLEL_MIN_NODES`` nodes on, deferred steps run over the
 cores with the serial bits (``kernels.learn_steps_parts``).
@@ -39,8 +40,8 @@ class ExplicitFused(TimeSteppedMethod):
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
             args = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
-                    targets, setup.eta, feedback_on, plan.dt / physics.c_v, plan.dt / physics.c_u, physics.kappa,
-                    learn_rate)  # fmt: skip
+                    targets, setup.eta, setup.cost.kernel, setup.cost.parameter, feedback_on, plan.dt / physics.c_v,
+                    plan.dt / physics.c_u, physics.kappa, learn_rate)  # fmt: skip
 
             def step_chunk(count, args=args):
                 if self.split is None:

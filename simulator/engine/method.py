@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..base import SimulationError, raise_if_signalled
-from ..costs import COSTS
+from ..costs import COSTS, Cost
 from ..network import Network
 from ..rules import Rule, apply_update
 from .relaxation import checked_dt, stable_dt
@@ -24,9 +24,6 @@ from .results import FieldState, FrameRecorder, TrainResult
 from .specs import Explicit, Implicit, Physics, Save, whole_steps
 
 __all__ = ["Setup", "Plan", "Method", "TimeSteppedMethod", "coupled_stable_dt", "step_growth"]
-
-_COST = COSTS["squared_error"]
-
 
 @dataclass(frozen=True)
 class Setup:
@@ -42,6 +39,7 @@ class Setup:
     weights: object
     w_min: float
     save: Save
+    cost: Cost = COSTS["squared"]
 
     @property
     def live(self) -> bool:
@@ -100,9 +98,9 @@ class Method:
             if on_failure == "raise":
                 raise
             status, message = -1, str(error)
-        done = log.done
+        done, outputs = log.done, log.outputs[: log.done]
         return TrainResult(
-            network=self.network, outputs=log.outputs[:done], costs=_COST.value(log.outputs[:done], targets[:done]),
+            network=self.network, outputs=outputs, costs=self.setup.cost.value(outputs, targets[:done]),
             floored=log.floored[:done], step_growth=log.step_growth[:done], state=self.state,
             dt=log.dt[:done] if self.timed else None,
             fields=self.frames.result(), releases=self.releases(), status=status, message=message,

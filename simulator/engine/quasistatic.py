@@ -17,14 +17,17 @@ __all__ = ["BANDED_MAX_FLOPS", "uses_banded", "QuasistaticBanded", "QuasistaticD
 BANDED_MAX_FLOPS = 2e6
 
 
-def uses_banded(network: Network, rule: str, method: str = "auto") -> bool:
+def uses_banded(network: Network, rule: str, method: str = "auto", compiled_cost: bool = True) -> bool:
     """Whether ``Quasistatic(solver_method=method)`` trains ``network`` with ``rule`` on the
-    compiled banded path (``"auto"``: while a factorisation costs <= BANDED_MAX_FLOPS)."""
+    compiled banded path (``"auto"``: while a factorisation costs <= BANDED_MAX_FLOPS).
+    ``compiled_cost``: the cost has a kernel code (a cost given as a Python function has not)."""
     if method == "banded":
         if rule != "chemical":
             raise ValueError(f"solver_method='banded' runs the chemical rule only, not {rule!r}")
+        if not compiled_cost:
+            raise ValueError("solver_method='banded' runs the shipped costs only, not one given as a Python function")
         return True
-    if method != "auto" or rule != "chemical":
+    if method != "auto" or rule != "chemical" or not compiled_cost:
         return False
     _, bandwidth = network.topology.band_order(network.n_nodes)
     return network.n_nodes * bandwidth**2 / 2 <= BANDED_MAX_FLOPS
@@ -44,8 +47,8 @@ class QuasistaticBanded(Method):
         w = network.conductance.copy()
         done = kernels.quasistatic_chemical_steps(
             network.topology.edges, w, position, bandwidth, currents, network.output_pairs[:, 0].astype(np.int32),
-            network.output_pairs[:, 1].astype(np.int32), targets, setup.alpha, setup.eta, setup.physics.kappa,
-            setup.w_min, log.outputs, log.floored, log.step_growth,
+            network.output_pairs[:, 1].astype(np.int32), targets, setup.alpha, setup.eta, setup.cost.kernel,
+            setup.cost.parameter, setup.physics.kappa, setup.w_min, log.outputs, log.floored, log.step_growth,
         )  # fmt: skip
         try:
             self.network, log.done = network.with_conductance(w), done
@@ -80,6 +83,6 @@ class QuasistaticDirect(Method):
                 self.factor.refactor(network.conductance)
             solver = self.factor
         v = solver.solve(network.node_currents(inputs))
-        dw = setup.rule.update(network, v, targets, alpha=setup.alpha, eta=setup.eta, kappa=setup.physics.kappa,
-                               solver=solver)  # fmt: skip
+        dw = setup.rule(network, v, targets, alpha=setup.alpha, eta=setup.eta, kappa=setup.physics.kappa,
+                        solver=solver, cost=setup.cost)  # fmt: skip
         return network.outputs(v), self.remodel(dw), np.nan

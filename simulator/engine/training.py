@@ -8,8 +8,9 @@ import numpy as np
 
 from ..advection import Advection
 from ..base import checked_positive
+from ..costs import COSTS, Cost, checked_cost
 from ..network import Network
-from ..rules import Rule, checked_rule
+from ..rules import Rule, checked_rule, takes_cost
 from .advection import AdvectionMethod
 from .explicit import ExplicitFused
 from .implicit import ImplicitFused
@@ -52,7 +53,8 @@ def method_for(setup: Setup) -> type[Method]:
     integrator's own method for fused rules, or the two-phase method for the others."""
     dynamics = setup.dynamics
     if isinstance(dynamics, Quasistatic):
-        return METHODS["banded" if uses_banded(setup.network, setup.rule.name, dynamics.solver_method) else "direct"]
+        banded = uses_banded(setup.network, setup.rule.name, dynamics.solver_method, setup.cost.kernel is not None)
+        return METHODS["banded" if banded else "direct"]
     if isinstance(dynamics, Advection):
         return METHODS["advection"]
     if setup.rule.timestepped == "fused":
@@ -86,8 +88,11 @@ def _checked_weights(weights):
     return weights
 
 
-def check_combination(rule: Rule, dynamics, integrator, weights, save: Save) -> None:
+def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cost: Cost = COSTS["squared"]) -> None:
     """The one place where concerns that are each valid on their own are checked together."""
+    if cost.kernel != 0 and not takes_cost(rule):
+        raise ValueError(f"rule {rule.name!r} takes no cost (its update has no 'cost' keyword): it learns the "
+                         f"squared error only, not {cost.name!r}")  # fmt: skip
     if not isinstance(dynamics, tuple(DYNAMICS.values())):
         names = " or ".join(f"{cls.__name__}(...)" for cls in DYNAMICS.values())
         raise TypeError(f"dynamics must be {names}, got {type(dynamics).__name__}")
@@ -100,6 +105,9 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save) -> 
         raise ValueError(f"the advection mode learns by s+/s- transport (xi, lam), not by rule {rule.name!r}")
     if not isinstance(dynamics, TimeStepped):
         return
+    if cost.kernel is None and rule.timestepped == "fused":
+        raise ValueError(f"the time-stepped kernels compute the shipped costs ({', '.join(COSTS)}) themselves; a cost "
+                         "given as a Python function runs in the quasistatic dynamics")  # fmt: skip
     if rule.timestepped != "fused":
         if integrator.name != "explicit":
             raise ValueError(f"the {integrator.name} integrator runs the chemical rule only, not {rule.name!r}")
@@ -156,6 +164,7 @@ def train(
     state=None,
     save: Save = Save(),
     on_failure: str = "raise",
+    cost="squared",
 ) -> TrainResult:
     """Present examples in order, updating the conductances after each (or during, live).
 
@@ -177,6 +186,10 @@ def train(
     save : :class:`Save`: field snapshots
     on_failure : ``"raise"`` (default) raises ``SimulationError`` when the physics stops;
         ``"return"`` returns the presentations completed with ``status`` -1 and the message
+    cost : what the feedback descends (``E = -eta dC/dy``) and ``TrainResult.costs`` measures:
+        ``"squared"`` (the default), ``"huber"``, ``"softmax_cross_entropy"``, a
+        :class:`~simulator.costs.Cost`, or a callable ``f(outputs, targets) -> float``
+        (quasistatic dynamics only: the kernels cannot call Python)
     """
     inputs, targets = _checked_examples(network, inputs, targets)
     rule = checked_rule(rule)
@@ -184,7 +197,8 @@ def train(
     weights = _checked_weights(weights)
     if on_failure not in ("raise", "return"):
         raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
-    check_combination(rule, dynamics, integrator, weights, save)
+    cost = checked_cost(cost)
+    check_combination(rule, dynamics, integrator, weights, save, cost)
     dynamics, integrator, _ = resolve(network, rule, dynamics, physics, integrator)
-    setup = Setup(network, rule, alpha, eta, dynamics, physics, integrator, weights, w_min, save)
+    setup = Setup(network, rule, alpha, eta, dynamics, physics, integrator, weights, w_min, save, cost)
     return method_for(setup)(setup, state).run(inputs, targets, on_failure)

@@ -17,7 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..quasistatic import LaplacianSolver, output_error_currents
+from ..quasistatic import LaplacianSolver, feedback_currents
+from ..rules import clamped_outputs
 from .method import TimeSteppedMethod
 
 __all__ = ["TwoPhase"]
@@ -45,8 +46,8 @@ class TwoPhase(TimeSteppedMethod):
         outputs = network.outputs(state.v)
         if relaxed:
             solver = LaplacianSolver(network)
-            dw = setup.rule.update(network, state.v, targets, alpha=setup.alpha, eta=setup.eta,
-                                   kappa=setup.physics.kappa, solver=solver)  # fmt: skip
+            dw = setup.rule(network, state.v, targets, alpha=setup.alpha, eta=setup.eta, kappa=setup.physics.kappa,
+                            solver=solver, cost=setup.cost)  # fmt: skip
         else:
             dw = self._nudged_phase(k, plan, currents, outputs, targets, gain, n_free, start)
         state.time += setup.dynamics.T
@@ -57,8 +58,9 @@ class TwoPhase(TimeSteppedMethod):
         free_drops = network.drops(state.v)  # the stored free state
         dw = np.zeros(network.n_edges)
         clamp_on = setup.rule.nudge == "clamp"
-        clamped = outputs + setup.eta * (targets - outputs)
-        source = currents if clamp_on else currents + output_error_currents(network, state.v, targets, setup.eta)
+        clamped = clamped_outputs(outputs, targets, setup.eta, setup.cost)
+        feedback = None if clamp_on else feedback_currents(network, state.v, targets, setup.eta, setup.cost)
+        source = currents if clamp_on else currents + feedback
         rate = (setup.alpha / 2.0) / (plan.n_steps - n_free)
         before = (network.topology.edges, network.conductance, state.v, source, gain, self.out_plus, self.out_minus,
                   clamp_on, clamped, free_drops, rate, dw)  # fmt: skip
