@@ -277,21 +277,21 @@ def _dask_client(address: str, timeout: float):
     levels = [logger.level for logger in quiet]
     for logger in quiet:  # a failed connection logs a page of retries and tracebacks
         logger.setLevel(logging.CRITICAL)
-    try:
-        late = ("it accepted the connection but did not answer in Dask's protocol: is this the scheduler's address "
-                "(tcp://HOST:8786), not its dashboard's?")
-        return _within(timeout + 1, lambda: Client(address, timeout=timeout), late)
-    except (OSError, TimeoutError, ValueError) as error:
+    late = ("no answer in Dask's protocol: if something accepted the connection, it is not a scheduler (a web "
+            "server, the dashboard's port?); the scheduler's address is tcp://HOST:8786 by default")
+    try:  # Dask's own timeout, with a grace for its retries, before ours
+        client = _within(timeout + max(2.0, timeout / 2), lambda: Client(address, timeout=timeout), late)
+    except (OSError, TimeoutError, ValueError) as error:  # (the loggers stay quiet: an abandoned attempt may retry)
         reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
         raise ValueError(f"cannot reach the Dask scheduler at {address} within {timeout:g} s ({reason})") from None
-    except Exception as error:  # something answered, but not in Dask's protocol (a web server, a dashboard port)
+    except Exception as error:  # e.g. a reply that is not Dask's: a huge frame length read from an HTTP header
         raise ValueError(
-            f"{address} answered, but not as a Dask scheduler ({type(error).__name__} reading its reply); "
-            "give the scheduler's address (tcp://HOST:8786 by default), not its dashboard's"
+            f"{address} did not answer as a Dask scheduler ({type(error).__name__}: {str(error)[:80]}); give the "
+            "scheduler's address (tcp://HOST:8786 by default), not its dashboard's"
         ) from None
-    finally:
-        for logger, level in zip(quiet, levels):
-            logger.setLevel(level)
+    for logger, level in zip(quiet, levels):
+        logger.setLevel(level)
+    return client
 
 
 def _within(seconds: float, work, late: str):

@@ -16,9 +16,10 @@ Shipped (the names a config uses):
 
 A cost is also any Python callable ``f(outputs [p], targets [p]) -> float``, its gradient
 taken by central differences (:class:`FunctionCost`); or a :class:`Cost` of your own with an
-exact ``gradient``. The compiled kernels (time-stepped dynamics, the banded quasistatic
-loop) evaluate the shipped costs themselves, by the code in ``Cost.kernel``; a cost without
-one runs in the quasistatic dynamics, on the direct path.
+exact ``gradient``. The compiled kernels (the fused time-stepped dynamics, the banded
+quasistatic loop) compute the three shipped costs themselves (:func:`kernel_code`); any
+other cost runs wherever the feedback is computed in Python: the quasistatic dynamics, the
+two-phase rules and the advection mode.
 """
 
 from __future__ import annotations
@@ -27,20 +28,23 @@ from typing import ClassVar
 
 import numpy as np
 
-__all__ = ["Cost", "SquaredError", "Huber", "SoftmaxCrossEntropy", "FunctionCost", "COSTS", "checked_cost"]
+from .kernels import COST_HUBER, COST_SOFTMAX_CROSS_ENTROPY, COST_SQUARED
+
+__all__ = ["Cost", "SquaredError", "Huber", "SoftmaxCrossEntropy", "FunctionCost", "COSTS", "checked_cost",
+           "kernel_code", "is_squared", "negative_gradient"]  # fmt: skip
 
 
 class Cost:
     """A differentiable cost of the outputs. Subclasses set ``name`` and define both methods
     on stacked arrays ``[..., p]``.
 
-    ``kernel``: the code by which the compiled kernels compute ``-dC/dy`` themselves
-    (``kernels.negative_cost_gradient``), or None; ``parameter``: the one number it takes.
+    ``parameter``: the one number a shipped cost takes (the Huber threshold), passed to the
+    kernels; ``probability_targets``: the targets must be class probabilities (>= 0).
     """
 
     name: ClassVar[str] = ""
-    kernel: ClassVar[int | None] = None
     parameter: float = 0.0
+    probability_targets: ClassVar[bool] = False
 
     def value(self, outputs, targets) -> np.ndarray:
         """``C [...]`` of each row of ``outputs`` against ``targets``."""
@@ -50,9 +54,11 @@ class Cost:
         """``dC/dy [..., p]``."""
         raise NotImplementedError
 
-    def describe(self) -> dict:
-        """What a run file records of this cost."""
-        return {"name": self.name}
+    def check_targets(self, targets) -> None:
+        """A ``ValueError`` for targets this cost cannot take."""
+        if self.probability_targets and np.any(np.asarray(targets) < 0):
+            raise ValueError(f"the {self.name} cost needs targets that are class probabilities (>= 0), got "
+                             f"{float(np.min(targets)):.4g}")  # fmt: skip
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -62,7 +68,6 @@ class SquaredError(Cost):
     """``C = 1/2 sum_i (y_i - y_d,i)^2`` (the paper's); ``dC/dy = y - y_d``."""
 
     name = "squared"
-    kernel = 0
 
     def value(self, outputs, targets) -> np.ndarray:
         return 0.5 * ((np.asarray(outputs) - targets) ** 2).sum(axis=-1)
@@ -77,7 +82,6 @@ class Huber(Cost):
     ``dC/dy = clip(e, -threshold, threshold)``. Large errors pull no harder than ``threshold``."""
 
     name = "huber"
-    kernel = 1
 
     def __init__(self, threshold: float = 1.0):
         threshold = float(threshold)
@@ -93,9 +97,6 @@ class Huber(Cost):
     def gradient(self, outputs, targets) -> np.ndarray:
         return np.clip(np.asarray(outputs) - targets, -self.parameter, self.parameter)
 
-    def describe(self) -> dict:
-        return {"name": self.name, "threshold": self.parameter}
-
     def __repr__(self) -> str:
         return f"Huber(threshold={self.parameter:g})"
 
@@ -110,7 +111,7 @@ class SoftmaxCrossEntropy(Cost):
     probabilities (one-hot for a label); ``dC/dy = softmax(y) sum(y_d) - y_d``."""
 
     name = "softmax_cross_entropy"
-    kernel = 2
+    probability_targets = True
 
     def value(self, outputs, targets) -> np.ndarray:
         outputs = np.asarray(outputs, dtype=np.float64)
@@ -126,7 +127,8 @@ class SoftmaxCrossEntropy(Cost):
 class FunctionCost(Cost):
     """A cost from a plain function ``f(outputs [p], targets [p]) -> float``; its gradient by
     central differences (step ``1e-6`` times ``max(1, |y_i|)``: relative error about 1e-10
-    for a smooth ``f``). Runs in the quasistatic dynamics (the kernels cannot call Python)."""
+    for a smooth ``f``). Runs wherever the feedback is computed in Python (the kernels cannot
+    call it): the quasistatic dynamics, the two-phase rules and the advection mode."""
 
     def __init__(self, function):
         if not callable(function):
@@ -156,9 +158,6 @@ class FunctionCost(Cost):
                 gradient[r, i] = (float(self.function(up, t)) - float(self.function(down, t))) / (2 * h)
         return gradient.reshape(shape)
 
-    def describe(self) -> dict:
-        return {"name": self.name, "function": repr(self.function)}
-
     def __repr__(self) -> str:
         return f"FunctionCost({self.name})"
 
@@ -170,11 +169,29 @@ COSTS: dict[str, Cost] = {
     "softmax_cross_entropy": SoftmaxCrossEntropy(),
 }
 _OLD_NAMES = {"squared_error": "squared"}
+_COMPILED = {SquaredError: COST_SQUARED, Huber: COST_HUBER, SoftmaxCrossEntropy: COST_SOFTMAX_CROSS_ENTROPY}
+
+
+def kernel_code(cost: Cost) -> int | None:
+    """The code by which the compiled kernels compute ``cost`` (``kernels.negative_cost_gradient``),
+    or None. Only the shipped classes themselves have one: a subclass may change either method."""
+    return _COMPILED.get(type(cost))
+
+
+def is_squared(cost: Cost) -> bool:
+    """The paper's squared error (whose paths are kept bit for bit as they were)."""
+    return type(cost) is SquaredError
+
+
+def negative_gradient(cost: Cost, outputs, targets) -> np.ndarray:
+    """``-dC/dy [..., p]``: ``targets - outputs`` for the squared error."""
+    targets = np.asarray(targets, dtype=np.float64)
+    return targets - outputs if is_squared(cost) else -cost.gradient(outputs, targets)
 
 
 def checked_cost(cost) -> Cost:
     """The :class:`Cost` that ``cost`` names (or ``cost`` itself; a plain callable becomes a
-    :class:`FunctionCost`), else a ``ValueError`` listing the names."""
+    :class:`FunctionCost`), else a ``ValueError`` (an unknown name) or ``TypeError``."""
     if isinstance(cost, Cost):
         return cost
     if isinstance(cost, str):
@@ -183,6 +200,8 @@ def checked_cost(cost) -> Cost:
             raise ValueError(f"unknown cost {cost!r}; known: {', '.join(sorted(COSTS))}, or a callable "
                              "f(outputs, targets) -> float")  # fmt: skip
         return found
+    if isinstance(cost, type) and issubclass(cost, Cost):
+        raise TypeError(f"cost must be an instance, not the class {cost.__name__}: give {cost.__name__}()")
     if callable(cost):
         return FunctionCost(cost)
-    raise ValueError(f"cost must be a name ({', '.join(sorted(COSTS))}), a Cost or a callable, got {cost!r}")
+    raise TypeError(f"cost must be a name ({', '.join(sorted(COSTS))}), a Cost or a callable, got {cost!r}")

@@ -30,6 +30,7 @@ __all__ = [
     "nudged_steps", "advect",
     "band_assemble", "band_cholesky", "band_solve", "quasistatic_chemical_steps", "scatter_laplacian",
     "implicit_learn_steps", "shifted_band_factor", "band_solve_pair", "negative_cost_gradient",
+    "COST_SQUARED", "COST_HUBER", "COST_SOFTMAX_CROSS_ENTROPY",
 ]  # fmt: skip
 
 
@@ -164,19 +165,26 @@ def edge_update(edges, u, v, alpha, out):
         out[e] = -alpha * (u[a] - u[b]) * (v[a] - v[b])
 
 
+# The costs the kernels compute themselves (``simulator.costs``), by code.
+COST_SQUARED, COST_HUBER, COST_SOFTMAX_CROSS_ENTROPY = 0, 1, 2
+
+
 @njit(cache=True, error_model="numpy", inline="always")
-def negative_cost_gradient(cost, parameter, targets, outputs, error):
+def negative_cost_gradient(cost_code, parameter, targets, outputs, error):
     """``error[i] := -dC/dy_i`` [p] at the outputs ``y`` [p] against ``targets`` [p], for the
-    cost coded ``cost`` (``simulator.costs``): 0 squared, ``t - y``; 1 Huber,
-    ``clip(t - y, -parameter, parameter)``; 2 softmax cross-entropy, ``t - softmax(y) sum(t)``.
-    The feedback currents are ``eta * error``."""
+    cost ``cost_code``: ``COST_SQUARED``, ``t - y``; ``COST_HUBER``, ``clip(t - y, -parameter,
+    parameter)``; ``COST_SOFTMAX_CROSS_ENTROPY``, ``t - softmax(y) sum(t)``; any other code
+    NaN (which stops the run at the next finiteness check). The feedback currents are
+    ``eta * error``."""
     p = outputs.shape[0]
-    if cost == 0:
+    if cost_code == COST_SQUARED:
         for i in range(p):
             error[i] = targets[i] - outputs[i]
-    elif cost == 1:
+    elif cost_code == COST_HUBER:
         for i in range(p):
             error[i] = min(max(targets[i] - outputs[i], -parameter), parameter)
+    elif cost_code != COST_SOFTMAX_CROSS_ENTROPY:
+        error[:] = np.nan
     else:
         top, total, mass = outputs[0], 0.0, 0.0
         for i in range(p):
@@ -208,7 +216,7 @@ def learn_steps(
     out_minus,
     targets,
     eta,
-    cost,
+    cost_code,
     cost_parameter,
     feedback_on,
     gain_v,
@@ -229,7 +237,7 @@ def learn_steps(
     * ``v += gain_v * (I - L v)``                        (``gain_v = dt / c_v``)
     * ``u += gain_u * (E - kappa L u)``                  (``gain_u = dt / c_u``)
     * ``E = -eta dC/dy`` at the outputs ``y = v[o+] - v[o-]``, in at ``o+``, out at ``o-``
-      (if ``feedback_on``; ``cost``, ``cost_parameter``: :func:`negative_cost_gradient`);
+      (if ``feedback_on``; ``cost_code``, ``cost_parameter``: :func:`negative_cost_gradient`);
       for the squared error ``eta * (target - y)``
     * ``dw = -learn_rate * (u[a]-u[b]) * (v[a]-v[b])``  (``learn_rate = dt * alpha / T``)
       is added to ``dw_accumulated``; with ``live_weights`` it is also applied to ``w`` at
@@ -249,7 +257,7 @@ def learn_steps(
         for i in range(n):
             v_next[i] = v_now[i] + gain_v * node_current[i]
             u_next[i] = u_now[i]
-        if feedback_on and cost == 0:  # the squared error in one pass (7% of a 144-node step otherwise)
+        if feedback_on and cost_code == COST_SQUARED:  # in one pass (7% of a 144-node step otherwise)
             for o in range(out_plus.shape[0]):
                 p = out_plus[o]
                 m = out_minus[o]
@@ -259,7 +267,7 @@ def learn_steps(
         elif feedback_on:
             for o in range(out_plus.shape[0]):
                 outputs[o] = v_now[out_plus[o]] - v_now[out_minus[o]]
-            negative_cost_gradient(cost, cost_parameter, targets, outputs, error)
+            negative_cost_gradient(cost_code, cost_parameter, targets, outputs, error)
             for o in range(out_plus.shape[0]):
                 injected = gain_u * eta * error[o]
                 u_next[out_plus[o]] += injected
@@ -282,8 +290,9 @@ def learn_steps(
 
 @njit(cache=True, error_model="numpy", parallel=True)
 def learn_steps_parts(
-    edges, w, v, u, node_current, out_plus, out_minus, targets, eta, cost, cost_parameter, feedback_on, gain_v, gain_u,
-    kappa, learn_rate, w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds, leave_from,
+    edges, w, v, u, node_current, out_plus, out_minus, targets, eta, cost_code, cost_parameter, feedback_on, gain_v,
+    gain_u, kappa, learn_rate, w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds,
+    leave_from,
 ):  # fmt: skip
     """``learn_steps`` (deferred weights: ``w`` fixed) split over the cores as :func:`relax_parts`
     splits ``relax``, bit-identical to it. Each core writes only its own nodes, in the serial
@@ -299,7 +308,7 @@ def learn_steps_parts(
         if feedback_on:  # every core reads the same feedback, computed once before they start
             for o in range(out_plus.shape[0]):
                 outputs[o] = v_now[out_plus[o]] - v_now[out_minus[o]]
-            negative_cost_gradient(cost, cost_parameter, targets, outputs, error)
+            negative_cost_gradient(cost_code, cost_parameter, targets, outputs, error)
         for p in prange(parts):
             lo, hi = np.uint32(node_bounds[p]), np.uint32(node_bounds[p + 1])
             for i in range(np.uint64(lo), np.uint64(hi)):
@@ -527,7 +536,7 @@ def _grounded_solve(band, position, source, out, work):
 
 @njit(cache=True)
 def quasistatic_chemical_steps(
-    edges, w, position, bandwidth, currents, out_plus, out_minus, targets, alpha, eta, cost, cost_parameter, kappa,
+    edges, w, position, bandwidth, currents, out_plus, out_minus, targets, alpha, eta, cost_code, cost_parameter, kappa,
     w_min, outputs, floored, growth,
 ):  # fmt: skip
     """Present ``B`` examples at steady state with the chemical rule, updating ``w`` in place.
@@ -554,7 +563,7 @@ def quasistatic_chemical_steps(
         source[:] = 0.0
         for i in range(out_plus.shape[0]):
             outputs[k, i] = v[out_plus[i]] - v[out_minus[i]]
-        negative_cost_gradient(cost, cost_parameter, targets[k], outputs[k], error)
+        negative_cost_gradient(cost_code, cost_parameter, targets[k], outputs[k], error)
         for i in range(out_plus.shape[0]):
             source[out_plus[i]] += eta * error[i]
             source[out_minus[i]] -= eta * error[i]
@@ -590,8 +599,8 @@ def scatter_laplacian(w, diagonal_a, diagonal_b, off, data):
 
 @njit(cache=True)
 def implicit_learn_steps(
-    band_edges, w, position, band_v, band_u, v, u, node_current, band_out_plus, band_out_minus, targets, eta, cost,
-    cost_parameter, feedback_on, v_rate, u_rate, learn_rate, shared, dw_accumulated, n_steps, vb, ub, cb,
+    band_edges, w, position, band_v, band_u, v, u, node_current, band_out_plus, band_out_minus, targets, eta,
+    cost_code, cost_parameter, feedback_on, v_rate, u_rate, learn_rate, shared, dw_accumulated, n_steps, vb, ub, cb,
 ):  # fmt: skip
     """``learn_steps`` with the diffusion taken implicitly (backward Euler), stable at any step:
 
@@ -623,7 +632,7 @@ def implicit_learn_steps(
         if feedback_on:  # from the pressure at the step's start
             for o in range(band_out_plus.shape[0]):
                 outputs[o] = vb[band_out_plus[o]] - vb[band_out_minus[o]]
-            negative_cost_gradient(cost, cost_parameter, targets, outputs, error)
+            negative_cost_gradient(cost_code, cost_parameter, targets, outputs, error)
             for o in range(band_out_plus.shape[0]):
                 injected = eta * error[o]
                 ub[band_out_plus[o]] += injected

@@ -146,6 +146,15 @@ def plot_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) -> Path
     return plot_task_run(path, out, dpi=dpi, overwrite=overwrite)
 
 
+def _cost_label(config: Mapping, name: str = "cost") -> str:
+    """The axis label of a run's cost: the squared error's formula, or its own cost's name."""
+    rule = config.get("rule", {})
+    cost = rule.get("cost", "squared") if isinstance(rule, Mapping) else "squared"
+    if cost == "squared":
+        return ("squared error" if name == "error" else name) + r" $\frac{1}{2}|v - v_d|^2$"
+    return f"{cost.replace('_', ' ')} cost"
+
+
 def _cost_panel(ax, run, name: str = "cost") -> None:
     """Cost of each presentation, with the mean of each epoch."""
     cost_step, _, cost = run.series("observables/cost")
@@ -159,7 +168,7 @@ def _cost_panel(ax, run, name: str = "cost") -> None:
             ax.plot(epoch_step[1 : n_full + 1], means, color="navy", lw=1.5, label="epoch mean")
     ax.set_yscale("log")
     ax.set_xlabel("training step (presentations)")
-    ax.set_ylabel(("squared error" if name == "error" else name) + r" $\frac{1}{2}|v - v_d|^2$")
+    ax.set_ylabel(_cost_label(run.config, name))
     ax.set_title(f"{name} of each example as it is shown")
     if len(ax.get_lines()):
         ax.legend(loc="upper right", fontsize=8)
@@ -232,7 +241,8 @@ def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130, overwrite: bool
             ax_cos.axhline(1.0, color=colour, lw=1.5, label=f"{label}: gradient step (cosine 1, tested)")
     ax_cost.set_yscale("log")
     ax_cost.set_xlabel("training step (presentations)")
-    ax_cost.set_ylabel(r"squared error $\frac{1}{2}|v - v_d|^2$")
+    costs = {_cost_label(r.config) for r in runs}
+    ax_cost.set_ylabel(costs.pop() if len(costs) == 1 else "cost (each run's own)")
     ax_cost.legend(fontsize=7)
     ax_acc.set_ylim(0, 1.02)
     ax_acc.set_xlabel("epoch")

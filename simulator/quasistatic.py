@@ -19,7 +19,7 @@ import scipy.sparse.linalg
 from threadpoolctl import ThreadpoolController
 
 from . import kernels
-from .costs import Cost, checked_cost
+from .costs import Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
 
 __all__ = [
@@ -272,15 +272,16 @@ def cost(network: Network, inputs, targets, *, solver: LaplacianSolver | None = 
     """The cost ``C`` of the outputs at the steady state: by default the squared error
     ``1/2 sum_i (v(o_i+) - v(o_i-) - target_i)^2``; ``cost`` names another
     (:data:`simulator.costs.COSTS`) or is a :class:`Cost` or a callable."""
-    measure = checked_cost(cost)
+    return _cost_at_steady_state(network, inputs, targets, solver, checked_cost(cost))
+
+
+def _cost_at_steady_state(network: Network, inputs, targets, solver, measure: Cost) -> float:
     outputs = network.outputs(steady_state(network, inputs, solver=solver))
-    if measure.kernel == 0:
-        residual = outputs - _checked_targets(network, targets)
+    targets = _checked_targets(network, targets)
+    if is_squared(measure):
+        residual = outputs - targets
         return 0.5 * float(residual @ residual)
-    return float(measure.value(outputs, _checked_targets(network, targets)))
-
-
-_cost = cost  # the function, for callers whose keyword ``cost`` hides it
+    return float(measure.value(outputs, targets))
 
 
 def output_error_currents(network: Network, v, targets, eta: float) -> np.ndarray:
@@ -301,9 +302,9 @@ def feedback_currents(network: Network, v, targets, eta: float, cost: Cost | str
     :func:`output_error_currents`, bit for bit."""
     measure = checked_cost(cost)
     targets = _checked_targets(network, targets)
-    if measure.kernel == 0:
+    if is_squared(measure):
         return output_error_currents(network, v, targets, eta)
-    error = -measure.gradient(network.outputs(v), targets)
+    error = negative_gradient(measure, network.outputs(v), targets)
     currents = np.zeros(network.n_nodes)
     currents[network.output_pairs[:, 0]] += eta * error
     currents[network.output_pairs[:, 1]] -= eta * error
@@ -337,8 +338,8 @@ def finite_difference_gradient(
         plus[e] += h
         minus[e] -= h
         gradient[e] = (
-            _cost(network.with_conductance(plus), inputs, targets, cost=measure)
-            - _cost(network.with_conductance(minus), inputs, targets, cost=measure)
+            _cost_at_steady_state(network.with_conductance(plus), inputs, targets, None, measure)
+            - _cost_at_steady_state(network.with_conductance(minus), inputs, targets, None, measure)
         ) / (2 * h)
     return gradient
 
@@ -389,10 +390,8 @@ class PressureBoundary:
         of ``cost``."""
         d_cost = np.zeros(network.n_nodes)
         error = checked_cost(cost).gradient(self.outputs(network, node_outputs), targets)  # dC/d(output)
-        if node_outputs:  # the output is v(o+)
-            np.add.at(d_cost, network.output_pairs[:, 0], error)
-        else:
-            np.add.at(d_cost, network.output_pairs[:, 0], error)
+        np.add.at(d_cost, network.output_pairs[:, 0], error)
+        if not node_outputs:  # the output is the drop v(o+) - v(o-), not v(o+)
             np.subtract.at(d_cost, network.output_pairs[:, 1], error)
         adjoint = np.zeros(network.n_nodes)
         adjoint[self.free] = self._factor.solve(d_cost[self.free])

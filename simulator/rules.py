@@ -33,23 +33,23 @@ both dynamics.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import ClassVar
 
 import numpy as np
 
 from .base import checked_positive, registered
-from .costs import COSTS, Cost, checked_cost
+from .costs import COSTS, Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
 from .quasistatic import LaplacianSolver, feedback_currents, steady_state
-
-SQUARED = COSTS["squared"]
 
 __all__ = [
     "Rule",
     "RULES",
     "checked_rule",
     "takes_cost",
+    "cost_refusal",
     "learning_update",
     "ChemicalRule",
     "GradientRule",
@@ -63,6 +63,8 @@ __all__ = [
     "coupled_cost_gradient",
     "apply_update",
 ]
+
+SQUARED = COSTS["squared"]
 
 
 class Rule:
@@ -95,14 +97,10 @@ class Rule:
         squared error only)."""
         raise NotImplementedError
 
-    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost: Cost = SQUARED) -> np.ndarray:
-        """:meth:`update`, with ``cost`` passed on if it takes one."""
-        if takes_cost(self):
-            return self.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost)
-        if cost.kernel != 0:
-            raise ValueError(f"rule {self.name!r} takes no cost (its update has no 'cost' keyword): it learns the "
-                             f"squared error only, not {cost.name!r}")  # fmt: skip
-        return self.update(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver)
+    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
+        """:meth:`update`, with ``cost`` passed on if it takes one (a name, a :class:`Cost` or a callable)."""
+        return _with_cost(self.update, self.name, checked_cost(cost), network, v, targets, alpha=alpha, eta=eta,
+                          kappa=kappa, solver=solver)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -148,7 +146,7 @@ class NudgedRule(Rule):
         raise NotImplementedError
 
     def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
-        nudged = self.nudged(network, v, targets, eta=eta, solver=solver, cost=cost)
+        nudged = _with_cost(self.nudged, self.name, checked_cost(cost), network, v, targets, eta=eta, solver=solver)
         return 0.5 * alpha * (network.drops(v) ** 2 - network.drops(nudged) ** 2)
 
 
@@ -176,19 +174,15 @@ def output_resistance(network: Network, solver) -> np.ndarray:
     return network.outputs(solver.solve(_pair_currents(network, np.eye(network.n_outputs))).T).T
 
 
-def clamped_outputs(outputs, targets, eta: float, cost: Cost = SQUARED) -> np.ndarray:
+def clamped_outputs(outputs, targets, eta: float, cost=SQUARED) -> np.ndarray:
     """Where CL holds the outputs: ``output - eta dC/d(output)``, for the squared error
     ``output + eta (target - output)``."""
-    targets = np.asarray(targets, dtype=np.float64)
-    step = targets - outputs if cost.kernel == 0 else -cost.gradient(outputs, targets)
-    return outputs + eta * step
+    return outputs + eta * negative_gradient(checked_cost(cost), outputs, targets)
 
 
-def clamped_state(network: Network, v, targets, *, eta, solver, cost: Cost = SQUARED) -> np.ndarray:
+def clamped_state(network: Network, v, targets, *, eta, solver, cost=SQUARED) -> np.ndarray:
     """CL's clamped pressures: outputs held at :func:`clamped_outputs`."""
-    outputs = network.outputs(v)
-    targets = np.asarray(targets, dtype=np.float64)
-    error = targets - outputs if cost.kernel == 0 else -cost.gradient(outputs, targets)
+    error = negative_gradient(checked_cost(cost), network.outputs(v), targets)
     clamp_currents = np.linalg.solve(output_resistance(network, solver), eta * error)
     return v + solver.solve(_pair_currents(network, clamp_currents))
 
@@ -232,8 +226,29 @@ def checked_rule(rule) -> Rule:
 
 def takes_cost(rule: Rule) -> bool:
     """Whether ``rule.update`` takes a ``cost`` keyword (every shipped rule does)."""
-    parameters = inspect.signature(rule.update).parameters.values()
+    return _accepts_cost(getattr(rule.update, "__func__", rule.update))
+
+
+@functools.lru_cache(maxsize=None)
+def _accepts_cost(function) -> bool:  # once per function: a signature costs ~30 us, a presentation ~100
+    parameters = inspect.signature(function).parameters.values()
     return any(p.name == "cost" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def cost_refusal(rule_name: str, cost: Cost) -> str:
+    """Why a rule whose methods take no ``cost`` cannot learn ``cost``."""
+    return (f"rule {rule_name!r} takes no cost (its update has no 'cost' keyword): it learns the squared error only, "
+            f"not {cost.name!r}")  # fmt: skip
+
+
+def _with_cost(method, rule_name: str, cost: Cost, *args, **kwargs):
+    """``method(*args, **kwargs, cost=cost)``, or without ``cost`` for a method of a user's rule
+    that takes none (the squared error only)."""
+    if _accepts_cost(getattr(method, "__func__", method)):
+        return method(*args, **kwargs, cost=cost)
+    if not is_squared(cost):
+        raise ValueError(cost_refusal(rule_name, cost))
+    return method(*args, **kwargs)
 
 
 def learning_update(
@@ -266,6 +281,7 @@ def learning_update(
     """
     rule = checked_rule(rule)
     cost = checked_cost(cost)
+    cost.check_targets(targets)
     alpha = checked_positive("alpha", alpha)
     eta = checked_positive("eta", eta)
     kappa = checked_positive("kappa", kappa)

@@ -116,7 +116,7 @@ def boundary(dynamics) -> dict:
 def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
     p, n, m = network.n_outputs, network.n_nodes, network.n_edges
     found = [
-        Series("observables/cost", (), "example", "", "1/2 |output - target|^2 of each presentation"),
+        Series("observables/cost", (), "example", "", f"{objects['cost'].name} cost of each presentation"),
         Series("observables/output", (p,), "example", "pressure", "output drops seen by the learning step"),
         Series("observables/target", (p,), "example", "pressure", "desired output drops of the presentation"),
         Series("observables/example", (), "example", "", "index in the training set", "int64"),
@@ -245,6 +245,7 @@ class _Run:
         self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=self.boundary)
         self.task.cost = self.objects["cost"]  # the run's: what it records as cost_train and cost_test
         self.task.check_fits(start)
+        _check_targets_fit_the_cost(self.task, config)
         objects = self.objects
         objects["dynamics"], objects["integrator"], self.derived = resolve(
             start, objects["rule"], objects["dynamics"], objects["physics"], objects["integrator"]
@@ -446,6 +447,19 @@ class _Run:
                "observables/edges/conductance": self.network.conductance[None],
                **{f"observables/{key}": np.asarray(value)[None] for key, value in evaluation.items()}, **checkpoint},
         )  # fmt: skip
+
+
+def _check_targets_fit_the_cost(task, config: RunConfig) -> None:
+    """A cost of class probabilities (the softmax cross-entropy) needs fixed targets that are
+    probabilities, not output drops that move with the network."""
+    cost = task.cost
+    if not cost.probability_targets:
+        return
+    if task.targets_train is None or task.targets_test is None:
+        raise ValueError(f"rule.cost = {cost.name!r} needs targets that are class probabilities; the "
+                         f"{config['task.name']} task's targets are output drops that move with the network")
+    for targets in (task.targets_train, task.targets_test):
+        cost.check_targets(targets)
 
 
 def _largest(values) -> float:

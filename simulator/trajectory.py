@@ -69,19 +69,20 @@ STATUSES = ("running", "complete", "interrupted", "failed")
 WARNINGS_BYTES = 8192  # parameters/run_warnings: the run's warnings, one per line
 #: Where a run keeps what ``resume`` needs beyond the conductances (recorded every epoch anyway).
 CHECKPOINT = "observables/checkpoint/"
-# ~64 KiB chunks, uncompressed. In SWMR mode HDF5 never reuses freed file space, and every
-# append that rewrites a partly filled *compressed* chunk frees its old copy: measured, a
-# 150-epoch Iris run grew to 43 MB for 0.9 MB of data with gzip, 2 MB without. Our floats
-# barely compress anyway (~15% with shuffle + gzip).
+# Chunks of fixed datasets (written once, before SWMR): ~64 KiB. No dataset is compressed: in
+# SWMR mode HDF5 never reuses freed file space, and every append that rewrites a partly filled
+# *compressed* chunk frees its old copy: measured, a 150-epoch Iris run grew to 43 MB for
+# 0.9 MB of data with gzip, 2 MB without. Our floats barely compress anyway (~15%).
 _CHUNK_BYTES = 1 << 16
 # kill -9 can tear a write() between two memory pages (the kernel checks for a fatal signal
 # before each page it copies), and HDF5 rewrites a partly filled chunk in place on every
 # append: a torn rewrite left a chunk whose Fletcher-32 checksum no longer matched its bytes
-# (1 kill in ~500 of a real run, 10 in 400 of a tight append loop; measured). So files are
-# laid out in pages (HDF5's paged aggregation: nothing smaller than a page crosses one), and a
-# growing chunk that holds several rows fits one page with its checksum: each rewrite of a
-# chunk, and of the metadata, is then a single page, which a kill cannot split. A row too
-# large to share a page has a chunk of its own, written once and never rewritten.
+# (measured: 1 kill in ~500 of an Iris run, 3 in 300 of a writer appending in a tight loop).
+# So files are laid out in pages (HDF5's paged aggregation: nothing smaller than a page
+# crosses one), and a growing chunk that holds several rows fits one page with its checksum:
+# each rewrite of such a chunk is a single page, which a kill cannot split (0 in 1,600 since).
+# Metadata smaller than a page is kept within one too; larger index blocks are not covered.
+# A row too large to share a page has a chunk of its own, written once and never rewritten.
 _PAGE_BYTES = 4096
 _CHECKSUM_BYTES = 4  # the Fletcher-32 filter stores its checksum after the chunk's data
 _PAGED = dict(fs_strategy="page", fs_page_size=_PAGE_BYTES, fs_persist=False)

@@ -56,22 +56,32 @@ def files(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def web_port():
-    """A server that accepts a connection and says nothing (a web server waiting for a
-    request, say), then hangs up a few seconds later so that the abandoned client ends too."""
+def servers():
+    """Two servers that are not Dask schedulers: one accepts and says nothing (a web server
+    waiting for a request), one answers at once in HTTP. Both hang up after a few seconds, so
+    that an abandoned client ends too. Their ports, as ``{silent}`` and ``{http}``."""
     import socketserver
     import threading
 
     class Silent(socketserver.BaseRequestHandler):
         def handle(self):
-            time.sleep(3)
+            time.sleep(6)
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Silent)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+    class Http(socketserver.BaseRequestHandler):
+        def handle(self):
+            self.request.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+            time.sleep(6)
+
+    running = {}
+    for name, handler in (("silent", Silent), ("http", Http)):
+        server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        running[name] = server
+    yield {name: server.server_address[1] for name, server in running.items()}
+    for server in running.values():
+        server.shutdown()
+        server.server_close()
 
 
 class Interrupt:
@@ -150,10 +160,11 @@ CASES = [
      "unrecognized arguments: --bogus"),
     ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:9",
              "--scheduler-timeout", "1"], "cannot reach the Dask scheduler at tcp://127.0.0.1:9 within 1 s"),
-    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:{web}",
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:{silent}",
              "--scheduler-timeout", "1"],
-     "cannot reach the Dask scheduler at tcp://127.0.0.1:{web} within 1 s (it accepted the connection but did not "
-     "answer in Dask's protocol"),
+     "cannot reach the Dask scheduler at tcp://127.0.0.1:{silent} within 1 s (no answer in Dask's protocol"),
+    ("cli", ["sweep", "{root}/iris.toml", "--out", "{root}/s", "--scheduler", "tcp://127.0.0.1:{http}",
+             "--scheduler-timeout", "1"], "tcp://127.0.0.1:{http} did not answer as a Dask scheduler"),
     ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume", 4),
     ("cli", ["resume", "{root}/foreign.h5"], "is not a chemsignal trajectory"),
     ("iris_diffusion", ["--config", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
@@ -179,9 +190,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
-def test_bad_input_gets_one_clear_line(case, files, web_port, capsys):
+def test_bad_input_gets_one_clear_line(case, files, servers, capsys):
     program, arguments, expected, *code_given = case
-    fill = lambda text: text.format(root=files, scenarios=SCENARIOS, web=web_port)  # noqa: E731
+    fill = lambda text: text.format(root=files, scenarios=SCENARIOS, **servers)  # noqa: E731
     run = cli_main if program == "cli" else _scenario(program)
     before = {p: p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
     try:

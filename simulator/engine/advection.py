@@ -13,6 +13,7 @@ import numpy as np
 from .. import kernels
 from ..advection import AdvectionState, Releases, Transport, stuck_outputs
 from ..base import SimulationError
+from ..costs import is_squared
 from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
 from .method import Method
 
@@ -144,5 +145,5 @@ class AdvectionMethod(Method):
             norm = np.linalg.norm(change) * np.linalg.norm(state.last_gradient)
             cosine = float(-change @ state.last_gradient / norm) if norm > 0 else np.nan
         state.last_conductance, state.last_gradient = w.copy(), gradient
-        release_cost = 0.5 * float(error @ error) if cost.kernel == 0 else float(cost.value(outputs, targets))
+        release_cost = 0.5 * float(error @ error) if is_squared(cost) else float(cost.value(outputs, targets))
         self.log.append((state.step, release_cost, cosine, state.released, state.drained, state.in_network))

@@ -14,6 +14,7 @@ import numpy as np
 
 from .. import kernels
 from ..base import SimulationError
+from ..costs import kernel_code
 from .method import TimeSteppedMethod, coupled_stable_dt
 from .relaxation import relax_split
 
@@ -40,8 +41,8 @@ class ExplicitFused(TimeSteppedMethod):
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
             args = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
-                    targets, setup.eta, setup.cost.kernel, setup.cost.parameter, feedback_on, plan.dt / physics.c_v,
-                    plan.dt / physics.c_u, physics.kappa, learn_rate)  # fmt: skip
+                    targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
+                    plan.dt / physics.c_v, plan.dt / physics.c_u, physics.kappa, learn_rate)  # fmt: skip
 
             def step_chunk(count, args=args):
                 if self.split is None:

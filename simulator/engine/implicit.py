@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import kernels
 from ..base import SimulationError
+from ..costs import kernel_code
 from .method import TimeSteppedMethod
 
 __all__ = ["ImplicitFused"]
@@ -46,8 +47,9 @@ class ImplicitFused(TimeSteppedMethod):
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
             before = (self.band_edges, w, self.position, band_v, band_u, state.v, state.u, currents, *self.band_outputs,
-                      targets, setup.eta, setup.cost.kernel, setup.cost.parameter, feedback_on, physics.c_v / plan.dt,
-                      physics.c_u / plan.dt, plan.dt * setup.alpha / setup.dynamics.T, self.shared, dw)  # fmt: skip
+                      targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
+                      physics.c_v / plan.dt, physics.c_u / plan.dt, plan.dt * setup.alpha / setup.dynamics.T,
+                      self.shared, dw)  # fmt: skip
             self.advance(lambda count, before=before: kernels.implicit_learn_steps(*before, count, *self.scratch),
                          steps, start, plan.dt, k)  # fmt: skip
         state.time += setup.dynamics.T

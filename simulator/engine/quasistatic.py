@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import kernels
 from ..base import SimulationError
+from ..costs import kernel_code
 from ..network import Network
 from ..quasistatic import LaplacianSolver, RefactoringLaplacian
 from .method import Method
@@ -20,12 +21,13 @@ BANDED_MAX_FLOPS = 2e6
 def uses_banded(network: Network, rule: str, method: str = "auto", compiled_cost: bool = True) -> bool:
     """Whether ``Quasistatic(solver_method=method)`` trains ``network`` with ``rule`` on the
     compiled banded path (``"auto"``: while a factorisation costs <= BANDED_MAX_FLOPS).
-    ``compiled_cost``: the cost has a kernel code (a cost given as a Python function has not)."""
+    ``compiled_cost``: the kernels compute the cost themselves (``costs.kernel_code``)."""
     if method == "banded":
         if rule != "chemical":
             raise ValueError(f"solver_method='banded' runs the chemical rule only, not {rule!r}")
         if not compiled_cost:
-            raise ValueError("solver_method='banded' runs the shipped costs only, not one given as a Python function")
+            raise ValueError("solver_method='banded' computes the costs it compiles (squared, huber, "
+                             "softmax_cross_entropy); this one runs with solver_method='auto' or 'dense'")
         return True
     if method != "auto" or rule != "chemical" or not compiled_cost:
         return False
@@ -47,7 +49,7 @@ class QuasistaticBanded(Method):
         w = network.conductance.copy()
         done = kernels.quasistatic_chemical_steps(
             network.topology.edges, w, position, bandwidth, currents, network.output_pairs[:, 0].astype(np.int32),
-            network.output_pairs[:, 1].astype(np.int32), targets, setup.alpha, setup.eta, setup.cost.kernel,
+            network.output_pairs[:, 1].astype(np.int32), targets, setup.alpha, setup.eta, kernel_code(setup.cost),
             setup.cost.parameter, setup.physics.kappa, setup.w_min, log.outputs, log.floored, log.step_growth,
         )  # fmt: skip
         try:

@@ -63,7 +63,8 @@ class TrainResult:
     outputs : [B, p] output drops per example (steady outputs before the update in the
         quasistatic dynamics; at the end of the presentation when time-stepped; at the start
         of the presentation in the advection mode)
-    costs : [B] ``1/2 |outputs - targets|^2`` per example
+    costs : [B] the cost of each example's outputs (``train``'s ``cost``; ``1/2 |outputs - targets|^2``
+        for the squared error)
     floored : [B] pipe updates caught by the conductance floor per example: one update per
         pipe and presentation (deferred weights), one per pipe and transport step (advection,
         summed over the presentation), or, with live weights, the pipes at the floor at the end

@@ -8,9 +8,9 @@ import numpy as np
 
 from ..advection import Advection
 from ..base import checked_positive
-from ..costs import COSTS, Cost, checked_cost
+from ..costs import COSTS, Cost, checked_cost, is_squared, kernel_code
 from ..network import Network
-from ..rules import Rule, checked_rule, takes_cost
+from ..rules import Rule, checked_rule, cost_refusal, takes_cost
 from .advection import AdvectionMethod
 from .explicit import ExplicitFused
 from .implicit import ImplicitFused
@@ -53,7 +53,8 @@ def method_for(setup: Setup) -> type[Method]:
     integrator's own method for fused rules, or the two-phase method for the others."""
     dynamics = setup.dynamics
     if isinstance(dynamics, Quasistatic):
-        banded = uses_banded(setup.network, setup.rule.name, dynamics.solver_method, setup.cost.kernel is not None)
+        compiled = kernel_code(setup.cost) is not None
+        banded = uses_banded(setup.network, setup.rule.name, dynamics.solver_method, compiled)
         return METHODS["banded" if banded else "direct"]
     if isinstance(dynamics, Advection):
         return METHODS["advection"]
@@ -90,9 +91,8 @@ def _checked_weights(weights):
 
 def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cost: Cost = COSTS["squared"]) -> None:
     """The one place where concerns that are each valid on their own are checked together."""
-    if cost.kernel != 0 and not takes_cost(rule):
-        raise ValueError(f"rule {rule.name!r} takes no cost (its update has no 'cost' keyword): it learns the "
-                         f"squared error only, not {cost.name!r}")  # fmt: skip
+    if not is_squared(cost) and not takes_cost(rule):
+        raise ValueError(cost_refusal(rule.name, cost))
     if not isinstance(dynamics, tuple(DYNAMICS.values())):
         names = " or ".join(f"{cls.__name__}(...)" for cls in DYNAMICS.values())
         raise TypeError(f"dynamics must be {names}, got {type(dynamics).__name__}")
@@ -105,9 +105,10 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cos
         raise ValueError(f"the advection mode learns by s+/s- transport (xi, lam), not by rule {rule.name!r}")
     if not isinstance(dynamics, TimeStepped):
         return
-    if cost.kernel is None and rule.timestepped == "fused":
-        raise ValueError(f"the time-stepped kernels compute the shipped costs ({', '.join(COSTS)}) themselves; a cost "
-                         "given as a Python function runs in the quasistatic dynamics")  # fmt: skip
+    if kernel_code(cost) is None and rule.timestepped == "fused":
+        raise ValueError(f"the time-stepped {rule.name} rule computes its feedback in compiled kernels, which know the "
+                         f"costs squared, huber and softmax_cross_entropy, not {cost.name!r}; this cost runs in the "
+                         "quasistatic dynamics")  # fmt: skip
     if rule.timestepped != "fused":
         if integrator.name != "explicit":
             raise ValueError(f"the {integrator.name} integrator runs the chemical rule only, not {rule.name!r}")
@@ -198,6 +199,7 @@ def train(
     if on_failure not in ("raise", "return"):
         raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
     cost = checked_cost(cost)
+    cost.check_targets(targets)
     check_combination(rule, dynamics, integrator, weights, save, cost)
     dynamics, integrator, _ = resolve(network, rule, dynamics, physics, integrator)
     setup = Setup(network, rule, alpha, eta, dynamics, physics, integrator, weights, w_min, save, cost)
