@@ -168,6 +168,8 @@ CASES = [
     ("cli", ["resume", "{root}/good.h5"], "is complete; there is nothing to resume", 4),
     ("cli", ["resume", "{root}/foreign.h5"], "is not a chemsignal trajectory"),
     ("iris_diffusion", ["--config", "{root}/bad_config.toml"], "unknown config key(s) ['learning_rate']"),
+    ("iris_diffusion", ["--preset", "paper", "--config", "{root}/iris.toml"], "give --preset or --config, not both"),
+    ("iris_diffusion", ["--preset", "nature"], "invalid choice: 'nature'"),
     ("iris_diffusion", ["--config", "{root}/broken.toml"], "not valid TOML"),
     ("iris_diffusion", ["--config", "{root}/nothing.toml"], "cannot read config file"),
     ("iris_diffusion", ["--resume", "--overwrite", "--out", "{root}/good.h5"], "give one"),

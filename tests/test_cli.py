@@ -12,7 +12,7 @@ import pytest
 
 import simulator
 from simulator.cli import main
-from simulator.config import RunConfig
+from simulator.config import RunConfig, config_differences
 from simulator.progress import TerminalProgress
 from simulator.trajectory import TrajectoryError, load_trajectory
 
@@ -216,3 +216,18 @@ def test_files_of_the_old_flat_config_are_described_but_not_resumed(tmp_path, ca
     assert main(["resume", str(path)]) == 2
     assert "written by an earlier version (a flat Iris config); it can be inspected" in capsys.readouterr().err
     assert main(["inspect", str(path)]) == 0 and "final    epoch 0 of 9" in capsys.readouterr().out
+
+
+def test_the_paper_preset_differs_from_ours_in_the_learning_rate_only():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("iris_diffusion", ROOT / "scenarios" / "iris_diffusion.py")
+    scenario = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scenario)
+    _, paper = scenario.parse(["--preset", "paper"])
+    _, ours = scenario.parse([])
+    assert paper["rule.lr"] == 1e-4 and ours["rule.lr"] == 3e-3  # Fig. 2's rate; ours, tuned
+    differing = config_differences(ours.to_dict(), paper.to_dict())
+    assert [key for key, _, _ in differing] == ["rule.lr"]
+    _, faster = scenario.parse(["--preset", "paper", "--lr", "1e-3"])  # flags still beat the preset
+    assert faster["rule.lr"] == 1e-3
