@@ -42,6 +42,8 @@ NETWORK = {
     "delta": Option(float, 0.25, low=0, doc="lattice: displacement of each node"),
     "n_inputs": Option(int, 0, low=0, doc="lattice: input pairs (0: as the task needs)"),
     "n_outputs": Option(int, 0, low=0, doc="lattice: output pairs (0: as the task needs)"),
+    "adjacent_outputs": Option(bool, True, doc="lattice: each output pair two nodes a pipe joins (the paper's); "
+                               "false: two that no pipe joins"),
     "input_pairs": Option(list, [], doc="file: input pairs in the graph's labels (default: the graph's own)"),
     "output_pairs": Option(list, [], doc="file: output pairs in the graph's labels (default: the graph's own)"),
 }
@@ -98,7 +100,7 @@ PATH_KEYS = {"network": ("file",), "task": ("file", "test_file")}
 # Keys that do not apply in some configs, and why: set to anything but their default there,
 # they are refused rather than silently ignored.
 INAPPLICABLE = (
-    (lambda t: t["network"]["file"], "network", ("side", "d", "delta", "n_inputs", "n_outputs"),
+    (lambda t: t["network"]["file"], "network", ("side", "d", "delta", "n_inputs", "n_outputs", "adjacent_outputs"),
      "they build the lattice, and network.file is set"),
     (lambda t: not t["network"]["file"], "network", ("input_pairs", "output_pairs"),
      "they name nodes of a network file, and network.file is not set"),

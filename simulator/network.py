@@ -479,6 +479,7 @@ def lattice_network(
     conductance_mean: float = 0.1,
     conductance_sd: float = 0.01,
     conductance_range: tuple[float, float] = (0.01, 0.19),
+    adjacent_outputs: bool = True,
     max_attempts: int = 100,
 ) -> Network:
     """The paper's network: a perturbed square lattice linked to ``d`` nearest neighbours.
@@ -489,7 +490,8 @@ def lattice_network(
     4. conductances from a normal(``conductance_mean``, ``conductance_sd``) truncated to
        ``conductance_range``;
     5. ``n_inputs`` pairs of distinct random nodes, ``n_outputs`` pairs of neighbouring nodes
-       (pipes), all terminals distinct, each pair's orientation random.
+       (pipes; with ``adjacent_outputs=False``, pairs of random nodes that no pipe joins), all
+       terminals distinct, each pair's orientation random.
 
     Redrawn (from the same random stream) until the graph is connected. The same arguments
     give bit-identical arrays.
@@ -533,8 +535,11 @@ def lattice_network(
     else:
         raise RuntimeError(f"no connected {side}x{side} lattice with d={d} in {max_attempts} draws; raise d")
     conductance = _truncated_normal(rng, conductance_mean, conductance_sd, low, high, len(edges))
-    input_pairs, output_pairs = _choose_terminals(rng, n, edges, n_inputs, n_outputs)
-    return Network(positions, edges, conductance, input_pairs, output_pairs)
+    input_pairs, output_pairs = _choose_terminals(rng, n, edges, n_inputs, n_outputs, adjacent_outputs)
+    with warnings.catch_warnings():
+        if not adjacent_outputs:  # asked for: no warning that the outputs are not pipes
+            warnings.simplefilter("ignore", NetworkWarning)
+        return Network(positions, edges, conductance, input_pairs, output_pairs)
 
 
 def _knn_edges(positions: np.ndarray, d: int) -> np.ndarray:
@@ -558,9 +563,11 @@ def _truncated_normal(rng, mean, sd, low, high, size) -> np.ndarray:
     return out
 
 
-def _choose_terminals(rng, n, edges, n_inputs, n_outputs):
+def _choose_terminals(rng, n, edges, n_inputs, n_outputs, adjacent_outputs=True):
     order = rng.permutation(n)
     input_nodes = order[: 2 * n_inputs]
+    if not adjacent_outputs:  # the paper's contrast: outputs across two nodes that no pipe joins
+        return input_nodes.reshape(-1, 2), _distant_pairs(rng, order[2 * n_inputs :], edges, n, n_outputs)
     used = np.zeros(n, dtype=bool)
     used[input_nodes] = True
     output_pairs = []
@@ -574,3 +581,18 @@ def _choose_terminals(rng, n, edges, n_inputs, n_outputs):
     if len(output_pairs) < n_outputs:
         raise ValueError(f"could not place {n_outputs} output pipes with distinct terminals")
     return input_nodes.reshape(-1, 2), np.array(output_pairs, dtype=np.int64).reshape(-1, 2)
+
+
+def _distant_pairs(rng, free, edges, n, count) -> np.ndarray:
+    """``count`` pairs of the nodes ``free`` (in random order) that no pipe joins."""
+    linked = set(_pair_keys(edges, n).tolist())
+    pairs, left = [], list(rng.permutation(free))
+    while len(pairs) < count and len(left) >= 2:
+        a = left.pop()
+        partner = next((b for b in left if min(a, b) * n + max(a, b) not in linked), None)
+        if partner is not None:
+            left.remove(partner)
+            pairs.append((a, partner))
+    if len(pairs) < count:
+        raise ValueError(f"could not place {count} output pairs of nodes that no pipe joins")
+    return np.array(pairs, dtype=np.int64).reshape(-1, 2)

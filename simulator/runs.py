@@ -104,7 +104,7 @@ def build_network(config: RunConfig, task_class) -> Network:
     terminals = task_class.terminals(config.tables["task"]) or (4, 3)
     n_inputs, n_outputs = table["n_inputs"] or terminals[0], table["n_outputs"] or terminals[1]
     return lattice_network(side=table["side"], d=table["d"], delta=table["delta"], seed=config["run.seed"],
-                           n_inputs=n_inputs, n_outputs=n_outputs)  # fmt: skip
+                           n_inputs=n_inputs, n_outputs=n_outputs, adjacent_outputs=table["adjacent_outputs"])
 
 
 def boundary(dynamics) -> dict:

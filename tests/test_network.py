@@ -154,3 +154,15 @@ def test_reordered_restores_a_banded_numbering_and_the_same_physics():
     np.testing.assert_allclose(new.outputs(v_new), shuffled.outputs(v_old), rtol=1e-9)
     relaxed, _ = simulator.relax(new, new.node_currents(inputs), rtol=1e-10)  # stepped over the cores
     np.testing.assert_allclose(new.outputs(relaxed), new.outputs(v_new), atol=1e-6 * np.abs(new.outputs(v_new)).max())
+
+
+def test_output_pairs_apart_are_joined_by_no_pipe_and_leave_the_default_draw_alone():
+    apart = simulator.lattice_network(seed=3, adjacent_outputs=False)
+    pipes = {tuple(sorted(edge)) for edge in apart.topology.edges.tolist()}
+    assert not any(tuple(sorted(pair)) in pipes for pair in apart.output_pairs.tolist())
+    terminals = np.concatenate([apart.input_pairs.ravel(), apart.output_pairs.ravel()])
+    assert len(set(terminals.tolist())) == len(terminals)  # all distinct
+    default, same = simulator.lattice_network(seed=3), simulator.lattice_network(seed=3, adjacent_outputs=True)
+    np.testing.assert_array_equal(default.output_pairs, same.output_pairs)
+    np.testing.assert_array_equal(apart.input_pairs, default.input_pairs)  # the same draw up to the outputs
+    assert all(tuple(sorted(pair)) in pipes for pair in default.output_pairs.tolist())

@@ -131,3 +131,19 @@ def test_the_projected_file_size_is_what_the_epochs_write(tmp_path, monkeypatch,
         written.append((tmp_path / f"{epochs}.h5").stat().st_size)
     growth, estimate = written[1] - written[0], projected[1] - projected[0]
     assert abs(estimate - growth) < tolerance * growth, (estimate, growth)
+
+
+def test_output_pairs_that_are_not_neighbours_train_less_smoothly(tmp_path):
+    """The paper's remark (section III), at its learning rate: with each output pair two nodes
+    no pipe joins, the epoch-mean training cost rises in some epochs; with neighbours, never
+    (seeds 0 and 1, 30 epochs; scenarios/output_pairs.py measures ten seeds)."""
+    rises = {}
+    for adjacent in (True, False):
+        for seed in (0, 1):
+            config = {"run": {"seed": seed, "epochs": 30}, "rule": {"lr": 1e-4},
+                      "network": {"adjacent_outputs": adjacent}}  # fmt: skip
+            result = run(config)
+            means = result.costs.reshape(30, -1).mean(axis=1)
+            rises[adjacent, seed] = float(np.mean(np.diff(means) > 0))
+    assert rises[True, 0] == rises[True, 1] == 0.0
+    assert rises[False, 0] > 0.15 and rises[False, 1] > 0.15, rises
