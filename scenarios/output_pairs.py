@@ -5,9 +5,10 @@ nodes, the training error decreased less smoothly", measured over seeds.
     python scenarios/output_pairs.py --smoke    # seconds (CI)
 
 Iris with the chemical rule (the default config at the paper's learning rate, 1e-4, unless
-``--lr``) on the same lattices, inputs, splits and shuffles, once with each output pair two nodes a pipe joins (the paper's choice and ours)
-and once with two nodes no pipe joins (``[network] adjacent_outputs = false``). From each
-run's training cost (each presentation's, as in the paper's Fig. 2), per epoch:
+``--lr``) on the same lattices, inputs, splits and shuffles, once with each output pair two
+nodes a pipe joins (the paper's choice and ours) and once with two nodes no pipe joins
+(``[network] adjacent_outputs = false``). From each run's training cost (each
+presentation's, as in the paper's Fig. 2), per epoch:
 
 * **rises**: the fraction of epochs whose mean cost is above the epoch before;
 * **roughness**: the path length of the log epoch-mean cost over its net fall
