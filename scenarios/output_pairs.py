@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 import simulator
-from simulator.base import parse_seeds, pin_threads
+from simulator.base import parse_seeds
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import checked_targets, guarded
+from simulator.scenario import guarded, run_points
 
 KINDS = {"neighbours": True, "not neighbours": False}  # adjacent_outputs
 
@@ -81,11 +80,9 @@ def main(argv=None) -> int:
             for adjacent in KINDS.values() for seed in seeds]  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     figure = args.out.with_suffix(".png")
-    code = checked_targets([*(path for _, path, _ in jobs), figure], args.overwrite)
-    if code:
-        return code
-    with ProcessPoolExecutor(max_workers=args.workers, initializer=pin_threads) as pool:
-        paths = list(pool.map(one_run, jobs))
+    paths = run_points(one_run, jobs, [*(path for _, path, _ in jobs), figure], args.overwrite, args.workers)
+    if isinstance(paths, int):
+        return paths
     rows = {kind: [measure(path) for (values, _, _), path in zip(jobs, paths)
                    if values["network.adjacent_outputs"] == adjacent] for kind, adjacent in KINDS.items()}  # fmt: skip
     print(f"Iris, chemical rule, quasistatic, lr {args.lr:g}, {epochs} epochs, seeds {seeds[0]}-{seeds[-1]}\n")

@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 import simulator
-from simulator.base import pin_threads
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import checked_targets, guarded
+from simulator.scenario import guarded, run_points
 
 BASE = {
     "network": {"side": 12, "d": 4},
@@ -92,11 +90,9 @@ def main(argv=None) -> int:
             for xi in responses for every in delays]  # fmt: skip
     args.out.mkdir(parents=True, exist_ok=True)
     figure = args.out.with_suffix(".png")
-    code = checked_targets([*(path for _, path, _ in jobs), figure], args.overwrite)
-    if code:
-        return code
-    with ProcessPoolExecutor(max_workers=args.workers, initializer=pin_threads) as pool:
-        paths = list(pool.map(one_run, jobs))
+    paths = run_points(one_run, jobs, [*(path for _, path, _ in jobs), figure], args.overwrite, args.workers)
+    if isinstance(paths, int):
+        return paths
     results = {values[1:3]: measure(path) for (values, _, _), path in zip(jobs, paths)}
     print(f"Appendix A's tuning, appendix form, seed {args.seed}, {steps} transport steps per run\n")
     print("| xi | release every | output crossings per release (2nd half) | mean error / start (2nd half) | "

@@ -17,7 +17,8 @@ from .outputs import OutputError, check_target
 from .provenance import PACKAGE_DIR, other_copy
 from .tasks import headline
 
-__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags", "checked_targets", "guarded"]
+__all__ = ["with_flags", "default_out", "run_and_draw", "config_from_file_and_flags", "checked_targets", "guarded",
+           "run_points"]
 
 
 def with_flags(config: RunConfig, assignments: dict, *, flag_names: dict | None = None) -> RunConfig:
@@ -87,6 +88,21 @@ def checked_targets(paths, overwrite: bool) -> int:
         print(f"error: {refusals[0]}{more}", file=sys.stderr)
         return refusals[0].exit_code
     return 0
+
+
+def run_points(work, jobs: list, outputs: list, overwrite: bool, workers: int):
+    """``[work(job) for job in jobs]`` in a pool of ``workers`` processes (threads pinned once
+    per worker) once every one of ``outputs`` (the run files and figures the points write)
+    may be written; else the exit code of the first refusal, with its one line."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .base import pin_threads
+
+    code = checked_targets(outputs, overwrite)
+    if code:
+        return code
+    with ProcessPoolExecutor(max_workers=workers, initializer=pin_threads) as pool:
+        return list(pool.map(work, jobs))
 
 
 def guarded(main, argv=None) -> int:
