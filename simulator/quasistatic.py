@@ -31,6 +31,7 @@ __all__ = [
     "cost_gradient",
     "output_error_currents",
     "feedback_currents",
+    "output_pair_currents",
     "finite_difference_gradient",
     "transfer_matrix",
     "PressureBoundary",
@@ -284,31 +285,26 @@ def _cost_at_steady_state(network: Network, inputs, targets, solver, measure: Co
     return float(measure.value(outputs, targets))
 
 
-def output_error_currents(network: Network, v, targets, eta: float) -> np.ndarray:
-    """Feedback currents ``E [n]``: ``eta (target_i - output_i)`` in at ``o_i+``, out at ``o_i-``.
-
-    ``E = -eta dC/dv`` for the squared-error cost (:func:`feedback_currents` for any cost).
-    """
-    error = _checked_targets(network, targets) - network.outputs(v)
-    currents = np.zeros(network.n_nodes)
-    currents[network.output_pairs[:, 0]] += eta * error
-    currents[network.output_pairs[:, 1]] -= eta * error
+def output_pair_currents(network: Network, amounts) -> np.ndarray:
+    """Node currents ``[n, ...]``: ``amounts [p, ...]`` in at each ``o+``, out at its ``o-``."""
+    amounts = np.asarray(amounts, dtype=np.float64)
+    currents = np.zeros((network.n_nodes, *amounts.shape[1:]))
+    np.add.at(currents, network.output_pairs[:, 0], amounts)
+    np.subtract.at(currents, network.output_pairs[:, 1], amounts)
     return currents
+
+
+def output_error_currents(network: Network, v, targets, eta: float) -> np.ndarray:
+    """Feedback currents ``E [n]``: ``eta (target_i - output_i)`` in at ``o_i+``, out at ``o_i-``:
+    ``E = -eta dC/dv`` for the squared-error cost (:func:`feedback_currents` for any cost)."""
+    return feedback_currents(network, v, targets, eta)
 
 
 def feedback_currents(network: Network, v, targets, eta: float, cost: Cost | str = "squared") -> np.ndarray:
     """Feedback currents ``E [n] = -eta dC/dv``: ``-eta dC/dy_i`` in at ``o_i+``, out at ``o_i-``,
-    for the outputs ``y`` of the pressures ``v``. The squared error gives
-    :func:`output_error_currents`, bit for bit."""
-    measure = checked_cost(cost)
+    for the outputs ``y`` of the pressures ``v`` (``eta (target_i - y_i)`` for the squared error)."""
     targets = _checked_targets(network, targets)
-    if is_squared(measure):
-        return output_error_currents(network, v, targets, eta)
-    error = negative_gradient(measure, network.outputs(v), targets)
-    currents = np.zeros(network.n_nodes)
-    currents[network.output_pairs[:, 0]] += eta * error
-    currents[network.output_pairs[:, 1]] -= eta * error
-    return currents
+    return output_pair_currents(network, eta * negative_gradient(checked_cost(cost), network.outputs(v), targets))
 
 
 def cost_gradient(

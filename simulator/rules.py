@@ -42,7 +42,7 @@ import numpy as np
 from .base import checked_positive, registered
 from .costs import COSTS, Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
-from .quasistatic import LaplacianSolver, feedback_currents, steady_state
+from .quasistatic import LaplacianSolver, feedback_currents, output_pair_currents, steady_state
 
 __all__ = [
     "Rule",
@@ -160,18 +160,9 @@ class EPRule(NudgedRule):
         return nudged_state(network, v, targets, eta=eta, solver=solver, cost=cost)
 
 
-def _pair_currents(network: Network, amounts) -> np.ndarray:
-    """Node currents ``[n, ...]``: ``amounts [p, ...]`` in at each ``o+``, out at its ``o-``."""
-    amounts = np.asarray(amounts, dtype=np.float64)
-    currents = np.zeros((network.n_nodes, *amounts.shape[1:]))
-    np.add.at(currents, network.output_pairs[:, 0], amounts)
-    np.subtract.at(currents, network.output_pairs[:, 1], amounts)
-    return currents
-
-
 def output_resistance(network: Network, solver) -> np.ndarray:
     """``G [p, p]``: output drops per unit current pushed through each output pair (``B^T L^+ B``)."""
-    return network.outputs(solver.solve(_pair_currents(network, np.eye(network.n_outputs))).T).T
+    return network.outputs(solver.solve(output_pair_currents(network, np.eye(network.n_outputs))).T).T
 
 
 def clamped_outputs(outputs, targets, eta: float, cost=SQUARED) -> np.ndarray:
@@ -184,7 +175,7 @@ def clamped_state(network: Network, v, targets, *, eta, solver, cost=SQUARED) ->
     """CL's clamped pressures: outputs held at :func:`clamped_outputs`."""
     error = negative_gradient(checked_cost(cost), network.outputs(v), targets)
     clamp_currents = np.linalg.solve(output_resistance(network, solver), eta * error)
-    return v + solver.solve(_pair_currents(network, clamp_currents))
+    return v + solver.solve(output_pair_currents(network, clamp_currents))
 
 
 class CoupledRule(NudgedRule):
@@ -206,7 +197,7 @@ def coupled_cost_gradient(network: Network, inputs, targets, *, solver=None) -> 
     solver = LaplacianSolver(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
     error = network.outputs(v) - np.asarray(targets, dtype=np.float64)
-    adjoint = solver.solve(_pair_currents(network, np.linalg.solve(output_resistance(network, solver), error)))
+    adjoint = solver.solve(output_pair_currents(network, np.linalg.solve(output_resistance(network, solver), error)))
     return -network.drops(adjoint) * network.drops(v)
 
 
@@ -226,11 +217,15 @@ def checked_rule(rule) -> Rule:
 
 def takes_cost(rule: Rule) -> bool:
     """Whether ``rule.update`` takes a ``cost`` keyword (every shipped rule does)."""
-    return _accepts_cost(getattr(rule.update, "__func__", rule.update))
+    return _accepts_cost(rule.update)
+
+
+def _accepts_cost(method) -> bool:
+    return _function_accepts_cost(getattr(method, "__func__", method))
 
 
 @functools.lru_cache(maxsize=None)
-def _accepts_cost(function) -> bool:  # once per function: a signature costs ~30 us, a presentation ~100
+def _function_accepts_cost(function) -> bool:  # once per function: a signature costs ~30 us, a presentation ~100
     parameters = inspect.signature(function).parameters.values()
     return any(p.name == "cost" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
@@ -244,7 +239,7 @@ def cost_refusal(rule_name: str, cost: Cost) -> str:
 def _with_cost(method, rule_name: str, cost: Cost, *args, **kwargs):
     """``method(*args, **kwargs, cost=cost)``, or without ``cost`` for a method of a user's rule
     that takes none (the squared error only)."""
-    if _accepts_cost(getattr(method, "__func__", method)):
+    if _accepts_cost(method):
         return method(*args, **kwargs, cost=cost)
     if not is_squared(cost):
         raise ValueError(cost_refusal(rule_name, cost))

@@ -3,8 +3,9 @@
 A :class:`Task` holds its training and test examples, gives each epoch's inputs and targets
 (fixed, or moving as in the paper's Iris protocol), and scores a network on both splits.
 Every task reports ``cost_train`` and ``cost_test``: the mean cost (the run's own; by default
-``1/2 |output - target|^2``) over the split at steady state. Tasks are linear-response tasks: a network's outputs are
-``R @ inputs`` with ``R`` its transfer matrix, which the run computes once per evaluation.
+``1/2 |output - target|^2``) over the split at steady state. Tasks are linear-response tasks:
+a network's outputs are ``R @ inputs`` with ``R`` its transfer matrix, which the run computes
+once per evaluation.
 
 Shipped: ``iris`` (the paper's section III), ``regression`` (teacher-student: the targets are
 the outputs of a second network on the same terminals, so every target is reachable),

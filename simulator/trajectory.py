@@ -182,17 +182,19 @@ def versions() -> dict:
     }
 
 
+def _sample_bytes(sample_shape: tuple, itemsize: int) -> int:
+    return max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize)
+
+
 def _chunks(sample_shape: tuple, itemsize: int) -> tuple:
-    sample_bytes = max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize)
-    rows = int(np.clip(_CHUNK_BYTES // sample_bytes, 1, 4096))
+    rows = int(np.clip(_CHUNK_BYTES // _sample_bytes(sample_shape, itemsize), 1, 4096))
     return (rows, *sample_shape)
 
 
 def _growing_chunks(sample_shape: tuple, itemsize: int) -> tuple:
     """The chunk of a series that grows by appends: as many rows as fit one page with the
     checksum, or a single row (written once) when two rows do not fit."""
-    sample_bytes = max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize)
-    return (max(1, (_PAGE_BYTES - _CHECKSUM_BYTES) // sample_bytes), *sample_shape)
+    return (max(1, (_PAGE_BYTES - _CHECKSUM_BYTES) // _sample_bytes(sample_shape, itemsize)), *sample_shape)
 
 
 def stored_bytes_per_sample(sample_shape: tuple, dtype) -> float:
@@ -200,7 +202,7 @@ def stored_bytes_per_sample(sample_shape: tuple, dtype) -> float:
     pages its chunk fills (a chunk of one large row ends on a page boundary)."""
     itemsize = np.dtype(dtype).itemsize
     rows, *_ = _growing_chunks(sample_shape, itemsize)
-    chunk_bytes = rows * max(1, int(np.prod(sample_shape, dtype=np.int64)) * itemsize) + _CHECKSUM_BYTES
+    chunk_bytes = rows * _sample_bytes(sample_shape, itemsize) + _CHECKSUM_BYTES
     return -(-chunk_bytes // _PAGE_BYTES) * _PAGE_BYTES / rows
 
 

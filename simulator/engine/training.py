@@ -189,8 +189,9 @@ def train(
         ``"return"`` returns the presentations completed with ``status`` -1 and the message
     cost : what the feedback descends (``E = -eta dC/dy``) and ``TrainResult.costs`` measures:
         ``"squared"`` (the default), ``"huber"``, ``"softmax_cross_entropy"``, a
-        :class:`~simulator.costs.Cost`, or a callable ``f(outputs, targets) -> float``
-        (quasistatic dynamics only: the kernels cannot call Python)
+        :class:`~simulator.costs.Cost`, or a callable ``f(outputs, targets) -> float`` (a cost
+        the kernels do not compile runs where the feedback is computed in Python: quasistatic,
+        the two-phase rules, the advection mode)
     """
     inputs, targets = _checked_examples(network, inputs, targets)
     rule = checked_rule(rule)

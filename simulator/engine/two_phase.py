@@ -59,8 +59,9 @@ class TwoPhase(TimeSteppedMethod):
         dw = np.zeros(network.n_edges)
         clamp_on = setup.rule.nudge == "clamp"
         clamped = clamped_outputs(outputs, targets, setup.eta, setup.cost)
-        feedback = None if clamp_on else feedback_currents(network, state.v, targets, setup.eta, setup.cost)
-        source = currents if clamp_on else currents + feedback
+        source = currents
+        if not clamp_on:  # EP: the feedback currents into the main fluid
+            source = currents + feedback_currents(network, state.v, targets, setup.eta, setup.cost)
         rate = (setup.alpha / 2.0) / (plan.n_steps - n_free)
         before = (network.topology.edges, network.conductance, state.v, source, gain, self.out_plus, self.out_minus,
                   clamp_on, clamped, free_drops, rate, dw)  # fmt: skip
