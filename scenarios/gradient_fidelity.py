@@ -161,7 +161,8 @@ def plot(path, overwrite: bool = False) -> Path:
     ax_cosine.set_xscale("log")
     ax_cosine.set_xlabel("nudge eta")
     ax_cosine.set_ylabel("cosine(CL update, -dC/dw)")
-    ax_cosine.set_title("CL follows C_G, not C")
+    squared = run.config.get("cost", "squared") == "squared"
+    ax_cosine.set_title("CL follows C_G, not C" if squared else "CL against the gradient of C")
     return save_figure(fig, Path(path).with_suffix(".png"), overwrite, dpi=130)
 
 
