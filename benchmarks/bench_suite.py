@@ -201,7 +201,7 @@ def bench_learn_steps(net, currents, targets, gain, steps: int, parts) -> dict:
 
     def run_learning(split):
         v, u, dw = np.zeros(n), np.zeros(n), np.zeros(m)
-        head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, 0, 0.0, True, gain, gain, 1.0, 1e-3)
+        head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, 0, 0.0, True, gain, gain, 1.0, 1.0, 1e-3)
         if split:
             kernels.learn_steps_parts(*head, 1e-4, dw, steps, np.empty(n), np.empty(n), *parts)
         else:

@@ -20,6 +20,7 @@ from .engine import (
     DYNAMICS,
     METHODS,
     Deferred,
+    Physical,
     Explicit,
     FieldFrames,
     FieldState,
@@ -56,7 +57,7 @@ __all__ = [
     "FunctionCost", "COSTS",
     # the engine and its keyword objects
     "train", "METHODS", "DYNAMICS", "Quasistatic", "TimeStepped", "Advection", "Physics", "Explicit", "Implicit",
-    "Deferred", "Live", "Save", "RelaxationTimes", "FieldState", "AdvectionState", "FieldFrames", "TrainResult",
+    "Physical", "Deferred", "Live", "Save", "RelaxationTimes", "FieldState", "AdvectionState", "FieldFrames", "TrainResult",
     "SimulationError", "relax", "relax_ensemble", "relaxation_time", "stable_dt", "stable_step",
     # tasks and recorded runs
     "Task", "TASKS", "RunConfig", "run", "RunResult",

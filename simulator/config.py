@@ -10,8 +10,8 @@
 
 Every key has one type and a range; unknown keys are refused by name; paths are relative to
 the config file. ``lr`` is the step along ``-dC/dw`` (``alpha = lr / eta``). Durations of the
-time-stepped dynamics (``presentation``, ``feedback_delay``) are in relaxation times of the
-starting network. The keys of the old flat Iris configs (``lr = ...``, ``tau = ...``) still
+time-stepped dynamics (``presentation``, ``feedback_delay``, ``remodel_time``,
+``chemical_lifetime``) are in relaxation times of the starting network. The keys of the old flat Iris configs (``lr = ...``, ``tau = ...``) still
 load, with a one-line notice naming the new keys.
 """
 
@@ -74,12 +74,19 @@ DYNAMICS_OPTIONS = {
         "kappa": _PHYSICS["kappa"],
         "solver_method": Option(str, "auto", choices=("auto", "banded", "dense", "sparse")),
         "sparse_backend": Option(str, "auto", choices=("auto", "pardiso", "ldl", "splu")),
+        "substeps": Option(int, 1, low=1, doc="each presentation as this many steps of lr / substeps (large: the "
+                           "gradient flow over a presentation, the physical time-stepped protocol's limit)"),
     },
     "timestepped": {
         "presentation": Option(float, 50.0, positive=True, doc="T per example, in relaxation times"),
         "feedback_delay": Option(float, 0.0, low=0, doc="feedback from this long into a presentation, t_relax"),
         **_PHYSICS,
-        "weights": Option(str, "deferred", choices=("deferred", "live")),
+        "weights": Option(str, "auto", choices=("auto", *engine.WEIGHTS), doc="auto: physical for the chemical "
+                          "rule (the pipes remodel at the material's rate), deferred for the two-phase rules"),
+        "remodel_time": Option(float, 50.0, positive=True, doc="physical weights: the material's remodelling "
+                               "time, relaxation times (gamma = alpha / remodel_time)"),
+        "chemical_lifetime": Option(float, 0.0, low=0, doc="the chemical decays at 1 / lifetime (relaxation times); "
+                                    "0: it does not decay"),
         "scheme": Option(str, "explicit", choices=("explicit", "implicit")),
         "safety": Option(float, 0.9, positive=True, high=1.0, doc="explicit: fraction of the stability bound"),
         "implicit_steps": Option(float, 10.0, positive=True, doc="implicit: steps per relaxation time"),
@@ -107,6 +114,9 @@ INAPPLICABLE = (
     (lambda t: t["dynamics"]["name"] == "advection", "rule", ("lr", "eta"),
      "the advection mode learns at the rates dynamics.xi and dynamics.lam"),
     (lambda t: t["rule"]["cost"] != "huber", "rule", ("huber_threshold",), "it belongs to rule.cost = \"huber\""),
+    (lambda t: t["dynamics"].get("weights") in ("deferred", "live")
+     or (t["dynamics"].get("weights") == "auto" and RULES[t["rule"]["name"]].timestepped != "fused"),
+     "dynamics", ("remodel_time",), "it belongs to the physical weights (dynamics.weights = \"physical\")"),
     (lambda t: t["dynamics"].get("scheme") == "implicit", "dynamics", ("safety", "max_dt_shrink"),
      "they belong to the explicit scheme"),
     (lambda t: t["dynamics"].get("scheme") == "explicit", "dynamics", ("implicit_steps",),
@@ -351,9 +361,13 @@ def engine_objects(config: RunConfig) -> dict:
         if not table["feedback_delay"] <= table["presentation"]:  # named as the config names them
             raise ValueError(f"dynamics.feedback_delay must be in [0, presentation={table['presentation']}], got "
                              f"{table['feedback_delay']!r}")  # fmt: skip
-        dynamics = engine.TimeStepped(T=engine.RelaxationTimes(table["presentation"]),
+        lifetime = engine.RelaxationTimes(table["chemical_lifetime"]) if table["chemical_lifetime"] else None
+        dynamics = engine.TimeStepped(T=engine.RelaxationTimes(table["presentation"]), chemical_lifetime=lifetime,
                                       feedback_delay=engine.RelaxationTimes(table["feedback_delay"]))  # fmt: skip
-        weights = engine.WEIGHTS[table["weights"]]()
+        policy = table["weights"]
+        policy = engine.default_weights(RULES[rule["name"]], dynamics).name if policy == "auto" else policy
+        physical = policy == "physical"
+        weights = engine.Physical(engine.RelaxationTimes(table["remodel_time"])) if physical else engine.WEIGHTS[policy]()
         scheme = {"explicit": dict(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"]),
                   "implicit": dict(steps_per_relaxation_time=table["implicit_steps"])}[table["scheme"]]  # fmt: skip
         integrator = engine.INTEGRATORS[table["scheme"]](**scheme)

@@ -221,6 +221,7 @@ def learn_steps(
     feedback_on,
     gain_v,
     gain_u,
+    u_keep,
     kappa,
     learn_rate,
     live_weights,
@@ -235,7 +236,8 @@ def learn_steps(
     Per step, with every right-hand side at time ``t`` (explicit Euler):
 
     * ``v += gain_v * (I - L v)``                        (``gain_v = dt / c_v``)
-    * ``u += gain_u * (E - kappa L u)``                  (``gain_u = dt / c_u``)
+    * ``u += gain_u * (E - kappa L u) - (1 - u_keep) u`` (``gain_u = dt / c_u``; ``u_keep =
+      1 - dt / chemical_lifetime``: the decay, 1 for none, which leaves the bits unchanged)
     * ``E = -eta dC/dy`` at the outputs ``y = v[o+] - v[o-]``, in at ``o+``, out at ``o-``
       (if ``feedback_on``; ``cost_code``, ``cost_parameter``: :func:`negative_cost_gradient`);
       for the squared error ``eta * (target - y)``
@@ -256,7 +258,7 @@ def learn_steps(
             v_now, v_next, u_now, u_next = v_scratch, v, u_scratch, u
         for i in range(n):
             v_next[i] = v_now[i] + gain_v * node_current[i]
-            u_next[i] = u_now[i]
+            u_next[i] = u_keep * u_now[i]
         if feedback_on and cost_code == COST_SQUARED:  # in one pass (7% of a 144-node step otherwise)
             for o in range(out_plus.shape[0]):
                 p = out_plus[o]
@@ -291,7 +293,7 @@ def learn_steps(
 @njit(cache=True, error_model="numpy", parallel=True)
 def learn_steps_parts(
     edges, w, v, u, node_current, out_plus, out_minus, targets, eta, cost_code, cost_parameter, feedback_on, gain_v,
-    gain_u, kappa, learn_rate, w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds,
+    gain_u, u_keep, kappa, learn_rate, w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds,
     leave_from,
 ):  # fmt: skip
     """``learn_steps`` (deferred weights: ``w`` fixed) split over the cores as :func:`relax_parts`
@@ -313,7 +315,7 @@ def learn_steps_parts(
             lo, hi = np.uint32(node_bounds[p]), np.uint32(node_bounds[p + 1])
             for i in range(np.uint64(lo), np.uint64(hi)):
                 v_next[i] = v_now[i] + gain_v * node_current[i]
-                u_next[i] = u_now[i]
+                u_next[i] = u_keep * u_now[i]
             if feedback_on:
                 for o in range(out_plus.shape[0]):
                     plus, minus = np.uint32(out_plus[o]), np.uint32(out_minus[o])
@@ -601,20 +603,27 @@ def scatter_laplacian(w, diagonal_a, diagonal_b, off, data):
 def implicit_learn_steps(
     band_edges, w, position, band_v, band_u, v, u, node_current, band_out_plus, band_out_minus, targets, eta,
     cost_code, cost_parameter, feedback_on, v_rate, u_rate, learn_rate, shared, dw_accumulated, n_steps, vb, ub, cb,
+    edges, kappa, u_shift, live_weights, w_min,
 ):  # fmt: skip
     """``learn_steps`` with the diffusion taken implicitly (backward Euler), stable at any step:
 
-    * ``(c_v/dt + L) v_new = (c_v/dt) v + I``            (``band_v``: its factor)
-    * ``(c_u/dt + kappa L) u_new = (c_u/dt) u + E(v)``   (``band_u``: its factor)
+    * ``(c_v/dt + L) v_new = (c_v/dt) v + I``                      (``band_v``: its factor)
+    * ``(c_u/dt + c_u r + kappa L) u_new = (c_u/dt) u + E(v)``     (``band_u``: its factor;
+      ``r`` the chemical's decay rate, ``u_shift = c_u/dt + c_u r``)
     * ``dw += -learn_rate * (u[a]-u[b]) * (v[a]-v[b])`` at the step's start, as ``learn_steps``
 
     ``v_rate = c_v / dt``, ``u_rate = c_u / dt``; ``shared``: the two matrices are the same
     (``band_u`` is then not read). The fields are stepped in the band order
     (``position[node]``, all nodes, no grounding: the shifted matrices are positive definite);
-    ``band_edges`` and ``band_out_plus/minus`` are the pipes and output nodes in that order,
-    ``vb, ub, cb [n]`` scratch. The fixed point of a step is the steady state, so the fast
-    modes, which the quasistatic limit does not see, are damped instead of resolved. ``w``
-    stays fixed (deferred remodelling only); ``v``, ``u`` and ``dw_accumulated`` are updated.
+    ``band_edges`` and ``band_out_plus/minus`` are the pipes and output nodes in that order
+    (``edges``: the pipes in node order, to refactorise), ``vb, ub, cb [n]`` scratch. The
+    fixed point of a step is the steady state, so the fast modes, which the quasistatic limit
+    does not see, are damped instead of resolved. With ``live_weights`` every step's change
+    is applied to ``w`` at once (floored at ``w_min``) and both factors are refactorised at
+    the new ``w`` before the fields step (the fields feel the remodelling); otherwise ``w``
+    stays fixed. ``v``, ``u``, ``dw_accumulated`` (and live, ``w``, the bands) are updated.
+    Returns False if a refactorisation lost positive definiteness (the fields are then not
+    written back).
     """
     n = v.shape[0]
     outputs, error = np.empty(band_out_plus.shape[0]), np.empty(band_out_plus.shape[0])
@@ -626,7 +635,17 @@ def implicit_learn_steps(
         for e in range(band_edges.shape[0]):
             a = np.uint32(band_edges[e, 0])
             b = np.uint32(band_edges[e, 1])
-            dw_accumulated[e] -= learn_rate * (ub[a] - ub[b]) * (vb[a] - vb[b])
+            if live_weights:
+                change = -learn_rate * (ub[a] - ub[b]) * (vb[a] - vb[b])
+                dw_accumulated[e] += change
+                w[e] = max(w[e] + change, w_min)
+            else:
+                dw_accumulated[e] -= learn_rate * (ub[a] - ub[b]) * (vb[a] - vb[b])
+        if live_weights:
+            if not shifted_band_factor(edges, w, position, 1.0, v_rate, band_v):
+                return False
+            if not shared and not shifted_band_factor(edges, w, position, kappa, u_shift, band_u):
+                return False
         for i in range(n):
             ub[i] *= u_rate
         if feedback_on:  # from the pressure at the step's start
@@ -647,6 +666,7 @@ def implicit_learn_steps(
     for i in range(n):
         v[i] = vb[position[i]]
         u[i] = ub[position[i]]
+    return True
 
 
 @njit(cache=True)

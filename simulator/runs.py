@@ -247,15 +247,16 @@ class _Run:
         self.task.check_fits(start)
         _check_targets_fit_the_cost(self.task, config)
         objects = self.objects
-        objects["dynamics"], objects["integrator"], self.derived = resolve(
-            start, objects["rule"], objects["dynamics"], objects["physics"], objects["integrator"]
+        objects["dynamics"], objects["integrator"], objects["weights"], self.derived = resolve(
+            start, objects["rule"], objects["dynamics"], objects["physics"], objects["integrator"], objects["weights"]
         )
         # what a rule must hold between its two phases, per presentation (EP, CL: each pipe its free drop)
         self.derived["stored_floats_per_presentation"] = start.n_edges if objects["rule"].stores_free_state else 0
         self.dynamics = objects["dynamics"].name
         self.timed = self.dynamics == "timestepped"
-        # pipe updates per presentation: the advection mode remodels at every transport step
-        self.updates_per_presentation = getattr(objects["dynamics"], "transport_steps", 1)
+        # pipe updates per presentation: the advection mode remodels at every transport step, quasistatic substeps each
+        self.updates_per_presentation = getattr(objects["dynamics"], "transport_steps",
+                                                getattr(objects["dynamics"], "substeps", 1))  # fmt: skip
         self.series = _series(self.task, start, objects, self.timed)
         self.network, self.state, self.first_epoch, self.epoch_zero_recorded = start, None, 1, False
         self.shuffle = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(2,)))

@@ -51,7 +51,8 @@ def test_an_old_flat_config_file_loads_with_one_notice(tmp_path):
     assert "seed as run.seed, epochs as run.epochs" in notice and "and 19 more" in notice
     expected = RunConfig.from_dict({
         "run": {"seed": 3, "epochs": 7}, "rule": {"lr": 1e-5},
-        "dynamics": {"name": "timestepped", "presentation": 3.0, "feedback_delay": 1.0, "c_u": 2.0},
+        "dynamics": {"name": "timestepped", "presentation": 3.0, "feedback_delay": 1.0, "c_u": 2.0,
+                     "weights": "deferred"},  # the old default, kept as the old file names it
     })  # fmt: skip
     assert config == expected
     # keys of the default (quasistatic) dynamics are kept when the old file does not name it

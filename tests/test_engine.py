@@ -62,14 +62,16 @@ def test_sums_of_pressure_and_chemical_are_conserved_while_stepping(weights):
     assert result.state.u.sum() == pytest.approx(state.u.sum(), abs=1e-11 * np.abs(state.u).sum())
 
 
-def test_quasistatic_limit_emerges_as_presentation_time_grows(small_network):
+def test_deferred_quasistatic_limit_emerges_as_presentation_time_grows(small_network):
+    # the numerical device: dw/dt = -(alpha / T) u v summed and applied at the end
     inputs, targets, alpha, eta = np.array([1.0]), np.array([0.3]), 0.05, 0.2
     quasistatic = simulator.learning_update(small_network, inputs, targets, alpha=alpha, eta=eta)
     t_relax = simulator.relaxation_time(small_network)
     errors = []
     for T in t_relax * np.logspace(1, 6, 6):  # five decades, fields starting at rest each time
         result = simulator.train(
-            small_network, inputs, targets, alpha=alpha, eta=eta, dynamics=simulator.TimeStepped(T=T)
+            small_network, inputs, targets, alpha=alpha, eta=eta, dynamics=simulator.TimeStepped(T=T),
+            weights="deferred",
         )
         dw = result.network.conductance - small_network.conductance
         errors.append(np.linalg.norm(dw - quasistatic) / np.linalg.norm(quasistatic))
@@ -86,7 +88,8 @@ def test_timestepped_training_tracks_quasistatic_training_on_a_sequence():
     kwargs = dict(alpha=0.002, eta=1.0)
     quasistatic = simulator.train(net, inputs, targets, **kwargs)
     timestepped = simulator.train(
-        net, inputs, targets, **kwargs, dynamics=simulator.TimeStepped(T=2e4 * simulator.relaxation_time(net))
+        net, inputs, targets, **kwargs, dynamics=simulator.TimeStepped(T=2e4 * simulator.relaxation_time(net)),
+        weights="deferred",
     )
     change = quasistatic.network.conductance - net.conductance
     gap = timestepped.network.conductance - quasistatic.network.conductance
@@ -109,15 +112,17 @@ def test_quasistatic_train_is_the_sequence_of_learning_updates():
 def test_fields_carry_over_between_presentations_bit_for_bit():
     net = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
     inputs, targets = np.array([[1.0], [3.0]]), np.array([[0.2], [-0.1]])
-    dynamics = simulator.TimeStepped(T=50.0, feedback_delay=3.0)
-    both = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
-    first = simulator.train(net, inputs[0], targets[0], alpha=0.01, eta=0.5, dynamics=dynamics)
+    dynamics = simulator.TimeStepped(T=50.0, feedback_delay=3.0, chemical_lifetime=20.0)
+    weights = simulator.Physical(remodel_time=50.0)  # in time units: the same rate in every call
+    both = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics, weights=weights)
+    first = simulator.train(net, inputs[0], targets[0], alpha=0.01, eta=0.5, dynamics=dynamics, weights=weights)
     second = simulator.train(
-        first.network, inputs[1], targets[1], alpha=0.01, eta=0.5, dynamics=dynamics, state=first.state
+        first.network, inputs[1], targets[1], alpha=0.01, eta=0.5, dynamics=dynamics, state=first.state,
+        weights=weights,
     )
     assert np.array_equal(both.network.conductance, second.network.conductance)
     assert np.array_equal(both.state.v, second.state.v) and np.array_equal(both.state.u, second.state.u)
-    again = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics)
+    again = simulator.train(net, inputs, targets, alpha=0.01, eta=0.5, dynamics=dynamics, weights=weights)
     assert np.array_equal(both.network.conductance, again.network.conductance)
     assert np.array_equal(both.outputs, again.outputs)
 
@@ -150,6 +155,7 @@ def test_dt_above_the_stability_bound_is_refused_with_the_bound(small_network):
         dynamics=simulator.TimeStepped(T=100.0),
         integrator=Explicit(dt=0.99 * bound),
         physics=Physics(kappa=2.0),
+        weights="deferred",  # fixed conductances: live ones at alpha = 1 outgrow the bound (refused then, below)
     )
     assert np.all(np.isfinite(result.state.v))
 
@@ -220,7 +226,7 @@ def test_bad_training_input_is_refused(small_network):
         simulator.train(small_network, [1.0], [0.0], rule="hebbian", dynamics=simulator.TimeStepped(T=1.0))
     with pytest.raises(ValueError, match="w_min must be finite and > 0"):
         simulator.train(small_network, [1.0], [0.0], w_min=0.0)
-    with pytest.raises(ValueError, match="weights must be 'deferred' or 'live'"):
+    with pytest.raises(ValueError, match="weights must be 'physical' or 'deferred' or 'live', got 'sometimes'"):
         simulator.train(small_network, [1.0], [0.0], dynamics=TimeStepped(T=1.0), weights="sometimes")
     with pytest.raises(TypeError, match="dynamics must be Quasistatic"):
         simulator.train(small_network, [1.0], [0.0], dynamics="timestepped")
@@ -309,7 +315,7 @@ def test_running_away_conductances_stop_the_run_with_the_reason(tmp_path):
     # max_dt_shrink: the same floor relative to the starting network's step; asked for, the
     # presentations completed come back with the reason instead of an exception
     result = train(network, [[5.0]] * 3, [[0.0]] * 3, alpha=100.0, dynamics=TimeStepped(T=10.0),
-                   integrator=Explicit(max_dt_shrink=2.0), on_failure="return")  # fmt: skip
+                   integrator=Explicit(max_dt_shrink=2.0), weights="deferred", on_failure="return")  # fmt: skip
     assert (result.status, result.success, len(result.costs)) == (-1, False, 1)
     assert result.message.startswith("presentation 1: the stable time step fell") and "running away" in result.message
     assert result.network.conductance.max() > 100 * network.conductance.max()  # after the one presentation that ran
@@ -368,7 +374,7 @@ def test_implicit_scheme_reaches_the_quasistatic_update_like_the_explicit_one():
 
     def distance(dynamics, integrator=Explicit()):
         change = train(
-            network, inputs, targets, alpha=3e-3, eta=1.0, dynamics=dynamics, integrator=integrator
+            network, inputs, targets, alpha=3e-3, eta=1.0, dynamics=dynamics, integrator=integrator, weights="deferred"
         ).network.conductance
         return np.linalg.norm(change - network.conductance - reference) / np.linalg.norm(reference)
 
@@ -388,8 +394,6 @@ def test_implicit_scheme_reaches_the_quasistatic_update_like_the_explicit_one():
     assert in_relaxation_times == pytest.approx(finer[0], rel=1e-9)
     with pytest.raises(ValueError, match="chemical rule only"):
         train(network, inputs, targets, rule="ep", dynamics=TimeStepped(T=1.0), integrator=Implicit(dt=0.1))
-    with pytest.raises(ValueError, match="remodels at the end of each presentation"):
-        train(network, inputs, targets, dynamics=TimeStepped(T=1.0), integrator=Implicit(dt=0.1), weights="live")
 
 
 def test_timestepped_training_over_the_cores_gives_the_serial_bits(monkeypatch):
@@ -439,7 +443,7 @@ def test_a_call_that_stops_partway_returns_what_ran_when_asked(small_network):
     # conductances grow past it during training, that is the physics stopping
     dynamics, integrator = TimeStepped(T=10.0), Explicit(dt=0.5)
     result = train(small_network, [[5.0]] * 3, [[0.0]] * 3, alpha=100.0, dynamics=dynamics, integrator=integrator,
-                   on_failure="return")  # fmt: skip
+                   weights="deferred", on_failure="return")  # fmt: skip
     assert (result.status, len(result.costs)) == (-1, 1)
     assert result.message.startswith("presentation 1: the conductances grew so that dt=0.5 is above the stability")
 

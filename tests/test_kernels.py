@@ -50,8 +50,8 @@ def test_edge_update_is_the_chemical_rule(net):
     np.testing.assert_allclose(out, -0.3 * net.drops(u) * net.drops(v), rtol=1e-15)
 
 
-@pytest.mark.parametrize("live", [False, True])
-def test_learn_steps_matches_a_numpy_reference(net, live):
+@pytest.mark.parametrize("live, u_keep", [(False, 1.0), (True, 1.0), (True, 0.93)])
+def test_learn_steps_matches_a_numpy_reference(net, live, u_keep):
     rng = np.random.default_rng(3)
     v0, u0 = rng.normal(size=net.n_nodes), rng.normal(size=net.n_nodes)
     currents = net.node_currents(rng.normal(size=net.n_inputs))
@@ -66,7 +66,7 @@ def test_learn_steps_matches_a_numpy_reference(net, live):
         feedback[net.output_pairs[:, 0]] += eta * error
         feedback[net.output_pairs[:, 1]] -= eta * error
         step = -rate * net.drops(u) * net.drops(v)
-        v, u = v + gain_v * (currents - laplacian @ v), u + gain_u * (feedback - kappa * laplacian @ u)
+        v, u = v + gain_v * (currents - laplacian @ v), u + gain_u * (feedback - kappa * laplacian @ u) - (1 - u_keep) * u
         accumulated += step
         if live:
             w = np.maximum(w + step, w_min)
@@ -74,7 +74,7 @@ def test_learn_steps_matches_a_numpy_reference(net, live):
     kernels.learn_steps(
         net.topology.edges, kw, kv, ku, currents,
         net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32), targets, eta, 0, 0.0,
-        True, gain_v, gain_u, kappa, rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
+        True, gain_v, gain_u, u_keep, kappa, rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
     )  # fmt: skip
     for got, want in ((kv, v), (ku, u), (kw, w), (kacc, accumulated)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -157,7 +157,7 @@ def test_learn_steps_split_over_parts_gives_the_serial_bits(count, steps, cost):
     for kernel, extra in ((kernels.learn_steps, ()), (kernels.learn_steps_parts, parts)):
         v, u, dw = v0.copy(), u0.copy(), np.zeros(net.n_edges)
         head = (net.topology.edges, net.conductance.copy(), v, u, currents, plus, minus, targets, 0.3, *cost, True)
-        rates = (gain, 0.8 * gain, 1.5 * 0.5, 0.05)  # gain_v, gain_u, kappa, learn_rate (kappa * gain_u stable)
+        rates = (gain, 0.8 * gain, 0.97, 1.5 * 0.5, 0.05)  # gain_v, gain_u, u_keep, kappa, learn_rate (stable)
         if kernel is kernels.learn_steps:
             kernel(*head, *rates, False, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u))
         else:

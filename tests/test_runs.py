@@ -22,18 +22,28 @@ def test_defaults_learn_iris_on_seed_0():
     assert result.success and result.status == 0 and result.final() == accuracy[-1]
 
 
-def test_timestepped_epoch_is_close_to_the_quasistatic_epoch():
-    quasistatic = run(iris(**{"run.seed": 1, "run.epochs": 1}))
-    timestepped = run(iris(**{"run.seed": 1, "run.epochs": 1, "dynamics.name": "timestepped", "run.fields_every": 0}))
+@pytest.mark.parametrize("weights, substeps, tolerance, least_cosine", [("deferred", 1, 0.1, 0.995),
+                                                                         ("auto", 256, 0.2, 0.99)])  # fmt: skip
+def test_timestepped_epoch_is_close_to_the_quasistatic_epoch(weights, substeps, tolerance, least_cosine):
+    # deferred (the numerical device) against the one quasistatic step per presentation; the
+    # default, physical (remodel_time = presentation = 50 relaxation times), against its own
+    # limit, the gradient flow over each presentation (at lr 3e-3 the two limits are 79%
+    # apart after one epoch: tests/test_engine.py has the ratio going to infinity)
+    quasistatic = run(iris(**{"run.seed": 1, "run.epochs": 1, "dynamics.substeps": substeps}))
+    timestepped = run(iris(**{"run.seed": 1, "run.epochs": 1, "dynamics.name": "timestepped", "run.fields_every": 0,
+                              "dynamics.weights": weights}))  # fmt: skip
     w0 = run(iris(**{"run.seed": 1, "run.epochs": 1, "rule.lr": 1e-12})).network.conductance
     change_qs = quasistatic.network.conductance - w0
     change_ts = timestepped.network.conductance - w0
-    # default presentation (50 relaxation times): over a whole epoch (75 steps) the weight
-    # change agrees to 7% (the error falls as 1/T: test_engine) and points the same way
+    # over a whole epoch (75 presentations) the weight change agrees to 7% (deferred; the
+    # error falls as 1/T: test_engine) or 15% (physical) and points the same way
     error = np.linalg.norm(change_ts - change_qs) / np.linalg.norm(change_qs)
     cosine = change_ts @ change_qs / (np.linalg.norm(change_ts) * np.linalg.norm(change_qs))
-    assert error < 0.1 and cosine > 0.995
-    assert abs(timestepped.costs - quasistatic.costs).mean() < 0.05 * quasistatic.costs.mean()
+    assert error < tolerance and cosine > least_cosine
+    if weights == "deferred":  # the outputs at the presentation's end, before the pipes change: the same
+        assert abs(timestepped.costs - quasistatic.costs).mean() < 0.05 * quasistatic.costs.mean()
+    else:  # physical: the pipes have learned during the presentation, so its end is below its start
+        assert timestepped.costs.mean() < 0.8 * quasistatic.costs.mean()
 
 
 @pytest.mark.parametrize(
@@ -109,7 +119,8 @@ def test_a_step_past_its_warning_level_is_a_warning_in_the_file_and_on_stderr(tm
 
 def test_the_watch_stops_a_time_stepped_run_too():
     config = iris(**{"run.seed": 3, "run.epochs": 2, "rule.lr": 3e-2, "dynamics.name": "timestepped",
-                     "dynamics.presentation": 5.0, "dynamics.scheme": "implicit"})  # fmt: skip
+                     "dynamics.presentation": 5.0, "dynamics.scheme": "implicit",
+                     "dynamics.weights": "deferred"})  # fmt: skip
     result = run(config, on_failure="return")
     assert result.status == -1 and "blew up at epoch 1, presentation 38 of 75" in result.message, result.message
 

@@ -16,9 +16,13 @@ registered by name in :data:`METHODS`:
 Model (the quasistatic model is the ``T -> inf`` limit of the time-stepped one)::
 
     c_v dv/dt = I - L(w) v                         pressure relaxation
-    c_u du/dt = E - kappa L(w) u                   chemical diffusion (diffusivity kappa*w)
-    E         = eta (target - v_out(t))            at output pairs, from feedback_delay on
-    dw/dt     = -(alpha / T) (u_a - u_b)(v_a - v_b) learning, spread over the presentation time T
+    c_u du/dt = E - kappa L(w) u - c_u r u         chemical diffusion (diffusivity kappa*w), decay r
+    E         = -eta dC/dy at y = v_out(t)         at output pairs, from feedback_delay on
+    dw/dt     = -gamma (u_a - u_b)(v_a - v_b)      learning while both fields are present
+
+``gamma = alpha / remodel_time`` for the physical weights (a material constant; the
+quasistatic limit is ``remodel_time / relaxation time -> inf`` with ``T = remodel_time``),
+``alpha / T`` for the numerical devices (deferred, live).
 """
 
 from ..base import SimulationError

@@ -2,10 +2,11 @@
 
 Per presentation of ``T``: the input currents on throughout; the feedback currents
 ``E = -eta dC/dy`` at the outputs ``y = v_out(t)`` (``eta (target - y)`` for the squared error) from
-``feedback_delay`` on; every step each pipe adds
-``-(alpha / T) dt (u_a - u_b)(v_a - v_b)`` to its update (deferred weights: applied at the
-end; live: at once). From ``PARALLEL_MIN_NODES`` nodes on, deferred steps run over the
-cores with the serial bits (``kernels.learn_steps_parts``).
+``feedback_delay`` on; the chemical decaying at its rate, if it has one; every step each pipe
+adds ``-gamma dt (u_a - u_b)(v_a - v_b)`` to its update (physical weights: ``gamma = alpha /
+remodel_time``, applied at once; the numerical devices: ``gamma = alpha / T``, applied at the
+end (deferred) or at once (live)). From ``PARALLEL_MIN_NODES`` nodes on, deferred steps run
+over the cores with the serial bits (``kernels.learn_steps_parts``).
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ class ExplicitFused(TimeSteppedMethod):
         plan = self.plan(k, self.w)
         currents = self.network.node_currents(inputs)
         self.dw[:] = 0.0
-        learn_rate = plan.dt * setup.alpha / setup.dynamics.T
+        learn_rate, u_keep = setup.learn_rate(plan.dt), 1.0 - plan.dt * setup.decay_rate
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
             args = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
                     targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
-                    plan.dt / physics.c_v, plan.dt / physics.c_u, physics.kappa, learn_rate)  # fmt: skip
+                    plan.dt / physics.c_v, plan.dt / physics.c_u, u_keep, physics.kappa, learn_rate)  # fmt: skip
 
             def step_chunk(count, args=args):
                 if self.split is None:
@@ -72,7 +73,7 @@ class ExplicitFused(TimeSteppedMethod):
     def check(self, k, dt):
         super().check(k, dt)
         if self.setup.live:
-            bound = coupled_stable_dt(self.setup.physics, self.network, self.w)
+            bound = coupled_stable_dt(self.setup.physics, self.network, self.w, self.setup.decay_rate)
             if dt >= bound:
                 raise SimulationError(
                     f"during presentation {k} (step {self.state.step}) the conductances grew so that dt={dt:.6g} "

@@ -21,7 +21,7 @@ from ..network import Network
 from ..rules import Rule, apply_update
 from .relaxation import checked_dt, stable_dt
 from .results import FieldState, FrameRecorder, TrainResult
-from .specs import Explicit, Implicit, Physics, Save, whole_steps
+from .specs import Explicit, Implicit, Physics, Save, remodel_rate, whole_steps
 
 __all__ = ["Setup", "Plan", "Method", "TimeSteppedMethod", "coupled_stable_dt", "step_growth"]
 
@@ -43,7 +43,18 @@ class Setup:
 
     @property
     def live(self) -> bool:
-        return self.weights.name == "live"
+        """The conductances change during the presentation (physical or live weights)."""
+        return self.weights.name in ("physical", "live")
+
+    def learn_rate(self, dt: float) -> float:
+        """The kernels' ``learn_rate``: the conductance change per step per unit ``u v`` drop
+        product (``dt`` times :func:`~simulator.engine.specs.remodel_rate`)."""
+        return dt * remodel_rate(self.weights, self.alpha, self.dynamics.T)
+
+    @property
+    def decay_rate(self) -> float:
+        """The chemical's decay rate per unit time (time-stepped dynamics; 0: none)."""
+        return getattr(self.dynamics, "decay_rate", 0.0)
 
 
 @dataclass(frozen=True)
@@ -134,9 +145,13 @@ def step_growth(before, after) -> float:
     return float(np.max(np.abs(after - before)) / np.max(before)) if len(before) else 0.0
 
 
-def coupled_stable_dt(physics: Physics, network: Network, w) -> float:
-    """Stability bound of the pressure and the chemical together, at conductances ``w``."""
-    return min(stable_dt(network, physics.c_v, 1.0, w), stable_dt(network, physics.c_u, physics.kappa, w))
+def coupled_stable_dt(physics: Physics, network: Network, w, decay_rate: float = 0.0) -> float:
+    """Stability bound of the pressure and the chemical together, at conductances ``w``: the
+    chemical's ``2 / (kappa bound / c_u + r)`` with its decay rate ``r``."""
+    chemical = stable_dt(network, physics.c_u, physics.kappa, w)
+    if decay_rate:
+        chemical = 2.0 / (2.0 / chemical + decay_rate)
+    return min(stable_dt(network, physics.c_v, 1.0, w), chemical)
 
 
 class TimeSteppedMethod(Method):
@@ -168,7 +183,7 @@ class TimeSteppedMethod(Method):
         the pressure alone."""
         physics = self.setup.physics
         if self.stability == "coupled":
-            return coupled_stable_dt(physics, self.network, w)
+            return coupled_stable_dt(physics, self.network, w, self.setup.decay_rate)
         return stable_dt(self.network, physics.c_v, 1.0, w)
 
     def check_start(self) -> None:

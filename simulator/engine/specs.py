@@ -5,7 +5,9 @@
   :class:`simulator.advection.Advection` (Appendix A);
 * the physics: :class:`Physics` (node compliances ``c_v``, ``c_u``; chemical diffusivity ``kappa``);
 * the integrator of the time-stepped fields: :class:`Explicit` or :class:`Implicit`;
-* the weight policy: :class:`Deferred` or :class:`Live`;
+* the weight policy: :class:`Physical` (the default for the one-phase rule: the material
+  remodels at its own rate while the fields evolve), or the numerical devices
+  :class:`Deferred` and :class:`Live` (rate ``alpha / T``);
 * what is saved: :class:`Save`.
 
 Each object checks its own values when it is built; ``train`` checks the combination once.
@@ -30,12 +32,14 @@ __all__ = [
     "Explicit",
     "Implicit",
     "INTEGRATORS",
+    "Physical",
     "Deferred",
     "Live",
     "WEIGHTS",
     "Quasistatic",
     "TimeStepped",
     "Save",
+    "remodel_rate",
 ]
 
 
@@ -171,23 +175,67 @@ INTEGRATORS = {"explicit": Explicit, "implicit": Implicit}
 
 
 @dataclass(frozen=True)
+class Physical:
+    """The physics (the default for the one-phase chemical rule): every pipe remodels while the
+    fields evolve, at the material's own rate, ``dw/dt = -gamma (u_a - u_b)(v_a - v_b)`` with
+    ``gamma = alpha / remodel_time``, and nothing is stored.
+
+    remodel_time : the material's remodelling time (time units, or :class:`RelaxationTimes`,
+        default 50 of them), a constant of the material and not of the schedule: a
+        presentation of ``T`` moves the pipes about ``T / remodel_time`` quasistatic steps of
+        ``alpha``. With ``T = remodel_time``, the quasistatic limit is the timescale ratio
+        ``remodel_time / relaxation time`` going to infinity.
+    """
+
+    remodel_time: float | RelaxationTimes = RelaxationTimes(50.0)
+    name: ClassVar[str] = "physical"
+
+    def __post_init__(self):
+        object.__setattr__(self, "remodel_time", _checked_duration("remodel_time", self.remodel_time))
+
+    def resolved(self, relaxation_time: float | None) -> "Physical":
+        return replace(self, remodel_time=resolve_duration(self.remodel_time, relaxation_time))
+
+    @property
+    def in_relaxation_times(self) -> bool:
+        return isinstance(self.remodel_time, RelaxationTimes)
+
+
+@dataclass(frozen=True)
 class Deferred:
-    """Each pipe integrates its update over the presentation and remodels at its end: the
-    fields see fixed ``w``, and the update converges to the quasistatic one as ``T`` grows."""
+    """A numerical device, not the physics: each pipe integrates ``-(alpha / T) u v`` over the
+    presentation (a per-pipe memory) and remodels at its end. The fields see fixed ``w``, and
+    the update converges to the quasistatic one as ``T`` grows by construction (the ``1 / T``).
+    The default of the two-phase rules, which store the free state anyway."""
 
     name: ClassVar[str] = "deferred"
+    in_relaxation_times: ClassVar[bool] = False
+
+    def resolved(self, relaxation_time):
+        return self
 
 
 @dataclass(frozen=True)
 class Live:
-    """Conductances move during the presentation and the fields feel it; the ``T -> inf``
-    limit is the gradient *flow* over one presentation, equal to the quasistatic step to
-    first order in ``alpha`` (fused rules only)."""
+    """A numerical device: conductances move during the presentation at ``alpha / T`` per unit
+    time and the fields feel it; the ``T -> inf`` limit is the gradient *flow* over one
+    presentation, equal to the quasistatic step to first order in ``alpha`` (fused rules only).
+    :class:`Physical` is the same with a rate that does not depend on ``T``."""
 
     name: ClassVar[str] = "live"
+    in_relaxation_times: ClassVar[bool] = False
+
+    def resolved(self, relaxation_time):
+        return self
 
 
-WEIGHTS = {"deferred": Deferred, "live": Live}
+WEIGHTS = {"physical": Physical, "deferred": Deferred, "live": Live}
+
+
+def remodel_rate(weights, alpha: float, T: float) -> float:
+    """The conductance change per unit time per unit ``u v`` drop product: ``alpha /
+    remodel_time`` (physical), ``alpha / T`` (the numerical devices). Resolved weights only."""
+    return alpha / (weights.remodel_time if weights.name == "physical" else T)
 
 
 @dataclass(frozen=True)
@@ -204,30 +252,49 @@ class Quasistatic:
         refactorised per presentation.
     sparse_backend : the ``"sparse"`` factorisation: ``"auto"``, ``"pardiso"``, ``"ldl"`` or
         ``"splu"`` (see ``RefactoringLaplacian``)
+    substeps : each presentation as this many quasistatic steps of ``alpha / substeps`` on the
+        same example (default 1: the paper's one step). As it grows this is the gradient *flow*
+        over a presentation, the limit that the physical time-stepped protocol (the pipes
+        remodelling while the fields are at steady state) approaches; it differs from the one
+        step at second order in ``alpha``. The result keeps one row per presentation (the
+        outputs and cost of its first substep, the floored pipes summed, the step growth
+        summed: a bound on the presentation's).
     """
 
     solver_method: str = "auto"
     sparse_backend: str = "auto"
+    substeps: int = 1
     name: ClassVar[str] = "quasistatic"
 
     def __post_init__(self):
         checked_choice("solver_method", self.solver_method, ("auto", "banded", "dense", "sparse"))
         checked_choice("sparse_backend", self.sparse_backend, ("auto", "pardiso", "ldl", "splu"))
+        checked_int("substeps", self.substeps, 1)
 
 
 @dataclass(frozen=True)
 class TimeStepped:
     """Presentations of ``T`` each, with the fields integrated in time (the physics).
 
+    Each presentation runs in the paper's order: the input is applied at its start; from
+    ``feedback_delay`` on, the chemical is injected from the current output error; the pipes
+    learn whenever both fields are present (every step; the weight policy says how).
+
     T : presentation time per example (time units, or :class:`RelaxationTimes`), > 0
     feedback_delay : the feedback chemical is injected from this long after the input changes,
         0 <= feedback_delay <= T (our choice, not the paper's: the paper does not time it).
         Used by the one-phase (fused) rules; two-phase rules nudge in the second half.
+    chemical_lifetime : the chemical decays (degradation, washout) at the rate ``1 /
+        chemical_lifetime``: ``c_u du/dt = E - kappa L u - (c_u / chemical_lifetime) u``, so
+        the previous example's leftover fades; ``None`` (default): it does not decay (our
+        choice; the paper has no decay). A decaying chemical's steady state is
+        ``(kappa L + c_u / lifetime)^-1 E``, no longer exactly ``L^+ E / kappa``.
     """
 
     T: float | RelaxationTimes
     feedback_delay: float | RelaxationTimes = 0.0
     tau: InitVar[float | None] = None  # the old name of feedback_delay
+    chemical_lifetime: float | RelaxationTimes | None = None
     name: ClassVar[str] = "timestepped"
 
     def __post_init__(self, tau):
@@ -237,17 +304,26 @@ class TimeStepped:
         object.__setattr__(self, "T", _checked_duration("T", self.T))
         object.__setattr__(self, "feedback_delay", _checked_duration("feedback_delay", self.feedback_delay, False))
         check_delay(self.feedback_delay, self.T)
+        if self.chemical_lifetime is not None:
+            _checked_duration("chemical_lifetime", self.chemical_lifetime)
 
     def resolved(self, relaxation_time: float | None) -> "TimeStepped":
         """The same schedule in time units."""
         delay = resolve_duration(self.feedback_delay, relaxation_time)
-        resolved = replace(self, T=resolve_duration(self.T, relaxation_time), feedback_delay=delay)
+        lifetime = resolve_duration(self.chemical_lifetime, relaxation_time)
+        resolved = replace(self, T=resolve_duration(self.T, relaxation_time), feedback_delay=delay,
+                           chemical_lifetime=lifetime)  # fmt: skip
         check_delay(resolved.feedback_delay, resolved.T)
         return resolved
 
     @property
+    def decay_rate(self) -> float:
+        """``1 / chemical_lifetime`` per unit time (0: no decay); resolved schedules only."""
+        return 0.0 if self.chemical_lifetime is None else 1.0 / self.chemical_lifetime
+
+    @property
     def in_relaxation_times(self) -> bool:
-        return isinstance(self.T, RelaxationTimes) or isinstance(self.feedback_delay, RelaxationTimes)
+        return any(isinstance(d, RelaxationTimes) for d in (self.T, self.feedback_delay, self.chemical_lifetime))
 
 
 @dataclass(frozen=True)

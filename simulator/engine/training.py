@@ -31,7 +31,8 @@ from .specs import (
 )
 from .two_phase import TwoPhase
 
-__all__ = ["METHODS", "DYNAMICS", "train", "method_for", "resolve", "stable_step", "check_combination"]
+__all__ = ["METHODS", "DYNAMICS", "train", "method_for", "resolve", "stable_step", "check_combination", "default_weights",
+           "per_presentation"]
 
 #: Each way of advancing a presentation, by name. A new scheme is one :class:`Method` subclass
 #: and one line here (and in :func:`method_for`'s choice, if it is chosen by an integrator).
@@ -79,13 +80,22 @@ def _checked_examples(network: Network, inputs, targets) -> tuple[np.ndarray, np
     return inputs, targets
 
 
+def default_weights(rule: Rule, dynamics):
+    """The weight policy when none is given: :class:`Physical` for the one-phase rule in the
+    time-stepped dynamics (the physics), :class:`Deferred` otherwise (the two-phase rules store
+    the free state and remodel at the end; the other dynamics do not read it)."""
+    return WEIGHTS["physical" if isinstance(dynamics, TimeStepped) and rule.timestepped == "fused" else "deferred"]()
+
+
 def _checked_weights(weights):
+    names = " or ".join(repr(name) for name in WEIGHTS)
     if isinstance(weights, str):
         if weights not in WEIGHTS:
-            raise ValueError(f"weights must be 'deferred' or 'live', got {weights!r}")
+            raise ValueError(f"weights must be {names}, got {weights!r}")
         return WEIGHTS[weights]()
     if type(weights) not in WEIGHTS.values():
-        raise ValueError(f"weights must be 'deferred', 'live', Deferred() or Live(), got {weights!r}")
+        classes = ", ".join(f"{cls.__name__}(...)" for cls in WEIGHTS.values())
+        raise ValueError(f"weights must be {names} or one of {classes}, got {weights!r}")
     return weights
 
 
@@ -112,12 +122,13 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cos
     if rule.timestepped != "fused":
         if integrator.name != "explicit":
             raise ValueError(f"the {integrator.name} integrator runs the chemical rule only, not {rule.name!r}")
-        if weights.name == "live":
-            raise ValueError(f"rule {rule.name!r} remodels at the end of each presentation; use weights='deferred'")
+        if weights.name != "deferred":
+            raise ValueError(f"rule {rule.name!r} stores its free state and remodels at the end of each presentation; "
+                             "use weights='deferred'")  # fmt: skip
         if getattr(dynamics.feedback_delay, "value", dynamics.feedback_delay) != 0:
             raise ValueError(f"feedback_delay applies to the one-phase chemical rule, not to {rule.name!r}")
-    elif integrator.name == "implicit" and weights.name == "live":
-        raise ValueError("the implicit integrator remodels at the end of each presentation; use weights='deferred'")
+        if dynamics.chemical_lifetime is not None:
+            raise ValueError(f"chemical_lifetime applies to the one-phase chemical rule; {rule.name!r} has no chemical")
 
 
 def stable_step(network: Network, rule="chemical", *, physics: Physics = Physics(), safety: float = 0.9) -> float:
@@ -129,24 +140,28 @@ def stable_step(network: Network, rule="chemical", *, physics: Physics = Physics
     return safety * stable_dt(network, physics.c_v, 1.0, network.conductance)
 
 
-def resolve(network: Network, rule, dynamics, physics: Physics, integrator) -> tuple[object, object, dict]:
-    """``(dynamics, integrator, derived)`` in time units for training that starts from
-    ``network``: durations in relaxation times converted, ``max_dt_shrink`` made a ``min_dt``.
-    ``derived`` holds what was computed (``relaxation_time``, ``T``, ``feedback_delay``).
-    A run resolves once, against its starting network, so that every epoch (and a resumed
-    run) uses the same numbers."""
+def resolve(network: Network, rule, dynamics, physics: Physics, integrator, weights=None) -> tuple:
+    """``(dynamics, integrator, weights, derived)`` in time units for training that starts from
+    ``network``: durations in relaxation times converted (the schedule's, the step's, the
+    physical weights' remodelling time), ``max_dt_shrink`` made a ``min_dt``. ``derived``
+    holds what was computed (``relaxation_time``, ``T``, ``feedback_delay``,
+    ``remodel_time``). A run resolves once, against its starting network, so that every epoch
+    (and a resumed run) uses the same numbers. ``weights`` None: the default for ``rule``."""
+    weights = default_weights(checked_rule(rule), dynamics) if weights is None else weights
     if not isinstance(dynamics, TimeStepped):
-        return dynamics, integrator, {}
-    relative = dynamics.in_relaxation_times or isinstance(integrator.dt, RelaxationTimes)
+        return dynamics, integrator, weights, {}
+    relative = dynamics.in_relaxation_times or isinstance(integrator.dt, RelaxationTimes) or weights.in_relaxation_times
     t_relax = relaxation_time(network, physics.c_v) if relative else None
-    dynamics = dynamics.resolved(t_relax)
+    dynamics, weights = dynamics.resolved(t_relax), weights.resolved(t_relax)
     changes = {"dt": resolve_duration(integrator.dt, t_relax)}
     if isinstance(integrator, Explicit) and integrator.max_dt_shrink is not None:
         floor = stable_step(network, rule, physics=physics, safety=integrator.safety) / integrator.max_dt_shrink
         changes.update(min_dt=floor if integrator.min_dt is None else max(integrator.min_dt, floor), max_dt_shrink=None)
     derived = {} if t_relax is None else {"relaxation_time": t_relax}
     derived.update(T=dynamics.T, feedback_delay=dynamics.feedback_delay)
-    return dynamics, replace(integrator, **changes), derived
+    if weights.name == "physical":
+        derived["remodel_time"] = weights.remodel_time
+    return dynamics, replace(integrator, **changes), weights, derived
 
 
 def train(
@@ -160,7 +175,7 @@ def train(
     dynamics=Quasistatic(),
     physics: Physics = Physics(),
     integrator=Explicit(),
-    weights="deferred",
+    weights=None,
     w_min: float = 1e-6,
     state=None,
     save: Save = Save(),
@@ -180,7 +195,10 @@ def train(
         :class:`simulator.advection.Advection`
     physics : :class:`Physics`: compliances and the chemical's diffusivity
     integrator : :class:`Explicit` or :class:`Implicit` (time-stepped fields)
-    weights : ``"deferred"`` / :class:`Deferred` or ``"live"`` / :class:`Live`
+    weights : how the time-stepped pipes remodel: ``"physical"`` / :class:`Physical` (at the
+        material's rate ``alpha / remodel_time`` while the fields evolve; the default for the
+        one-phase chemical rule), or the numerical devices ``"deferred"`` / :class:`Deferred`
+        (the default of the two-phase rules) and ``"live"`` / :class:`Live` (rate ``alpha / T``)
     w_min : conductance floor (> 0), applied after every update
     state : fields to start from (``FieldState``, or ``AdvectionState``); at rest if None.
         Never changed: the result carries the new state.
@@ -196,12 +214,27 @@ def train(
     inputs, targets = _checked_examples(network, inputs, targets)
     rule = checked_rule(rule)
     alpha, eta, w_min = (checked_positive(k, x) for k, x in (("alpha", alpha), ("eta", eta), ("w_min", w_min)))
-    weights = _checked_weights(weights)
+    weights = default_weights(rule, dynamics) if weights is None else _checked_weights(weights)
     if on_failure not in ("raise", "return"):
         raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
     cost = checked_cost(cost)
     cost.check_targets(targets)
     check_combination(rule, dynamics, integrator, weights, save, cost)
-    dynamics, integrator, _ = resolve(network, rule, dynamics, physics, integrator)
-    setup = Setup(network, rule, alpha, eta, dynamics, physics, integrator, weights, w_min, save, cost)
-    return method_for(setup)(setup, state).run(inputs, targets, on_failure)
+    dynamics, integrator, weights, _ = resolve(network, rule, dynamics, physics, integrator, weights)
+    substeps = getattr(dynamics, "substeps", 1)
+    setup = Setup(network, rule, alpha / substeps, eta, dynamics, physics, integrator, weights, w_min, save, cost)
+    if substeps == 1:
+        return method_for(setup)(setup, state).run(inputs, targets, on_failure)
+    repeated = (np.repeat(inputs, substeps, axis=0), np.repeat(targets, substeps, axis=0))
+    return per_presentation(method_for(setup)(setup, state).run(*repeated, on_failure), substeps)
+
+
+def per_presentation(result: TrainResult, substeps: int) -> TrainResult:
+    """A result of ``substeps`` presentations per example folded to one row per example: the
+    first substep's outputs and cost, the floored pipes and the step growths summed."""
+    starts = np.arange(0, len(result.costs), substeps)
+    fold = {"outputs": result.outputs[starts], "costs": result.costs[starts]}
+    if len(starts):
+        fold.update(floored=np.add.reduceat(result.floored, starts), step_growth=np.add.reduceat(result.step_growth,
+                                                                                              starts))  # fmt: skip
+    return replace(result, **fold)
