@@ -1,35 +1,48 @@
-"""Where time-stepped chemical learning stops tracking the gradient: presentation time and field speeds.
+"""The quasistatic limit as a separation of timescales: the physical protocol against the timescale ratio.
 
-    python scenarios/quasistatic_limit.py              # T = 1e-2..1e3 relaxation times, 5 epochs
+    python scenarios/quasistatic_limit.py              # ratios 1..300, 3 epochs; interference grid
     python scenarios/quasistatic_limit.py --smoke      # seconds (CI)
 
-Iris with the chemical rule, time-stepped, on the same network, split and shuffles as a
-quasistatic reference run. For each presentation time T (in relaxation times c_v/lambda_2)
-it reports the distance of the conductances from the quasistatic trajectory,
-``|w_T - w_qs| / |w_qs - w_0|`` after the last epoch, and the final test accuracy. Then, at
-a fixed T, it varies the chemical's speed against the pressure's: its compliance ratio
-``c_u / c_v`` and its diffusivity ``kappa`` (the quasistatic reference uses the same kappa).
-Fast learning (small T) is the out-of-equilibrium regime studied for coupled learning by
-Stern et al., "Physical learning beyond the quasistatic limit" (2021).
-Writes one run file per point in ``outputs/quasistatic_limit/`` and the figure
-``outputs/quasistatic_limit.png``.
+Iris with the chemical rule, time-stepped under the physical protocol (the default): the
+pipes remodel at the material's rate ``alpha / remodel_time`` while the fields evolve, each
+presentation as long as one remodelling time (so it moves the pipes about one step of
+``alpha``). The timescale ratio is ``remodel_time / relaxation time``.
+
+1. **The ratio.** For each ratio it reports the distance of the conductances after the last
+   epoch from two quasistatic references with the same network, split and shuffles:
+   the gradient flow over each presentation (``dynamics.substeps``, the protocol's limit),
+   and the paper's one step per presentation. Beside it, the numerical device (``weights =
+   "deferred"``: ``-(alpha / T) u v`` summed and applied at the end) against the one step.
+   The slope of the distance to the flow against the ratio is fitted (log-log, ratios >= 10).
+2. **Interference from leftover chemical.** At one ratio, for feedback delays and chemical
+   lifetimes: the distance from the flow after one epoch, and the interference itself,
+   ``|w_carried - w_washed| / |w_washed - w_0|``, where ``w_washed`` is the same epoch with
+   the chemical removed between presentations (what a perfect washout would give).
+3. **Field speeds.** At one ratio, the chemical's compliance ``c_u / c_v`` and diffusivity
+   ``kappa`` (against a flow reference with the same ``kappa``).
+
+Writes one run file per run of parts 1 and 3 in ``outputs/quasistatic_limit/`` and the
+figure ``outputs/quasistatic_limit.png``. Fast learning (small ratios) is the
+out-of-equilibrium regime studied for coupled learning by Stern et al., "Physical learning
+beyond the quasistatic limit" (2021).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 import simulator
-from simulator.base import pin_threads
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import checked_targets, guarded
+from simulator.scenario import guarded, run_points
+from simulator.tasks import evaluate_iris, iris_task
+
+FLOW_SUBSTEPS = 1024  # the gradient flow's reference: its own error falls as 1 / substeps
 
 
 def config(values: dict) -> simulator.RunConfig:
@@ -38,8 +51,7 @@ def config(values: dict) -> simulator.RunConfig:
 
 
 def one_run(job) -> Path:
-    name, values, out, overwrite = job
-    path = out / f"{name}.h5"
+    values, path, overwrite = job
     simulator.run(config(values), out=path, overwrite=overwrite)
     return path
 
@@ -50,88 +62,159 @@ def final_weights_and_accuracy(path: Path) -> tuple[np.ndarray, np.ndarray, floa
     return conductance[0], conductance[-1], float(run.series("observables/accuracy_test")[2][-1])
 
 
+def jobs_of(args, epochs: int, ratios, speeds) -> dict[str, dict]:
+    """Every run of parts 1 and 3, by name: ``{name: {"table.key": value}}``."""
+    base = {"run.seed": args.seed, "run.epochs": epochs, "run.fields_every": 0}
+    stepped = dict(base, **{"dynamics.name": "timestepped"})
+    jobs = {"step": dict(base), "flow": dict(base, **{"dynamics.substeps": args.flow_substeps})}
+    for ratio in ratios:
+        timing = {"dynamics.presentation": ratio}
+        jobs[f"physical_R{ratio:g}"] = dict(stepped, **timing, **{"dynamics.remodel_time": ratio})
+        jobs[f"deferred_R{ratio:g}"] = dict(stepped, **timing, **{"dynamics.weights": "deferred"})
+    for c_u, kappa in speeds:
+        point = {"dynamics.presentation": args.at, "dynamics.remodel_time": args.at, "dynamics.c_u": c_u,
+                 "dynamics.kappa": kappa}  # fmt: skip
+        jobs[f"cu{c_u:g}_kappa{kappa:g}"] = dict(stepped, **point)
+        if kappa != 1.0:
+            jobs[f"flow_kappa{kappa:g}"] = dict(base, **{"dynamics.substeps": args.flow_substeps,
+                                                         "dynamics.kappa": kappa})  # fmt: skip
+    return jobs
+
+
 def main(argv=None) -> int:
     parser = ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--speeds-at", type=float, default=10.0, help="T (relaxation times) of the speed study")
-    parser.add_argument("--out", type=Path, default=Path("outputs/quasistatic_limit"))
+    parser.add_argument("--epochs", type=positive_int, default=3)
+    parser.add_argument("--at", type=float, default=10.0, help="the ratio of parts 2 and 3 (%(default)s)")
+    parser.add_argument("--flow-substeps", type=positive_int, default=FLOW_SUBSTEPS)
+    parser.add_argument("--out", type=Path, help="folder for the run files (default outputs/quasistatic_limit[_smoke])")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
-    parser.add_argument("--smoke", action="store_true", help="one epoch, three presentation times, one speed (CI)")
+    parser.add_argument("--smoke", action="store_true", help="one epoch, three ratios, a 2x2 grid (CI)")
     args = parser.parse_args(argv)
     epochs = 1 if args.smoke else args.epochs
-    times = [1e-2, 1.0, 10.0] if args.smoke else [1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0]
+    ratios = [1.0, 10.0, 30.0] if args.smoke else [1.0, 3.0, 10.0, 30.0, 100.0, 300.0]
     speeds = [(1.0, 1.0)] if args.smoke else [(0.1, 1.0), (1.0, 1.0), (10.0, 1.0), (1.0, 0.5), (1.0, 2.0)]
-    base = {"run.seed": args.seed, "run.epochs": epochs, "run.fields_every": 0}
-    stepped = dict(base, **{"dynamics.name": "timestepped"})
-    jobs = [("quasistatic", dict(base), args.out, args.overwrite)]
-    jobs += [(f"T{T:g}", dict(stepped, **{"dynamics.presentation": T}), args.out, args.overwrite) for T in times]
-    for ratio, kappa in speeds:
-        point = {**stepped, "dynamics.presentation": args.speeds_at, "dynamics.c_u": ratio, "dynamics.kappa": kappa}
-        jobs.append((f"cu{ratio:g}_kappa{kappa:g}", point, args.out, args.overwrite))
-        if kappa != 1.0:
-            reference = {**base, "dynamics.kappa": kappa}
-            jobs.append((f"quasistatic_kappa{kappa:g}", reference, args.out, args.overwrite))
+    delays, lifetimes = ([0.0, 2.0], [None, 3.0]) if args.smoke else ([0.0, 0.5, 1.0, 2.0, 4.0],
+                                                                        [None, 30.0, 10.0, 3.0, 1.0])  # fmt: skip
+    args.out = args.out or Path("outputs/quasistatic_limit" + ("_smoke" if args.smoke else ""))
+    jobs = jobs_of(args, epochs, ratios, speeds)
     try:
-        for _, values, _, _ in jobs:
+        for values in jobs.values():
             config(values)
     except ValueError as error:
         parser.error(str(error))
     args.out.mkdir(parents=True, exist_ok=True)
-    figure = args.out.parent / ("quasistatic_limit_smoke.png" if args.smoke else "quasistatic_limit.png")
-    code = checked_targets([*(args.out / f"{name}.h5" for name, *_ in jobs), figure], args.overwrite)
-    if code:
-        return code
-    with ProcessPoolExecutor(max_workers=max(1, args.workers), initializer=pin_threads) as pool:
-        paths = dict(zip([name for name, *_ in jobs], pool.map(one_run, jobs)))
+    figure = args.out.parent / f"{args.out.name}.png"
+    paths = {name: args.out / f"{name}.h5" for name in jobs}
+    done = run_points(one_run, [(values, paths[name], args.overwrite) for name, values in jobs.items()],
+                      [*paths.values(), figure], args.overwrite, args.workers)  # fmt: skip
+    if isinstance(done, int):
+        return done
 
     def distance(name: str, reference: str) -> tuple[float, float]:
         w0, w, accuracy = final_weights_and_accuracy(paths[name])
         _, w_ref, _ = final_weights_and_accuracy(paths[reference])
         return float(np.linalg.norm(w - w_ref) / np.linalg.norm(w_ref - w0)), accuracy
 
-    _, _, reference_accuracy = final_weights_and_accuracy(paths["quasistatic"])
-    rows = [(T, *distance(f"T{T:g}", "quasistatic")) for T in times]
-    print(
-        f"Iris, chemical rule, seed {args.seed}, {epochs} epochs; quasistatic test accuracy {reference_accuracy:.3f}\n"
-    )
-    print("| T (relaxation times) | distance from the quasistatic weights | test accuracy |")
-    print("|---|---|---|")
-    for T, d, accuracy in rows:
-        print(f"| {T:g} | {d:.3g} | {accuracy:.3f} |")
+    step_accuracy = final_weights_and_accuracy(paths["step"])[2]
+    flow_accuracy = final_weights_and_accuracy(paths["flow"])[2]
+    flow_from_step = distance("flow", "step")[0]
+    rows = [(R, *distance(f"physical_R{R:g}", "flow"), distance(f"physical_R{R:g}", "step")[0],
+             *distance(f"deferred_R{R:g}", "step")) for R in ratios]  # fmt: skip
+    fitted = np.array([row for row in rows if row[0] >= 10.0])
+    slope = float(np.polyfit(np.log10(fitted[:, 0]), np.log10(fitted[:, 1]), 1)[0]) if len(fitted) > 1 else np.nan
+    print(f"Iris, chemical rule, seed {args.seed}, {epochs} epochs, lr 3e-3. Test accuracy: one quasistatic step "
+          f"{step_accuracy:.3f}, gradient flow ({args.flow_substeps} substeps) {flow_accuracy:.3f}; the flow is "
+          f"{flow_from_step:.3g} from the one step\n")  # fmt: skip
+    print("| ratio remodel_time / relaxation time | physical: distance from the flow | from the one step | "
+          "accuracy | deferred device: distance from the one step | accuracy |")
+    print("|---|---|---|---|---|---|")
+    for R, d_flow, acc, d_step, d_deferred, acc_deferred in rows:
+        print(f"| {R:g} | {d_flow:.3g} | {d_step:.3g} | {acc:.3f} | {d_deferred:.3g} | {acc_deferred:.3f} |")
+    print(f"\nfitted slope of log(distance from the flow) against log(ratio), ratios >= 10: {slope:.3f}")
+    first_order = simulator.load_trajectory(paths["step"]).series("observables/example")[2][:75]
+    grid = interference(args.seed, first_order, args.at, delays, lifetimes, args.flow_substeps)
+    print(f"\nat ratio {args.at:g}, one epoch: distance from the flow / interference from leftover chemical\n")
+    print("| feedback delay \\ chemical lifetime (relaxation times) | " + " | ".join(
+        "none" if t is None else f"{t:g}" for t in lifetimes) + " |")  # fmt: skip
+    print("|---|" + "---|" * len(lifetimes))
+    for i, delay in enumerate(delays):
+        cells = " | ".join(f"{grid[0][i, j]:.3g} / {grid[1][i, j]:.3g}" for j in range(len(lifetimes)))
+        print(f"| {delay:g} | {cells} |")
     speed_rows = []
-    for ratio, kappa in speeds:
-        reference = "quasistatic" if kappa == 1.0 else f"quasistatic_kappa{kappa:g}"
-        speed_rows.append((ratio, kappa, *distance(f"cu{ratio:g}_kappa{kappa:g}", reference)))
-    print(f"\nat T = {args.speeds_at:g} relaxation times:\n")
-    print("| c_u / c_v | kappa | distance from the quasistatic weights (same kappa) | test accuracy |")
+    for c_u, kappa in speeds:
+        reference = "flow" if kappa == 1.0 else f"flow_kappa{kappa:g}"
+        speed_rows.append((c_u, kappa, *distance(f"cu{c_u:g}_kappa{kappa:g}", reference)))
+    print(f"\nat ratio {args.at:g}:\n")
+    print("| c_u / c_v | kappa | distance from the flow (same kappa) | test accuracy |")
     print("|---|---|---|---|")
-    for ratio, kappa, d, accuracy in speed_rows:
-        print(f"| {ratio:g} | {kappa:g} | {d:.3g} | {accuracy:.3f} |")
-    figure = plot(rows, reference_accuracy, figure, args.overwrite)
-    print(f"\nrun files: {args.out}/\nfigure:    {figure}")
+    for c_u, kappa, d, accuracy in speed_rows:
+        print(f"| {c_u:g} | {kappa:g} | {d:.3g} | {accuracy:.3f} |")
+    drawn = plot(rows, slope, (delays, lifetimes, grid), flow_accuracy, figure, args.overwrite)
+    print(f"\nrun files: {args.out}/\nfigure:    {drawn}")
     return 0
 
 
-def plot(rows, reference_accuracy: float, out: Path, overwrite: bool) -> Path:
-    T, distance, accuracy = (np.array(column) for column in zip(*rows))
-    fig = Figure(figsize=(10, 4.2), layout="constrained")
-    ax_distance, ax_accuracy = fig.subplots(1, 2)
-    ax_distance.loglog(T, distance, "o-", color="tab:purple")
-    slow = T >= 1.0
-    ax_distance.loglog(T[slow], distance[-1] * T[-1] / T[slow], ":", color="0.5", label="~ 1/T")
-    ax_distance.set_xlabel("presentation time T / relaxation time")
-    ax_distance.set_ylabel("|w_T - w_qs| / |w_qs - w_0|")
+def interference(seed: int, order, ratio: float, delays, lifetimes, flow_substeps: int):
+    """``(distance from the flow, interference)`` ``[delays, lifetimes]`` after the first epoch of
+    Iris (the runs' network, split, targets and example ``order``) at ``ratio``; durations in
+    relaxation times."""
+    network = simulator.lattice_network(seed=seed)
+    task = iris_task(seed)
+    inputs = task.x_train[order]
+    targets = evaluate_iris(network, task).desired_output[task.y_train[order]]
+    t_relax = simulator.relaxation_time(network)
+    alpha = config({})["rule.lr"]
+    limit = simulator.Quasistatic(substeps=flow_substeps)
+    flow = simulator.train(network, inputs, targets, alpha=alpha, dynamics=limit)
+    w0, w_flow = network.conductance, flow.network.conductance
+    distances, interferences = np.empty((2, len(delays), len(lifetimes)))
+    weights = simulator.Physical(remodel_time=ratio * t_relax)
+    for i, delay in enumerate(delays):
+        for j, lifetime in enumerate(lifetimes):
+            dynamics = simulator.TimeStepped(T=ratio * t_relax, feedback_delay=delay * t_relax,
+                                             chemical_lifetime=None if lifetime is None else lifetime * t_relax)
+            carried = simulator.train(network, inputs, targets, alpha=alpha, dynamics=dynamics, weights=weights)
+            washed, state = network, None
+            for x, y in zip(inputs, targets):  # the chemical removed before every presentation
+                state = None if state is None else simulator.FieldState(state.v, np.zeros_like(state.u))
+                result = simulator.train(washed, x, y, alpha=alpha, dynamics=dynamics, weights=weights, state=state)
+                washed, state = result.network, result.state
+            w = carried.network.conductance
+            distances[i, j] = np.linalg.norm(w - w_flow) / np.linalg.norm(w_flow - w0)
+            interferences[i, j] = np.linalg.norm(w - washed.conductance) / np.linalg.norm(washed.conductance - w0)
+    return distances, interferences
+
+
+def plot(rows, slope: float, study, flow_accuracy: float, out: Path, overwrite: bool) -> Path:
+    R, d_flow, accuracy, d_step, d_deferred, acc_deferred = (np.array(column) for column in zip(*rows))
+    delays, lifetimes, (distances, interferences) = study
+    fig = Figure(figsize=(14, 4.2), layout="constrained")
+    ax_distance, ax_accuracy, ax_interference = fig.subplots(1, 3)
+    ax_distance.loglog(R, d_flow, "o-", color="tab:purple", label=f"physical, from the flow (slope {slope:.2f})")
+    ax_distance.loglog(R, d_step, "s--", color="tab:purple", alpha=0.5, label="physical, from the one step")
+    ax_distance.loglog(R, d_deferred, "^:", color="tab:gray", label="deferred device, from the one step")
+    ax_distance.set_xlabel("timescale ratio remodel_time / relaxation time")
+    ax_distance.set_ylabel("|w - w_ref| / |w_ref - w_0|")
     ax_distance.set_title("distance from the quasistatic trajectory")
-    ax_distance.legend()
-    ax_accuracy.semilogx(T, accuracy, "o-", color="tab:blue", label="time-stepped")
-    ax_accuracy.axhline(reference_accuracy, color="k", ls="--", lw=1, label="quasistatic")
-    ax_accuracy.set_xlabel("presentation time T / relaxation time")
+    ax_distance.legend(fontsize=8)
+    ax_accuracy.semilogx(R, accuracy, "o-", color="tab:purple", label="physical")
+    ax_accuracy.semilogx(R, acc_deferred, "^:", color="tab:gray", label="deferred device")
+    ax_accuracy.axhline(flow_accuracy, color="k", ls="--", lw=1, label="quasistatic flow")
+    ax_accuracy.set_xlabel("timescale ratio remodel_time / relaxation time")
     ax_accuracy.set_ylabel("final test accuracy")
     ax_accuracy.set_ylim(0, 1.02)
     ax_accuracy.legend(loc="lower right")
     ax_accuracy.set_title("Iris accuracy")
+    for j, lifetime in enumerate(lifetimes):
+        label = "no decay" if lifetime is None else f"lifetime {lifetime:g}"
+        ax_interference.plot(delays, interferences[:, j], "o-", label=label)
+    ax_interference.set_yscale("log")
+    ax_interference.set_xlabel("feedback delay (relaxation times)")
+    ax_interference.set_ylabel("|w_carried - w_washed| / |w_washed - w_0|")
+    ax_interference.set_title("interference from the previous example's chemical")
+    ax_interference.legend(fontsize=8)
     return save_figure(fig, out, overwrite, dpi=130)
 
 

@@ -20,12 +20,12 @@ from .engine import (
     DYNAMICS,
     METHODS,
     Deferred,
-    Physical,
     Explicit,
     FieldFrames,
     FieldState,
     Implicit,
     Live,
+    Physical,
     Physics,
     Quasistatic,
     RelaxationTimes,
@@ -57,7 +57,8 @@ __all__ = [
     "FunctionCost", "COSTS",
     # the engine and its keyword objects
     "train", "METHODS", "DYNAMICS", "Quasistatic", "TimeStepped", "Advection", "Physics", "Explicit", "Implicit",
-    "Physical", "Deferred", "Live", "Save", "RelaxationTimes", "FieldState", "AdvectionState", "FieldFrames", "TrainResult",
+    "Physical", "Deferred", "Live",
+    "Save", "RelaxationTimes", "FieldState", "AdvectionState", "FieldFrames", "TrainResult",
     "SimulationError", "relax", "relax_ensemble", "relaxation_time", "stable_dt", "stable_step",
     # tasks and recorded runs
     "Task", "TASKS", "RunConfig", "run", "RunResult",

@@ -11,8 +11,8 @@
 Every key has one type and a range; unknown keys are refused by name; paths are relative to
 the config file. ``lr`` is the step along ``-dC/dw`` (``alpha = lr / eta``). Durations of the
 time-stepped dynamics (``presentation``, ``feedback_delay``, ``remodel_time``,
-``chemical_lifetime``) are in relaxation times of the starting network. The keys of the old flat Iris configs (``lr = ...``, ``tau = ...``) still
-load, with a one-line notice naming the new keys.
+``chemical_lifetime``) are in relaxation times of the starting network. The keys of the old
+flat Iris configs (``lr = ...``, ``tau = ...``) still load, with a one-line notice naming the new keys.
 """
 
 from __future__ import annotations
@@ -366,8 +366,8 @@ def engine_objects(config: RunConfig) -> dict:
                                       feedback_delay=engine.RelaxationTimes(table["feedback_delay"]))  # fmt: skip
         policy = table["weights"]
         policy = engine.default_weights(RULES[rule["name"]], dynamics).name if policy == "auto" else policy
-        physical = policy == "physical"
-        weights = engine.Physical(engine.RelaxationTimes(table["remodel_time"])) if physical else engine.WEIGHTS[policy]()
+        remodel_time = engine.RelaxationTimes(table["remodel_time"])
+        weights = engine.Physical(remodel_time) if policy == "physical" else engine.WEIGHTS[policy]()
         scheme = {"explicit": dict(safety=table["safety"], max_dt_shrink=table["max_dt_shrink"]),
                   "implicit": dict(steps_per_relaxation_time=table["implicit_steps"])}[table["scheme"]]  # fmt: skip
         integrator = engine.INTEGRATORS[table["scheme"]](**scheme)

@@ -131,7 +131,7 @@ CASES = [
     ("iris_rules", ["--workers", "0"], "argument --workers: must be a whole number >= 1, got 0"),
     ("iris_rules", ["--seeds", "5:2"], "invalid parse_seeds value: '5:2'"),
     ("iris_seeds", ["--workers", "-2"], "argument --workers: must be a whole number >= 1, got -2"),
-    ("quasistatic_limit", ["--speeds-at", "-1", "--out", "{root}/limit"], "dynamics.presentation must be > 0"),
+    ("quasistatic_limit", ["--at", "-1", "--out", "{root}/limit"], "dynamics.presentation must be > 0"),
     ("own_network", ["--make-data", "{root}"], "{root}/data.csv exists; pass --overwrite"),
     ("cli", [], "the following arguments are required: command"),
     ("cli", ["bogus"], "argument command: invalid choice: 'bogus'"),

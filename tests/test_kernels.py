@@ -66,7 +66,8 @@ def test_learn_steps_matches_a_numpy_reference(net, live, u_keep):
         feedback[net.output_pairs[:, 0]] += eta * error
         feedback[net.output_pairs[:, 1]] -= eta * error
         step = -rate * net.drops(u) * net.drops(v)
-        v, u = v + gain_v * (currents - laplacian @ v), u + gain_u * (feedback - kappa * laplacian @ u) - (1 - u_keep) * u
+        decay = (1 - u_keep) * u
+        v, u = v + gain_v * (currents - laplacian @ v), u + gain_u * (feedback - kappa * laplacian @ u) - decay
         accumulated += step
         if live:
             w = np.maximum(w + step, w_min)

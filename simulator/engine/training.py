@@ -31,8 +31,10 @@ from .specs import (
 )
 from .two_phase import TwoPhase
 
-__all__ = ["METHODS", "DYNAMICS", "train", "method_for", "resolve", "stable_step", "check_combination", "default_weights",
-           "per_presentation"]
+__all__ = [
+    "METHODS", "DYNAMICS", "train", "method_for", "resolve", "stable_step", "check_combination", "default_weights",
+    "per_presentation",
+]  # fmt: skip
 
 #: Each way of advancing a presentation, by name. A new scheme is one :class:`Method` subclass
 #: and one line here (and in :func:`method_for`'s choice, if it is chosen by an integrator).
