@@ -201,11 +201,11 @@ def bench_learn_steps(net, currents, targets, gain, steps: int, parts) -> dict:
 
     def run_learning(split):
         v, u, dw = np.zeros(n), np.zeros(n), np.zeros(m)
-        head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, 0, 0.0, True, gain, gain, 1.0, 1.0, 1e-3)
+        head = (edges, w.copy(), v, u, currents, plus, minus, targets, 1.0, 0, 0.0, True, gain, gain, 1.0, 1.0)
         if split:
-            kernels.learn_steps_parts(*head, 1e-4, dw, steps, np.empty(n), np.empty(n), *parts)
+            kernels.learn_steps_parts(*head, 1e-3, 1e-4, dw, steps, np.empty(n), np.empty(n), *parts)
         else:
-            kernels.learn_steps(*head, False, 1e-4, dw, steps, np.empty(n), np.empty(n))
+            kernels.learn_steps(*head, 0.0, np.zeros(n), 1e-3, False, 1e-4, dw, steps, np.empty(n), np.empty(n))
         return dw
 
     assert np.array_equal(run_learning(True), run_learning(False))  # warm-up, and the same bits

@@ -28,6 +28,8 @@ from dataclasses import InitVar, dataclass
 from typing import ClassVar
 
 import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
 
 from . import kernels
 from .base import checked_choice, checked_int, checked_nonnegative, deprecated
@@ -53,6 +55,13 @@ class Advection:
     inputs_as, outputs_as : see ``simulator.quasistatic.BOUNDARIES``: current pairs or fixed
         pressures with grounded drains (the appendix's setup); pair drops or node pressures
         (the appendix's form, pressure inputs only)
+    diffusion : a diffusive part (our addition; 0, the default, is the appendix's pure
+        transport): after each hop ``s+`` and ``s-`` diffuse for one transport step,
+        ``(I + diffusion L(w)) s_new = s`` (backward Euler: stable, and the amount of each
+        chemical unchanged), so a pipe of conductance ``w`` exchanges about ``diffusion w`` of
+        the difference across it per step against one hop of transport: the pipe's Péclet
+        number is ``1 / (diffusion w)``. What crossed a pipe (its remodelling) is the
+        transported amount.
     """
 
     xi: float = 0.01
@@ -64,6 +73,7 @@ class Advection:
     outputs_as: str = BOUNDARIES["outputs_as"][0]  # pair drops
     tau: InitVar[int | None] = None  # the old name of release_every
     steps: InitVar[int | None] = None  # the old name of transport_steps
+    diffusion: float = 0.0
     name: ClassVar[str] = "advection"
 
     def __post_init__(self, tau, steps):
@@ -71,7 +81,7 @@ class Advection:
             if value is not None:
                 deprecated(f"Advection({old}=...)", f"Advection({new}=...)", stacklevel=4)
                 object.__setattr__(self, new, value)
-        for key in ("xi", "lam"):
+        for key in ("xi", "lam", "diffusion"):
             object.__setattr__(self, key, checked_nonnegative(key, getattr(self, key)))
         for key, low in (("release_every", 1), ("transport_steps", 1), ("pressure_steps", 0)):
             object.__setattr__(self, key, checked_int(key, getattr(self, key), low))
@@ -123,9 +133,10 @@ class AdvectionState:
             np.add.at(self.s_minus, np.where(high, out_minus, out_plus), amount)
             self.released += 2.0 * amount.sum()
 
-    def transport(self, network: Network, flow, external_out, scratch: "Transport") -> np.ndarray:
-        """Move this state's chemical one hop downstream (drained amounts counted); returns
-        ``S+ - S- [m]``, what crossed each pipe."""
+    def transport(self, network: Network, flow, external_out, scratch: "Transport", diffusion: float = 0.0):
+        """Move this state's chemical one hop downstream (drained amounts counted), then let it
+        diffuse for the step (``diffusion > 0``, on ``network``'s conductances); returns
+        ``S+ - S- [m]``, what the flow carried across each pipe."""
         drained_plus, drained_minus = kernels.advect(
             network.topology.edges, flow, external_out, self.s_plus, self.s_minus, scratch.next_plus,
             scratch.next_minus, scratch.crossed_plus, scratch.crossed_minus,
@@ -133,6 +144,10 @@ class AdvectionState:
         self.s_plus, scratch.next_plus = scratch.next_plus, self.s_plus
         self.s_minus, scratch.next_minus = scratch.next_minus, self.s_minus
         self.drained += drained_plus + drained_minus
+        if diffusion:
+            spread = scipy.sparse.identity(network.n_nodes, format="csc") + diffusion * network.laplacian().tocsc()
+            solve = scipy.sparse.linalg.factorized(spread)
+            self.s_plus, self.s_minus = solve(self.s_plus), solve(self.s_minus)
         return scratch.crossed_plus - scratch.crossed_minus
 
     def copy(self) -> "AdvectionState":

@@ -68,10 +68,13 @@ _PHYSICS = {
     "c_v": Option(float, 1.0, positive=True, doc="node compliance of the pressure"),
     "c_u": Option(float, 1.0, positive=True, doc="node compliance of the chemical"),
     "kappa": Option(float, 1.0, positive=True, doc="chemical diffusivity per unit conductance"),
+    "advection": Option(float, 0.0, low=0, doc="the share of the pipe flow that carries the chemical (0: diffusion "
+                        "only, the paper's assumption); a pipe's Peclet number is advection |dv| / kappa"),
 }
 DYNAMICS_OPTIONS = {
     "quasistatic": {
         "kappa": _PHYSICS["kappa"],
+        "advection": _PHYSICS["advection"],
         "solver_method": Option(str, "auto", choices=("auto", "banded", "dense", "sparse")),
         "sparse_backend": Option(str, "auto", choices=("auto", "pardiso", "ldl", "splu")),
         "substeps": Option(int, 1, low=1, doc="each presentation as this many steps of lr / substeps (large: the "
@@ -100,6 +103,8 @@ DYNAMICS_OPTIONS = {
         "pressure_steps": Option(int, 0, low=0, doc="0: pressures solved; k: k relaxation steps per transport step"),
         "inputs_as": Option(str, "currents", choices=BOUNDARIES["inputs_as"]),
         "outputs_as": Option(str, "pairs", choices=BOUNDARIES["outputs_as"]),
+        "diffusion": Option(float, 0.0, low=0, doc="s+/s- diffuse (I + diffusion L) per transport step (0: the "
+                            "appendix's pure transport; a pipe's Peclet number is 1 / (diffusion w))"),
     },
 }
 PATH_KEYS = {"network": ("file",), "task": ("file", "test_file")}
@@ -372,11 +377,11 @@ def engine_objects(config: RunConfig) -> dict:
                   "implicit": dict(steps_per_relaxation_time=table["implicit_steps"])}[table["scheme"]]  # fmt: skip
         integrator = engine.INTEGRATORS[table["scheme"]](**scheme)
     else:  # the other dynamics take their table's keys as they are
-        dynamics = engine.DYNAMICS[name](**{key: table[key] for key in DYNAMICS_OPTIONS[name] if key != "kappa"})
+        dynamics = engine.DYNAMICS[name](**{key: table[key] for key in DYNAMICS_OPTIONS[name] if key not in _PHYSICS})
     fields_every = config.tables["run"]["fields_every"]
     save = engine.Save(fields_every or None) if name != "quasistatic" else engine.Save()
     cost = Huber(rule["huber_threshold"]) if rule["cost"] == "huber" else COSTS[rule["cost"]]
     objects = dict(rule=RULES[rule["name"]], alpha=rule["lr"] / rule["eta"], eta=rule["eta"], dynamics=dynamics,
                    physics=physics, integrator=integrator, weights=weights, save=save, cost=cost)  # fmt: skip
-    check_combination(objects["rule"], dynamics, integrator, weights, save, cost)
+    check_combination(objects["rule"], dynamics, integrator, weights, save, cost, physics)
     return objects

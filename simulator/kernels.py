@@ -197,12 +197,18 @@ def negative_cost_gradient(cost_code, parameter, targets, outputs, error):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _pipe_terms(v_now, u_now, a, b, w_e, gain_v, gain_u, kappa, learn_rate):
+def _pipe_terms(v_now, u_now, a, b, w_e, gain_v, gain_u, kappa, advection, learn_rate):
     """One pipe's share of a learning step: ``(flux_v, flux_u, dw)`` from ``a`` to ``b``. The
-    serial and the split kernels both call this, so they do the same arithmetic."""
+    serial and the split kernels both call this, so they do the same arithmetic. The chemical
+    flux is diffusive, plus (``advection != 0``) the upwind share of the pipe's flow
+    ``w_e (v_a - v_b)`` times the concentration at its upstream end."""
     drop_v = v_now[a] - v_now[b]
     drop_u = u_now[a] - u_now[b]
-    return gain_v * w_e * drop_v, gain_u * kappa * w_e * drop_u, -learn_rate * drop_u * drop_v
+    flux_u = gain_u * kappa * w_e * drop_u
+    if advection != 0.0:  # not even a zero added otherwise: the diffusion mode's bits
+        flow = w_e * drop_v
+        flux_u += gain_u * advection * flow * (u_now[a] if flow > 0.0 else u_now[b])
+    return gain_v * w_e * drop_v, flux_u, -learn_rate * drop_u * drop_v
 
 
 @njit(cache=True, error_model="numpy")
@@ -223,6 +229,8 @@ def learn_steps(
     gain_u,
     u_keep,
     kappa,
+    advection,
+    outflow,
     learn_rate,
     live_weights,
     w_min,
@@ -236,8 +244,11 @@ def learn_steps(
     Per step, with every right-hand side at time ``t`` (explicit Euler):
 
     * ``v += gain_v * (I - L v)``                        (``gain_v = dt / c_v``)
-    * ``u += gain_u * (E - kappa L u) - (1 - u_keep) u`` (``gain_u = dt / c_u``; ``u_keep =
-      1 - dt / chemical_lifetime``: the decay, 1 for none, which leaves the bits unchanged)
+    * ``u += gain_u * (E - kappa L u - advection (A(q) + D) u) - (1 - u_keep) u``
+      (``gain_u = dt / c_u``; ``u_keep = 1 - dt / chemical_lifetime``: the decay, 1 for none,
+      which leaves the bits unchanged; ``A(q)``: upwind transport by the pipe flows ``q = w
+      (v_a - v_b)`` at time ``t``, ``D = diag(outflow)``: the drains, ``outflow [n] >= 0``;
+      :mod:`simulator.transport`. ``advection = 0``: no term at all, the diffusion's bits)
     * ``E = -eta dC/dy`` at the outputs ``y = v[o+] - v[o-]``, in at ``o+``, out at ``o-``
       (if ``feedback_on``; ``cost_code``, ``cost_parameter``: :func:`negative_cost_gradient`);
       for the squared error ``eta * (target - y)``
@@ -246,11 +257,13 @@ def learn_steps(
       once (floored at ``w_min``), otherwise ``w`` is left alone and the caller applies the
       sum at the end of the presentation.
 
-    ``v``, ``u``, ``w`` and ``dw_accumulated`` are updated in place.
+    ``v``, ``u``, ``w`` and ``dw_accumulated`` are updated in place. Returns the chemical
+    drained with the fluid over the steps, in units of ``u / c_u`` (``c_u`` times it is mass).
     """
     n = v.shape[0]
     outputs, error = np.empty(out_plus.shape[0]), np.empty(out_plus.shape[0])
     v_now, v_next, u_now, u_next = v, v_scratch, u, u_scratch
+    drained = 0.0
     for step in range(n_steps):
         if step % 2 == 0:
             v_now, v_next, u_now, u_next = v, v_scratch, u, u_scratch
@@ -259,6 +272,11 @@ def learn_steps(
         for i in range(n):
             v_next[i] = v_now[i] + gain_v * node_current[i]
             u_next[i] = u_keep * u_now[i]
+        if advection != 0.0:
+            for i in range(n):
+                leaving = gain_u * advection * outflow[i] * u_now[i]
+                u_next[i] -= leaving
+                drained += leaving
         if feedback_on and cost_code == COST_SQUARED:  # in one pass (7% of a 144-node step otherwise)
             for o in range(out_plus.shape[0]):
                 p = out_plus[o]
@@ -277,7 +295,8 @@ def learn_steps(
         for e in range(edges.shape[0]):
             a = np.uint32(edges[e, 0])
             b = np.uint32(edges[e, 1])
-            flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, learn_rate)
+            flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, advection,
+                                                 learn_rate)  # fmt: skip
             v_next[a] -= flux_v
             v_next[b] += flux_v
             u_next[a] -= flux_u
@@ -288,6 +307,7 @@ def learn_steps(
     if n_steps % 2 == 1:
         v[:] = v_scratch
         u[:] = u_scratch
+    return drained
 
 
 @njit(cache=True, error_model="numpy", parallel=True)
@@ -296,7 +316,7 @@ def learn_steps_parts(
     gain_u, u_keep, kappa, learn_rate, w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds,
     leave_from,
 ):  # fmt: skip
-    """``learn_steps`` (deferred weights: ``w`` fixed) split over the cores as :func:`relax_parts`
+    """``learn_steps`` (deferred weights: ``w`` fixed; no advection) split over the cores as :func:`relax_parts`
     splits ``relax``, bit-identical to it. Each core writes only its own nodes, in the serial
     order (start value, feedback at its output terminals, pipes arriving from the part below,
     its own pipes), and accumulates ``dw`` only on the pipes whose lower node it owns."""
@@ -329,13 +349,14 @@ def learn_steps_parts(
                     b = np.uint32(edges[e, 1])
                     if b >= lo:
                         a = np.uint32(edges[e, 0])
-                        flux_v, flux_u, _ = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, learn_rate)
+                        flux_v, flux_u, _ = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, 0.0,
+                                                        learn_rate)  # fmt: skip
                         v_next[b] += flux_v
                         u_next[b] += flux_u
             for e in range(np.uint64(edge_bounds[p]), np.uint64(edge_bounds[p + 1])):
                 a = np.uint32(edges[e, 0])
                 b = np.uint32(edges[e, 1])
-                flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, learn_rate)
+                flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, 0.0, learn_rate)
                 v_next[a] -= flux_v
                 u_next[a] -= flux_u
                 if b < hi:

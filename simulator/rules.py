@@ -23,7 +23,10 @@ Relatives (same interface, for side-by-side comparison; both need the free state
   it descends ``C_G = 1/2 err^T G^{-1} err`` (``G^{-1}``: the outputs' effective conductances,
   held fixed), not ``C`` itself: see :func:`coupled_cost_gradient`.
 
-``kappa`` belongs to the chemical; ``ep``, ``coupled`` and ``gradient`` ignore it.
+``kappa`` belongs to the chemical; ``ep``, ``coupled`` and ``gradient`` ignore it. So does
+``advection`` (the share of the flow that carries the chemical, :mod:`simulator.transport`):
+the chemical rule's ``u`` then solves ``(kappa L + advection (A(q) + D)) u = E``, and the
+update is exact gradient descent only at ``advection = 0``.
 
 A rule is a :class:`Rule`: its :meth:`Rule.update` is the quasistatic step given the free
 steady state ``v``, and its class attributes say how the time-stepped engine runs it (see
@@ -39,10 +42,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .base import checked_positive, registered
+from .base import checked_nonnegative, checked_positive, registered
 from .costs import COSTS, Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
 from .quasistatic import LaplacianSolver, feedback_currents, output_pair_currents, steady_state
+from .transport import steady_chemical
 
 __all__ = [
     "Rule",
@@ -88,6 +92,7 @@ class Rule:
 
     name: ClassVar[str] = ""
     timestepped: ClassVar[str] = "relaxed"
+    carries_chemical: ClassVar[bool] = False  # its update takes ``advection`` (the chemical rule)
     nudge: ClassVar[str | None] = None
     stores_free_state: ClassVar[bool] = False
 
@@ -97,10 +102,15 @@ class Rule:
         squared error only)."""
         raise NotImplementedError
 
-    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
-        """:meth:`update`, with ``cost`` passed on if it takes one (a name, a :class:`Cost` or a callable)."""
+    def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED,
+                 advection: float = 0.0) -> np.ndarray:  # fmt: skip
+        """:meth:`update`, with ``cost`` passed on if it takes one (a name, a :class:`Cost` or a
+        callable), and ``advection`` if it is not 0 (rules that carry a chemical only)."""
+        if advection and not self.carries_chemical:
+            raise ValueError(advection_refusal(self.name))
+        carried = {"advection": advection} if advection else {}
         return _with_cost(self.update, self.name, checked_cost(cost), network, v, targets, alpha=alpha, eta=eta,
-                          kappa=kappa, solver=solver)  # fmt: skip
+                          kappa=kappa, solver=solver, **carried)  # fmt: skip
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -111,9 +121,11 @@ class ChemicalRule(Rule):
 
     name = "chemical"
     timestepped = "fused"
+    carries_chemical = True
 
-    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED) -> np.ndarray:
-        u = solver.solve(feedback_currents(network, v, targets, eta, cost)) / kappa
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED, advection=0.0) -> np.ndarray:
+        feedback = feedback_currents(network, v, targets, eta, cost)
+        u = steady_chemical(network, v, feedback, kappa=kappa, advection=advection, solver=solver)
         return -alpha * network.drops(u) * network.drops(v)
 
 
@@ -230,6 +242,11 @@ def _function_accepts_cost(function) -> bool:  # once per function: a signature 
     return any(p.name == "cost" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
+def advection_refusal(rule_name: str) -> str:
+    """Why a rule without a chemical cannot take ``advection``."""
+    return f"advection carries the feedback chemical; rule {rule_name!r} has none (the chemical rule has)"
+
+
 def cost_refusal(rule_name: str, cost: Cost) -> str:
     """Why a rule whose methods take no ``cost`` cannot learn ``cost``."""
     return (f"rule {rule_name!r} takes no cost (its update has no 'cost' keyword): it learns the squared error only, "
@@ -257,6 +274,7 @@ def learning_update(
     kappa: float = 1.0,
     solver: LaplacianSolver | None = None,
     cost="squared",
+    advection: float = 0.0,
 ) -> np.ndarray:
     """Quasistatic conductance update ``dw [m]`` of one presentation of ``(inputs, targets)``.
 
@@ -273,6 +291,9 @@ def learning_update(
         the default; ``"huber"``; ``"softmax_cross_entropy"``), a :class:`~simulator.costs.Cost`,
         or a callable ``f(outputs, targets) -> float``. The chemical rule's update is then
         exactly ``-(alpha eta / kappa) dC/dw`` for that cost.
+    advection : the share of the pipe flow that carries the chemical (>= 0; chemical rule only):
+        0 (default) is pure diffusion; above it the update departs from the gradient as the
+        pipes' Péclet numbers ``advection |v_a - v_b| / kappa`` grow (:mod:`simulator.transport`)
     """
     rule = checked_rule(rule)
     cost = checked_cost(cost)
@@ -280,9 +301,10 @@ def learning_update(
     alpha = checked_positive("alpha", alpha)
     eta = checked_positive("eta", eta)
     kappa = checked_positive("kappa", kappa)
+    advection = checked_nonnegative("advection", advection)
     solver = LaplacianSolver(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
-    return rule(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost)
+    return rule(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost, advection=advection)
 
 
 def apply_update(conductance, dw, w_min: float) -> tuple[np.ndarray, int]:

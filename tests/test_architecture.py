@@ -18,6 +18,7 @@ LAYERS = [
     ["network"],
     ["costs", "network_io"],
     ["quasistatic"],
+    ["transport"],
     ["rules", "advection"],
     ["engine.specs", "engine.results", "engine.relaxation", "engine.method", "engine.quasistatic", "engine.explicit",
      "engine.implicit", "engine.two_phase", "engine.advection", "engine.training", "engine"],

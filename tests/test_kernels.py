@@ -75,7 +75,7 @@ def test_learn_steps_matches_a_numpy_reference(net, live, u_keep):
     kernels.learn_steps(
         net.topology.edges, kw, kv, ku, currents,
         net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32), targets, eta, 0, 0.0,
-        True, gain_v, gain_u, u_keep, kappa, rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
+        True, gain_v, gain_u, u_keep, kappa, 0.0, np.zeros(net.n_nodes), rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
     )  # fmt: skip
     for got, want in ((kv, v), (ku, u), (kw, w), (kacc, accumulated)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -158,11 +158,12 @@ def test_learn_steps_split_over_parts_gives_the_serial_bits(count, steps, cost):
     for kernel, extra in ((kernels.learn_steps, ()), (kernels.learn_steps_parts, parts)):
         v, u, dw = v0.copy(), u0.copy(), np.zeros(net.n_edges)
         head = (net.topology.edges, net.conductance.copy(), v, u, currents, plus, minus, targets, 0.3, *cost, True)
-        rates = (gain, 0.8 * gain, 0.97, 1.5 * 0.5, 0.05)  # gain_v, gain_u, u_keep, kappa, learn_rate (stable)
-        if kernel is kernels.learn_steps:
-            kernel(*head, *rates, False, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u))
+        rates = (gain, 0.8 * gain, 0.97, 1.5 * 0.5)  # gain_v, gain_u, u_keep, kappa (stable)
+        if kernel is kernels.learn_steps:  # no advection (the split kernel carries none)
+            kernel(*head, *rates, 0.0, np.zeros(net.n_nodes), 0.05, False, 1e-4, dw, steps, np.empty_like(v),
+                   np.empty_like(u))  # fmt: skip
         else:
-            kernel(*head, *rates, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u), *extra)
+            kernel(*head, *rates, 0.05, 1e-4, dw, steps, np.empty_like(v), np.empty_like(u), *extra)
         results.append((v, u, dw))
     for serial, split in zip(*results):
         assert np.array_equal(serial.view(np.uint64), split.view(np.uint64))

@@ -84,7 +84,7 @@ class AdvectionMethod(Method):
                     self._check_drains(k, current, inputs, v if mode.pressure_steps == 0 else None, external_out)
             if state.step % mode.release_every == 0:
                 self._release(current, v, inputs, targets, w, solver, boundary)
-            proposed = w + mode.xi * state.transport(network, flow, external_out, self.scratch)
+            proposed = w + mode.xi * state.transport(current, flow, external_out, self.scratch, mode.diffusion)
             floored += int(np.count_nonzero(proposed < self.setup.w_min))
             w = np.maximum(proposed, self.setup.w_min)
             state.step += 1

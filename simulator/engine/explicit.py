@@ -16,6 +16,8 @@ import numpy as np
 from .. import kernels
 from ..base import SimulationError
 from ..costs import kernel_code
+from ..quasistatic import LaplacianSolver
+from ..transport import external_outflow
 from .method import TimeSteppedMethod, coupled_stable_dt
 from .relaxation import relax_split
 
@@ -31,25 +33,32 @@ class ExplicitFused(TimeSteppedMethod):
         self.w = network.conductance.copy()  # the kernel's own copy (live weights change it in place)
         self.scratch = (np.empty(network.n_nodes), np.empty(network.n_nodes))
         self.dw = np.empty(network.n_edges)
-        self.split = None if setup.live else relax_split(network)  # live weights change w inside a step
+        # live weights change w inside a step; the split kernel carries no advection
+        self.split = None if setup.live or setup.physics.advection else relax_split(network)
+        self.drained = 0.0  # chemical carried out with the fluid (advection), mass units
 
     def present(self, k, inputs, targets):
         setup, state, physics = self.setup, self.state, self.setup.physics
-        plan = self.plan(k, self.w)
         currents = self.network.node_currents(inputs)
+        outflow = external_outflow(currents)
+        plan = self.plan(k, self.w, cap=self.advective_bound(currents, outflow))
         self.dw[:] = 0.0
         learn_rate, u_keep = setup.learn_rate(plan.dt), 1.0 - plan.dt * setup.decay_rate
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
-            args = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
+            head = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
                     targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
-                    plan.dt / physics.c_v, plan.dt / physics.c_u, u_keep, physics.kappa, learn_rate)  # fmt: skip
+                    plan.dt / physics.c_v, plan.dt / physics.c_u, u_keep, physics.kappa)  # fmt: skip
 
-            def step_chunk(count, args=args):
+            def step_chunk(count, head=head):
                 if self.split is None:
-                    kernels.learn_steps(*args, setup.live, setup.w_min, self.dw, count, *self.scratch)
+                    self.drained += physics.c_u * kernels.learn_steps(
+                        *head, physics.advection, outflow, learn_rate, setup.live, setup.w_min, self.dw, count,
+                        *self.scratch,
+                    )  # fmt: skip
                 else:  # the same bits, over the cores
-                    kernels.learn_steps_parts(*args, setup.w_min, self.dw, count, *self.scratch, *self.split)
+                    kernels.learn_steps_parts(*head, learn_rate, setup.w_min, self.dw, count, *self.scratch,
+                                              *self.split)  # fmt: skip
 
             self.advance(step_chunk, steps, start, plan.dt, k)
         state.time += setup.dynamics.T
@@ -61,6 +70,26 @@ class ExplicitFused(TimeSteppedMethod):
             floored = self.remodel(self.dw)
         self.w = self.network.conductance.copy()  # the network holds a read-only copy
         return outputs, floored, plan.dt
+
+    def advective_bound(self, currents, outflow) -> float:
+        """The chemical's explicit bound with advection: ``c_u / max_i(kappa deg_i + advection
+        r_i)``, ``r_i`` the flow leaving node ``i`` (its downhill pipes and its drain) at the
+        larger of the pressures at the presentation's start and at its steady state (column
+        Gershgorin, which at ``advection = 0`` is the diffusion's own bound); inf without
+        advection. ``plan`` takes ``safety`` of the lower of this and the usual bound."""
+        physics, network = self.setup.physics, self.network.with_conductance(self.w)
+        if not physics.advection:
+            return np.inf
+        steady = LaplacianSolver(network).solve(currents)
+        leaving = np.zeros(network.n_nodes)
+        for v in (self.state.v, steady):
+            flow = network.conductance * network.drops(v)
+            out = outflow.copy()
+            np.add.at(out, np.where(flow > 0, network.topology.edges[:, 0], network.topology.edges[:, 1]), np.abs(flow))
+            leaving = np.maximum(leaving, out)
+        degree = np.zeros(network.n_nodes)
+        np.add.at(degree, network.topology.edges.ravel(), np.repeat(network.conductance, 2))
+        return physics.c_u / np.max(physics.kappa * degree + physics.advection * leaving)
 
     @property
     def hint(self) -> str:

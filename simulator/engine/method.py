@@ -194,13 +194,13 @@ class TimeSteppedMethod(Method):
             detail = f" (2 c / (kappa * Gershgorin bound), c_v={physics.c_v}, c_u={physics.c_u}, kappa={physics.kappa})"
             checked_dt(integrator.dt, self.bound(self.network.conductance), detail)
 
-    def plan(self, k: int, w, least_steps: int = 1) -> Plan:
+    def plan(self, k: int, w, least_steps: int = 1, cap: float = np.inf) -> Plan:
         """The steps of presentation ``k`` at conductances ``w`` (explicit: from the stability
-        bound, stopping a runaway; implicit: the fixed step)."""
+        bound, or ``cap`` if lower, stopping a runaway; implicit: the fixed step)."""
         integrator, schedule = self.setup.integrator, self.setup.dynamics
         dt = integrator.dt
         if integrator.name == "explicit":
-            bound = self.bound(w)
+            bound = min(self.bound(w), cap)
             self._check_runaway(k, integrator.safety * bound, w)
             if dt is None:
                 dt = integrator.safety * bound

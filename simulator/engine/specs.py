@@ -91,20 +91,26 @@ def check_delay(delay, T) -> None:
 @dataclass(frozen=True)
 class Physics:
     """The fields' constants: node compliances ``c_v`` (pressure) and ``c_u`` (chemical), and the
-    chemical's diffusivity per unit conductance ``kappa``; all finite and > 0.
+    chemical's diffusivity per unit conductance ``kappa``; all finite and > 0. ``advection``
+    (>= 0, default 0): the share of the pipe flow that carries the chemical.
 
-    ``c_v dv/dt = I - L(w) v``;  ``c_u du/dt = E - kappa L(w) u``. With ``kappa != 1`` the
-    steady chemical is ``L^+ E / kappa``, so the learning step is ``alpha eta / kappa`` in both
-    dynamics.
+    ``c_v dv/dt = I - L(w) v``;  ``c_u du/dt = E - kappa L(w) u - advection (A(q) + D) u``
+    (:mod:`simulator.transport`: upwind transport by the pipe flows, drained with the fluid).
+    With ``kappa != 1`` the steady chemical is ``L^+ E / kappa``, so the learning step is
+    ``alpha eta / kappa`` in both dynamics. ``advection = 0`` is the paper's assumption (the
+    chemical diffuses fast compared with the flow); a pipe's Péclet number is ``advection
+    |v_a - v_b| / kappa``.
     """
 
     c_v: float = 1.0
     c_u: float = 1.0
     kappa: float = 1.0
+    advection: float = 0.0
 
     def __post_init__(self):
         for key in ("c_v", "c_u", "kappa"):
             object.__setattr__(self, key, checked_positive(key, getattr(self, key)))
+        object.__setattr__(self, "advection", checked_nonnegative("advection", self.advection))
 
 
 @dataclass(frozen=True)

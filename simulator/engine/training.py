@@ -10,7 +10,7 @@ from ..advection import Advection
 from ..base import checked_positive
 from ..costs import COSTS, Cost, checked_cost, is_squared, kernel_code
 from ..network import Network
-from ..rules import Rule, checked_rule, cost_refusal, takes_cost
+from ..rules import Rule, advection_refusal, checked_rule, cost_refusal, takes_cost
 from .advection import AdvectionMethod
 from .explicit import ExplicitFused
 from .implicit import ImplicitFused
@@ -56,7 +56,7 @@ def method_for(setup: Setup) -> type[Method]:
     integrator's own method for fused rules, or the two-phase method for the others."""
     dynamics = setup.dynamics
     if isinstance(dynamics, Quasistatic):
-        compiled = kernel_code(setup.cost) is not None
+        compiled = kernel_code(setup.cost) is not None and not setup.physics.advection  # the kernel diffuses only
         banded = uses_banded(setup.network, setup.rule.name, dynamics.solver_method, compiled)
         return METHODS["banded" if banded else "direct"]
     if isinstance(dynamics, Advection):
@@ -101,10 +101,13 @@ def _checked_weights(weights):
     return weights
 
 
-def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cost: Cost = COSTS["squared"]) -> None:
+def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cost: Cost = COSTS["squared"],
+                      physics: Physics = Physics()) -> None:  # fmt: skip
     """The one place where concerns that are each valid on their own are checked together."""
     if not is_squared(cost) and not takes_cost(rule):
         raise ValueError(cost_refusal(rule.name, cost))
+    if physics.advection:
+        _check_advected(rule, dynamics, integrator)
     if not isinstance(dynamics, tuple(DYNAMICS.values())):
         names = " or ".join(f"{cls.__name__}(...)" for cls in DYNAMICS.values())
         raise TypeError(f"dynamics must be {names}, got {type(dynamics).__name__}")
@@ -131,6 +134,22 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cos
             raise ValueError(f"feedback_delay applies to the one-phase chemical rule, not to {rule.name!r}")
         if dynamics.chemical_lifetime is not None:
             raise ValueError(f"chemical_lifetime applies to the one-phase chemical rule; {rule.name!r} has no chemical")
+
+
+def _check_advected(rule: Rule, dynamics, integrator) -> None:
+    """An advected chemical (``Physics(advection > 0)``): the chemical rule, quasistatic (direct
+    solves) or time-stepped explicitly."""
+    if not rule.carries_chemical:
+        raise ValueError(advection_refusal(rule.name))
+    if isinstance(dynamics, Advection):
+        raise ValueError("physics advection carries the one-chemical rule's chemical; the s+/s- mode is carried by the "
+                         "flow already (give it a diffusive part with Advection(diffusion=...))")  # fmt: skip
+    if isinstance(dynamics, Quasistatic) and dynamics.solver_method == "banded":
+        raise ValueError("solver_method='banded' solves the symmetric diffusion; an advected chemical needs "
+                         "solver_method='auto', 'dense' or 'sparse'")  # fmt: skip
+    if isinstance(dynamics, TimeStepped) and integrator.name != "explicit":
+        raise ValueError(f"the {integrator.name} integrator factorises the symmetric diffusion; an advected chemical "
+                         "runs with the explicit one")  # fmt: skip
 
 
 def stable_step(network: Network, rule="chemical", *, physics: Physics = Physics(), safety: float = 0.9) -> float:
@@ -221,7 +240,7 @@ def train(
         raise ValueError(f"on_failure must be 'raise' or 'return', got {on_failure!r}")
     cost = checked_cost(cost)
     cost.check_targets(targets)
-    check_combination(rule, dynamics, integrator, weights, save, cost)
+    check_combination(rule, dynamics, integrator, weights, save, cost, physics)
     dynamics, integrator, weights, _ = resolve(network, rule, dynamics, physics, integrator, weights)
     substeps = getattr(dynamics, "substeps", 1)
     setup = Setup(network, rule, alpha / substeps, eta, dynamics, physics, integrator, weights, w_min, save, cost)

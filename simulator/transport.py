@@ -1,0 +1,82 @@
+"""The feedback chemical carried by the flow as well as diffusing: the advection-diffusion continuum.
+
+::
+
+    c_u du/dt = E - kappa L(w) u - a (A(q) + D) u
+
+* ``kappa L(w) u``: diffusion through the pipes (diffusivity ``kappa w``), the paper's chemical;
+* ``A(q) u``: upwind transport by the pipe flows ``q_e = w_e (v_a - v_b)``: each pipe carries
+  ``|q_e|`` times the concentration at its upstream end to its downstream end;
+* ``D u``: what leaves with the fluid at the drains, ``D = diag(max(-I, 0))`` for the node
+  currents ``I`` (the input pairs' minus terminals);
+* ``a`` (``Physics.advection``, our parameter, not the paper's): the share of the flow that
+  carries the chemical. ``a = 0`` is the paper's assumption, that the chemical diffuses fast
+  compared with the flow, and computes exactly what the diffusion mode computes.
+
+The Péclet number of a pipe is ``a |v_a - v_b| / kappa`` (advective over diffusive flux per
+unit concentration difference); the network's is the median over its pipes. Large Péclet
+numbers approach Appendix A's transport (:mod:`simulator.advection`). Mass is conserved:
+every column of ``kappa L + a A`` sums to zero, so ``d/dt sum(c_u u) = sum(E) - a sum(D u)``;
+the chemical leaves only with the fluid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse
+import scipy.sparse.linalg
+
+from .network import Network
+from .quasistatic import LaplacianSolver
+
+__all__ = ["external_outflow", "node_currents_of", "transport_matrix", "steady_chemical", "peclet_numbers"]
+
+
+def external_outflow(currents) -> np.ndarray:
+    """``[n]`` the current leaving the network at each node (the drains), ``max(-I, 0)``, with
+    round-off (below ``1e-12`` of the largest) taken as none."""
+    currents = np.asarray(currents, dtype=np.float64)
+    outflow = np.maximum(-currents, 0.0)
+    outflow[outflow < 1e-12 * np.abs(currents).max(initial=0.0)] = 0.0
+    return outflow
+
+
+def node_currents_of(network: Network, v) -> np.ndarray:
+    """``L(w) v``: the node currents that hold the pressures ``v`` (the inputs, read back)."""
+    return network.laplacian() @ np.asarray(v, dtype=np.float64)
+
+
+def transport_matrix(network: Network, v, currents, kappa: float, advection: float) -> scipy.sparse.csc_matrix:
+    """``kappa L(w) + advection (A(q) + D)`` ``[n, n]`` at pressures ``v`` and node currents
+    ``currents`` (upwind; column sums ``advection * outflow``)."""
+    edges, w = network.topology.edges, network.conductance
+    flow = w * network.drops(v)
+    downhill = flow > 0.0
+    source = np.where(downhill, edges[:, 0], edges[:, 1])
+    target = np.where(downhill, edges[:, 1], edges[:, 0])
+    carried = advection * np.abs(flow)
+    n = network.n_nodes
+    rows = np.concatenate([source, target, np.arange(n)])
+    columns = np.concatenate([source, source, np.arange(n)])
+    values = np.concatenate([carried, -carried, advection * external_outflow(currents)])
+    transport = scipy.sparse.coo_matrix((values, (rows, columns)), shape=(n, n))
+    return (kappa * network.laplacian() + transport).tocsc()
+
+
+def steady_chemical(network: Network, v, feedback, *, kappa: float = 1.0, advection: float = 0.0, currents=None,
+                    solver: LaplacianSolver | None = None) -> np.ndarray:  # fmt: skip
+    """The steady chemical ``u [n]`` under the feedback currents ``feedback [n]`` at pressures
+    ``v``: ``(kappa L + a (A + D)) u = E``. With ``advection = 0`` it is ``L^+ E / kappa`` from
+    ``solver`` (the diffusion mode's own arithmetic, bit for bit); otherwise one sparse LU of
+    the non-symmetric matrix (``currents``: the node currents, read back from ``v`` if not
+    given)."""
+    if not advection:
+        return (solver or LaplacianSolver(network)).solve(feedback) / kappa
+    currents = node_currents_of(network, v) if currents is None else currents
+    matrix = transport_matrix(network, v, currents, kappa, advection)
+    return scipy.sparse.linalg.splu(matrix).solve(np.asarray(feedback, dtype=np.float64))
+
+
+def peclet_numbers(network: Network, v, *, kappa: float = 1.0, advection: float = 1.0) -> np.ndarray:
+    """``[m]`` each pipe's Péclet number ``advection |v_a - v_b| / kappa`` at pressures ``v``."""
+    return advection * np.abs(network.drops(v)) / kappa
