@@ -75,7 +75,8 @@ def test_learn_steps_matches_a_numpy_reference(net, live, u_keep):
     kernels.learn_steps(
         net.topology.edges, kw, kv, ku, currents,
         net.output_pairs[:, 0].astype(np.int32), net.output_pairs[:, 1].astype(np.int32), targets, eta, 0, 0.0,
-        True, gain_v, gain_u, u_keep, kappa, 0.0, np.zeros(net.n_nodes), rate, live, w_min, kacc, 3, np.empty_like(kv), np.empty_like(ku),
+        True, gain_v, gain_u, u_keep, kappa, 0.0, np.zeros(net.n_nodes), rate, live, w_min, kacc, 3,
+        np.empty_like(kv), np.empty_like(ku),
     )  # fmt: skip
     for got, want in ((kv, v), (ku, u), (kw, w), (kacc, accumulated)):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
