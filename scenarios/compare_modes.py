@@ -19,7 +19,7 @@ from pathlib import Path
 import simulator
 from simulator.commandline import ArgumentParser
 from simulator.plots import plot_comparison
-from simulator.scenario import checked_targets, guarded
+from simulator.scenario import checked_targets, guarded, output_folder
 
 ADVECTION = {  # the settings iris_advection.py found best
     "dynamics.name": "advection", "dynamics.xi": 0.003, "dynamics.release_every": 20,
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
         configs = {"diffusion": base.with_values(common), "advection": base.with_values({**common, **ADVECTION})}
     except ValueError as error:
         parser.error(str(error))
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(parser, args.out)
     paths = {name: args.out / f"{name}{'_smoke' if args.smoke else ''}.h5" for name in configs}
     figure = args.out.parent / ("compare_modes_smoke.png" if args.smoke else "compare_modes.png")
     code = checked_targets([*paths.values(), figure], args.overwrite)

@@ -26,7 +26,7 @@ import simulator
 from simulator.base import parse_seeds, pin_threads
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import checked_targets, guarded
+from simulator.scenario import checked_targets, guarded, output_folder
 
 RULE_ORDER = ("chemical", "ep", "coupled", "gradient")
 COLOURS = {"chemical": "tab:green", "ep": "tab:blue", "coupled": "tab:red", "gradient": "black"}
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         config(RULE_ORDER[0], 0, args.eta, epochs, args.dynamics, presentation)
     except ValueError as error:
         parser.error(str(error))
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(parser, args.out)
     jobs = [
         (rule, seed, args.eta, epochs, args.dynamics, presentation, args.out, args.overwrite)
         for rule in RULE_ORDER

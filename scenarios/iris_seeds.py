@@ -23,7 +23,7 @@ import numpy as np
 import simulator
 from simulator.base import parse_seeds, pin_threads
 from simulator.commandline import ArgumentParser, positive_int
-from simulator.scenario import checked_targets, guarded
+from simulator.scenario import checked_targets, guarded, output_folder
 
 # each kind: the keys it sets on the default run config (Iris, chemical rule, 150 epochs)
 KINDS = {
@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     seeds = args.seeds[:2] if args.smoke else args.seeds
     kinds = args.dynamics
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(parser, args.out)
     code = checked_targets([args.out / f"{k}_seed{s}.h5" for k in kinds for s in seeds], args.overwrite)
     if code:
         return code

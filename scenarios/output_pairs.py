@@ -31,7 +31,7 @@ import simulator
 from simulator.base import parse_seeds
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import guarded, run_points
+from simulator.scenario import guarded, output_folder, run_points
 
 KINDS = {"neighbours": True, "not neighbours": False}  # adjacent_outputs
 
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
     jobs = [({"run.seed": seed, "run.epochs": epochs, "rule.lr": args.lr, "network.adjacent_outputs": adjacent},
              args.out / f"{'adjacent' if adjacent else 'apart'}_seed{seed}.h5", args.overwrite)
             for adjacent in KINDS.values() for seed in seeds]  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(parser, args.out)
     figure = args.out.with_suffix(".png")
     paths = run_points(one_run, jobs, [*(path for _, path, _ in jobs), figure], args.overwrite, args.workers)
     if isinstance(paths, int):

@@ -30,7 +30,7 @@ from matplotlib.figure import Figure
 import simulator
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import guarded, run_points
+from simulator.scenario import guarded, output_folder, run_points
 
 BASE = {
     "network": {"side": 12, "d": 4},
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         parser.error(f"--steps ({steps}) must be a whole number of every release period {delays}")
     jobs = [((args.seed, xi, every, steps), args.out / f"xi{xi:g}_every{every}.h5", args.overwrite)
             for xi in responses for every in delays]  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
+    output_folder(parser, args.out)
     figure = args.out.with_suffix(".png")
     paths = run_points(one_run, jobs, [*(path for _, path, _ in jobs), figure], args.overwrite, args.workers)
     if isinstance(paths, int):

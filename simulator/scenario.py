@@ -90,6 +90,16 @@ def checked_targets(paths, overwrite: bool) -> int:
     return 0
 
 
+def output_folder(parser, folder: Path) -> Path:
+    """``folder`` for a scenario's run files, made (with its parents) if missing; a path that is
+    a file, or runs through one, is refused through ``parser`` in one line."""
+    for path in (folder, *folder.parents):
+        if path.exists() and not path.is_dir():
+            parser.error(f"--out {folder}: {path} is a file; give a folder for the run files")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def run_points(work, jobs: list, outputs: list, overwrite: bool, workers: int):
     """``[work(job) for job in jobs]`` in a pool of ``workers`` processes (threads pinned once
     per worker) once every one of ``outputs`` (the run files and figures the points write)
