@@ -151,7 +151,8 @@ def main(argv=None) -> int:
     print("|---|---|---|---|")
     for c_u, kappa, d, accuracy in speed_rows:
         print(f"| {c_u:g} | {kappa:g} | {d:.3g} | {accuracy:.3f} |")
-    drawn = plot(rows, slope, (delays, lifetimes, grid), flow_accuracy, figure, args.overwrite)
+    study = (delays, lifetimes, grid, args.at)
+    drawn = plot(rows, slope, study, (flow_accuracy, step_accuracy), figure, args.overwrite)
     print(f"\nrun files: {args.out}/\nfigure:    {drawn}")
     return 0
 
@@ -187,9 +188,9 @@ def interference(seed: int, order, ratio: float, delays, lifetimes, flow_substep
     return distances, interferences
 
 
-def plot(rows, slope: float, study, flow_accuracy: float, out: Path, overwrite: bool) -> Path:
+def plot(rows, slope: float, study, references, out: Path, overwrite: bool) -> Path:
     R, d_flow, accuracy, d_step, d_deferred, acc_deferred = (np.array(column) for column in zip(*rows))
-    delays, lifetimes, (distances, interferences) = study
+    delays, lifetimes, (distances, interferences), _ = study
     fig = Figure(figsize=(14, 4.2), layout="constrained")
     ax_distance, ax_accuracy, ax_interference = fig.subplots(1, 3)
     ax_distance.loglog(R, d_flow, "o-", color="tab:purple", label=f"physical, from the flow (slope {slope:.2f})")
@@ -201,7 +202,8 @@ def plot(rows, slope: float, study, flow_accuracy: float, out: Path, overwrite: 
     ax_distance.legend(fontsize=8)
     ax_accuracy.semilogx(R, accuracy, "o-", color="tab:purple", label="physical")
     ax_accuracy.semilogx(R, acc_deferred, "^:", color="tab:gray", label="deferred device")
-    ax_accuracy.axhline(flow_accuracy, color="k", ls="--", lw=1, label="quasistatic flow")
+    ax_accuracy.axhline(references[0], color="k", ls="--", lw=1, label="quasistatic flow")
+    ax_accuracy.axhline(references[1], color="k", ls=":", lw=1, label="quasistatic, one step")
     ax_accuracy.set_xlabel("timescale ratio remodel_time / relaxation time")
     ax_accuracy.set_ylabel("final test accuracy")
     ax_accuracy.set_ylim(0, 1.02)
@@ -213,7 +215,7 @@ def plot(rows, slope: float, study, flow_accuracy: float, out: Path, overwrite: 
     ax_interference.set_yscale("log")
     ax_interference.set_xlabel("feedback delay (relaxation times)")
     ax_interference.set_ylabel("|w_carried - w_washed| / |w_washed - w_0|")
-    ax_interference.set_title("interference from the previous example's chemical")
+    ax_interference.set_title(f"leftover chemical, ratio {study[3]:g}, one epoch")
     ax_interference.legend(fontsize=8)
     return save_figure(fig, out, overwrite, dpi=130)
 

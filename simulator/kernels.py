@@ -252,7 +252,7 @@ def learn_steps(
     * ``E = -eta dC/dy`` at the outputs ``y = v[o+] - v[o-]``, in at ``o+``, out at ``o-``
       (if ``feedback_on``; ``cost_code``, ``cost_parameter``: :func:`negative_cost_gradient`);
       for the squared error ``eta * (target - y)``
-    * ``dw = -learn_rate * (u[a]-u[b]) * (v[a]-v[b])``  (``learn_rate = dt * alpha / T``)
+    * ``dw = -learn_rate * (u[a]-u[b]) * (v[a]-v[b])``  (``learn_rate = dt * gamma``: ``Setup.learn_rate``)
       is added to ``dw_accumulated``; with ``live_weights`` it is also applied to ``w`` at
       once (floored at ``w_min``), otherwise ``w`` is left alone and the caller applies the
       sum at the end of the presentation.

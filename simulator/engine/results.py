@@ -61,13 +61,15 @@ class TrainResult:
 
     network : the network with its final conductances
     outputs : [B, p] output drops per example (steady outputs before the update in the
-        quasistatic dynamics; at the end of the presentation when time-stepped; at the start
-        of the presentation in the advection mode)
+        quasistatic dynamics; at the end of the presentation when time-stepped, so with
+        physical or live weights after the pipes have learned from it; at the start of the
+        presentation in the advection mode)
     costs : [B] the cost of each example's outputs (``train``'s ``cost``; ``1/2 |outputs - targets|^2``
         for the squared error)
     floored : [B] pipe updates caught by the conductance floor per example: one update per
         pipe and presentation (deferred weights), one per pipe and transport step (advection,
-        summed over the presentation), or, with live weights, the pipes at the floor at the end
+        summed over the presentation), or, with physical or live weights, the pipes at the
+        floor at the end
     step_growth : [B] the largest change of a pipe in each presentation, in units of the
         largest conductance before it (``engine.method.step_growth``): what a run watches
         for blow-ups
