@@ -145,3 +145,21 @@ def test_a_run_config_records_the_physical_protocol(tmp_path):
     derived = simulator.load_trajectory(tmp_path / "run.h5").derived
     assert derived["remodel_time"] == pytest.approx(2.0 * derived["T"], rel=1e-12)
     assert result.derived["remodel_time"] == derived["remodel_time"]
+
+
+def test_the_explicit_step_follows_conductances_that_grow_within_a_presentation(task):
+    # physical weights at a high rate thicken pipes 2.5x in one presentation: the automatic
+    # step shrinks with the bound, chunk by chunk; a fixed step at the start's bound is stopped.
+    # Remodelling this fast is itself a fast timescale: the error is first order in the step
+    net, inputs, targets = task
+    kwargs = dict(alpha=3.0, dynamics=TimeStepped(T=RelaxationTimes(20)), weights=Physical(RelaxationTimes(20)))
+    start = simulator.stable_step(net)
+    result = train(net, inputs[:1], targets[:1], **kwargs)
+    assert result.network.conductance.max() > 2 * net.conductance.max()
+    assert result.dt[0] < 0.9 * start and np.all(np.isfinite(result.state.u))
+    finest = train(net, inputs[:1], targets[:1], **kwargs, integrator=simulator.Explicit(safety=0.01)).network
+    errors = [np.linalg.norm(train(net, inputs[:1], targets[:1], **kwargs, integrator=simulator.Explicit(safety=s))
+                             .network.conductance - finest.conductance) for s in (0.9, 0.3, 0.1)]  # fmt: skip
+    assert errors[0] > errors[1] > errors[2] and errors[2] < 0.45 * errors[1]
+    with pytest.raises(simulator.SimulationError, match="the conductances grew so that dt="):
+        train(net, inputs[:1], targets[:1], **kwargs, integrator=simulator.Explicit(dt=start))

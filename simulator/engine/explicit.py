@@ -14,12 +14,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import kernels
-from ..base import SimulationError
+from ..base import SimulationError, raise_if_signalled
 from ..costs import kernel_code
 from ..quasistatic import LaplacianSolver
 from ..transport import external_outflow
 from .method import TimeSteppedMethod, coupled_stable_dt
 from .relaxation import relax_split
+from .specs import whole_steps
 
 __all__ = ["ExplicitFused"]
 
@@ -37,12 +38,21 @@ class ExplicitFused(TimeSteppedMethod):
         self.split = None if setup.live or setup.physics.advection else relax_split(network)
         self.drained = 0.0  # chemical carried out with the fluid (advection), mass units
 
+    @property
+    def adaptive(self) -> bool:
+        """Physical or live weights with the step chosen from the stability bound: the step
+        follows the conductances within a presentation (one can thicken a pipe many-fold)."""
+        return self.setup.live and self.setup.integrator.dt is None
+
     def present(self, k, inputs, targets):
         setup, state, physics = self.setup, self.state, self.setup.physics
         currents = self.network.node_currents(inputs)
         outflow = external_outflow(currents)
-        plan = self.plan(k, self.w, cap=self.advective_bound(currents, outflow))
         self.dw[:] = 0.0
+        if self.adaptive:
+            dt = self.present_adaptive(k, currents, outflow, targets)
+            return self.finish_presentation(dt)
+        plan = self.plan(k, self.w, cap=self.advective_bound(currents, outflow))
         learn_rate, u_keep = setup.learn_rate(plan.dt), 1.0 - plan.dt * setup.decay_rate
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
@@ -62,14 +72,54 @@ class ExplicitFused(TimeSteppedMethod):
 
             self.advance(step_chunk, steps, start, plan.dt, k)
         state.time += setup.dynamics.T
-        outputs = self.network.outputs(state.v)
+        return self.finish_presentation(plan.dt)
+
+    def finish_presentation(self, dt: float) -> tuple[np.ndarray, int, float]:
+        """The outputs at the presentation's end, the pipes floored, and ``dt``; the network
+        takes the new conductances (live) or the summed update (deferred)."""
+        setup = self.setup
+        outputs = self.network.outputs(self.state.v)
         if setup.live:
             floored = int(np.count_nonzero(self.w <= setup.w_min))
             self.network = self.network.with_conductance(self.w)
         else:
             floored = self.remodel(self.dw)
         self.w = self.network.conductance.copy()  # the network holds a read-only copy
-        return outputs, floored, plan.dt
+        return outputs, floored, dt
+
+    def present_adaptive(self, k, currents, outflow, targets) -> float:
+        """Step one presentation, the step chosen again from the current conductances' bound
+        before every chunk; chunks start at 64 steps, halve (to 16) while the bound falls by
+        more than 3% over one and double (to ``chunk_steps``) while it holds. Each phase (the
+        delay, then the feedback) ends exactly on its time. Returns the mean step."""
+        setup, state, physics, schedule = self.setup, self.state, self.setup.physics, self.setup.dynamics
+        safety, most = setup.integrator.safety, setup.integrator.chunk_steps
+        cap, delay = self.advective_bound(currents, outflow), min(schedule.feedback_delay, schedule.T)
+        chunk, steps, elapsed = min(64, most), 0, 0.0
+        for feedback_on, duration in ((False, delay), (True, schedule.T - delay)):
+            left = duration
+            while left > 1e-12 * schedule.T:
+                bound = min(self.bound(self.w), cap)
+                self._check_runaway(k, safety * bound, self.w)
+                dt, n_left = whole_steps(left, safety * bound)
+                count = self.frames.chunk(state.step, min(n_left, chunk))
+                head = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
+                        targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
+                        dt / physics.c_v, dt / physics.c_u, 1.0 - dt * setup.decay_rate, physics.kappa)  # fmt: skip
+                self.drained += physics.c_u * kernels.learn_steps(
+                    *head, physics.advection, outflow, setup.learn_rate(dt), True, setup.w_min, self.dw, count,
+                    *self.scratch,
+                )  # fmt: skip
+                state.step, steps = state.step + count, steps + count
+                left, elapsed = (0.0 if count == n_left else left - count * dt), elapsed + count * dt
+                self.check(k, dt)
+                raise_if_signalled()
+                if self.frames.due(state.step):
+                    self.frames.add(state.step, state.time + elapsed, pressure=state.v, concentration=state.u)
+                after = self.bound(self.w)
+                chunk = max(16, chunk // 2) if after < 0.97 * bound else min(most, 2 * chunk)
+        state.time += schedule.T
+        return schedule.T / steps
 
     def advective_bound(self, currents, outflow) -> float:
         """The chemical's explicit bound with advection: ``c_u / max_i(kappa deg_i + advection
@@ -101,7 +151,7 @@ class ExplicitFused(TimeSteppedMethod):
 
     def check(self, k, dt):
         super().check(k, dt)
-        if self.setup.live:
+        if self.setup.live and not self.adaptive:  # a fixed dt the conductances outgrew
             bound = coupled_stable_dt(self.setup.physics, self.network, self.w, self.setup.decay_rate)
             if dt >= bound:
                 raise SimulationError(
