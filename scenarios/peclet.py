@@ -37,7 +37,7 @@ from matplotlib.figure import Figure
 import simulator
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import guarded, output_folder, run_points
+from simulator.scenario import guarded, run_named_points
 from simulator.tasks import evaluate_iris, iris_task
 
 LR = 3e-3  # the default rate of the diffusion mode (README: how the defaults were chosen)
@@ -118,13 +118,10 @@ def main(argv=None) -> int:
         transport = {f"dynamics.{key}": value for key, value in TRANSPORT.items()}
         jobs[f"transport_D{diffusion:g}"] = dict(base, **transport, **{"dynamics.diffusion": diffusion,
                                                  "run.epochs": transport_epochs, "run.fields_every": 0})  # fmt: skip
-    output_folder(parser, args.out)
-    figure = args.out.parent / f"{args.out.name}.png"
-    paths = {name: args.out / f"{name}.h5" for name in jobs}
-    done = run_points(one_run, [(values, paths[name], args.overwrite) for name, values in jobs.items()],
-                      [*paths.values(), figure], args.overwrite, args.workers)  # fmt: skip
+    done = run_named_points(parser, args, one_run, jobs)
     if isinstance(done, int):
         return done
+    paths, figure = done
     for pe, row in rows.items():
         row["accuracy"] = final(paths[f"pe{pe:g}"])[0]
     transport = {d: final(paths[f"transport_D{d:g}"]) for d in diffusions}

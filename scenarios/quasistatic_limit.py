@@ -39,7 +39,7 @@ from matplotlib.figure import Figure
 import simulator
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import save_figure
-from simulator.scenario import guarded, output_folder, run_points
+from simulator.scenario import guarded, run_named_points
 from simulator.tasks import evaluate_iris, iris_task
 
 FLOW_SUBSTEPS = 1024  # the gradient flow's reference: its own error falls as 1 / substeps
@@ -104,13 +104,10 @@ def main(argv=None) -> int:
             config(values)
     except ValueError as error:
         parser.error(str(error))
-    output_folder(parser, args.out)
-    figure = args.out.parent / f"{args.out.name}.png"
-    paths = {name: args.out / f"{name}.h5" for name in jobs}
-    done = run_points(one_run, [(values, paths[name], args.overwrite) for name, values in jobs.items()],
-                      [*paths.values(), figure], args.overwrite, args.workers)  # fmt: skip
+    done = run_named_points(parser, args, one_run, jobs)
     if isinstance(done, int):
         return done
+    paths, figure = done
 
     def distance(name: str, reference: str) -> tuple[float, float]:
         w0, w, accuracy = final_weights_and_accuracy(paths[name])

@@ -115,6 +115,19 @@ def run_points(work, jobs: list, outputs: list, overwrite: bool, workers: int):
         return list(pool.map(work, jobs))
 
 
+def run_named_points(parser, args, work, jobs: dict):
+    """The points ``jobs`` (``{name: values}``) as run files ``args.out/NAME.h5``, each by
+    ``work((values, path, overwrite))`` in :func:`run_points`, with the figure
+    ``args.out``'s name ``.png`` beside the folder: ``(paths by name, figure)``, or the exit
+    code of the first refusal."""
+    output_folder(parser, args.out)
+    figure = args.out.parent / f"{args.out.name}.png"
+    paths = {name: args.out / f"{name}.h5" for name in jobs}
+    done = run_points(work, [(values, paths[name], args.overwrite) for name, values in jobs.items()],
+                      [*paths.values(), figure], args.overwrite, args.workers)  # fmt: skip
+    return done if isinstance(done, int) else (paths, figure)
+
+
 def guarded(main, argv=None) -> int:
     """``main(argv)`` of a scenario that runs many points itself (a pool of runs): SIGTERM
     handled like Ctrl-C, and what escapes it answered as a single run is (one line and the
