@@ -90,8 +90,10 @@ class ExplicitFused(TimeSteppedMethod):
     def present_adaptive(self, k, currents, outflow, targets) -> float:
         """Step one presentation, the step chosen again from the current conductances' bound
         before every chunk; chunks start at 64 steps, halve (to 16) while the bound falls by
-        more than 3% over one and double (to ``chunk_steps``) while it holds. Each phase (the
-        delay, then the feedback) ends exactly on its time. Returns the mean step."""
+        more than 3% over one and double (to ``chunk_steps``) while it holds. A chunk at whose
+        end the conductances have outgrown its step is taken back and stepped again, four
+        times shorter (down to 16 steps). Each phase (the delay, then the feedback) ends
+        exactly on its time. Returns the mean step."""
         setup, state, physics, schedule = self.setup, self.state, self.setup.physics, self.setup.dynamics
         safety, most = setup.integrator.safety, setup.integrator.chunk_steps
         cap, delay = self.advective_bound(currents, outflow), min(schedule.feedback_delay, schedule.T)
@@ -103,6 +105,7 @@ class ExplicitFused(TimeSteppedMethod):
                 self._check_runaway(k, safety * bound, self.w)
                 dt, n_left = whole_steps(left, safety * bound)
                 count = self.frames.chunk(state.step, min(n_left, chunk))
+                saved = (state.v.copy(), state.u.copy(), self.w.copy(), self.dw.copy(), self.drained)
                 head = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
                         targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
                         dt / physics.c_v, dt / physics.c_u, 1.0 - dt * setup.decay_rate, physics.kappa)  # fmt: skip
@@ -110,6 +113,10 @@ class ExplicitFused(TimeSteppedMethod):
                     *head, physics.advection, outflow, setup.learn_rate(dt), True, setup.w_min, self.dw, count,
                     *self.scratch,
                 )  # fmt: skip
+                if count > 16 and not (dt < self.bound(self.w) and self.finite()):  # outgrown inside the chunk
+                    state.v[:], state.u[:], self.w[:], self.dw[:], self.drained = saved
+                    chunk = max(16, count // 4)
+                    continue
                 state.step, steps = state.step + count, steps + count
                 left, elapsed = (0.0 if count == n_left else left - count * dt), elapsed + count * dt
                 self.check(k, dt)
