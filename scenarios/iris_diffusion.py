@@ -26,12 +26,13 @@ from simulator.scenario import config_from_file_and_flags, default_out, run_and_
 
 DEFAULTS = RunConfig.from_dict({})
 PRESETS = {"ours": None, "paper": Path(__file__).resolve().parent / "configs" / "iris_paper.toml"}
-SMOKE = {"run.epochs": 2, "dynamics.presentation": 1.0, "run.fields_every": 500}
+SMOKE = {"run.epochs": 2, "dynamics.presentation": 1.0, "dynamics.remodel_time": 1.0, "run.fields_every": 500}
 FLAGS = {
     "seed": "run.seed", "epochs": "run.epochs", "lr": "rule.lr", "eta": "rule.eta", "dynamics": "dynamics.name",
     "presentation": "dynamics.presentation", "feedback_delay": "dynamics.feedback_delay",
     "field_every": "run.fields_every", "w_min": "run.w_min", "scheme": "dynamics.scheme",
-    "implicit_steps": "dynamics.implicit_steps",
+    "implicit_steps": "dynamics.implicit_steps", "weights": "dynamics.weights", "remodel_time": "dynamics.remodel_time",
+    "chemical_lifetime": "dynamics.chemical_lifetime",
 }  # fmt: skip
 
 
@@ -46,6 +47,12 @@ def parse(argv=None) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--feedback-delay", type=float, help="time-stepped: feedback from this long into a "
                                                              "presentation, in relaxation times (0)")  # fmt: skip
     parser.add_argument("--tau", type=float, help="the old name of --feedback-delay")
+    parser.add_argument("--weights", choices=("auto", "physical", "deferred", "live"), help="time-stepped: how the "
+                        "pipes remodel (auto: physical, at the material's rate while the fields evolve)")
+    parser.add_argument("--remodel-time", type=float, help="time-stepped, physical: the material's remodelling time, "
+                        "in relaxation times (50)")  # fmt: skip
+    parser.add_argument("--chemical-lifetime", type=float, help="time-stepped: the chemical decays at 1 / lifetime "
+                        "(relaxation times; 0, the default: it does not decay)")  # fmt: skip
     parser.add_argument("--field-every", type=int, help="time-stepped: record v and u every N steps, 0 for never "
                                                         f"({DEFAULTS['run.fields_every']})")  # fmt: skip
     parser.add_argument("--w-min", type=float, help=f"conductance floor ({DEFAULTS['run.w_min']})")
