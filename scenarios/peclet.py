@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=positive_int, default=os.cpu_count() or 1)
     parser.add_argument("--smoke", action="store_true", help="three Péclet numbers, two epochs (CI)")
     args = parser.parse_args(argv)
-    pecles = [1e-2, 1.0, 1e2] if args.smoke else [1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4]
+    peclets = [1e-2, 1.0, 1e2] if args.smoke else [1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3, 1e4]
     diffusions = [0.0, 1.0] if args.smoke else [0.0, 0.01, 0.1, 1.0, 10.0]
     epochs, transport_epochs = (2, 2) if args.smoke else (args.epochs, args.transport_epochs)
     args.out = args.out or Path("outputs/peclet" + ("_smoke" if args.smoke else ""))
@@ -107,7 +107,7 @@ def main(argv=None) -> int:
     scale, median_w = drop_scale(network, inputs), float(np.median(network.conductance))
     reference = fidelity(network, inputs, targets, 1.0, 0.0)["length"]
     rows = {0.0: dict(fidelity(network, inputs, targets, 1.0, 0.0), kappa=1.0, lr=LR)}
-    for pe in pecles:
+    for pe in peclets:
         kappa = scale / pe
         rows[pe] = measured = fidelity(network, inputs, targets, kappa, 1.0)
         measured.update(kappa=kappa, lr=LR * reference / measured["length"])
@@ -151,25 +151,26 @@ def report(rows, transport, scale, median_w, epochs, transport_epochs, seed) -> 
 
 
 def plot(rows, transport, median_w: float, out: Path, overwrite: bool) -> Path:
-    pecles = np.array([pe for pe in rows if pe > 0])
-    column = {key: np.array([rows[pe][key] for pe in pecles]) for key in rows[pecles[0]]}
+    peclets = np.array([pe for pe in rows if pe > 0])
+    column = {key: np.array([rows[pe][key] for pe in peclets]) for key in rows[peclets[0]]}
     fig = Figure(figsize=(11, 4.2), layout="constrained")
     ax_fidelity, ax_accuracy = fig.subplots(1, 2)
-    left, right = pecles.min() / 30, pecles.max() * 30  # where Pe = 0 and Pe = inf are drawn
-    ax_fidelity.semilogx(pecles, column["cosine"], "o-", color="tab:blue", label="cosine per example")
-    ax_fidelity.semilogx(pecles, column["epoch_cosine"], "s-", color="tab:cyan", label="cosine of the epoch")
-    ax_fidelity.semilogx(pecles, column["relative_error"], "^-", color="tab:red", label="relative error")
+    left, right = peclets.min() / 30, peclets.max() * 30  # where Pe = 0 and Pe = inf are drawn
+    ax_fidelity.semilogx(peclets, column["cosine"], "o-", color="tab:blue", label="one chemical, Pe = a|dv|/kappa: "
+                         "cosine per example")
+    ax_fidelity.semilogx(peclets, column["epoch_cosine"], "s-", color="tab:cyan", label="cosine of the epoch")
+    ax_fidelity.semilogx(peclets, column["relative_error"], "^-", color="tab:red", label="relative error")
     ax_fidelity.plot([left], [rows[0.0]["cosine"]], "D", color="k", label="Pe = 0: diffusion mode")
     pure = [(1.0 / (d * median_w) if d else right, cosine) for d, (_, cosine) in transport.items()]
-    ax_fidelity.plot(*zip(*pure), "v--", color="tab:orange", label="s+/s- mode: median grad_cosine")
+    ax_fidelity.plot(*zip(*pure), "v--", color="tab:orange", label="s+/s- mode, Pe = 1/(D w): median grad_cosine")
     ax_fidelity.set_xlabel("network Péclet number (left edge: 0; right edge: pure transport)")
     ax_fidelity.set_ylabel("against the exact gradient step")
     ax_fidelity.set_title("the update departs from the gradient")
     ax_fidelity.legend(fontsize=8)
-    ax_accuracy.semilogx(pecles, column["accuracy"], "o-", color="tab:blue", label="one chemical, advected")
+    ax_accuracy.semilogx(peclets, column["accuracy"], "o-", color="tab:blue", label="one chemical, advected")
     ax_accuracy.plot([left], [rows[0.0]["accuracy"]], "D", color="k", label="diffusion mode")
     pure_accuracy = [(1.0 / (d * median_w) if d else right, accuracy) for d, (accuracy, _) in transport.items()]
-    ax_accuracy.plot(*zip(*pure_accuracy), "v--", color="tab:orange", label="s+/s- mode (Appendix A + diffusion)")
+    ax_accuracy.plot(*zip(*pure_accuracy), "v--", color="tab:orange", label="s+/s- mode, Pe = 1/(D w)")
     ax_accuracy.set_ylim(0, 1.02)
     ax_accuracy.set_xlabel("network Péclet number")
     ax_accuracy.set_ylabel("final test accuracy")

@@ -121,7 +121,8 @@ def main(argv=None) -> int:
              *distance(f"deferred_R{R:g}", "step")) for R in ratios]  # fmt: skip
     fitted = np.array([row for row in rows if row[0] >= 10.0])
     slope = float(np.polyfit(np.log10(fitted[:, 0]), np.log10(fitted[:, 1]), 1)[0]) if len(fitted) > 1 else np.nan
-    print(f"Iris, chemical rule, seed {args.seed}, {epochs} epochs, lr 3e-3. Test accuracy: one quasistatic step "
+    print(f"Iris, chemical rule, seed {args.seed}, {epochs} epochs, lr {config({})['rule.lr']:g}. Test accuracy: one "
+          f"quasistatic step "
           f"{step_accuracy:.3f}, gradient flow ({args.flow_substeps} substeps) {flow_accuracy:.3f}; the flow is "
           f"{flow_from_step:.3g} from the one step\n")  # fmt: skip
     print("| ratio remodel_time / relaxation time | physical: distance from the flow | from the one step | "
@@ -130,7 +131,8 @@ def main(argv=None) -> int:
     for R, d_flow, acc, d_step, d_deferred, acc_deferred in rows:
         print(f"| {R:g} | {d_flow:.3g} | {d_step:.3g} | {acc:.3f} | {d_deferred:.3g} | {acc_deferred:.3f} |")
     print(f"\nfitted slope of log(distance from the flow) against log(ratio), ratios >= 10: {slope:.3f}")
-    first_order = simulator.load_trajectory(paths["step"]).series("observables/example")[2][:75]
+    n_train = len(iris_task(args.seed).x_train)
+    first_order = simulator.load_trajectory(paths["step"]).series("observables/example")[2][:n_train]
     grid = interference(args.seed, first_order, args.at, delays, lifetimes, args.flow_substeps)
     print(f"\nat ratio {args.at:g}, one epoch: distance from the flow / interference from leftover chemical\n")
     print("| feedback delay \\ chemical lifetime (relaxation times) | " + " | ".join(
@@ -163,7 +165,7 @@ def interference(seed: int, order, ratio: float, delays, lifetimes, flow_substep
     inputs = task.x_train[order]
     targets = evaluate_iris(network, task).desired_output[task.y_train[order]]
     t_relax = simulator.relaxation_time(network)
-    alpha = config({})["rule.lr"]
+    alpha = config({})["rule.lr"] / config({})["rule.eta"]
     limit = simulator.Quasistatic(substeps=flow_substeps)
     flow = simulator.train(network, inputs, targets, alpha=alpha, dynamics=limit)
     w0, w_flow = network.conductance, flow.network.conductance

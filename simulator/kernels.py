@@ -258,7 +258,7 @@ def learn_steps(
       sum at the end of the presentation.
 
     ``v``, ``u``, ``w`` and ``dw_accumulated`` are updated in place. Returns the chemical
-    drained with the fluid over the steps, in units of ``u / c_u`` (``c_u`` times it is mass).
+    drained with the fluid over the steps, summed as ``u`` (``c_u`` times it is the mass).
     """
     n = v.shape[0]
     outputs, error = np.empty(out_plus.shape[0]), np.empty(out_plus.shape[0])

@@ -244,7 +244,8 @@ def _function_accepts_cost(function) -> bool:  # once per function: a signature 
 
 def advection_refusal(rule_name: str) -> str:
     """Why a rule without a chemical cannot take ``advection``."""
-    return f"advection carries the feedback chemical; rule {rule_name!r} has none (the chemical rule has)"
+    return (f"advection carries the feedback chemical; rule {rule_name!r} has none: set advection=0 (it applies to "
+            "rule='chemical')")  # fmt: skip
 
 
 def cost_refusal(rule_name: str, cost: Cost) -> str:

@@ -14,7 +14,8 @@
   compared with the flow, and computes exactly what the diffusion mode computes.
 
 The Péclet number of a pipe is ``a |v_a - v_b| / kappa`` (advective over diffusive flux per
-unit concentration difference); the network's is the median over its pipes. Large Péclet
+unit concentration difference; ``scenarios/peclet.py`` calls the median over the pipes and
+the training examples the network's). Large Péclet
 numbers approach Appendix A's transport (:mod:`simulator.advection`). Mass is conserved:
 every column of ``kappa L + a A`` sums to zero, so ``d/dt sum(c_u u) = sum(E) - a sum(D u)``;
 the chemical leaves only with the fluid.
@@ -73,10 +74,13 @@ def steady_chemical(network: Network, v, feedback, *, kappa: float = 1.0, advect
     if not advection:
         return (solver or LaplacianSolver(network)).solve(feedback) / kappa
     currents = node_currents_of(network, v) if currents is None else currents
+    if not external_outflow(currents).any():
+        raise ValueError("an advected chemical needs a drain (a node where current leaves); with no input current "
+                         "nothing carries it out: set advection=0")  # fmt: skip
     matrix = transport_matrix(network, v, currents, kappa, advection)
     return scipy.sparse.linalg.splu(matrix).solve(np.asarray(feedback, dtype=np.float64))
 
 
-def peclet_numbers(network: Network, v, *, kappa: float = 1.0, advection: float = 1.0) -> np.ndarray:
+def peclet_numbers(network: Network, v, *, kappa: float, advection: float) -> np.ndarray:
     """``[m]`` each pipe's Péclet number ``advection |v_a - v_b| / kappa`` at pressures ``v``."""
     return advection * np.abs(network.drops(v)) / kappa

@@ -52,7 +52,7 @@ class ExplicitFused(TimeSteppedMethod):
         if self.adaptive:
             dt = self.present_adaptive(k, currents, outflow, targets)
             return self.finish_presentation(dt)
-        plan = self.plan(k, self.w, cap=self.advective_bound(currents, outflow))
+        plan = self.plan(k, self.w, cap=self.advective_bound(outflow, self.steady(currents)))
         learn_rate, u_keep = setup.learn_rate(plan.dt), 1.0 - plan.dt * setup.decay_rate
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
@@ -96,12 +96,16 @@ class ExplicitFused(TimeSteppedMethod):
         exactly on its time. Returns the mean step."""
         setup, state, physics, schedule = self.setup, self.state, self.setup.physics, self.setup.dynamics
         safety, most = setup.integrator.safety, setup.integrator.chunk_steps
-        cap, delay = self.advective_bound(currents, outflow), min(schedule.feedback_delay, schedule.T)
+        steady, delay = self.steady(currents), min(schedule.feedback_delay, schedule.T)
         chunk, steps, elapsed = min(64, most), 0, 0.0
+
+        def stable() -> float:  # the bound at the current conductances (and flows, with advection)
+            return min(self.bound(self.w), self.advective_bound(outflow, steady))
+
         for feedback_on, duration in ((False, delay), (True, schedule.T - delay)):
             left = duration
             while left > 1e-12 * schedule.T:
-                bound = min(self.bound(self.w), cap)
+                bound = stable()
                 self._check_runaway(k, safety * bound, self.w)
                 dt, n_left = whole_steps(left, safety * bound)
                 count = self.frames.chunk(state.step, min(n_left, chunk))
@@ -113,7 +117,7 @@ class ExplicitFused(TimeSteppedMethod):
                     *head, physics.advection, outflow, setup.learn_rate(dt), True, setup.w_min, self.dw, count,
                     *self.scratch,
                 )  # fmt: skip
-                if count > 16 and not (dt < self.bound(self.w) and self.finite()):  # outgrown inside the chunk
+                if count > 16 and not (dt < stable() and self.finite()):  # outgrown inside the chunk
                     state.v[:], state.u[:], self.w[:], self.dw[:], self.drained = saved
                     chunk = max(16, count // 4)
                     continue
@@ -128,16 +132,23 @@ class ExplicitFused(TimeSteppedMethod):
         state.time += schedule.T
         return schedule.T / steps
 
-    def advective_bound(self, currents, outflow) -> float:
-        """The chemical's explicit bound with advection: ``c_u / max_i(kappa deg_i + advection
-        r_i)``, ``r_i`` the flow leaving node ``i`` (its downhill pipes and its drain) at the
-        larger of the pressures at the presentation's start and at its steady state (column
-        Gershgorin, which at ``advection = 0`` is the diffusion's own bound); inf without
-        advection. ``plan`` takes ``safety`` of the lower of this and the usual bound."""
+    def steady(self, currents):
+        """The steady pressures of this presentation at the current conductances (advection
+        only: they bound the flows that carry the chemical; None otherwise)."""
+        if not self.setup.physics.advection:
+            return None
+        return LaplacianSolver(self.network.with_conductance(self.w)).solve(currents)
+
+    def advective_bound(self, outflow, steady) -> float:
+        """The chemical's explicit bound with advection and decay ``r``: ``c_u / (max_i(kappa
+        deg_i + advection q_i) + c_u r / 2)``, ``q_i`` the flow leaving node ``i`` (its
+        downhill pipes and its drain) at the larger of the current pressures and the
+        presentation's ``steady`` ones, all at the current conductances (column Gershgorin,
+        which at ``advection = 0`` is the diffusion's own bound); inf without advection.
+        ``plan`` takes ``safety`` of the lower of this and the usual bound."""
         physics, network = self.setup.physics, self.network.with_conductance(self.w)
         if not physics.advection:
             return np.inf
-        steady = LaplacianSolver(network).solve(currents)
         leaving = np.zeros(network.n_nodes)
         for v in (self.state.v, steady):
             flow = network.conductance * network.drops(v)
@@ -146,7 +157,8 @@ class ExplicitFused(TimeSteppedMethod):
             leaving = np.maximum(leaving, out)
         degree = np.zeros(network.n_nodes)
         np.add.at(degree, network.topology.edges.ravel(), np.repeat(network.conductance, 2))
-        return physics.c_u / np.max(physics.kappa * degree + physics.advection * leaving)
+        rate = np.max(physics.kappa * degree + physics.advection * leaving) + physics.c_u * self.setup.decay_rate / 2
+        return physics.c_u / rate
 
     @property
     def hint(self) -> str:

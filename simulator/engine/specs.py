@@ -96,8 +96,8 @@ class Physics:
 
     ``c_v dv/dt = I - L(w) v``;  ``c_u du/dt = E - kappa L(w) u - advection (A(q) + D) u``
     (:mod:`simulator.transport`: upwind transport by the pipe flows, drained with the fluid).
-    With ``kappa != 1`` the steady chemical is ``L^+ E / kappa``, so the learning step is
-    ``alpha eta / kappa`` in both dynamics. ``advection = 0`` is the paper's assumption (the
+    Without advection or decay the steady chemical is ``L^+ E / kappa``, so the learning step
+    is ``alpha eta / kappa`` in both dynamics. ``advection = 0`` is the paper's assumption (the
     chemical diffuses fast compared with the flow); a pipe's Péclet number is ``advection
     |v_a - v_b| / kappa``.
     """
@@ -311,7 +311,8 @@ class TimeStepped:
         object.__setattr__(self, "feedback_delay", _checked_duration("feedback_delay", self.feedback_delay, False))
         check_delay(self.feedback_delay, self.T)
         if self.chemical_lifetime is not None:
-            _checked_duration("chemical_lifetime", self.chemical_lifetime)
+            lifetime = _checked_duration("chemical_lifetime", self.chemical_lifetime)
+            object.__setattr__(self, "chemical_lifetime", lifetime)
 
     def resolved(self, relaxation_time: float | None) -> "TimeStepped":
         """The same schedule in time units."""

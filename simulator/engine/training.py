@@ -142,8 +142,9 @@ def _check_advected(rule: Rule, dynamics, integrator) -> None:
     if not rule.carries_chemical:
         raise ValueError(advection_refusal(rule.name))
     if isinstance(dynamics, Advection):
-        raise ValueError("physics advection carries the one-chemical rule's chemical; the s+/s- mode is carried by the "
-                         "flow already (give it a diffusive part with Advection(diffusion=...))")  # fmt: skip
+        raise ValueError("Physics(advection=...) carries the chemical rule's one chemical; the s+/s- mode "
+                         "(Advection) is carried by the flow already: set advection=0 (for a diffusive part, "
+                         "Advection(diffusion=...))")  # fmt: skip
     if isinstance(dynamics, Quasistatic) and dynamics.solver_method == "banded":
         raise ValueError("solver_method='banded' solves the symmetric diffusion; an advected chemical needs "
                          "solver_method='auto', 'dense' or 'sparse'")  # fmt: skip
