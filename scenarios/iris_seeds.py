@@ -57,11 +57,15 @@ def config(kind: str, seed: int, smoke: bool) -> simulator.RunConfig:
     return simulator.RunConfig.from_dict({}).with_values(values)
 
 
-def one_run(job) -> tuple[str, int, float, float, float]:
+def one_run(job) -> tuple[str, int, float, float, float, str]:
+    """``(kind, seed, accuracy before, after the last epoch recorded, wall time, how it ended)``:
+    a run that the physics or the blow-up watch stopped is kept, and said so, in the table."""
     kind, seed, out, overwrite, smoke = job
-    result = simulator.run(config(kind, seed, smoke), out=out / f"{kind}_seed{seed}.h5", overwrite=overwrite)
+    result = simulator.run(config(kind, seed, smoke), out=out / f"{kind}_seed{seed}.h5", overwrite=overwrite,
+                           on_failure="return")  # fmt: skip
     accuracy = result.epochs["accuracy_test"]
-    return kind, seed, float(accuracy[0]), float(accuracy[-1]), result.wall_time
+    ended = "" if result.status == 0 else f"seed {seed} stopped at epoch {len(accuracy) - 1}: {result.message}"
+    return kind, seed, float(accuracy[0]), float(accuracy[-1]), result.wall_time, ended
 
 
 def main(argv=None) -> int:
@@ -103,8 +107,12 @@ def table(results, kinds, seeds, first: simulator.RunConfig) -> None:
         rows = [r for r in results if r[0] == kind]
         before, after, wall = (np.array([r[i] for r in rows]) for i in (2, 3, 4))
         final[kind] = after
-        print(f"| {kind} | {before.mean():.3f} ({before.min():.2f}-{before.max():.2f}) | **{after.mean():.3f}** "
-              f"| {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s ({wall.max():.0f} s) |")  # fmt: skip
+        stopped = f" ({sum(bool(r[5]) for r in rows)} stopped)" if any(r[5] for r in rows) else ""
+        print(f"| {kind}{stopped} | {before.mean():.3f} ({before.min():.2f}-{before.max():.2f}) | "
+              f"**{after.mean():.3f}** | {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s ({wall.max():.0f} s) |")
+    for row in results:
+        if row[5]:
+            print(f"\n{row[0]}: {row[5]} (its accuracy above is that epoch's)")
     for kind in ("timestepped", "implicit", "deferred"):
         for reference in ("quasistatic", "flow"):
             if kind in final and reference in final:
