@@ -109,7 +109,8 @@ def table(results, kinds, seeds, first: simulator.RunConfig) -> None:
         final[kind] = after
         stopped = f" ({sum(bool(r[5]) for r in rows)} stopped)" if any(r[5] for r in rows) else ""
         print(f"| {kind}{stopped} | {before.mean():.3f} ({before.min():.2f}-{before.max():.2f}) | "
-              f"**{after.mean():.3f}** | {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s ({wall.max():.0f} s) |")
+              f"**{after.mean():.3f}** | {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s "
+              f"({wall.max():.0f} s) |")  # fmt: skip
     for row in results:
         if row[5]:
             print(f"\n{row[0]}: {row[5]} (its accuracy above is that epoch's)")
