@@ -117,7 +117,7 @@ class ExplicitFused(TimeSteppedMethod):
                     *head, physics.advection, outflow, setup.learn_rate(dt), True, setup.w_min, self.dw, count,
                     *self.scratch,
                 )  # fmt: skip
-                if count > 16 and not (dt < stable() and self.finite()):  # outgrown inside the chunk
+                if count > 16 and not (self.finite() and dt < stable()):  # outgrown inside the chunk
                     state.v[:], state.u[:], self.w[:], self.dw[:], self.drained = saved
                     chunk = max(16, count // 4)
                     continue
@@ -146,9 +146,10 @@ class ExplicitFused(TimeSteppedMethod):
         presentation's ``steady`` ones, all at the current conductances (column Gershgorin,
         which at ``advection = 0`` is the diffusion's own bound); inf without advection.
         ``plan`` takes ``safety`` of the lower of this and the usual bound."""
-        physics, network = self.setup.physics, self.network.with_conductance(self.w)
+        physics = self.setup.physics
         if not physics.advection:
             return np.inf
+        network = self.network.with_conductance(self.w)
         leaving = np.zeros(network.n_nodes)
         for v in (self.state.v, steady):
             flow = network.conductance * network.drops(v)
