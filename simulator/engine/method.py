@@ -48,7 +48,10 @@ class Setup:
 
     def learn_rate(self, dt: float) -> float:
         """The kernels' ``learn_rate``: the conductance change per step per unit ``u v`` drop
-        product (``dt`` times :func:`~simulator.engine.specs.remodel_rate`)."""
+        product (``dt`` times :func:`~simulator.engine.specs.remodel_rate`; the deferred
+        device in its own order of operations, as it always was)."""
+        if self.weights.name == "deferred":
+            return dt * self.alpha / self.dynamics.T
         return dt * remodel_rate(self.weights, self.alpha, self.dynamics.T)
 
     @property
