@@ -105,8 +105,8 @@ def main(argv=None) -> int:
     args.out = args.out or Path("outputs/peclet" + ("_smoke" if args.smoke else ""))
     network, inputs, targets = start(args.seed)
     scale, median_w = drop_scale(network, inputs), float(np.median(network.conductance))
-    reference = fidelity(network, inputs, targets, 1.0, 0.0)["length"]
-    rows = {0.0: dict(fidelity(network, inputs, targets, 1.0, 0.0), kappa=1.0, lr=LR)}
+    rows = {0.0: dict(fidelity(network, inputs, targets, 1.0, 0.0), kappa=1.0, lr=LR)}  # the diffusion mode
+    reference = rows[0.0]["length"]
     for pe in peclets:
         kappa = scale / pe
         rows[pe] = measured = fidelity(network, inputs, targets, kappa, 1.0)

@@ -292,22 +292,34 @@ def learn_steps(
                 injected = gain_u * eta * error[o]
                 u_next[out_plus[o]] += injected
                 u_next[out_minus[o]] -= injected
-        for e in range(edges.shape[0]):
-            a = np.uint32(edges[e, 0])
-            b = np.uint32(edges[e, 1])
-            flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, advection,
-                                                 learn_rate)  # fmt: skip
-            v_next[a] -= flux_v
-            v_next[b] += flux_v
-            u_next[a] -= flux_u
-            u_next[b] += flux_u
-            dw_accumulated[e] += change
-            if live_weights:
-                w[e] = max(w[e] + change, w_min)
+        if advection == 0.0:  # a literal zero: the compiler drops the upwind term (a branch per pipe was 6x slower)
+            for e in range(edges.shape[0]):
+                _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa, 0.0,
+                           learn_rate, live_weights, w_min)  # fmt: skip
+        else:
+            for e in range(edges.shape[0]):
+                _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa,
+                           advection, learn_rate, live_weights, w_min)  # fmt: skip
     if n_steps % 2 == 1:
         v[:] = v_scratch
         u[:] = u_scratch
     return drained
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa, advection,
+               learn_rate, live_weights, w_min):  # fmt: skip
+    """Pipe ``e``'s share of one ``learn_steps`` step, added into the next fields and ``dw``."""
+    a = np.uint32(edges[e, 0])
+    b = np.uint32(edges[e, 1])
+    flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, advection, learn_rate)
+    v_next[a] -= flux_v
+    v_next[b] += flux_v
+    u_next[a] -= flux_u
+    u_next[b] += flux_u
+    dw_accumulated[e] += change
+    if live_weights:
+        w[e] = max(w[e] + change, w_min)
 
 
 @njit(cache=True, error_model="numpy", parallel=True)

@@ -35,10 +35,9 @@ __all__ = ["external_outflow", "node_currents_of", "transport_matrix", "steady_c
 
 def external_outflow(currents) -> np.ndarray:
     """``[n]`` the current leaving the network at each node (the drains), ``max(-I, 0)``, with
-    round-off (below ``1e-12`` of the largest) taken as none."""
-    currents = np.asarray(currents, dtype=np.float64)
-    outflow = np.maximum(-currents, 0.0)
-    outflow[outflow < 1e-12 * np.abs(currents).max(initial=0.0)] = 0.0
+    round-off (below ``1e-12`` of the largest outflow) taken as none."""
+    outflow = np.maximum(-np.asarray(currents, dtype=np.float64), 0.0)
+    outflow[outflow < 1e-12 * outflow.max(initial=0.0)] = 0.0
     return outflow
 
 

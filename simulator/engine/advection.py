@@ -15,6 +15,7 @@ from ..advection import AdvectionState, Releases, Transport, stuck_outputs
 from ..base import SimulationError
 from ..costs import is_squared
 from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
+from ..transport import external_outflow
 from .method import Method
 
 __all__ = ["AdvectionMethod"]
@@ -61,18 +62,16 @@ class AdvectionMethod(Method):
         """Output terminals with no flow path to a drain, judged on the steady flow."""
         if self.mode.inputs_as == "pressures":
             boundary = PressureBoundary(network, network.conductance, inputs)
-            external_out = np.maximum(-boundary.injected, 0.0)
-            external_out[external_out < 1e-12 * external_out.max()] = 0.0
-            v = boundary.v
+            external_out, v = external_outflow(boundary.injected), boundary.v
         else:
             currents = network.node_currents(inputs)
-            external_out, v = np.maximum(-currents, 0.0), (solver or LaplacianSolver(network)).solve(currents)
+            external_out, v = external_outflow(currents), (solver or LaplacianSolver(network)).solve(currents)
         return stuck_outputs(network, _without_round_off(network.conductance * network.drops(v)), external_out)
 
     def present(self, k, inputs, targets):
         network, state, mode = self.network, self.state, self.mode
         currents = network.node_currents(inputs) if mode.inputs_as == "currents" else None
-        external_out = None if currents is None else np.maximum(-currents, 0.0)
+        external_out = None if currents is None else external_outflow(currents)
         w, floored, outputs = network.conductance.copy(), 0, None
         for step in range(mode.transport_steps):
             current = network.with_conductance(w)
@@ -101,9 +100,7 @@ class AdvectionMethod(Method):
         state, w = self.state, network.conductance
         if currents is None:  # fixed input pressures: the drains are where the boundary takes current out
             boundary = PressureBoundary(network, w, inputs)
-            external_out = np.maximum(-boundary.injected, 0.0)
-            external_out[external_out < 1e-12 * external_out.max()] = 0.0
-            return boundary.v, None, boundary, external_out
+            return boundary.v, None, boundary, external_outflow(boundary.injected)
         if not self.mode.pressure_steps:
             solver = LaplacianSolver(network)
             return solver.solve(currents), solver, None, external_out

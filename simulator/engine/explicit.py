@@ -53,12 +53,10 @@ class ExplicitFused(TimeSteppedMethod):
             dt = self.present_adaptive(k, currents, outflow, targets)
             return self.finish_presentation(dt)
         plan = self.plan(k, self.w, cap=self.advective_bound(outflow, self.steady(currents)))
-        learn_rate, u_keep = setup.learn_rate(plan.dt), 1.0 - plan.dt * setup.decay_rate
+        learn_rate = setup.learn_rate(plan.dt)
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
-            head = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
-                    targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
-                    plan.dt / physics.c_v, plan.dt / physics.c_u, u_keep, physics.kappa)  # fmt: skip
+            head = self.kernel_head(currents, targets, feedback_on, plan.dt)
 
             def step_chunk(count, head=head):
                 if self.split is None:
@@ -73,6 +71,14 @@ class ExplicitFused(TimeSteppedMethod):
             self.advance(step_chunk, steps, start, plan.dt, k)
         state.time += setup.dynamics.T
         return self.finish_presentation(plan.dt)
+
+    def kernel_head(self, currents, targets, feedback_on: bool, dt: float) -> tuple:
+        """The arguments that ``learn_steps`` and ``learn_steps_parts`` share, up to ``kappa``,
+        for steps of ``dt`` (the decay's factor ``1 - dt / lifetime`` among them)."""
+        setup, state, physics = self.setup, self.state, self.setup.physics
+        return (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
+                targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on, dt / physics.c_v,
+                dt / physics.c_u, 1.0 - dt * setup.decay_rate, physics.kappa)  # fmt: skip
 
     def finish_presentation(self, dt: float) -> tuple[np.ndarray, int, float]:
         """The outputs at the presentation's end, the pipes floored, and ``dt``; the network
@@ -110,11 +116,9 @@ class ExplicitFused(TimeSteppedMethod):
                 dt, n_left = whole_steps(left, safety * bound)
                 count = self.frames.chunk(state.step, min(n_left, chunk))
                 saved = (state.v.copy(), state.u.copy(), self.w.copy(), self.dw.copy(), self.drained)
-                head = (self.network.topology.edges, self.w, state.v, state.u, currents, self.out_plus, self.out_minus,
-                        targets, setup.eta, kernel_code(setup.cost), setup.cost.parameter, feedback_on,
-                        dt / physics.c_v, dt / physics.c_u, 1.0 - dt * setup.decay_rate, physics.kappa)  # fmt: skip
                 self.drained += physics.c_u * kernels.learn_steps(
-                    *head, physics.advection, outflow, setup.learn_rate(dt), True, setup.w_min, self.dw, count,
+                    *self.kernel_head(currents, targets, feedback_on, dt), physics.advection, outflow,
+                    setup.learn_rate(dt), True, setup.w_min, self.dw, count,
                     *self.scratch,
                 )  # fmt: skip
                 if count > 16 and not (self.finite() and dt < stable()):  # outgrown inside the chunk

@@ -207,32 +207,34 @@ class Physical:
         return isinstance(self.remodel_time, RelaxationTimes)
 
 
+class _Device:
+    """A weight policy that is a numerical device: its rate is ``alpha / T``, so it has no
+    duration of its own to resolve."""
+
+    in_relaxation_times: ClassVar[bool] = False
+
+    def resolved(self, relaxation_time):
+        return self
+
+
 @dataclass(frozen=True)
-class Deferred:
+class Deferred(_Device):
     """A numerical device, not the physics: each pipe integrates ``-(alpha / T) u v`` over the
     presentation (a per-pipe memory) and remodels at its end. The fields see fixed ``w``, and
     the update converges to the quasistatic one as ``T`` grows by construction (the ``1 / T``).
     The default of the two-phase rules, which store the free state anyway."""
 
     name: ClassVar[str] = "deferred"
-    in_relaxation_times: ClassVar[bool] = False
-
-    def resolved(self, relaxation_time):
-        return self
 
 
 @dataclass(frozen=True)
-class Live:
+class Live(_Device):
     """A numerical device: conductances move during the presentation at ``alpha / T`` per unit
     time and the fields feel it; the ``T -> inf`` limit is the gradient *flow* over one
     presentation, equal to the quasistatic step to first order in ``alpha`` (fused rules only).
     :class:`Physical` is the same with a rate that does not depend on ``T``."""
 
     name: ClassVar[str] = "live"
-    in_relaxation_times: ClassVar[bool] = False
-
-    def resolved(self, relaxation_time):
-        return self
 
 
 WEIGHTS = {"physical": Physical, "deferred": Deferred, "live": Live}
