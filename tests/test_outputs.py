@@ -222,3 +222,33 @@ def test_a_new_file_never_lands_on_one_that_appeared_meanwhile(tmp_path):
     with pytest.raises(ValueError, match="exists; pass --overwrite"):
         replacement.commit()
     assert target.read_text() == "someone else's, written meanwhile" and not list(tmp_path.glob(".*"))
+
+
+def test_asking_whether_a_file_is_held_never_makes_a_writer_find_it_busy(tmp_path):
+    # two sweeps on one folder: one asks about the manifest while the other locks it to rewrite it
+    import threading
+
+    from simulator.outputs import WriterLock
+
+    path = tmp_path / "manifest.json"
+    path.write_text("[]")
+    stop, answers = threading.Event(), []
+
+    def ask():
+        while not stop.is_set():
+            answers.append(held(path))
+
+    asker = threading.Thread(target=ask)
+    asker.start()
+    taken = []
+    for _ in range(300):
+        lock = WriterLock(path)
+        taken.append(lock.acquired)
+        lock.release()
+    stop.set()
+    asker.join()
+    assert all(taken) and len(answers) > 100
+    lock = WriterLock(path)
+    assert held(path) and lock.acquired
+    lock.release()
+    assert not held(path)
