@@ -264,7 +264,23 @@ def bench_learning_step(net, inputs, targets) -> dict:
     backend = "banded" if uses_banded(net, "chemical") else RefactoringLaplacian.choose_backend(n)
     splu = best_of(lambda: splu_learning_step(net, inputs, targets, 1e-3, 1.0), 1 if n >= 1e5 else 3)
     return {"learning_step_s": ours, "learning_backend": backend, "learning_splu_s": splu,
-            "learning_analysis_s": analysis, "learning_speedup": splu / ours}  # fmt: skip
+            "learning_analysis_s": analysis, "learning_speedup": splu / ours,
+            **bench_stateless(net, inputs, targets, repeats, splu)}  # fmt: skip
+
+
+def bench_stateless(net, inputs, targets, repeats: int, splu: float) -> dict:
+    """``learning_update`` called in a user's own loop: a new network (``with_conductance``)
+    every call, so every call refactorises; the topology's analysis is found by the first."""
+    state = {"net": net}
+
+    def step():
+        current = state["net"]
+        dw = simulator.learning_update(current, inputs, targets, alpha=1e-3)
+        state["net"] = current.with_conductance(np.maximum(current.conductance + dw, 1e-4))
+
+    step()  # the analysis, and the warm-up
+    stateless = best_of(step, repeats)
+    return {"stateless_step_s": stateless, "stateless_speedup": splu / stateless}
 
 
 # ---------------------------------------------------------------------- node order
@@ -416,8 +432,9 @@ def report(results: dict) -> str:
         f"{results['bandwidth']['triad_all_cores_GBps']:.1f} GB/s all cores",
         "",
         "| nodes | relax: scipy | kernel, 1 core | kernel (cores) | speedup | GB/s of triad | x roofline "
-        "| advect: numpy | kernel | speedup | learning step: splu | ours | speedup |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| advect: numpy | kernel | speedup | learning step: splu | ours | speedup "
+        "| learning_update (stateless) | speedup |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results["sizes"]:
         lines.append(
@@ -426,7 +443,8 @@ def report(results: dict) -> str:
             f"| {r['relax_GBps']:.1f} of {r.get('relax_triad_GBps', float('nan')):.1f} "
             f"| {r['relax_over_roofline']:.2f} | {fmt(r['advect_numpy_s'])} "
             f"| {fmt(r['advect_kernel_s'])} | {r['advect_speedup']:.1f}x | {fmt(r['learning_splu_s'])} "
-            f"| {fmt(r['learning_step_s'])} ({r['learning_backend']}) | {r['learning_speedup']:.1f}x |"
+            f"| {fmt(r['learning_step_s'])} ({r['learning_backend']}) | {r['learning_speedup']:.1f}x "
+            f"| {fmt(r.get('stateless_step_s', float('nan')))} | {r.get('stateless_speedup', float('nan')):.1f}x |"
         )
     learned = [r for r in results["sizes"] if "learn_cores_s" in r]
     if learned:

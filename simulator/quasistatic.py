@@ -11,6 +11,8 @@ those weights: the pressure solve and the chemical (adjoint) solve of a learning
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import weakref
 
 import numpy as np
@@ -25,6 +27,7 @@ from .network import Network
 __all__ = [
     "LaplacianSolver",
     "RefactoringLaplacian",
+    "solver_of",
     "DENSE_MAX_NODES",
     "steady_state",
     "cost",
@@ -249,7 +252,73 @@ def _dense_laplacian(network: Network) -> np.ndarray:
 
 
 def _solver_for(network: Network, solver: LaplacianSolver | None) -> LaplacianSolver:
-    return LaplacianSolver(network) if solver is None else solver
+    return solver_of(network) if solver is None else solver
+
+
+# One analysed factorisation per topology, shared by every network with those pipes (the copies
+# ``with_conductance`` makes, and networks built apart from equal edges) and dropped with the
+# last of them: the topology holds it, this table only finds it.
+_SHARED_BY_EDGES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_SHARED_LOCK = threading.Lock()
+
+
+def solver_of(network: Network) -> "FactorisationAt":
+    """A factorisation of ``L(w)`` at ``network``'s conductances, for the stateless functions.
+
+    The fill-reducing ordering and the symbolic analysis are found once per topology and kept
+    as long as a network with those pipes lives; a new call refactorises only the numbers, and
+    only when the conductances differ from the last ones factorised. Networks up to
+    ``DENSE_MAX_NODES`` nodes use :class:`LaplacianSolver`'s dense Cholesky (nothing to
+    analyse), larger ones :class:`RefactoringLaplacian` (``backend="auto"``, what ``train``
+    uses), so a stateless step and a ``train`` step do the same arithmetic. A result does not
+    depend on whether the cache was warm: the same bits either way.
+    """
+    topology = network.topology
+    shared = topology.__dict__.get("_shared_factorisation")
+    if shared is None:
+        key = (network.n_nodes, hashlib.blake2b(topology.edges.tobytes(), digest_size=20).digest())
+        with _SHARED_LOCK:
+            shared = _SHARED_BY_EDGES.get(key)
+            if shared is None:
+                shared = _SHARED_BY_EDGES[key] = _SharedFactorisation(network.n_nodes)
+        object.__setattr__(topology, "_shared_factorisation", shared)  # a cache, not state
+    return FactorisationAt(shared, network)
+
+
+class _SharedFactorisation:
+    """The factorisation of one topology, at whichever conductances it last served."""
+
+    def __init__(self, n_nodes: int):
+        self.n_nodes = n_nodes
+        self.lock = threading.Lock()  # a refactorisation and the solves that follow it go together
+        self.conductance = None  # the conductances factorised (held, so never another array's id)
+        self.factor = None
+
+    def solve_at(self, network: Network, sources) -> np.ndarray:
+        with self.lock:
+            w = network.conductance
+            if self.conductance is None or not (w is self.conductance or np.array_equal(w, self.conductance)):
+                if network.n_nodes <= DENSE_MAX_NODES:
+                    self.factor = LaplacianSolver(network, "dense")
+                elif self.factor is None:
+                    self.factor = RefactoringLaplacian(network)
+                else:
+                    self.factor.refactor(w)
+                self.conductance = w
+            return self.factor.solve(sources)
+
+
+class FactorisationAt:
+    """:func:`solver_of`'s answer: solves ``L(w) x = s`` at one network's conductances, as
+    :meth:`LaplacianSolver.solve` does, from the factorisation its topology shares."""
+
+    def __init__(self, shared: _SharedFactorisation, network: Network):
+        self._shared, self._network = shared, network
+        self.n_nodes = network.n_nodes
+
+    def solve(self, sources) -> np.ndarray:
+        """Mean-zero solution of ``L x = sources`` (``[n]`` or ``[n, k]``)."""
+        return self._shared.solve_at(self._network, sources)
 
 
 def _checked_targets(network: Network, targets) -> np.ndarray:
@@ -408,6 +477,6 @@ def transfer_matrix(
         columns = [PressureBoundary(network, network.conductance, e).outputs(network, node_outputs) for e in unit]
         return np.stack(columns, axis=1).reshape(network.n_outputs, network.n_inputs)
     check_boundary(inputs_as, outputs_as)
-    solver = LaplacianSolver(network) if solver is None else solver
+    solver = solver_of(network) if solver is None else solver
     unit_currents = np.stack([network.node_currents(e) for e in np.eye(network.n_inputs)], axis=1)
     return network.outputs(solver.solve(unit_currents).T).T

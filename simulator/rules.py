@@ -45,7 +45,7 @@ import numpy as np
 from .base import checked_nonnegative, checked_positive, registered
 from .costs import COSTS, Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
-from .quasistatic import LaplacianSolver, feedback_currents, output_pair_currents, steady_state
+from .quasistatic import LaplacianSolver, feedback_currents, output_pair_currents, solver_of, steady_state
 from .transport import steady_chemical
 
 __all__ = [
@@ -206,7 +206,7 @@ def coupled_cost_gradient(network: Network, inputs, targets, *, solver=None) -> 
     From ``d output / dw_ab = -B^T L^+ dL_ab v``: ``dC_G/dw_ab = -(a_a - a_b)(v_a - v_b)`` with
     ``L a = B G^{-1} err``, ``err = output - target``.
     """
-    solver = LaplacianSolver(network) if solver is None else solver
+    solver = solver_of(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
     error = network.outputs(v) - np.asarray(targets, dtype=np.float64)
     adjoint = solver.solve(output_pair_currents(network, np.linalg.solve(output_resistance(network, solver), error)))
@@ -303,7 +303,7 @@ def learning_update(
     eta = checked_positive("eta", eta)
     kappa = checked_positive("kappa", kappa)
     advection = checked_nonnegative("advection", advection)
-    solver = LaplacianSolver(network) if solver is None else solver
+    solver = solver_of(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
     return rule(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost, advection=advection)
 

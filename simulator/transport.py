@@ -28,7 +28,7 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from .network import Network
-from .quasistatic import LaplacianSolver
+from .quasistatic import LaplacianSolver, solver_of
 
 __all__ = ["external_outflow", "node_currents_of", "transport_matrix", "steady_chemical", "peclet_numbers"]
 
@@ -71,7 +71,7 @@ def steady_chemical(network: Network, v, feedback, *, kappa: float = 1.0, advect
     the non-symmetric matrix (``currents``: the node currents, read back from ``v`` if not
     given)."""
     if not advection:
-        return (solver or LaplacianSolver(network)).solve(feedback) / kappa
+        return (solver or solver_of(network)).solve(feedback) / kappa
     currents = node_currents_of(network, v) if currents is None else currents
     if not external_outflow(currents).any():
         raise ValueError("an advected chemical needs a drain (a node where current leaves); with no input current "

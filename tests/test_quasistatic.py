@@ -140,3 +140,52 @@ def test_pardiso_factor_alive_at_exit_leaves_no_error_behind(tmp_path):
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip()
     assert done.stderr == ""  # before: "Exception ignored in __del__ ... Python is likely shutting down"
+
+
+def test_stateless_calls_share_one_analysis_per_topology_and_keep_its_bits():
+    """``learning_update`` on copies of one network (and on a network built apart from the same
+    pipes) analyses the pattern once and refactorises per call, and a warm cache gives the bits a
+    fresh factorisation gives; SuperLU agrees to round-off."""
+    from simulator.quasistatic import RefactoringLaplacian, solver_of
+
+    net = simulator.lattice_network(side=20, seed=3)  # 400 nodes: the sparse path
+    inputs, targets = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.1, -0.2, 0.3])
+    factor_before = solver_of(net)._shared
+    simulator.learning_update(net, inputs, targets, alpha=1e-3)
+    analysed = factor_before.factor
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        net = net.with_conductance(net.conductance * rng.uniform(0.5, 1.5, net.n_edges))
+        warm = simulator.learning_update(net, inputs, targets, alpha=1e-3)
+        fresh = simulator.learning_update(net, inputs, targets, alpha=1e-3, solver=RefactoringLaplacian(net))
+        superlu_solver = simulator.LaplacianSolver(net, "sparse")
+        superlu = simulator.learning_update(net, inputs, targets, alpha=1e-3, solver=superlu_solver)
+        assert np.array_equal(warm, fresh)
+        np.testing.assert_allclose(warm, superlu, rtol=1e-9, atol=1e-12 * np.abs(superlu).max())
+    assert solver_of(net)._shared is factor_before
+    assert factor_before.factor is analysed  # refactorised, not analysed anew
+    apart = simulator.Network(net.positions, net.edges.copy(), net.conductance, net.input_pairs, net.output_pairs)
+    assert solver_of(apart)._shared is factor_before
+    np.testing.assert_array_equal(simulator.cost_gradient(apart, inputs, targets),
+                                  simulator.cost_gradient(net, inputs, targets))  # fmt: skip
+
+
+def test_shared_analysis_is_dropped_with_the_last_network_of_its_topology():
+    import gc
+
+    from simulator.quasistatic import _SHARED_BY_EDGES
+
+    def held_now():
+        gc.collect()
+        return len(_SHARED_BY_EDGES)
+
+    before = held_now()
+    net = simulator.lattice_network(side=17, seed=11)
+    copy = net.with_conductance(net.conductance * 2)
+    simulator.steady_state(net, np.ones(net.n_inputs))
+    simulator.steady_state(copy, np.ones(net.n_inputs))
+    assert held_now() == before + 1
+    del net
+    assert held_now() == before + 1  # the copy still holds the topology
+    del copy
+    assert held_now() == before
