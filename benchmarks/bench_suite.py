@@ -38,6 +38,9 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -419,6 +422,37 @@ def bench_iris() -> dict:
 
 
 # ---------------------------------------------------------------------- report
+def process_seconds(args: list[str], repeats: int = 5) -> float:
+    """Best wall time of ``python ARGS`` as a new process, as a user starts it: bytecode cached
+    (``PYTHONDONTWRITEBYTECODE`` unset; a shell that sets it compiles every module anew each time)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)  # caches warm
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, *args], env=env, check=True, capture_output=True)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def bench_startup() -> dict:
+    """What a user waits for around the kernels, each process beside its baseline in this run."""
+    scenario = str(Path(__file__).parents[1] / "scenarios" / "iris_diffusion.py")
+    with tempfile.TemporaryDirectory() as folder:
+        out = str(Path(folder) / "iris.h5")
+        results = {
+            "import_numba_s": process_seconds(["-c", "import numba"]),
+            "import_simulator_s": process_seconds(["-c", "import simulator"]),
+            "python_s": process_seconds(["-c", "pass"]),
+            "iris_1_epoch_process_s": process_seconds([scenario, "--epochs", "1", "--out", out, "--overwrite"]),
+            "iris_200_epochs_process_s": process_seconds([scenario, "--epochs", "200", "--out", out, "--overwrite"], 2),
+            "iris_200_epochs_numpy_process_s": process_seconds([__file__, "--numpy-iris", "200"], 1),
+        }
+    results["import_ratio"] = results["import_simulator_s"] / results["import_numba_s"]
+    results["iris_process_speedup"] = results["iris_200_epochs_numpy_process_s"] / results["iris_200_epochs_process_s"]
+    return results
+
+
 def fmt(seconds: float) -> str:
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
@@ -427,7 +461,10 @@ def fmt(seconds: float) -> str:
 
 
 def report(results: dict) -> str:
-    lines = [
+    lines = report_startup(results["startup"]) if "startup" in results else []
+    if "bandwidth" not in results:
+        return "\n".join(lines)
+    lines += [
         f"triad bandwidth: {results['bandwidth']['triad_one_core_GBps']:.1f} GB/s one core, "
         f"{results['bandwidth']['triad_all_cores_GBps']:.1f} GB/s all cores",
         "",
@@ -483,6 +520,17 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def report_startup(r: dict) -> list[str]:
+    return [
+        f"start-up (new processes, best of 5): import numba {fmt(r['import_numba_s'])}, import simulator "
+        f"{fmt(r['import_simulator_s'])} ({r['import_ratio']:.2f}x numba); python alone {fmt(r['python_s'])}",
+        f"iris_diffusion.py --epochs 1: {fmt(r['iris_1_epoch_process_s'])}; --epochs 200: "
+        f"{fmt(r['iris_200_epochs_process_s'])}, plain numpy process {fmt(r['iris_200_epochs_numpy_process_s'])} "
+        f"({r['iris_process_speedup']:.1f}x)",
+        "",
+    ]
+
+
 def plot(results: dict, out: Path) -> Path:
     from matplotlib.figure import Figure
 
@@ -521,7 +569,16 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=1.0, help="target seconds per timed loop")
     parser.add_argument("--out", type=Path, default=RESULTS / "suite.json")
     parser.add_argument("--plot-only", action="store_true", help="redraw the figure from --out")
+    parser.add_argument("--numpy-iris", type=int, metavar="EPOCHS", help="only run the plain numpy Iris reference")
+    parser.add_argument("--startup-only", action="store_true", help="only the start-up and whole-process figures")
     args = parser.parse_args(argv)
+    if args.numpy_iris:
+        config = simulator.RunConfig.from_dict({}).with_values({"run.epochs": args.numpy_iris})
+        print(numpy_iris(config, args.numpy_iris))
+        return
+    if args.startup_only:
+        print(report({"startup": bench_startup()}))
+        return
     if args.plot_only:
         results = json.loads(args.out.read_text())
     else:
@@ -534,6 +591,7 @@ def main(argv=None):
         if 12 in args.sides:
             results["ensemble"] = bench_ensemble()
             results["iris"] = bench_iris()
+        results["startup"] = bench_startup()
         results["meta"] = {
             "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
             "simulator": simulator.__version__, "numpy": np.__version__, "numba": __import__("numba").__version__,

@@ -28,13 +28,12 @@ from dataclasses import InitVar, dataclass
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
 
-from . import kernels
-from .base import checked_choice, checked_int, checked_nonnegative, deprecated
+from .base import checked_choice, checked_int, checked_nonnegative, deprecated, lazy_module
 from .network import Network
 from .quasistatic import BOUNDARIES, check_boundary
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["Advection", "AdvectionState", "Releases", "Transport", "drain_reachable", "stuck_outputs"]
 
@@ -145,6 +144,8 @@ class AdvectionState:
         self.s_minus, scratch.next_minus = scratch.next_minus, self.s_minus
         self.drained += drained_plus + drained_minus
         if diffusion:
+            import scipy.sparse.linalg  # imported where used: start-up stays short
+
             spread = scipy.sparse.identity(network.n_nodes, format="csc") + diffusion * network.laplacian().tocsc()
             solve = scipy.sparse.linalg.factorized(spread)
             self.s_plus, self.s_minus = solve(self.s_plus), solve(self.s_minus)

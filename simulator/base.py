@@ -19,6 +19,7 @@ import numpy as np
 
 __all__ = [
     "__version__",
+    "lazy_module",
     "SimulationError",
     "ChemsignalDeprecationWarning",
     "RunWarning",
@@ -294,3 +295,22 @@ def raise_if_signalled():
     """Raise the KeyboardInterrupt of a signal received in an ``interruptible`` block, if any."""
     if _received_signals:
         raise KeyboardInterrupt(f"received {_received_signals[-1]}")
+
+
+def lazy_module(name: str):
+    """``name`` imported on first use of an attribute (``importlib.util.LazyLoader``, the
+    standard library's recipe): ``import simulator`` stays short, and a run that never opens a
+    file never loads h5py."""
+    import importlib.util
+
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        raise ImportError(f"no module named {name!r}")
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module

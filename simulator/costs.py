@@ -28,8 +28,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from .kernels import COST_HUBER, COST_SOFTMAX_CROSS_ENTROPY, COST_SQUARED
-
 __all__ = ["Cost", "SquaredError", "Huber", "SoftmaxCrossEntropy", "FunctionCost", "COSTS", "checked_cost",
            "kernel_code", "is_squared", "negative_gradient"]  # fmt: skip
 
@@ -169,13 +167,18 @@ COSTS: dict[str, Cost] = {
     "softmax_cross_entropy": SoftmaxCrossEntropy(),
 }
 _OLD_NAMES = {"squared_error": "squared"}
-_COMPILED = {SquaredError: COST_SQUARED, Huber: COST_HUBER, SoftmaxCrossEntropy: COST_SOFTMAX_CROSS_ENTROPY}
+_COMPILED = {SquaredError: "COST_SQUARED", Huber: "COST_HUBER", SoftmaxCrossEntropy: "COST_SOFTMAX_CROSS_ENTROPY"}
 
 
 def kernel_code(cost: Cost) -> int | None:
     """The code by which the compiled kernels compute ``cost`` (``kernels.negative_cost_gradient``),
     or None. Only the shipped classes themselves have one: a subclass may change either method."""
-    return _COMPILED.get(type(cost))
+    name = _COMPILED.get(type(cost))
+    if name is None:
+        return None
+    from . import kernels  # loaded at first use: start-up stays short
+
+    return getattr(kernels, name)
 
 
 def is_squared(cost: Cost) -> bool:

@@ -20,12 +20,12 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
-from scipy.spatial import cKDTree
+
+if TYPE_CHECKING:  # scipy is imported where it is used: start-up stays short
+    import scipy.sparse
 
 __all__ = [
     "Network",
@@ -113,6 +113,7 @@ def _parts(edges: np.ndarray, n_nodes: int, count: int) -> tuple[np.ndarray, np.
 
 
 def _band_order(edges: np.ndarray, n_nodes: int, grounded: bool = True) -> tuple[np.ndarray, int]:
+    import scipy.sparse as sp
     from scipy.sparse.csgraph import reverse_cuthill_mckee
 
     first = 1 if grounded else 0
@@ -258,7 +259,7 @@ class Network:
         field = np.asarray(field)
         return field[..., self.edges[:, 0]] - field[..., self.edges[:, 1]]
 
-    def laplacian(self, conductance=None) -> sp.csr_matrix:
+    def laplacian(self, conductance=None) -> scipy.sparse.csr_matrix:
         """Weighted graph Laplacian ``L(w)`` as a sparse ``[n, n]`` matrix."""
         w = self.conductance if conductance is None else np.asarray(conductance, dtype=np.float64)
         a, b = self.edges[:, 0], self.edges[:, 1]
@@ -266,6 +267,8 @@ class Network:
         rows = np.concatenate([a, b, a, b])
         cols = np.concatenate([b, a, a, b])
         vals = np.concatenate([-w, -w, w, w])
+        import scipy.sparse as sp
+
         return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
 
     def weighted_degree(self) -> np.ndarray:
@@ -440,9 +443,17 @@ def _check_pairs(input_pairs: np.ndarray, output_pairs: np.ndarray, n: int) -> N
                 seen[node] = label
 
 
-def _check_connected(edges: np.ndarray, n: int) -> None:
+def _components(edges: np.ndarray, n: int) -> tuple[int, np.ndarray]:
+    """``(count, label [n])``: the connected components of the pipes' graph."""
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import connected_components
+
     graph = sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
-    n_components, labels = connected_components(graph, directed=False)
+    return connected_components(graph, directed=False)
+
+
+def _check_connected(edges: np.ndarray, n: int) -> None:
+    n_components, labels = _components(edges, n)
     if n_components > 1:
         sizes = np.bincount(labels)
         raise ValueError(
@@ -525,12 +536,7 @@ def lattice_network(
         angle = rng.uniform(0.0, 2.0 * np.pi, size=n)
         positions = grid + delta * np.stack([np.cos(angle), np.sin(angle)], axis=1)
         edges = _knn_edges(positions, d)
-        if (
-            connected_components(
-                sp.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n)), directed=False
-            )[0]
-            == 1
-        ):
+        if _components(edges, n)[0] == 1:
             break
     else:
         raise RuntimeError(f"no connected {side}x{side} lattice with d={d} in {max_attempts} draws; raise d")
@@ -543,6 +549,8 @@ def lattice_network(
 
 
 def _knn_edges(positions: np.ndarray, d: int) -> np.ndarray:
+    from scipy.spatial import cKDTree
+
     _, neighbours = cKDTree(positions).query(positions, k=d + 1)
     rows = np.repeat(np.arange(len(positions)), d)
     cols = neighbours[:, 1:].ravel()  # column 0 is the node itself

@@ -16,13 +16,12 @@ import threading
 import weakref
 
 import numpy as np
-import scipy.linalg
-import scipy.sparse.linalg
-from threadpoolctl import ThreadpoolController
 
-from . import kernels
+from .base import lazy_module
 from .costs import Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = [
     "LaplacianSolver",
@@ -54,6 +53,8 @@ def _single_threaded_blas():
     OpenBLAS pools both spin up threads; pin BLAS to one thread for those calls only."""
     global _threadpools
     if _threadpools is None:
+        from threadpoolctl import ThreadpoolController
+
         _threadpools = ThreadpoolController()
     return _threadpools.limit(limits=1, user_api="blas")
 
@@ -82,6 +83,9 @@ class LaplacianSolver:
             raise ValueError(f"method must be 'auto', 'dense' or 'sparse', got {method!r}")
         self.method = method
         self.n_nodes = network.n_nodes
+        import scipy.linalg  # imported where used, as everywhere here: start-up stays short
+        import scipy.sparse.linalg
+
         if method == "dense":
             with _single_threaded_blas():
                 self._factor = scipy.linalg.cho_factor(
@@ -103,6 +107,8 @@ class LaplacianSolver:
         """
         sources = _checked_sources(sources, self.n_nodes)
         solution = np.zeros_like(sources)
+        import scipy.linalg
+
         if self.method == "dense":
             with _single_threaded_blas():
                 solution[1:] = scipy.linalg.cho_solve(self._factor, sources[1:], check_finite=False)
@@ -187,6 +193,8 @@ class RefactoringLaplacian:
             else:
                 self._solver.update(self._matrix)
         else:
+            import scipy.sparse.linalg
+
             self._solver = scipy.sparse.linalg.splu(
                 (self._matrix + scipy.sparse.triu(self._matrix, 1).T).tocsc(),
                 permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True},
@@ -219,6 +227,8 @@ def _upper_pattern(edges: np.ndarray, n_nodes: int):
     rows = np.concatenate([np.arange(n), low])
     cols = np.concatenate([np.arange(n), high])
     entry = np.arange(len(rows)) + 1.0  # 1-based ids survive the conversion as data
+    import scipy.sparse
+
     matrix = scipy.sparse.coo_matrix((entry, (rows, cols)), shape=(n, n)).tocsr()
     matrix.sort_indices()
     slot_of_entry = np.empty(len(rows), dtype=np.int64)
@@ -440,6 +450,8 @@ class PressureBoundary:
         self.free = np.setdiff1d(np.arange(network.n_nodes), self.fixed)
         laplacian = network.with_conductance(w).laplacian().tocsr()
         block = laplacian[self.free][:, self.free].tocsc()
+        import scipy.sparse.linalg
+
         self._factor = scipy.sparse.linalg.splu(block)
         self.v = np.zeros(network.n_nodes)
         self.v[self.fixed] = values

@@ -32,14 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from .base import __version__
+from .base import __version__, lazy_module
 from .commandline import EXIT_FAILED, EXIT_NOTHING_TO_RESUME, EXIT_REFUSED
 from .network import Network
 from .outputs import BusyError, OutputError, Replacement, WriterLock, check_target
 from .provenance import provenance
+
+h5py = lazy_module("h5py")  # loaded when a file is first read or written
 
 __all__ = [
     "MODULE",

@@ -23,12 +23,15 @@ the chemical leaves only with the fluid.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import scipy.sparse
-import scipy.sparse.linalg
 
 from .network import Network
 from .quasistatic import LaplacianSolver, solver_of
+
+if TYPE_CHECKING:  # scipy is imported where it is used: start-up stays short
+    import scipy.sparse
 
 __all__ = ["external_outflow", "node_currents_of", "transport_matrix", "steady_chemical", "peclet_numbers"]
 
@@ -59,6 +62,8 @@ def transport_matrix(network: Network, v, currents, kappa: float, advection: flo
     rows = np.concatenate([source, target, np.arange(n)])
     columns = np.concatenate([source, source, np.arange(n)])
     values = np.concatenate([carried, -carried, advection * external_outflow(currents)])
+    import scipy.sparse
+
     transport = scipy.sparse.coo_matrix((values, (rows, columns)), shape=(n, n))
     return (kappa * network.laplacian() + transport).tocsc()
 
@@ -77,6 +82,8 @@ def steady_chemical(network: Network, v, feedback, *, kappa: float = 1.0, advect
         raise ValueError("an advected chemical needs a drain (a node where current leaves); with no input current "
                          "nothing carries it out: set advection=0")  # fmt: skip
     matrix = transport_matrix(network, v, currents, kappa, advection)
+    import scipy.sparse.linalg
+
     return scipy.sparse.linalg.splu(matrix).solve(np.asarray(feedback, dtype=np.float64))
 
 

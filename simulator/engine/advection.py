@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
 from ..advection import AdvectionState, Releases, Transport, stuck_outputs
-from ..base import SimulationError
+from ..base import SimulationError, lazy_module
 from ..costs import is_squared
 from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
 from ..transport import external_outflow
 from .method import Method
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["AdvectionMethod"]
 

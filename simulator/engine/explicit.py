@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
-from ..base import SimulationError, raise_if_signalled
+from ..base import SimulationError, lazy_module, raise_if_signalled
 from ..costs import kernel_code
 from ..quasistatic import LaplacianSolver
 from ..transport import external_outflow
 from .method import TimeSteppedMethod, coupled_stable_dt
 from .relaxation import relax_split
 from .specs import whole_steps
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["ExplicitFused"]
 

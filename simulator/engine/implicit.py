@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
-from ..base import SimulationError
+from ..base import SimulationError, lazy_module
 from ..costs import kernel_code
 from .method import TimeSteppedMethod
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["ImplicitFused"]
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
-from ..base import SimulationError
+from ..base import SimulationError, lazy_module
 from ..costs import kernel_code
 from ..network import Network
 from ..quasistatic import LaplacianSolver, RefactoringLaplacian
 from .method import Method
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["BANDED_MAX_FLOPS", "uses_banded", "QuasistaticBanded", "QuasistaticDirect"]
 

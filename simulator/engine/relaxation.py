@@ -10,9 +10,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from .. import kernels
-from ..base import SimulationError
+from ..base import SimulationError, lazy_module
 from ..network import Network
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["PARALLEL_MIN_NODES", "stable_dt", "checked_dt", "relaxation_time", "relax", "relax_ensemble", "relax_split"]
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import kernels
+from ..base import lazy_module
 from ..quasistatic import LaplacianSolver, feedback_currents
 from ..rules import clamped_outputs
 from .method import TimeSteppedMethod
+
+kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
 __all__ = ["TwoPhase"]
 
