@@ -6,8 +6,13 @@ any key of a run config (each point is ``python -m simulator run CONFIG --set KE
 scenario script sweeps its flags:
 ``python -m simulator sweep scenarios/iris_diffusion.py --grid lr=1e-4,1e-3 --seeds 0:8 --out DIR``
 runs the scenario script once per point (``--seed S --lr V --out DIR/<point>.h5`` plus any
-other flags given after the sweep's own), each in its own process with one BLAS/Numba
-thread. ``python -m simulator sweep sweep.toml`` reads the same from a TOML file
+other flags given after the sweep's own). The points run in long-lived worker processes, one
+BLAS/Numba thread each: a worker imports the package and loads the compiled kernels once and
+then runs point after point in-process, as the point's command line would (``main()`` of the
+scenario, or ``simulator run``, with that ``sys.argv``), so the files are the same. A point
+sent to an executor of your own (Dask) runs as a process of its own instead, since a worker
+there may run several points at once in threads of one process.
+``python -m simulator sweep sweep.toml`` reads the same from a TOML file
 (:func:`read_sweep_file`); flags on the command line beat the file.
 
 What a sweep promises:
@@ -46,13 +51,14 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-from .base import ONE_THREAD_ENV, parse_seeds
+from .base import ONE_THREAD_ENV, parse_seeds, pin_threads
 from .commandline import EXIT_INTERRUPTED
 from .outputs import OutputError, held, save_figure, write_text
 from .tasks import headline
@@ -362,10 +368,70 @@ def _moved_aside(path: Path) -> Path:
             return aside
 
 
-def _run_point(target: str, point: dict, out: str, passthrough: list[str]) -> tuple[str, int, str]:
-    """Bring one point to an end, in subprocesses; returns ``(file, exit code, last stderr
-    line)``. Claimed while it runs; a file held by a live run is waited for; an interrupted
-    or killed one resumed; a failed one run again; a damaged one moved aside first."""
+_entry_points: dict[str, object] = {}  # a worker's scenario modules, loaded once each
+_in_process = threading.Lock()  # sys.argv and the standard streams belong to the whole process
+
+
+def _entry_point(target: str):
+    """``main(argv)`` of the point's program: the scenario's own, or ``simulator run``'s."""
+    if target not in _entry_points:
+        if is_run_config(target):
+            main = _run_config_point
+        else:
+            spec = importlib.util.spec_from_file_location(f"_sweep_point_{Path(target).stem}", target)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            main = getattr(module, "main", None)
+            main = main if callable(main) else None  # a script without one: its points run as processes
+        _entry_points[target] = main
+    return _entry_points[target]
+
+
+def _run_config_point(argv: list[str]) -> int:
+    """``chemsignal run CONFIG --out PATH [--set KEY=VALUE ...] [--overwrite | --resume]``, the
+    command of a config sweep's point (:func:`_command`), run here; its exit code."""
+    from .config import RunConfig, parse_assignment
+    from .runs import run_from_command_line
+
+    out = Path(argv[argv.index("--out") + 1])
+    settings = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--set"]
+    try:
+        config = RunConfig.from_file(argv[1]).with_values(dict(parse_assignment(text) for text in settings))
+    except ValueError as error:  # as simulator run answers it
+        print(f"chemsignal run: error: {error}", file=sys.stderr)
+        return 2
+    return run_from_command_line(config, out, overwrite="--overwrite" in argv, command_line=["chemsignal", *argv],
+                                 resume="--resume" in argv)[1]  # fmt: skip
+
+
+def _run_in_process(command: list[str]) -> tuple[int, str]:
+    """``(exit code, last stderr line)`` of ``command`` (``_command``'s form) run in this process."""
+    run_config = command[1:4] == ["-m", "simulator", "run"]
+    target = command[4] if run_config else command[1]
+    argv = command[3:] if run_config else command[2:]  # what main(argv) parses
+    stderr = io.StringIO()
+    with _in_process, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
+        saved, sys.argv = sys.argv, ([target, *argv] if not run_config else ["chemsignal", *argv])
+        try:
+            code = _entry_point(target)(None if not run_config else argv) or 0
+        except SystemExit as done:  # argparse's refusal, or a script's sys.exit
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            if not isinstance(done.code, (int, type(None))):
+                print(done.code, file=sys.stderr)
+        except Exception as error:  # what would have been a traceback and exit code 1
+            code = 1
+            print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        finally:
+            sys.argv = saved
+    lines = stderr.getvalue().strip().splitlines()
+    return code, lines[-1] if lines else ""
+
+
+def _run_point(target: str, point: dict, out: str, passthrough: list[str], in_process: bool = False):
+    """Bring one point to an end; returns ``(file, exit code, last stderr line)``. In this
+    process (``in_process``: a long-lived worker) or in subprocesses. Claimed while it runs; a
+    file held by a live run is waited for; an interrupted or killed one resumed; a failed one
+    run again; a damaged one moved aside first."""
     path = Path(out) / point["file"]
     environment = {**os.environ, **ONE_THREAD_ENV}
     code, tail = 0, ""
@@ -379,10 +445,13 @@ def _run_point(target: str, point: dict, out: str, passthrough: list[str]) -> tu
             flags = {"interrupted": ["--resume"], "running": ["--resume"], "failed": ["--overwrite"]}.get(status, [])
             if status in ("damaged", "unreadable"):
                 tail = f"{status}: moved aside to {_moved_aside(path).name}; run again"
-            done = subprocess.run([*_command(target, point, path, passthrough), *flags], capture_output=True,
-                                  text=True, env=environment)  # fmt: skip
-            code = done.returncode
-            tail = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else tail
+            command = [*_command(target, point, path, passthrough), *flags]
+            if in_process and _entry_point(target) is not None:
+                code, last = _run_in_process(command)
+            else:
+                done = subprocess.run(command, capture_output=True, text=True, env=environment)
+                code, last = done.returncode, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+            tail = last or tail
             someone_else_at_it = held(path) or _status(path) == "complete"  # (another sweep, a lost worker)
             if code in (0, EXIT_INTERRUPTED) or not someone_else_at_it:
                 return point["file"], code, tail
@@ -437,16 +506,18 @@ def _run_points(target, todo, out, passthrough, executor, workers, failures) -> 
     if not todo:
         return
     strip = lambda p: {k: v for k, v in p.items() if k != "identity"}  # noqa: E731 (what a worker needs)
-    # compile the kernels once (Numba caches them on disk) before fanning out
-    file, code, tail = _run_point(target, strip(todo[0]), str(out), passthrough)
-    if code:
-        failures[file] = tail
-    if code == EXIT_INTERRUPTED:
-        raise KeyboardInterrupt(f"point {file} was interrupted")
     own = executor is None
-    executor = executor or ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1)
+    if own:  # long-lived workers, each pinned to one thread once, that run points in-process
+        executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, initializer=pin_threads)
     try:
-        futures = [executor.submit(_run_point, target, strip(p), str(out), passthrough) for p in todo[1:]]
+        # compile the kernels once (Numba caches them on disk) before fanning out
+        first = executor.submit(_run_point, target, strip(todo[0]), str(out), passthrough, own)
+        file, code, tail = first.result()
+        if code:
+            failures[file] = tail
+        if code == EXIT_INTERRUPTED:
+            raise KeyboardInterrupt(f"point {file} was interrupted")
+        futures = [executor.submit(_run_point, target, strip(p), str(out), passthrough, own) for p in todo[1:]]
         for future in futures:
             file, code, tail = future.result()
             if code:

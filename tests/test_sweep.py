@@ -229,3 +229,39 @@ def test_a_second_sweep_into_one_folder_keeps_the_first_ones_manifest_entries(tm
     recorded = json.loads((out / "manifest.json").read_text())
     assert sorted((e["file"], e["status"]) for e in recorded) == [
         ("rule.eta0.5_seed0.h5", "complete"), ("rule.eta0.5_seed1.h5", "complete"), ("rule.eta1_seed0.h5", "complete")]
+
+
+def test_points_run_in_long_lived_workers_and_match_a_run_of_their_own(tmp_path):
+    """Four points on one worker: one process ran them all (a scenario of ours records its pid
+    beside its file), and each point's file holds the same trajectory, bit for bit, as the
+    same command run as a process of its own."""
+    scenario = tmp_path / "pid_scenario.py"
+    scenario.write_text(
+        "import os, sys\n"
+        f"sys.path.insert(0, {str(Path(SCENARIO).parent)!r})\n"
+        "import iris_diffusion\n"
+        "def main(argv=None):\n"
+        "    out = sys.argv[sys.argv.index('--out') + 1]\n"
+        "    with open(out + '.pid', 'w') as file:\n"
+        "        file.write(str(os.getpid()))\n"
+        "    return iris_diffusion.main(argv)\n"
+        "if __name__ == '__main__':\n"
+        "    sys.exit(main())\n"
+    )
+    out = tmp_path / "sweep"
+    manifest = run_sweep(str(scenario), {"lr": ["1e-3", "3e-3"]}, [0, 1], out, passthrough=["--smoke"], workers=1,
+                         say=lambda _: None)  # fmt: skip
+    assert [e["status"] for e in manifest] == ["complete"] * 4
+    pids = {(out / (e["file"] + ".pid")).read_text() for e in manifest}
+    assert len(pids) == 1 and pids != {str(os.getpid())}
+    alone = tmp_path / "alone.h5"
+    subprocess.run([sys.executable, SCENARIO, "--smoke", "--seed", "1", "--lr", "3e-3", "--out", str(alone)],
+                   check=True, capture_output=True)  # fmt: skip
+    swept, single = load_trajectory(out / "lr0.003_seed1.h5"), load_trajectory(alone)
+    assert swept.config == single.config
+    compared = [name for name, _, _ in single.datasets() if name.startswith("observables/") and "wall" not in name]
+    assert "observables/edges/conductance/value" in compared and "observables/cost/value" in compared
+    for name in compared:
+        kind, series = name.rsplit("/", 1)
+        column = 0 if series == "step" else 2
+        assert np.array_equal(swept.series(kind)[column], single.series(kind)[column], equal_nan=True), name
