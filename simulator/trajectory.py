@@ -235,6 +235,16 @@ def _os_reason(error: OSError) -> str:
     return error.strerror or text
 
 
+@dataclass
+class _Layout:
+    """What a writer keeps of one series between blocks."""
+
+    rows: int
+    row_shape: tuple
+    chunk_rows: int
+    chunk_bytes: int
+
+
 class TrajectoryWriter:
     """Write one run. Use as a context manager::
 
@@ -442,18 +452,19 @@ class TrajectoryWriter:
             [(spec["time"], np.atleast_1d(np.asarray(time, np.float64)))] if time is not None else []
         )
         columns += [(self._series[path], values[path]) for path in spec["series"]]
-        for dataset, block in columns:
-            if block.shape != (k, *dataset.shape[1:]):
-                raise ValueError(
-                    f"{dataset.name}: expected a block of shape {(k, *dataset.shape[1:])}, got {block.shape}"
-                )
+        layouts = [self._layout(dataset) for dataset, _ in columns]
+        for (dataset, block), layout in zip(columns, layouts):
+            if block.shape != (k, *layout.row_shape):
+                expected = (k, *layout.row_shape)
+                raise ValueError(f"{dataset.name}: expected a block of shape {expected}, got {block.shape}")
         # a block lands whole: SIGINT/SIGTERM wait until every series of the clock has it
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         try:
-            self._make_room(columns)
-            for dataset, block in columns:
-                start = dataset.shape[0]
+            self._make_room(columns, layouts)
+            for (dataset, block), layout in zip(columns, layouts):
+                start = layout.rows
                 dataset.resize(start + k, axis=0)
+                layout.rows = start + k
                 dataset[start:] = block
             self._file.flush()
         except OSError:
@@ -462,15 +473,26 @@ class TrajectoryWriter:
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
-    def _make_room(self, columns) -> None:
+    def _layout(self, dataset) -> "_Layout":
+        """A series' rows, row shape and chunking, read from HDF5 once (h5py asks the library
+        each time: that was a third of a run's writing)."""
+        layouts = self.__dict__.setdefault("_layouts", {})
+        layout = layouts.get(id(dataset))
+        if layout is None:
+            shape, chunks = dataset.shape, dataset.chunks
+            chunk_bytes = int(np.prod(chunks)) * dataset.dtype.itemsize
+            layout = layouts[id(dataset)] = _Layout(shape[0], shape[1:], chunks[0], chunk_bytes)
+        return layout
+
+    def _make_room(self, columns, layouts) -> None:
         """Refuse a block that the disk (or the process's file size limit) cannot take, before
         HDF5 writes any of it: a write that fails inside HDF5 leaves a file it cannot open again.
         Counted: the chunks the block starts, and ``_RESERVE_BYTES`` for metadata and the final status."""
         need = _RESERVE_BYTES
-        for dataset, block in columns:
-            rows, have = dataset.chunks[0], dataset.shape[0]
+        for (_, block), layout in zip(columns, layouts):
+            rows, have = layout.chunk_rows, layout.rows
             new_chunks = -(-(have + len(block)) // rows) - -(-have // rows)
-            need += new_chunks * int(np.prod(dataset.chunks)) * dataset.dtype.itemsize
+            need += new_chunks * layout.chunk_bytes
         path = self._target.write_path if self._target is not None else self.path
         _check_room(path.parent, need, path.stat().st_size + need)
 
