@@ -450,7 +450,31 @@ def bench_startup() -> dict:
         }
     results["import_ratio"] = results["import_simulator_s"] / results["import_numba_s"]
     results["iris_process_speedup"] = results["iris_200_epochs_numpy_process_s"] / results["iris_200_epochs_process_s"]
-    return results
+    return {**results, **bench_sweep()}
+
+
+def bench_sweep(lrs=("1e-3", "3e-3"), seeds: int = 10) -> dict:
+    """The 20-point Iris sweep (``--grid lr=1e-3,3e-3 --seeds 0:10``) beside the same 20 runs
+    started as separate processes, two at a time (one thread each, as the sweep pins them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    scenario = str(Path(__file__).parents[1] / "scenarios" / "iris_diffusion.py")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    with tempfile.TemporaryDirectory() as folder:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "simulator", "sweep", scenario, "--grid", f"lr={','.join(lrs)}",
+                        "--seeds", f"0:{seeds}", "--out", f"{folder}/sweep"], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+        swept = time.perf_counter() - start
+        one_thread = {**env, **simulator.base.ONE_THREAD_ENV}
+        commands = [[sys.executable, scenario, "--lr", lr, "--seed", str(seed), "--out", f"{folder}/lr{lr}_{seed}.h5"]
+                    for lr in lrs for seed in range(seeds)]  # fmt: skip
+        start = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda c: subprocess.run(c, env=one_thread, check=True, capture_output=True), commands))
+        separate = time.perf_counter() - start
+    return {"sweep_points": len(commands), "sweep_s": swept, "sweep_separate_processes_s": separate,
+            "sweep_speedup": separate / swept}  # fmt: skip
 
 
 def fmt(seconds: float) -> str:
@@ -527,6 +551,9 @@ def report_startup(r: dict) -> list[str]:
         f"iris_diffusion.py --epochs 1: {fmt(r['iris_1_epoch_process_s'])}; --epochs 200: "
         f"{fmt(r['iris_200_epochs_process_s'])}, plain numpy process {fmt(r['iris_200_epochs_numpy_process_s'])} "
         f"({r['iris_process_speedup']:.1f}x)",
+        f"sweep of {r['sweep_points']} Iris points (--grid lr=1e-3,3e-3 --seeds 0:10, 2 workers): "
+        f"{r['sweep_s']:.1f} s; as separate processes two at a time {r['sweep_separate_processes_s']:.1f} s "
+        f"({r['sweep_speedup']:.2f}x)",
         "",
     ]
 

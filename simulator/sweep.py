@@ -510,14 +510,17 @@ def _run_points(target, todo, out, passthrough, executor, workers, failures) -> 
     if own:  # long-lived workers, each pinned to one thread once, that run points in-process
         executor = ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1, initializer=pin_threads)
     try:
-        # compile the kernels once (Numba caches them on disk) before fanning out
-        first = executor.submit(_run_point, target, strip(todo[0]), str(out), passthrough, own)
-        file, code, tail = first.result()
-        if code:
-            failures[file] = tail
-        if code == EXIT_INTERRUPTED:
-            raise KeyboardInterrupt(f"point {file} was interrupted")
-        futures = [executor.submit(_run_point, target, strip(p), str(out), passthrough, own) for p in todo[1:]]
+        # on an executor of yours (a cluster) the first point compiles the kernels (Numba caches
+        # them on disk) before the others fan out; our own workers start together: with a warm
+        # cache that saves a point's wait, with a cold one each compiles at once on its own core
+        first = 0 if own else 1
+        for p in todo[:first]:
+            file, code, tail = executor.submit(_run_point, target, strip(p), str(out), passthrough, own).result()
+            if code:
+                failures[file] = tail
+            if code == EXIT_INTERRUPTED:
+                raise KeyboardInterrupt(f"point {file} was interrupted")
+        futures = [executor.submit(_run_point, target, strip(p), str(out), passthrough, own) for p in todo[first:]]
         for future in futures:
             file, code, tail = future.result()
             if code:
