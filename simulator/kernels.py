@@ -570,6 +570,19 @@ def _grounded_solve(band, position, source, out, work):
 
 
 @njit(cache=True)
+def banded_steady_pressure(edges, w, position, currents, band, work, out):
+    """``out [n]`` := the mean-zero solution of ``L(w) out = currents`` by the banded Cholesky
+    (``band`` ``[n - 1, bw + 1]`` and ``work [n - 1]`` scratch). False if ``L`` lost positive
+    definiteness (``out`` then undefined), else True."""
+    band_assemble(edges, w, position, band)
+    if not band_cholesky(band):
+        return False
+    _grounded_solve(band, position, currents, out, work)
+    out -= out.mean()
+    return True
+
+
+@njit(cache=True)
 def quasistatic_chemical_steps(
     edges, w, position, bandwidth, currents, out_plus, out_minus, targets, alpha, eta, cost_code, cost_parameter, kappa,
     w_min, outputs, floored, growth,

@@ -301,3 +301,28 @@ def test_footnote_52_a_release_delay_avoids_the_build_up_of_chemical(tmp_path):
         error = run.series("observables/output")[2] - run.series("observables/target")[2]
         crossings[every] = int(np.sum(np.diff(np.sign(error[len(error) // 2 :]), axis=0) != 0))
     assert crossings[1] > 3 * max(crossings[10], 1), crossings
+
+
+def test_banded_pressures_of_each_transport_step_match_the_direct_solve(monkeypatch):
+    """Small networks solve each transport step's pressures by the compiled banded Cholesky;
+    the kernel matches the direct solve to round-off, and so does a whole run."""
+    from simulator.engine.advection import AdvectionMethod
+
+    net = simulator.lattice_network(side=8, seed=4)
+    rng = np.random.default_rng(1)
+    currents = net.node_currents(rng.normal(size=net.n_inputs))
+    position, bandwidth = net.topology.band_order(net.n_nodes)
+    v = np.empty(net.n_nodes)
+    band, work = np.empty((net.n_nodes - 1, bandwidth + 1)), np.empty(net.n_nodes - 1)
+    assert kernels.banded_steady_pressure(net.topology.edges, net.conductance, position, currents, band, work, v)
+    direct = simulator.LaplacianSolver(net).solve(currents)
+    np.testing.assert_allclose(v, direct, rtol=0, atol=1e-13 * np.abs(direct).max())
+
+    inputs, targets = rng.normal(size=(6, net.n_inputs)), 0.1 * rng.normal(size=(6, net.n_outputs))
+    mode = Advection(xi=0.01, lam=1.0, release_every=5, transport_steps=10)
+    assert AdvectionMethod._band_scratch(net) is not None  # the banded path is the one taken
+    banded = advect_train(net, inputs, targets, mode=mode).network.conductance
+    monkeypatch.setattr(AdvectionMethod, "_band_scratch", staticmethod(lambda network: None))
+    solved = advect_train(net, inputs, targets, mode=mode).network.conductance
+    assert not np.array_equal(banded, net.conductance)
+    np.testing.assert_allclose(banded, solved, rtol=1e-11)

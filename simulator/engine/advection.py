@@ -16,6 +16,7 @@ from ..costs import is_squared
 from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
 from ..transport import external_outflow
 from .method import Method
+from .quasistatic import BANDED_MAX_FLOPS
 
 kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
@@ -36,6 +37,16 @@ class AdvectionMethod(Method):
         self.node_outputs = self.mode.outputs_as == "nodes"
         self.scratch = Transport.for_network(self.network)
         self.log: list[tuple] = []
+        self.band = self._band_scratch(self.network) if not self.mode.pressure_steps else None
+
+    @staticmethod
+    def _band_scratch(network):
+        """``(position, band, work)`` for the compiled banded pressure solve at every transport
+        step, on networks small enough for it (as the quasistatic loop decides); else None."""
+        position, bandwidth = network.topology.band_order(network.n_nodes)
+        if network.n_nodes * bandwidth**2 / 2 > BANDED_MAX_FLOPS:
+            return None
+        return position, np.empty((network.n_nodes - 1, bandwidth + 1)), np.empty(network.n_nodes - 1)
 
     def carried_state(self, state) -> AdvectionState:
         return AdvectionState.empty(self.network) if state is None else state.copy()
@@ -103,8 +114,14 @@ class AdvectionMethod(Method):
             boundary = PressureBoundary(network, w, inputs)
             return boundary.v, None, boundary, external_outflow(boundary.injected)
         if not self.mode.pressure_steps:
-            solver = LaplacianSolver(network)
-            return solver.solve(currents), solver, None, external_out
+            if self.band is None:
+                solver = LaplacianSolver(network)
+                return solver.solve(currents), solver, None, external_out
+            position, band, work = self.band
+            v = np.empty(network.n_nodes)  # a step's pressures are kept (the first step's outputs)
+            if not kernels.banded_steady_pressure(network.topology.edges, w, position, currents, band, work, v):
+                raise SimulationError(f"transport step {state.step}: the grounded Laplacian lost positive definiteness")
+            return v, None, None, external_out
         if state.v is None:  # the pressure kernel, carried over; the physics, not its limit
             state.v = np.zeros(network.n_nodes)
         edges = network.topology.edges
