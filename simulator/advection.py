@@ -182,18 +182,9 @@ class Releases:
 
 def drain_reachable(network: Network, flow, external_out) -> np.ndarray:
     """``[n] bool``: nodes from which following the flow downstream reaches a drain."""
-    a, b = network.topology.edges[:, 0], network.topology.edges[:, 1]
-    upstream = [[] for _ in range(network.n_nodes)]  # walk the flow backwards from the drains
-    for source, target in zip(np.where(flow > 0, a, b)[flow != 0], np.where(flow > 0, b, a)[flow != 0]):
-        upstream[target].append(source)
-    reached = np.asarray(external_out) > 0
-    frontier = list(np.flatnonzero(reached))
-    while frontier:
-        node = frontier.pop()
-        for previous in upstream[node]:
-            if not reached[previous]:
-                reached[previous] = True
-                frontier.append(previous)
+    reached = np.empty(network.n_nodes, dtype=np.bool_)
+    kernels.drain_reachable(network.topology.edges, np.ascontiguousarray(flow, dtype=np.float64),
+                            np.ascontiguousarray(external_out, dtype=np.float64), reached)  # fmt: skip
     return reached
 
 

@@ -570,6 +570,39 @@ def _grounded_solve(band, position, source, out, work):
 
 
 @njit(cache=True)
+def drain_reachable(edges, flow, external_out, reached):
+    """``reached [n] bool`` := the nodes from which following the flow downstream reaches a
+    drain (``external_out > 0``): a walk up the flow from every drain."""
+    n, m = external_out.shape[0], edges.shape[0]
+    start = np.zeros(n + 1, dtype=np.int64)  # the pipes' upstream ends, grouped by downstream node
+    for e in range(m):
+        if flow[e] != 0.0:
+            start[(edges[e, 1] if flow[e] > 0.0 else edges[e, 0]) + 1] += 1
+    for node in range(n):
+        start[node + 1] += start[node]
+    upstream, filled = np.empty(start[n], dtype=np.int64), start[:n].copy()
+    for e in range(m):
+        if flow[e] != 0.0:
+            source, target = (edges[e, 0], edges[e, 1]) if flow[e] > 0.0 else (edges[e, 1], edges[e, 0])
+            upstream[filled[target]] = source
+            filled[target] += 1
+    frontier, size = np.empty(n, dtype=np.int64), 0
+    for node in range(n):
+        reached[node] = external_out[node] > 0.0
+        if reached[node]:
+            frontier[size] = node
+            size += 1
+    while size:
+        size -= 1
+        node = frontier[size]
+        for i in range(start[node], start[node + 1]):
+            if not reached[upstream[i]]:
+                reached[upstream[i]] = True
+                frontier[size] = upstream[i]
+                size += 1
+
+
+@njit(cache=True)
 def banded_steady_pressure(edges, w, position, currents, band, work, out):
     """``out [n]`` := the mean-zero solution of ``L(w) out = currents`` by the banded Cholesky
     (``band`` ``[n - 1, bw + 1]`` and ``work [n - 1]`` scratch). False if ``L`` lost positive

@@ -326,3 +326,30 @@ def test_banded_pressures_of_each_transport_step_match_the_direct_solve(monkeypa
     solved = advect_train(net, inputs, targets, mode=mode).network.conductance
     assert not np.array_equal(banded, net.conductance)
     np.testing.assert_allclose(banded, solved, rtol=1e-11)
+
+
+def test_drain_reachable_matches_a_walk_up_the_flow_by_hand():
+    """The compiled walk against the plain one (from each drain, up every pipe whose flow
+    enters the node), on random flows with stagnant pipes and nodes that reach no drain."""
+
+    def by_hand(net, flow, external_out):
+        reached, frontier = external_out > 0, list(np.flatnonzero(external_out > 0))
+        while frontier:
+            node = frontier.pop()
+            for (a, b), q in zip(net.edges, flow):
+                source = a if (q > 0 and b == node) else b if (q < 0 and a == node) else None
+                if source is not None and not reached[source]:
+                    reached[source] = True
+                    frontier.append(source)
+        return reached
+
+    rng = np.random.default_rng(5)
+    net = simulator.lattice_network(side=6, seed=2)
+    unreached = 0
+    for _ in range(30):
+        flow = rng.normal(size=net.n_edges) * (rng.random(net.n_edges) > 0.3)
+        external_out = rng.normal(size=net.n_nodes) * (rng.random(net.n_nodes) > 0.85)
+        expected = by_hand(net, flow, external_out)
+        np.testing.assert_array_equal(drain_reachable(net, flow, external_out), expected)
+        unreached += int((~expected).sum())
+    assert unreached > 0  # the cases tell reached from unreached

@@ -86,14 +86,18 @@ class AdvectionMethod(Method):
         external_out = None if currents is None else external_outflow(currents)
         w, floored, outputs = network.conductance.copy(), 0, None
         for step in range(mode.transport_steps):
-            current = network.with_conductance(w)
-            v, solver, boundary, external_out = self._pressures(current, inputs, currents, external_out)
-            flow = _without_round_off(w * current.drops(v))
+            releasing = state.step % mode.release_every == 0
+            # a Network at w only for a step that reads one (its copy and checks cost as much as
+            # the banded solve); the rest read the pipes, the same in every copy
+            whole = step == 0 or releasing or mode.diffusion or self.band is None
+            current = network.with_conductance(w) if whole else network
+            v, solver, boundary, external_out = self._pressures(current, w, inputs, currents, external_out)
+            flow = _without_round_off(w * network.drops(v))
             if step == 0:
                 outputs = self._outputs(current, v)
                 if k:  # the first was checked before any step; remodelling may cut an output off
                     self._check_drains(k, current, inputs, v if mode.pressure_steps == 0 else None, external_out)
-            if state.step % mode.release_every == 0:
+            if releasing:
                 self._release(current, v, inputs, targets, w, solver, boundary)
             proposed = w + mode.xi * state.transport(current, flow, external_out, self.scratch, mode.diffusion)
             floored += int(np.count_nonzero(proposed < self.setup.w_min))
@@ -107,9 +111,10 @@ class AdvectionMethod(Method):
     def _outputs(self, network, v) -> np.ndarray:
         return v[network.output_pairs[:, 0]] if self.node_outputs else network.outputs(v)
 
-    def _pressures(self, network, inputs, currents, external_out):
-        """``(v, solver or None, boundary or None, external_out)`` at the current conductances."""
-        state, w = self.state, network.conductance
+    def _pressures(self, network, w, inputs, currents, external_out):
+        """``(v, solver or None, boundary or None, external_out)`` at the conductances ``w``
+        (``network``: at ``w`` unless the banded solve is taken, which reads only its pipes)."""
+        state = self.state
         if currents is None:  # fixed input pressures: the drains are where the boundary takes current out
             boundary = PressureBoundary(network, w, inputs)
             return boundary.v, None, boundary, external_outflow(boundary.injected)
