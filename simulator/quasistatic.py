@@ -107,9 +107,9 @@ class LaplacianSolver:
         """
         sources = _checked_sources(sources, self.n_nodes)
         solution = np.zeros_like(sources)
-        import scipy.linalg
-
         if self.method == "dense":
+            import scipy.linalg
+
             with _single_threaded_blas():
                 solution[1:] = scipy.linalg.cho_solve(self._factor, sources[1:], check_finite=False)
         else:
@@ -308,7 +308,7 @@ class _SharedFactorisation:
         with self.lock:
             w = network.conductance
             if self.conductance is None or not (w is self.conductance or np.array_equal(w, self.conductance)):
-                if network.n_nodes <= DENSE_MAX_NODES:
+                if LaplacianSolver.choose_method(network.n_nodes) == "dense":  # nothing to analyse
                     self.factor = LaplacianSolver(network, "dense")
                 elif self.factor is None:
                     self.factor = RefactoringLaplacian(network)

@@ -205,9 +205,9 @@ def _arguments(target: str, point: dict, passthrough: list[str]) -> list[str]:
     return [*flags, *passthrough]
 
 
-def _command(target: str, point: dict, path: Path, passthrough: list[str]) -> list[str]:
-    program = [sys.executable, "-m", "simulator", "run", target] if is_run_config(target) else [sys.executable, target]
-    return [*program, "--out", str(path), *_arguments(target, point, passthrough)]
+def _program(target: str) -> list[str]:
+    """The command that runs ``target``, before the point's arguments."""
+    return [sys.executable, "-m", "simulator", "run", target] if is_run_config(target) else [sys.executable, target]
 
 
 def _check_passthrough(target: str, passthrough: list[str]) -> None:
@@ -373,7 +373,8 @@ _in_process = threading.Lock()  # sys.argv and the standard streams belong to th
 
 
 def _entry_point(target: str):
-    """``main(argv)`` of the point's program: the scenario's own, or ``simulator run``'s."""
+    """``run(target, arguments) -> exit code`` of the point's program: the scenario's ``main()``
+    (which reads ``sys.argv``), or a config run; None for a script without ``main()``."""
     if target not in _entry_points:
         if is_run_config(target):
             main = _run_config_point
@@ -381,42 +382,43 @@ def _entry_point(target: str):
             spec = importlib.util.spec_from_file_location(f"_sweep_point_{Path(target).stem}", target)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            main = getattr(module, "main", None)
-            main = main if callable(main) else None  # a script without one: its points run as processes
+            main = getattr(module, "main", None)  # a script without one: its points run as processes
+            main = (lambda _target, _arguments: module.main()) if callable(main) else None
         _entry_points[target] = main
     return _entry_points[target]
 
 
-def _run_config_point(argv: list[str]) -> int:
-    """``chemsignal run CONFIG --out PATH [--set KEY=VALUE ...] [--overwrite | --resume]``, the
-    command of a config sweep's point (:func:`_command`), run here; its exit code."""
+def _run_config_point(config_path: str, arguments: list[str]) -> int:
+    """``chemsignal run CONFIG --out PATH [--set KEY=VALUE ...] [--overwrite | --resume]``, a
+    config sweep's point, run here as ``simulator run`` would; its exit code."""
     from .config import RunConfig, parse_assignment
     from .runs import run_from_command_line
 
-    out = Path(argv[argv.index("--out") + 1])
-    settings = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--set"]
+    out = Path(arguments[arguments.index("--out") + 1])
+    settings = [arguments[i + 1] for i, arg in enumerate(arguments) if arg == "--set"]
     try:
-        config = RunConfig.from_file(argv[1]).with_values(dict(parse_assignment(text) for text in settings))
+        config = RunConfig.from_file(config_path).with_values(dict(parse_assignment(text) for text in settings))
     except ValueError as error:  # as simulator run answers it
         print(f"chemsignal run: error: {error}", file=sys.stderr)
         return 2
-    return run_from_command_line(config, out, overwrite="--overwrite" in argv, command_line=["chemsignal", *argv],
-                                 resume="--resume" in argv)[1]  # fmt: skip
+    command = ["chemsignal", "run", config_path, *arguments]
+    return run_from_command_line(config, out, overwrite="--overwrite" in arguments, command_line=command,
+                                 resume="--resume" in arguments)[1]  # fmt: skip
 
 
-def _run_in_process(command: list[str]) -> tuple[int, str]:
-    """``(exit code, last stderr line)`` of ``command`` (``_command``'s form) run in this process."""
-    run_config = command[1:4] == ["-m", "simulator", "run"]
-    target = command[4] if run_config else command[1]
-    argv = command[3:] if run_config else command[2:]  # what main(argv) parses
+def _run_in_process(target: str, arguments: list[str]) -> tuple[int, str]:
+    """``(exit code, last stderr line)`` of the point's program with ``arguments``, run in this
+    process: a scenario's ``main()`` sees the ``sys.argv`` its own process would have."""
     stderr = io.StringIO()
     with _in_process, contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(stderr):
-        saved, sys.argv = sys.argv, ([target, *argv] if not run_config else ["chemsignal", *argv])
+        saved, sys.argv = sys.argv, [target, *arguments]
         try:
-            code = _entry_point(target)(None if not run_config else argv) or 0
+            code = _entry_point(target)(target, arguments) or 0
         except SystemExit as done:  # argparse's refusal, or a script's sys.exit
-            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-            if not isinstance(done.code, (int, type(None))):
+            if done.code is None or isinstance(done.code, int):
+                code = done.code or 0
+            else:  # sys.exit("message"): Python prints it and exits with 1
+                code = 1
                 print(done.code, file=sys.stderr)
         except Exception as error:  # what would have been a traceback and exit code 1
             code = 1
@@ -445,11 +447,11 @@ def _run_point(target: str, point: dict, out: str, passthrough: list[str], in_pr
             flags = {"interrupted": ["--resume"], "running": ["--resume"], "failed": ["--overwrite"]}.get(status, [])
             if status in ("damaged", "unreadable"):
                 tail = f"{status}: moved aside to {_moved_aside(path).name}; run again"
-            command = [*_command(target, point, path, passthrough), *flags]
+            arguments = ["--out", str(path), *_arguments(target, point, passthrough), *flags]
             if in_process and _entry_point(target) is not None:
-                code, last = _run_in_process(command)
+                code, last = _run_in_process(target, arguments)
             else:
-                done = subprocess.run(command, capture_output=True, text=True, env=environment)
+                done = subprocess.run([*_program(target), *arguments], capture_output=True, text=True, env=environment)
                 code, last = done.returncode, done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
             tail = last or tail
             someone_else_at_it = held(path) or _status(path) == "complete"  # (another sweep, a lost worker)

@@ -295,7 +295,7 @@ class TrajectoryWriter:
         except BaseException as error:
             self._target.abandon()
             raise _as_run_file_error(error) if isinstance(error, OutputError) else error from None
-        self._lock, self._write_failed = None, False
+        self._lock, self._write_failed, self._layouts = None, False, {}
         try:
             self._lock = WriterLock(self._target.write_path)  # it stays with the file when it appears
             self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
@@ -403,6 +403,7 @@ class TrajectoryWriter:
             raise _as_run_file_error(error) from None
         self = cls.__new__(cls)
         self.path, self._target, self._file, self._lock, self._write_failed = path, None, None, None, False
+        self._layouts = {}
         try:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
             with _open_for_reading(path) as source:
@@ -476,12 +477,11 @@ class TrajectoryWriter:
     def _layout(self, dataset) -> "_Layout":
         """A series' rows, row shape and chunking, read from HDF5 once (h5py asks the library
         each time: that was a third of a run's writing)."""
-        layouts = self.__dict__.setdefault("_layouts", {})
-        layout = layouts.get(id(dataset))
+        layout = self._layouts.get(id(dataset))
         if layout is None:
             shape, chunks = dataset.shape, dataset.chunks
             chunk_bytes = int(np.prod(chunks)) * dataset.dtype.itemsize
-            layout = layouts[id(dataset)] = _Layout(shape[0], shape[1:], chunks[0], chunk_bytes)
+            layout = self._layouts[id(dataset)] = _Layout(shape[0], shape[1:], chunks[0], chunk_bytes)
         return layout
 
     def _make_room(self, columns, layouts) -> None:

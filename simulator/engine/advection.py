@@ -16,7 +16,7 @@ from ..costs import is_squared
 from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
 from ..transport import external_outflow
 from .method import Method
-from .quasistatic import BANDED_MAX_FLOPS
+from .quasistatic import banded_fits
 
 kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
@@ -43,9 +43,9 @@ class AdvectionMethod(Method):
     def _band_scratch(network):
         """``(position, band, work)`` for the compiled banded pressure solve at every transport
         step, on networks small enough for it (as the quasistatic loop decides); else None."""
-        position, bandwidth = network.topology.band_order(network.n_nodes)
-        if network.n_nodes * bandwidth**2 / 2 > BANDED_MAX_FLOPS:
+        if not banded_fits(network):
             return None
+        position, bandwidth = network.topology.band_order(network.n_nodes)
         return position, np.empty((network.n_nodes - 1, bandwidth + 1)), np.empty(network.n_nodes - 1)
 
     def carried_state(self, state) -> AdvectionState:

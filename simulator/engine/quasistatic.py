@@ -12,7 +12,7 @@ from .method import Method
 
 kernels = lazy_module("simulator.kernels")  # compiled code, loaded at first use: start-up stays short
 
-__all__ = ["BANDED_MAX_FLOPS", "uses_banded", "QuasistaticBanded", "QuasistaticDirect"]
+__all__ = ["BANDED_MAX_FLOPS", "uses_banded", "banded_fits", "QuasistaticBanded", "QuasistaticDirect"]
 
 # "auto" uses the banded solver while a factorisation costs at most this many flops
 # (n * bw^2 / 2; the 12x12 Iris lattice: 26,000). Measured in benchmarks/bench_suite.py.
@@ -32,6 +32,11 @@ def uses_banded(network: Network, rule: str, method: str = "auto", compiled_cost
         return True
     if method != "auto" or rule != "chemical" or not compiled_cost:
         return False
+    return banded_fits(network)
+
+
+def banded_fits(network: Network) -> bool:
+    """Whether a banded factorisation of ``network``'s Laplacian costs at most BANDED_MAX_FLOPS."""
     _, bandwidth = network.topology.band_order(network.n_nodes)
     return network.n_nodes * bandwidth**2 / 2 <= BANDED_MAX_FLOPS
 
