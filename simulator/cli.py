@@ -1,4 +1,4 @@
-"""Command line: ``python -m simulator run|resume|inspect|plot|compare|sweep`` (also ``chemsignal``)."""
+"""Command line: ``python -m simulator run|resume|inspect|plot|compare|animate|export|sweep`` (also ``chemsignal``)."""
 
 from __future__ import annotations
 
@@ -10,20 +10,10 @@ import numpy as np
 
 from .base import interruptible, one_line_warnings
 from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ArgumentParser, positive_int
+from .fields import FIELDS
 from .outputs import OutputError
 from .tasks import headline
-from .trajectory import CHECKPOINT, load_trajectory
-
-
-def epoch_metrics(run) -> list[str]:
-    """The scalar per-epoch series of a run file (``observables/...``, not the checkpoint)."""
-    names = run.clocks().get("epoch", [])
-    shapes = {name.removesuffix("/value"): shape for name, shape, _ in run.datasets()}
-    return [
-        name.removeprefix("observables/") for name in names
-        if name.startswith("observables/") and not name.startswith(CHECKPOINT) and name != "observables/epoch"
-        and len(shapes.get(name, ())) == 1
-    ]  # fmt: skip
+from .trajectory import load_trajectory
 
 
 def inspect(path, stream=None) -> None:
@@ -68,7 +58,7 @@ def _final_metrics(run, say) -> None:
     config = run.config
     planned = config["run"]["epochs"] if isinstance(config.get("run"), dict) else config.get("epochs", "?")
     say(f"final    epoch {int(epoch[-1])} of {planned} (step {int(step[-1])})")
-    for key in epoch_metrics(run):
+    for key in run.epoch_metrics():
         values = run.series(f"observables/{key}")[2]
         if len(values):
             first, last = values[0], values[-1]
@@ -106,6 +96,21 @@ def _parser() -> ArgumentParser:
     compare_parser.add_argument("other")
     compare_parser.add_argument("-o", "--out", help="figure path (default: A_vs_B.png beside A)")
     compare_parser.add_argument("--overwrite", action="store_true", help="replace an existing figure")
+    animate_parser = commands.add_parser("animate", help="a movie of a run's recorded fields (nodes coloured by the "
+                                         "field, pipes by flow, chemical drop or conductance change)")  # fmt: skip
+    animate_parser.add_argument("file")
+    animate_parser.add_argument("--field", choices=FIELDS, help="default: the first the run recorded of "
+                                "pressure, concentration, s_plus, s_minus, else conductance")  # fmt: skip
+    animate_parser.add_argument("-o", "--out", help="movie path, .mp4 or .gif (default: <run>_<field>.mp4, or .gif "
+                                "without imageio-ffmpeg)")  # fmt: skip
+    animate_parser.add_argument("--fps", type=float, default=8.0, help="frames per second (%(default)s)")
+    animate_parser.add_argument("--overwrite", action="store_true", help="replace an existing movie")
+    export_parser = commands.add_parser("export", help="sidecars that let other tools open a run (--xdmf: ParaView)")
+    export_parser.add_argument("file")
+    export_parser.add_argument("--xdmf", action="store_true", required=True,
+                               help="write <run>.xdmf and <run>.xdmf.h5, which point into the run file")  # fmt: skip
+    export_parser.add_argument("-o", "--out", help="the XDMF file (default: the run file with .xdmf)")
+    export_parser.add_argument("--overwrite", action="store_true", help="replace existing sidecars")
     commands.add_parser("resume", help="continue an interrupted run from its last complete epoch (config from the "
                                        "file)").add_argument("file")  # fmt: skip
     sweep_parser = commands.add_parser(
@@ -120,6 +125,8 @@ def _parser() -> ArgumentParser:
     sweep_parser.add_argument("--seeds", help="START:STOP or a,b,c (default 0:4)")
     sweep_parser.add_argument("--out", help="folder for the run files and the manifest (required without a TOML)")
     sweep_parser.add_argument("--workers", type=positive_int, help="local processes (default: one per core)")
+    sweep_parser.add_argument("--metric", help="the per-epoch series the summary shows, e.g. cost_test (default: the "
+                                               "task's headline, accuracy_test for Iris)")  # fmt: skip
     sweep_parser.add_argument("--scheduler", help="a Dask scheduler address: run on that cluster instead")
     sweep_parser.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
                               help="give up on an unreachable scheduler after this long (%(default)s)")  # fmt: skip
@@ -145,6 +152,13 @@ def main(argv=None) -> int:
             from .plots import plot_run
 
             print(f"figure: {plot_run(args.file, args.out, overwrite=args.overwrite)}")
+        elif args.command == "animate":
+            _animate(args)
+        elif args.command == "export":
+            from .export import export_xdmf
+
+            out = export_xdmf(args.file, args.out, overwrite=args.overwrite)
+            print(f"xdmf:   {out}\n        {out}.h5 (virtual datasets: rows of {args.file}, no data copied)")
         elif args.command == "compare":
             from .plots import plot_comparison
 
@@ -158,6 +172,19 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
+
+
+def _animate(args) -> None:
+    from .animation import animate
+    from .progress import TerminalProgress
+
+    if not args.fps > 0:
+        raise OutputError(f"--fps must be > 0, got {args.fps:g}")
+    movie = animate(args.file, args.field, args.out, fps=args.fps, overwrite=args.overwrite,
+                    progress=TerminalProgress(unit="frame"))  # fmt: skip
+    scale = f"nodes {movie.node_range[0]:.4g} .. {movie.node_range[1]:.4g}, " if movie.node_range else ""
+    print(f"movie: {movie.path} ({movie.frames} frames of {movie.field}; colour scale {scale}pipes "
+          f"{movie.pipe_range[0]:.4g} .. {movie.pipe_range[1]:.4g})")  # fmt: skip
 
 
 def _report(result, path) -> None:
@@ -215,7 +242,7 @@ def _resume(path) -> int:
 
 def _sweep(args, passthrough) -> int:
     from .base import parse_seeds
-    from .sweep import parse_grid, read_sweep_file, run_sweep, summarise
+    from .sweep import check_metric, parse_grid, read_sweep_file, run_sweep, summarise
 
     try:
         scenario, grid, seeds, out = args.scenario, {}, args.seeds, args.out
@@ -228,6 +255,8 @@ def _sweep(args, passthrough) -> int:
         seeds = parse_seeds(seeds or "0:4")
         if out is None:
             raise ValueError('--out FOLDER is required (or out = "FOLDER" in the sweep file)')
+        if args.metric is not None:  # against the points already run, before running more
+            check_metric(out, args.metric)
     except ValueError as error:
         print(f"chemsignal sweep: error: {error}", file=sys.stderr)
         return 2
@@ -253,7 +282,11 @@ def _sweep(args, passthrough) -> int:
     finally:
         if client is not None:
             client.close()
-    table, figure = summarise(out)
+    try:
+        table, figure = summarise(out, args.metric)
+    except ValueError as error:  # a --metric the points that have now run do not record
+        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     print(table)
     print(f"manifest: {out}/manifest.json" + (f"\nfigure:   {figure}" if figure else ""))
     failed = [e for e in manifest if e["status"] != "complete"]

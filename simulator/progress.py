@@ -27,8 +27,9 @@ class NoProgress:
 class TerminalProgress(NoProgress):
     """A tqdm bar on stderr when stderr is a terminal; silent otherwise (logs, CI, pipes)."""
 
-    def __init__(self, stream=None):
+    def __init__(self, stream=None, unit: str = "epoch"):
         self._stream = sys.stderr if stream is None else stream
+        self._unit = unit
         self._bar = None
 
     def start(self, total: int, description: str = ""):
@@ -36,7 +37,7 @@ class TerminalProgress(NoProgress):
             return
         from tqdm.auto import tqdm
 
-        self._bar = tqdm(total=total, desc=description, file=self._stream, unit="epoch", dynamic_ncols=True)
+        self._bar = tqdm(total=total, desc=description, file=self._stream, unit=self._unit, dynamic_ncols=True)
 
     def update(self, advance: int = 1, **postfix):
         if self._bar is not None:

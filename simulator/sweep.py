@@ -62,10 +62,10 @@ from .base import ONE_THREAD_ENV, parse_seeds, pin_threads
 from .commandline import EXIT_INTERRUPTED
 from .outputs import OutputError, held, save_figure, write_text
 from .tasks import headline
-from .trajectory import DamagedFile, TrajectoryError, load_trajectory
+from .trajectory import DamagedFile, TrajectoryError, import_xarray, load_trajectory
 
 __all__ = ["parse_grid", "parse_seeds", "canonical_value", "read_sweep_file", "sweep_points", "run_sweep",
-           "summarise"]  # fmt: skip
+           "summarise", "check_metric", "load"]  # fmt: skip
 
 #: Flags a sweep sets on every point itself.
 OWN_FLAGS = ("--out", "--seed", "--overwrite", "--resume")
@@ -560,10 +560,14 @@ def _manifest_entries(out: Path) -> list[dict]:
 
 def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
     """Markdown table and figure of the final ``metric`` per grid point (mean, min, max over
-    seeds); by default ``accuracy_test`` where the runs have it, else ``cost_test``."""
+    seeds); by default ``accuracy_test`` where the runs have it, else ``cost_test``. A ``metric``
+    the runs do not record per epoch is a ``ValueError`` naming those they do (:func:`check_metric`)."""
     out = Path(out)
+    if metric is not None:
+        check_metric(out, metric)
     manifest = json.loads((out / "manifest.json").read_text())
     groups: dict[str, list[float]] = {}
+    seeds: dict[str, list[int]] = {}  # each group's seeds, in the order of its values
     for entry in manifest:
         if entry["status"] == "complete":
             try:
@@ -578,6 +582,7 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
                 entry["status"], entry["error"] = "damaged", str(error)
                 continue
             groups.setdefault(entry["label"], []).append(float(values[-1]))
+            seeds.setdefault(entry["label"], []).append(int(entry["seed"]))
     metric = metric or "accuracy_test"
     lines = [f"| point | seeds | final {metric}: mean | min | max |", "|---|---|---|---|---|"]
     for label, values in groups.items():
@@ -590,17 +595,26 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
     table = "\n".join(lines)
     with _claimed(out, "summary"):  # the sweep's own summary, as of now; one writer at a time
         write_text(out / "summary.md", table + "\n", overwrite=True)
-        figure = _summary_figure(out, groups, metric) if groups else None
+        figure = _summary_figure(out, groups, metric, seeds) if groups else None
     return table, figure
 
 
-def _summary_figure(out: Path, groups: dict, metric: str) -> Path:
+def _seed_offsets(seeds: list[int], spread: float = 0.15) -> dict[int, float]:
+    """Where each seed's dot sits beside its grid point's column: evenly spaced within
+    ``+-spread`` in seed order, the same in every column, so seeds that end on one value (an
+    accuracy of 1.0) stay apart, and a seed can be followed from column to column."""
+    ordered = sorted(set(seeds))
+    return dict(zip(ordered, np.linspace(-spread, spread, len(ordered)) if len(ordered) > 1 else [0.0]))
+
+
+def _summary_figure(out: Path, groups: dict, metric: str, seeds: dict) -> Path:
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(max(5, 1.2 * len(groups)), 4), layout="constrained")
     ax = fig.subplots()
-    for i, values in enumerate(groups.values()):
-        ax.scatter(np.full(len(values), i), values, s=14, color="tab:blue", alpha=0.6)
+    offsets = _seed_offsets([seed for group in seeds.values() for seed in group])
+    for i, (label, values) in enumerate(groups.items()):
+        ax.scatter([i + offsets[seed] for seed in seeds[label]], values, s=14, color="tab:blue", alpha=0.6)
         ax.hlines(np.mean(values), i - 0.3, i + 0.3, color="k")
     ax.set_xticks(range(len(groups)), list(groups), rotation=30, ha="right")
     ax.set_ylabel(f"final {metric}")
@@ -608,3 +622,147 @@ def _summary_figure(out: Path, groups: dict, metric: str) -> Path:
         ax.set_yscale("log")
     ax.set_title("sweep: each seed (dots) and the mean (line)")
     return save_figure(fig, out / "summary.png", overwrite=True, dpi=120)
+
+
+# ---------------------------------------------------------------------- labelled data
+def check_metric(out, metric: str) -> None:
+    """Refuse (``ValueError``) a ``metric`` that the first readable complete point of the sweep
+    in ``out`` does not record per epoch, naming those it does. Nothing to check (no complete
+    point yet) passes: the points will tell once they have run."""
+    out = Path(out)
+    for entry in _manifest_entries(out):
+        if entry.get("status") != "complete":
+            continue
+        try:
+            known = load_trajectory(out / entry["file"]).epoch_metrics()
+        except (TrajectoryError, KeyError):  # moved or damaged since: ask the next point
+            continue
+        if metric not in known:
+            raise ValueError(f"metric {metric!r} is not a per-epoch series of the runs in {out}; they record: "
+                             f"{', '.join(known)}")  # fmt: skip
+        return
+
+
+def _loadable_manifest(out: Path) -> list[dict]:
+    """The manifest's point entries, or the error that says why ``out`` is not a sweep folder."""
+    if not out.is_dir():
+        raise FileNotFoundError(f"{out} is not a folder; give the --out folder of a sweep")
+    if not (out / "manifest.json").is_file():
+        raise FileNotFoundError(f"{out} has no manifest.json: not a sweep's folder (a sweep writes it at its start)")
+    try:
+        entries = json.loads((out / "manifest.json").read_text())
+        points = [(dict(e.get("parameters", {})), int(e["seed"]), str(e["file"])) for e in entries]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError(f"{out / 'manifest.json'} cannot be read as a sweep manifest") from None
+    keys = {tuple(sorted(parameters)) for parameters, _, _ in points}
+    if len(keys) > 1:
+        raise ValueError(f"{out} holds sweeps over different grid keys {sorted(keys)}; one Dataset needs one grid")
+    return entries
+
+
+def _coordinate(values) -> tuple[list[str], np.ndarray]:
+    """``(texts, coordinate)``: sorted distinct grid values as the manifest writes them, and as
+    the coordinate holds them: numbers as numbers (ints when all are), else text."""
+    texts = sorted(set(values))
+    for kind in (int, float):
+        try:
+            numbers = [kind(text) for text in texts]
+        except ValueError:
+            continue
+        order = np.argsort(numbers, kind="stable")
+        return [texts[i] for i in order], np.array(numbers)[order]
+    return texts, np.array(texts)
+
+
+def _grid(entries: list[dict], keys: list[str]) -> tuple[dict, list[tuple]]:
+    """The coordinates of the grid keys and ``seed``, and each entry's cell (its index along each)."""
+    coordinates, positions = {}, {}
+    for key in keys:
+        texts, coordinates[key] = _coordinate(str(entry["parameters"][key]) for entry in entries)
+        positions[key] = {text: i for i, text in enumerate(texts)}
+    seeds = sorted({int(entry["seed"]) for entry in entries})
+    coordinates["seed"] = np.array(seeds, dtype=np.int64)
+    positions["seed"] = {seed: i for i, seed in enumerate(seeds)}
+    cells = []
+    for entry in entries:
+        where = {**{key: str(entry["parameters"][key]) for key in keys}, "seed": int(entry["seed"])}
+        cells.append(tuple(positions[dim][value] for dim, value in where.items()))
+    return coordinates, cells
+
+
+def _point_data(out: Path, entry: dict) -> tuple[str, np.ndarray, dict]:
+    """``(status now, epochs, {metric: values})`` of one point; no epochs when it has none to give."""
+    nothing = np.array([], dtype=np.int64), {}
+    status = "invalid" if entry.get("status") == "invalid" else _status(out / entry["file"])
+    if status in ("invalid", "missing", "damaged", "unreadable"):
+        return (status, *nothing)
+    try:
+        run = load_trajectory(out / entry["file"])
+        rows = run.clock_rows().get("epoch", 0)
+        if not rows:
+            return (status, *nothing)
+        epochs = run.series("observables/epoch")[2][:rows]
+        return status, epochs, {name: run.series(f"observables/{name}")[2][:rows] for name in run.epoch_metrics()}
+    except DamagedFile:
+        return ("damaged", *nothing)
+    except (TrajectoryError, KeyError):  # removed since, or a file without an epoch count
+        return (status, *nothing)
+
+
+def load(out):
+    """Every point of the sweep in folder ``out`` as one ``xarray.Dataset`` (needs the optional
+    extra ``xarray``; it is imported here, not with the module).
+
+    Parameters
+    ----------
+    out : the sweep's ``--out`` folder (its ``manifest.json`` lists the points)
+
+    Returns
+    -------
+    xarray.Dataset
+        Dimensions: each grid key (its coordinate: the distinct values, sorted, numbers as
+        numbers), ``seed``, and ``epoch`` (every epoch number any point recorded). One float64
+        variable ``[*grid, seed, epoch]`` per scalar per-epoch series of the runs
+        (``accuracy_test``, ``cost_test``, ...), the files' values where a point has them and
+        NaN elsewhere: a point missing, failed before an epoch, interrupted or still running
+        (shorter), or a grid cell no point fills. Over ``[*grid, seed]``: ``status`` (the
+        file's status now: ``complete``, ``running``, ``interrupted``, ``failed``, or
+        ``missing``, ``damaged``, ``unreadable``, ``invalid``; ``absent`` for a cell no manifest
+        entry names), ``file`` and ``error`` (the manifest's). Attribute ``path``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``out`` is not a folder, or has no ``manifest.json``.
+    ValueError
+        The manifest cannot be read, or lists points over different grid keys.
+    """
+    xarray = import_xarray("simulator.sweep.load")
+    out = Path(out)
+    entries = _loadable_manifest(out)
+    keys = sorted(entries[0].get("parameters", {})) if entries else []
+    coordinates, cells = _grid(entries, keys)
+    data = [_point_data(out, entry) for entry in entries]
+    epochs = np.unique(np.concatenate([np.array([], dtype=np.int64), *(epochs for _, epochs, _ in data)]))
+    names = list(dict.fromkeys(name for _, _, metrics in data for name in metrics))
+    _check_names(keys, names)
+    dims = (*keys, "seed")
+    shape = tuple(len(coordinates[dim]) for dim in dims)
+    status, file, error = (np.full(shape, fill, dtype=object) for fill in ("absent", "", ""))
+    values = {name: np.full((*shape, len(epochs)), np.nan) for name in names}  # NaN: no value recorded there
+    for cell, entry, (point_status, point_epochs, metrics) in zip(cells, entries, data):
+        status[cell], file[cell], error[cell] = point_status, entry["file"], entry.get("error", "")
+        at = np.searchsorted(epochs, point_epochs)
+        for name, series in metrics.items():
+            values[name][cell][at] = series
+    variables = {name: ((*dims, "epoch"), array) for name, array in values.items()}
+    variables.update(status=(dims, status.astype(str)), file=(dims, file.astype(str)), error=(dims, error.astype(str)))
+    return xarray.Dataset(variables, {**coordinates, "epoch": epochs}, {"path": str(out)})
+
+
+def _check_names(keys: list[str], metrics: list[str]) -> None:
+    """A grid key must not share a name with the other dimensions or variables of :func:`load`."""
+    taken = {"seed", "epoch", "status", "file", "error", *metrics}
+    clash = sorted(taken.intersection(keys))
+    if clash:
+        raise ValueError(f"grid key(s) {clash} clash with a dimension or variable of the loaded sweep")

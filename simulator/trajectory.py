@@ -747,6 +747,105 @@ def _verify_group(group: h5py.Group, damaged: list, seen: set) -> None:
             damaged.append((item.name, _damage(error)))
 
 
+# ---------------------------------------------------------------------- labelled arrays (xarray)
+#: Dimension names of the clocks whose own names would read as something else: the ``example``
+#: clock counts presentations (``example`` is also a series: which training example was shown),
+#: the ``field`` clock counts snapshots of the node fields.
+CLOCK_DIMENSIONS = {"example": "presentation", "field": "frame"}
+#: What a data variable's name leaves out of its series path, and the dimension of the sample's
+#: first axis there (per-pipe series are in pipe order, per-node fields in node order).
+_SAMPLE_AXES = (("observables/edges/", "edge"), ("particles/nodes/", "node"), ("observables/", None))
+#: Series whose sample's first axis is named by the series itself: the output drops and their
+#: targets share ``output_pair``, so ``output - target`` subtracts pair by pair, not as an outer
+#: difference of two unrelated axes.
+_SERIES_AXES = {"observables/output": "output_pair", "observables/target": "output_pair"}
+
+
+def import_xarray(feature: str):
+    """The ``xarray`` module (an optional extra), or an ``ImportError`` that says how to install it."""
+    try:
+        import xarray
+    except ImportError:
+        raise ImportError(f"{feature} needs xarray: pip install 'chemsignal-sim[xarray]'") from None
+    return xarray
+
+
+def _variable_name(path: str, reserved: set) -> tuple[str, str | None]:
+    """``(name, axis)``: the data variable of the series ``path`` (``accuracy_test``,
+    ``conductance``, ``pressure``) and the dimension of its sample's first axis (None: generic).
+    A name already taken, or one that is a dimension's, becomes the whole path joined by ``_``."""
+    prefix, axis = next(((p, a) for p, a in _SAMPLE_AXES if path.startswith(p)), ("", None))
+    name = path.removeprefix(prefix).replace("/", "_")
+    axis = _SERIES_AXES.get(path, axis)
+    return (path.replace("/", "_"), axis) if name in reserved else (name, axis)
+
+
+def _series_attrs(group: h5py.Group) -> dict:
+    value = group["value"]
+    attrs = {"h5md_path": group.name.lstrip("/")}
+    if "unit" in value.attrs:
+        attrs["unit"] = str(value.attrs["unit"])
+    if "description" in group.attrs:
+        attrs["description"] = str(group.attrs["description"])
+    return attrs
+
+
+def _clock_arrays(path: Path, f: h5py.File, clock: str, declared: dict, reserved: set) -> tuple[dict, dict]:
+    """``(data variables, coordinates)`` of one clock, every series cut to the samples complete
+    on the whole clock (as :meth:`Trajectory.clock_rows`), so a running file gives aligned rows."""
+    sampled, values = declared[0][clock], declared[1]
+    dimension = CLOCK_DIMENSIONS.get(clock, clock)
+    rows = slice(0, min(d.shape[0] for d in _clock_datasets(sampled, values)))
+    coordinates = {f"step_{dimension}": (dimension, _read(path, sampled["step"], rows), {"clock": clock})}
+    if "time" in sampled:
+        coordinates[f"time_{dimension}"] = (dimension, _read(path, sampled["time"], rows), {"clock": clock})
+    variables = {}
+    for series in sampled["series"]:
+        if series.startswith(CHECKPOINT):  # what resume carries, not results
+            continue
+        name, axis = _variable_name(series, reserved | variables.keys() | coordinates.keys())
+        data = _read(path, values[series], rows)
+        if series.removeprefix("observables/") == dimension and data.ndim == 1:
+            coordinates[dimension] = (dimension, data, _series_attrs(f[series]))  # e.g. the epoch numbers
+            continue
+        extra = [axis if i == 1 and axis else f"{name}_dim{i}" for i in range(1, data.ndim)]
+        variables[name] = ((dimension, *extra), data, _series_attrs(f[series]))
+    return variables, coordinates
+
+
+def _fixed_coordinates(path: Path, f: h5py.File) -> dict:
+    """Node positions and species along ``node``; each pipe's two nodes along ``edge``."""
+    position = _read(path, f["particles/nodes/position"])
+    species = f["particles/nodes/species"]
+    edges = _read(path, f["connectivity/edges"])
+    return {
+        "x": ("node", position[:, 0], {"unit": "lattice spacing"}),
+        "y": ("node", position[:, 1], {"unit": "lattice spacing"}),
+        "species": ("node", _read(path, species), {"legend": str(species.attrs.get("legend", ""))}),
+        "node_a": ("edge", edges[:, 0], {"description": "first node of each pipe (index along node)"}),
+        "node_b": ("edge", edges[:, 1], {"description": "second node of each pipe (index along node)"}),
+    }
+
+
+def _run_attributes(path: Path, f: h5py.File) -> dict:
+    """The run's provenance and lifecycle as netCDF-safe attributes (JSON text for the nested ones)."""
+    parameters = f["parameters"]
+    status, message = _status_of(path, parameters)
+    pairs = {name: json.dumps(_read(path, f[f"connectivity/{name}"]).tolist()) for name in
+             ("input_pairs", "output_pairs")}  # fmt: skip
+    return {
+        "path": str(path),
+        "status": status,
+        "message": message,
+        "seed": int(parameters.attrs["seed"]),
+        "config": str(parameters.attrs["config"]),
+        "versions": str(parameters.attrs["versions"]),
+        "created": str(parameters.attrs["created"]),
+        "command_line": str(parameters.attrs["command_line"]),
+        **pairs,
+    }
+
+
 @dataclass(frozen=True)
 class Trajectory:
     """A run file, read on demand (each access opens the file, so a running file can be followed).
@@ -782,6 +881,17 @@ class Trajectory:
         k = min(len(step), len(value), len(step) if time is None else len(time))
         return step[:k], None if time is None else time[:k], value[:k]
 
+    def epoch_metrics(self) -> list[str]:
+        """The scalar per-epoch series by name (``accuracy_test``, ``cost_test``, ...): what
+        ``inspect`` lists and a sweep's summary and :func:`simulator.sweep.load` gather (not the
+        epoch count, not the checkpoint)."""
+        shapes = {name.removesuffix("/value"): shape for name, shape, _ in self.datasets()}
+        return [
+            path.removeprefix("observables/") for path in self.clocks().get("epoch", [])
+            if path.startswith("observables/") and not path.startswith(CHECKPOINT) and path != "observables/epoch"
+            and len(shapes.get(path, ())) == 1
+        ]  # fmt: skip
+
     def clocks(self) -> dict[str, list[str]]:
         """``{clock: [series paths]}``: the time series of the file, by the clock they share."""
         with _open_for_reading(self.path) as f:
@@ -792,6 +902,41 @@ class Trajectory:
         with _open_for_reading(self.path) as f:
             clocks, series = _declared_clocks(f)
             return {name: min(d.shape[0] for d in _clock_datasets(c, series)) for name, c in clocks.items()}
+
+    def to_xarray(self):
+        """The whole run as one ``xarray.Dataset`` (needs the optional extra ``xarray``).
+
+        Returns
+        -------
+        xarray.Dataset
+            One data variable per time series, named by its path after ``observables/``,
+            ``observables/edges/`` or ``particles/nodes/`` (``accuracy_test``, ``conductance``,
+            ``pressure``); the resume checkpoint is left out. Its first dimension is its clock:
+            ``epoch``, ``presentation`` (the ``example`` clock), ``frame`` (the ``field``
+            clock), or the clock's own name; per-pipe samples add ``edge``, per-node ones
+            ``node``, ``output`` and ``target`` ``output_pair``, any other axis
+            ``<name>_dim<i>``. Coordinates: ``step_<dimension>`` and, when the file has them,
+            ``time_<dimension>``; the epoch numbers label ``epoch`` (a series named as its
+            clock's dimension labels it); ``x``, ``y``, ``species`` along ``node``;
+            ``node_a``, ``node_b`` along ``edge``. Attributes: ``path``, ``status``,
+            ``message``, ``seed``, ``config`` and ``versions`` (JSON), ``created``,
+            ``command_line``, ``input_pairs``, ``output_pairs``. Values are the file's, bit for
+            bit; in a running or interrupted file every series of a clock is cut to the
+            samples complete on that clock (:meth:`clock_rows`).
+        """
+        xarray = import_xarray("to_xarray")
+        with _open_for_reading(self.path) as f:
+            declared = _declared_clocks(f)
+            coordinates = _fixed_coordinates(self.path, f)
+            dimensions = {"node", "edge", *_SERIES_AXES.values(), *(CLOCK_DIMENSIONS.get(c, c) for c in declared[0])}
+            reserved = dimensions | coordinates.keys()
+            variables = {}
+            for clock in declared[0]:
+                found, labels = _clock_arrays(self.path, f, clock, declared, reserved | variables.keys())
+                variables.update(found)
+                coordinates.update(labels)
+            attributes = _run_attributes(self.path, f)
+        return xarray.Dataset(variables, coordinates, attributes)
 
     @property
     def resumed(self) -> list[dict]:
@@ -816,6 +961,27 @@ class Trajectory:
         """A fixed dataset, e.g. ``"particles/nodes/position"``."""
         with _open_for_reading(self.path) as f:
             return _read(self.path, f[path])
+
+    def iter_rows(self, path: str, rows=None):
+        """The values of the time series ``path``, one sample at a time (``rows``: which ones,
+        default all complete ones), reading each as it is asked for: memory stays flat however
+        long the series. The file stays open while the iterator is alive."""
+        rows = range(len(self.steps_of(path)[0])) if rows is None else rows
+        with _open_for_reading(self.path) as f:
+            values = f[path]["value"]
+            for row in rows:
+                yield _read(self.path, values, int(row))
+
+    def steps_of(self, path: str) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(step, time or None)`` of the time series ``path``, trimmed to its complete samples,
+        without reading its values."""
+        with _open_for_reading(self.path) as f:
+            if path not in f or "value" not in f[path]:
+                raise KeyError(f"{self.path} has no time series {path!r}")
+            group = f[path]
+            k = min(group[name].shape[0] for name in ("step", "time", "value") if name in group)
+            step = _read(self.path, group["step"], slice(0, k))
+            return step, _read(self.path, group["time"], slice(0, k)) if "time" in group else None
 
     def network(self, conductance=None) -> Network:
         """The network of the run, with the conductances it started from unless given."""
