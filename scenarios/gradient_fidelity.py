@@ -85,11 +85,11 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="run file (default outputs/gradient_fidelity[_smoke].h5)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--cost", choices=sorted(COSTS), default="squared", help="what the feedback descends")
-    parser.add_argument("--smoke", action="store_true", help="two networks, five etas (CI)")
+    parser.add_argument("--smoke", action="store_true", help="two networks, six etas (CI)")
     args = parser.parse_args(argv)
     if args.networks < 1:
         parser.error("--networks must be >= 1")
-    etas = np.logspace(-4, 1, 5 if args.smoke else 21)
+    etas = np.logspace(-4, 1, 6 if args.smoke else 21)  # both hold eta = 1, where the chemical rule is exact
     nets = networks(2 if args.smoke else args.networks, args.seed)
     name = "gradient_fidelity" + ("" if args.cost == "squared" else f"_{args.cost}") + ("_smoke" if args.smoke else "")
     out = args.out or Path("outputs") / f"{name}.h5"
@@ -144,14 +144,23 @@ def plot(path, overwrite: bool = False) -> Path:
         "coupled": ("tab:red", "CL vs -dC/dw"),
         "coupled_vs_weighted": ("tab:orange", "CL vs -dC_G/dw"),
     }
+    floor, zero_label = 1e-17, "exact 0 (below the axis)"
     for name, (colour, label) in styles.items():
-        values = np.maximum(run.series(f"observables/{name}")[2], 1e-17)  # exact zeros on a log axis
+        values = run.series(f"observables/{name}")[2]
         if np.all(np.isnan(values)):
             continue  # C_G: the squared error's only
+        zero = values == 0  # no place on a log axis: the line drops to the floor, marked as exact 0
         for k in range(values.shape[1]):
-            ax_error.plot(etas, values[:, k], color=colour, lw=1, alpha=0.7, label=label if k == 0 else None)
+            ax_error.plot(etas, np.where(zero[:, k], floor, values[:, k]), color=colour, lw=1, alpha=0.7,
+                          label=label if k == 0 else None)  # fmt: skip
+        if zero.any():
+            ax_error.plot(np.broadcast_to(etas[:, None], zero.shape)[zero], np.full(zero.sum(), floor), "v",
+                          color=colour, mec="k", mew=0.6, ms=7, clip_on=False, zorder=3, label=zero_label)  # fmt: skip
+            zero_label = None  # one legend entry for every rule's zeros
     ax_error.set_xscale("log")
     ax_error.set_yscale("log")
+    if zero_label is None:
+        ax_error.set_ylim(bottom=floor)
     ax_error.set_xlabel("nudge eta")
     ax_error.set_ylabel("|dw - reference step| / |reference step|")
     ax_error.set_title(f"update error against the gradient step ({run.config.get('cost', 'squared')} cost)")

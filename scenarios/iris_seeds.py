@@ -108,9 +108,10 @@ def table(results, kinds, seeds, first: simulator.RunConfig) -> None:
         before, after, wall = (np.array([r[i] for r in rows]) for i in (2, 3, 4))
         final[kind] = after
         stopped = f" ({sum(bool(r[5]) for r in rows)} stopped)" if any(r[5] for r in rows) else ""
-        print(f"| {kind}{stopped} | {before.mean():.3f} ({before.min():.2f}-{before.max():.2f}) | "
+        # one precision per quantity, so that min <= mean <= max as printed too
+        print(f"| {kind}{stopped} | {before.mean():.3f} ({before.min():.3f}-{before.max():.3f}) | "
               f"**{after.mean():.3f}** | {after.min():.3f} | {after.max():.3f} | {wall.mean():.1f} s "
-              f"({wall.max():.0f} s) |")  # fmt: skip
+              f"({wall.max():.1f} s) |")  # fmt: skip
     for row in results:
         if row[5]:
             print(f"\n{row[0]}: {row[5]} (its accuracy above is that epoch's)")

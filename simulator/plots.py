@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -12,36 +13,41 @@ from matplotlib.figure import Figure
 from .outputs import check_target, figure_format, save_figure
 from .trajectory import load_trajectory, verify
 
-__all__ = ["plot_run", "plot_iris_run", "plot_task_run", "plot_comparison", "draw_network", "draw_change", "describe"]
+__all__ = ["plot_run", "plot_iris_run", "plot_task_run", "plot_comparison", "comparison_figure", "draw_network",
+           "draw_change", "describe"]  # fmt: skip
 
 INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
 
 
-def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pairs, *, outline=False):
-    """Pipes as segments of the given widths and colours; input nodes as red crosses and
-    output nodes as green crosses (``+`` terminal filled, ``-`` terminal open). ``outline``:
-    first draw every pipe thin and light, so pipes of zero width still show the network."""
+def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pairs, *, outline=False, legend=True):
+    """Pipes as segments of the given widths and colours; input nodes as red squares and output
+    nodes as green circles, the ``+`` terminal filled and the ``-`` terminal open, so the two
+    read apart in grey print too. ``outline``: first draw every pipe thin and light, so pipes of
+    zero width still show the network. ``legend``: a one-row key of the four markers under the panel."""
     segments = positions[edges]
     if outline:
         ax.add_collection(LineCollection(segments, linewidths=0.4, colors="0.85"))
     ax.add_collection(LineCollection(segments, linewidths=widths, colors=colours, capstyle="round"))
-    for pairs, colour, label in ((input_pairs, INPUT_COLOUR, "input"), (output_pairs, OUTPUT_COLOUR, "output")):
-        ax.scatter(
-            *positions[pairs[:, 0]].T, marker="X", s=80, color=colour, edgecolors="white", linewidths=0.7, zorder=3,
-            label=f"{label} +",
-        )  # fmt: skip
-        ax.scatter(
-            *positions[pairs[:, 1]].T, marker="x", s=55, color=colour, zorder=3, linewidths=1.5, label=f"{label} -"
-        )
+    terminals = [
+        ax.scatter(*positions[pairs[:, column]].T, marker=marker, s=45, facecolors=face, edgecolors=colour,
+                   linewidths=1.6, zorder=3, label=f"{label} {sign}")
+        for pairs, colour, marker, label in ((input_pairs, INPUT_COLOUR, "s", "input"),
+                                             (output_pairs, OUTPUT_COLOUR, "o", "output"))
+        for column, sign, face in ((0, "+", colour), (1, "-", "white"))
+    ]  # fmt: skip
+    if legend:  # only the terminals' markers, whatever else the caller has labelled on ax
+        ax.legend(handles=terminals, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8,
+                  frameon=False, handletextpad=0.2, columnspacing=1.2)  # fmt: skip
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.set_xticks([])
     ax.set_yticks([])
 
 
-def draw_change(ax, run, label: str = "conductance change") -> float:
+def draw_change(ax, run, label: str = "conductance change", *, legend: bool = True) -> float:
     """The run's conductance change, first to last record, on ``ax``: red thinner, blue
-    thicker, width proportional to the magnitude, over a faint outline. Returns max |dW|."""
+    thicker, width proportional to the magnitude, over a faint outline (``legend``: the key of
+    the terminals' markers, :func:`draw_network`). Returns max |dW|."""
     _, _, conductance = run.series("observables/edges/conductance")
     change = conductance[-1] - conductance[0]
     scale = float(np.abs(change).max())
@@ -49,7 +55,7 @@ def draw_change(ax, run, label: str = "conductance change") -> float:
     draw_network(
         ax, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), widths,
         np.where(change < 0, "tab:red", "tab:blue"), run.fixed("connectivity/input_pairs"),
-        run.fixed("connectivity/output_pairs"), outline=True,
+        run.fixed("connectivity/output_pairs"), outline=True, legend=legend,
     )  # fmt: skip
     ax.set_title(f"{label} (red -, blue +; max |dw| = {scale:.3g})")
     return scale
@@ -100,7 +106,7 @@ def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
     ax_acc.plot(
         epoch, accuracy["accuracy_test_strict"], color="tab:blue", ls="--", lw=1, label="test (train class means)"
     )
-    ax_acc.axhline(1 / 3, color="0.6", lw=0.8, ls=":")
+    ax_acc.axhline(1 / 3, color="0.6", lw=0.8, ls=":", label="chance (1/3)")  # three classes
     ax_acc.set_ylim(0, 1.02)
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
@@ -116,10 +122,13 @@ def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
 
     w0 = conductance[0]
     draw_network(ax_net, positions, edges, 4.0 * w0 / w0.max(), "tab:blue", inputs, outputs)
-    ax_net.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8, frameon=False)
     ax_net.set_title("initial network (width ~ conductance)")
 
     draw_change(ax_change, run)
+    # each title at a fixed height: matplotlib's automatic placement (clear of top tick labels,
+    # which these panels have none of) measured every panel's axes on each draw
+    for ax in (ax_cost, ax_acc, ax_net, ax_change):
+        ax.set_title(ax.get_title(), y=1.0)
 
     fig.suptitle(
         f"Iris, {describe(config)}, seed {run.seed}, {int(epoch[-1]) if len(epoch) else 0} epochs"
@@ -201,7 +210,6 @@ def plot_task_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
     w0 = conductance[0]
     draw_network(ax_net, run.fixed("particles/nodes/position"), run.fixed("connectivity/edges"), 4.0 * w0 / w0.max(),
                  "tab:blue", run.fixed("connectivity/input_pairs"), run.fixed("connectivity/output_pairs"))  # fmt: skip
-    ax_net.legend(loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8, frameon=False)
     ax_net.set_title("initial network (width ~ conductance)")
     draw_change(ax_change, run)
     status, _ = run.status
@@ -212,61 +220,112 @@ def plot_task_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
 
 
 def plot_comparison(path_a, path_b, out=None, *, dpi: int = 130, overwrite: bool = False) -> Path:
-    """Two Iris run files side by side (e.g. diffusion and advection on the same network,
-    seed and task): error per example against training step, accuracy per epoch,
-    ``grad_cosine`` where a file has it, and the two conductance-change maps.
+    """Two run files side by side (e.g. diffusion and advection on the same network, seed and
+    task): the panels of :func:`comparison_figure`.
 
     ``out`` defaults to ``<a>_vs_<b>.png`` beside the first file. Returns the figure's path.
     """
-    runs = [load_trajectory(path_a), load_trajectory(path_b)]
     beside = Path(path_a).with_name(f"{Path(path_a).stem}_vs_{Path(path_b).stem}.png")
     out = _figure_target(path_a, out, overwrite, beside)
     verify(path_b)
-    labels = [f"{Path(r.path).stem} ({describe(r.config).split(',')[0]})" for r in runs]
+    return save_figure(comparison_figure(load_trajectory(path_a), load_trajectory(path_b)), out, overwrite, dpi)
+
+
+def _has(run, series: str) -> bool:
+    return any(series in names for names in run.clocks().values())
+
+
+def _comparison_label(run) -> str:
+    """The file's stem, and its rule or mode unless the stem says so already (``advection_smoke``,
+    not ``advection_smoke (advection mode)``)."""
+    stem, kind = Path(run.path).stem, describe(run.config).split(",")[0]
+    words = set(re.split(r"[^a-z0-9]+", stem.lower()))
+    return stem if kind.split()[0].lower() in words else f"{stem} ({kind})"
+
+
+def comparison_figure(run_a, run_b) -> Figure:
+    """Two loaded runs side by side, only in panels both can fill: the cost of each example;
+    test and train accuracy per epoch when both are Iris runs, else test and train cost per
+    epoch; ``grad_cosine`` when either file has it (a file without it is the exact-gradient
+    rule: the line at cosine 1), so two diffusion runs get no empty panel; the two
+    conductance-change maps, and a summary of each run."""
+    runs = [run_a, run_b]
+    labels = [_comparison_label(r) for r in runs]
     colours = ("tab:blue", "tab:red")
-    fig = Figure(figsize=(13, 9), layout="constrained")
-    grid = fig.subplots(2, 3)
-    ax_cost, ax_acc, ax_cos = grid[0]
-    for run, label, colour in zip(runs, labels, colours):
-        step, _, cost = run.series("observables/cost")
-        epoch_step, _, epoch = run.series("observables/epoch")
-        per_epoch = int(epoch_step[1] - epoch_step[0]) if len(epoch_step) > 1 else max(1, len(cost))
-        n_full = len(cost) // per_epoch
-        ax_cost.scatter(step, cost, s=1, color=colour, alpha=0.25, linewidths=0)
-        if n_full:
-            means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
-            ax_cost.plot(epoch_step[1 : n_full + 1], means, color=colour, lw=1.5, label=f"{label}, epoch mean")
-        ax_acc.plot(epoch, run.series("observables/accuracy_test")[2], color=colour, lw=2, label=f"{label} test")
-        ax_acc.plot(epoch, run.series("observables/accuracy_train")[2], color=colour, lw=1, ls=":", label="train")
-        try:
-            release, _, cosine = run.series("observables/grad_cosine")
-            ax_cos.plot(release, cosine, ".", ms=1.5, color=colour, label=f"{label}: mean {np.nanmean(cosine):.2f}")
-        except KeyError:
-            ax_cos.axhline(1.0, color=colour, lw=1.5, label=f"{label}: gradient step (cosine 1, tested)")
-    ax_cost.set_yscale("log")
-    ax_cost.set_xlabel("training step (presentations)")
-    costs = {_cost_label(r.config) for r in runs}
-    ax_cost.set_ylabel(costs.pop() if len(costs) == 1 else "cost (each run's own)")
-    ax_cost.legend(fontsize=7)
-    ax_acc.set_ylim(0, 1.02)
-    ax_acc.set_xlabel("epoch")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.legend(fontsize=7, loc="lower right")
-    ax_cos.set_ylim(-1.05, 1.05)
-    ax_cos.set_xlabel("step of the file's release clock")
-    ax_cos.set_ylabel("cos(dW, -dC/dw)")
-    ax_cos.set_title("alignment with the gradient")
-    ax_cos.legend(fontsize=7, loc="lower right")
-    for ax, run, label in zip(grid[1][:2], runs, labels):
-        draw_change(ax, run, label)
+    cosine = any(_has(r, "observables/grad_cosine") for r in runs)
+    iris = all(_has(r, "observables/accuracy_test") for r in runs)
+    fig = Figure(figsize=(13, 9) if cosine else (12, 9), layout="constrained")
+    grid = fig.add_gridspec(2, 6)  # the top row in two or three panels, the bottom row in three
+    top = [fig.add_subplot(grid[0, k : k + (2 if cosine else 3)]) for k in ((0, 2, 4) if cosine else (0, 3))]
+    bottom = [fig.add_subplot(grid[1, k : k + 2]) for k in (0, 2, 4)]
+    _comparison_costs(top[0], runs, labels, colours)
+    _comparison_epochs(top[1], runs, labels, colours, iris)
+    if cosine:
+        _comparison_cosine(top[2], runs, labels, colours)
+    for ax, run, label in zip(bottom[:2], runs, labels):
+        draw_change(ax, run, f"{label}\nconductance change")  # two lines: three panels to a row
         ax.title.set_fontsize(9)
-    grid[1][2].axis("off")
+    metric, fmt = ("accuracy", ".3f") if iris else ("cost", ".3g")
     lines = []
     for run, label in zip(runs, labels):
-        accuracy = run.series("observables/accuracy_test")[2]
-        lines.append(f"{label}\n  test accuracy {accuracy[0]:.3f} -> {accuracy[-1]:.3f}\n  status {run.status[0]}")
-    grid[1][2].text(0.0, 0.9, "\n\n".join(lines), va="top", fontsize=10, family="monospace")
+        values = run.series(f"observables/{metric}_test")[2]
+        lines.append(f"{label}\n  test {metric} {values[0]:{fmt}} -> {values[-1]:{fmt}}\n  status {run.status[0]}")
+    bottom[2].axis("off")
+    bottom[2].text(0.0, 0.9, "\n\n".join(lines), va="top", fontsize=9, family="monospace")
     fig.suptitle(
         f"seed {runs[0].seed} vs seed {runs[1].seed}" if runs[0].seed != runs[1].seed else f"seed {runs[0].seed}"
     )
-    return save_figure(fig, out, overwrite, dpi)
+    return fig
+
+
+def _comparison_costs(ax, runs, labels, colours) -> None:
+    """Each run's cost of each example against training step, with its epoch means."""
+    for run, label, colour in zip(runs, labels, colours):
+        step, _, cost = run.series("observables/cost")
+        epoch_step, _, _ = run.series("observables/epoch")
+        per_epoch = int(epoch_step[1] - epoch_step[0]) if len(epoch_step) > 1 else max(1, len(cost))
+        n_full = len(cost) // per_epoch
+        ax.scatter(step, cost, s=1, color=colour, alpha=0.25, linewidths=0)
+        if n_full:
+            means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
+            ax.plot(epoch_step[1 : n_full + 1], means, color=colour, lw=1.5, label=f"{label}, epoch mean")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (presentations)")
+    costs = {_cost_label(r.config) for r in runs}
+    ax.set_ylabel(costs.pop() if len(costs) == 1 else "cost (each run's own)")
+    ax.set_title("cost of each example as it is shown")
+    ax.legend(fontsize=7)
+
+
+def _comparison_epochs(ax, runs, labels, colours, iris: bool) -> None:
+    """Test (thick) and train (dotted) accuracy per epoch, or cost per epoch for other tasks."""
+    metric = "accuracy" if iris else "cost"
+    for run, label, colour in zip(runs, labels, colours):
+        _, _, epoch = run.series("observables/epoch")
+        ax.plot(epoch, run.series(f"observables/{metric}_test")[2], color=colour, lw=2, label=f"{label} test")
+        ax.plot(epoch, run.series(f"observables/{metric}_train")[2], color=colour, lw=1, ls=":", label="train")
+    ax.set_xlabel("epoch")
+    if iris:
+        ax.set_ylim(0, 1.02)
+        ax.set_ylabel("accuracy")
+        ax.set_title("accuracy per epoch")
+    else:
+        ax.set_yscale("log")
+        ax.set_ylabel("mean cost at steady state")
+        ax.set_title("cost per epoch")
+    ax.legend(fontsize=7, loc="lower right" if iris else "upper right")
+
+
+def _comparison_cosine(ax, runs, labels, colours) -> None:
+    """``grad_cosine`` on each file's release clock; a file without it drawn at cosine 1."""
+    for run, label, colour in zip(runs, labels, colours):
+        if _has(run, "observables/grad_cosine"):
+            release, _, cosine = run.series("observables/grad_cosine")
+            ax.plot(release, cosine, ".", ms=1.5, color=colour, label=f"{label}: mean {np.nanmean(cosine):.2f}")
+        else:
+            ax.axhline(1.0, color=colour, lw=1.5, label=f"{label}: gradient step (cosine 1, tested)")
+    ax.set_ylim(-1.05, 1.05)
+    ax.set_xlabel("step of the file's release clock")
+    ax.set_ylabel("cos(dW, -dC/dw)")
+    ax.set_title("alignment with the gradient")
+    ax.legend(fontsize=7, loc="lower right")
