@@ -147,7 +147,7 @@ class _Drawing:
         self.nodes = None
         if node_range is not None:
             norm = Normalize(*_widened(node_range))
-            self.nodes = ax.scatter(*positions.T, c=np.zeros(len(positions)), s=36, cmap="viridis", norm=norm, zorder=2,
+            self.nodes = ax.scatter(*positions.T, c=np.zeros(len(positions)), s=36, cmap="viridis", norm=norm, zorder=4,
                                     edgecolors="0.3", linewidths=0.3)  # fmt: skip
         _draw_terminals(ax, positions, run.fixed("connectivity/input_pairs"), run.fixed("connectivity/output_pairs"))
         ax.set_aspect("equal")
@@ -181,13 +181,14 @@ class _Drawing:
 
 
 def _draw_terminals(ax, positions, input_pairs, output_pairs) -> None:
-    """Input pairs as red squares, output pairs as green circles; ``+`` filled, ``-`` open; with a legend."""
+    """Input pairs as red squares, output pairs as green circles; ``+`` filled, ``-`` open; with a
+    legend. Drawn under the nodes, as frames around them: the field peaks at the terminals."""
     for pairs, colour, marker, name in ((input_pairs, "tab:red", "s", "input"),
                                         (output_pairs, "tab:green", "o", "output")):  # fmt: skip
-        ax.scatter(*positions[pairs[:, 0]].T, marker=marker, s=90, color=colour, edgecolors="white", zorder=3,
+        ax.scatter(*positions[pairs[:, 0]].T, marker=marker, s=170, color=colour, edgecolors="white", zorder=3,
                    label=f"{name} +")  # fmt: skip
-        ax.scatter(*positions[pairs[:, 1]].T, marker=marker, s=90, facecolors="white", edgecolors=colour,
-                   linewidths=2, zorder=3, label=f"{name} -")  # fmt: skip
+        ax.scatter(*positions[pairs[:, 1]].T, marker=marker, s=170, facecolors="white", edgecolors=colour,
+                   linewidths=2.5, zorder=3, label=f"{name} -")  # fmt: skip
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.005), ncol=4, fontsize=9, frameon=False)
 
 
