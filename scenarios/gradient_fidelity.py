@@ -144,7 +144,9 @@ def plot(path, overwrite: bool = False) -> Path:
         "coupled": ("tab:red", "CL vs -dC/dw"),
         "coupled_vs_weighted": ("tab:orange", "CL vs -dC_G/dw"),
     }
-    floor, zero_label = 1e-17, "exact 0 (below the axis)"
+    recorded = [run.series(f"observables/{name}")[2] for name in styles]
+    smallest = min((np.nanmin(v[v > 0]) for v in recorded if np.any(v > 0)), default=1e-16)
+    floor, zero_label = min(1e-17, 0.1 * smallest), "exact 0 (below the axis)"  # below every nonzero error
     for name, (colour, label) in styles.items():
         values = run.series(f"observables/{name}")[2]
         if np.all(np.isnan(values)):

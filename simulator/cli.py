@@ -103,7 +103,10 @@ def _parser() -> ArgumentParser:
                                 "pressure, concentration, s_plus, s_minus, else conductance")  # fmt: skip
     animate_parser.add_argument("-o", "--out", help="movie path, .mp4 or .gif (default: <run>_<field>.mp4, or .gif "
                                 "without imageio-ffmpeg)")  # fmt: skip
-    animate_parser.add_argument("--fps", type=float, default=8.0, help="frames per second (%(default)s)")
+    animate_parser.add_argument("--fps", type=float, default=8.0, help="frames per second (%(default)s; at most 50 "
+                                "for a GIF)")  # fmt: skip
+    animate_parser.add_argument("--every", type=positive_int, default=1, metavar="K",
+                                help="draw every K-th recorded frame, and the last (%(default)s)")  # fmt: skip
     animate_parser.add_argument("--overwrite", action="store_true", help="replace an existing movie")
     export_parser = commands.add_parser("export", help="sidecars that let other tools open a run (--xdmf: ParaView)")
     export_parser.add_argument("file")
@@ -178,12 +181,11 @@ def _animate(args) -> None:
     from .animation import animate
     from .progress import TerminalProgress
 
-    if not args.fps > 0:
-        raise OutputError(f"--fps must be > 0, got {args.fps:g}")
-    movie = animate(args.file, args.field, args.out, fps=args.fps, overwrite=args.overwrite,
+    movie = animate(args.file, args.field, args.out, fps=args.fps, every=args.every, overwrite=args.overwrite,
                     progress=TerminalProgress(unit="frame"))  # fmt: skip
     scale = f"nodes {movie.node_range[0]:.4g} .. {movie.node_range[1]:.4g}, " if movie.node_range else ""
-    print(f"movie: {movie.path} ({movie.frames} frames of {movie.field}; colour scale {scale}pipes "
+    frames = f"{movie.frames} frame{'s' if movie.frames != 1 else ''}"
+    print(f"movie: {movie.path} ({frames} of {movie.field}; colour scale {scale}pipes "
           f"{movie.pipe_range[0]:.4g} .. {movie.pipe_range[1]:.4g})")  # fmt: skip
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .fields import CONDUCTANCE, NODE_FIELDS, available_fields, recorded_field
-from .outputs import OutputError, Replacement, check_target
+from .outputs import OutputError, Replacement, check_not_source, check_target
 from .trajectory import h5py, load_trajectory, verify
 
 __all__ = ["export_xdmf"]
@@ -35,56 +35,59 @@ def export_xdmf(path, out=None, *, overwrite: bool = False) -> Path:
     """Write the XDMF sidecar of the run file ``path`` (default ``<run>.xdmf`` beside it) and
     its HDF5 companion ``<out>.h5``; return the XDMF file's path.
 
-    Frames follow the run's node fields when it recorded any (time-stepped and advection
-    runs), else its conductance records (one per epoch). Each frame's ``Time`` is the
-    series' time, or its step when the run records no time. An existing sidecar is replaced
-    only with ``overwrite``.
+    Frames follow the run's node fields when it has frames of any (time-stepped and advection
+    runs), else its conductance records (one per epoch); in a running or torn file, the
+    samples complete on their clock. Each frame's ``Time`` is the series' time, or its step
+    when the run records no time. Existing sidecars are replaced only with ``overwrite``; the
+    run file itself never is.
     """
     run = load_trajectory(path)
     out = Path(path).with_suffix(".xdmf") if out is None else Path(out)
     if out.suffix.lower() not in (".xdmf", ".xmf"):
         raise OutputError(f"cannot write {out}: an XDMF file ends in .xdmf or .xmf")
     companion = out.with_name(out.name + ".h5")
-    check_target(out, overwrite)
-    check_target(companion, overwrite)
+    for target in (out, companion):
+        check_target(target, overwrite)
+        check_not_source(target, path)
     verify(path)
-    fields = available_fields(run)
-    if not fields:
+    if not available_fields(run):
         raise OutputError(f"{path} records no fields to export")
-    node_fields = [f for f in fields if f in NODE_FIELDS]
-    frames = [recorded_field(run, f) for f in node_fields] or [recorded_field(run, "conductance")]
+    node_fields = [recorded_field(run, f) for f in available_fields(run) if f in NODE_FIELDS]
+    frames = [f for f in node_fields if len(f)] or [recorded_field(run, "conductance")]
+    frames = [f for f in frames if np.array_equal(f.steps, frames[0].steps)]  # one clock: the first field's
     if not len(frames[0]):
-        raise OutputError(f"{path} has no {frames[0].field} frames yet")
+        going = " yet (the run is still going)" if run.status[0] == "running" else ""
+        raise OutputError(f"{path} has no frames{going}")
     source = os.path.relpath(Path(path).resolve(), out.resolve().parent)
-    with Replacement(companion, overwrite) as scratch:
-        names = _write_virtual_rows(scratch, run, source, frames)
-    document = _document(run, source, companion.name, frames, names)
-    with Replacement(out, overwrite) as scratch:
+    rows = _virtual_rows(frames)
+    document = _document(run, source, companion.name, frames, rows)
+    with Replacement(companion, overwrite) as companion_scratch, Replacement(out, overwrite) as scratch:
+        _write_virtual_rows(companion_scratch, run, source, rows)
         ET.ElementTree(document).write(scratch, encoding="utf-8", xml_declaration=True)
     return out
 
 
-def _write_virtual_rows(path, run, source: str, frames: list) -> dict:
-    """One virtual dataset per (series, row) a frame shows; returns ``{(series path, row): name}``."""
-    wanted = {(f.path, row) for f in frames for row in range(len(f))}
-    paired = frames[0].conductance_rows if frames[0].field != "conductance" else None
-    if paired is not None:
-        wanted |= {(CONDUCTANCE, int(row)) for row in paired}
-    names = {}
+def _virtual_rows(frames: list) -> dict:
+    """``{(series path, row): dataset name in the companion}`` for every row a frame shows."""
+    wanted = {(f.path, row) for f in frames for row in range(len(frames[0]))}
+    if frames[0].field != "conductance" and frames[0].conductance_rows is not None:
+        wanted |= {(CONDUCTANCE, int(row)) for row in frames[0].conductance_rows}
+    return {(series, row): f"{series.rsplit('/', 1)[-1]}/{row:06d}" for series, row in sorted(wanted)}
+
+
+def _write_virtual_rows(path, run, source: str, rows: dict) -> None:
+    """One virtual dataset per entry of ``rows``, mapping that row of the run file (``source``,
+    relative to the companion's folder)."""
     with h5py.File(run.path, "r", libver="latest", swmr=True) as f, h5py.File(path, "w") as sidecar:
-        shapes = {series: f[series]["value"].shape for series, _ in wanted}
-        dtypes = {series: f[series]["value"].dtype for series, _ in wanted}
-        for series, row in sorted(wanted):
-            shape = shapes[series]
-            layout = h5py.VirtualLayout(shape=shape[1:], dtype=dtypes[series])
-            layout[...] = h5py.VirtualSource(source, f"{series}/value", shape=shape)[row]
-            name = f"{series.rsplit('/', 1)[-1]}/{row:06d}"
+        for (series, row), name in rows.items():
+            values = f[series]["value"]
+            layout = h5py.VirtualLayout(shape=values.shape[1:], dtype=values.dtype)
+            layout[...] = h5py.VirtualSource(source, f"{series}/value", shape=values.shape)[row]
             sidecar.create_virtual_dataset(name, layout, fillvalue=np.nan)
-            names[series, row] = name
-    return names
 
 
 def _data_item(file: str, dataset: str, shape: tuple, dtype) -> ET.Element:
+    """An XDMF ``DataItem`` naming ``dataset`` in the HDF5 ``file`` (a path relative to the XDMF file)."""
     kind = "Int" if np.issubdtype(dtype, np.integer) else "Float"
     item = ET.Element("DataItem", Dimensions=" ".join(map(str, shape)), NumberType=kind,
                       Precision=str(np.dtype(dtype).itemsize), Format="HDF")  # fmt: skip
@@ -93,6 +96,8 @@ def _data_item(file: str, dataset: str, shape: tuple, dtype) -> ET.Element:
 
 
 def _document(run, source: str, companion: str, frames: list, names: dict) -> ET.Element:
+    """The XDMF tree: one uniform grid per frame of ``frames[0]``'s clock, each naming the run
+    file's nodes, pipes and roles (``source``) and its rows in the companion (``names``)."""
     positions, edges = run.fixed("particles/nodes/position"), run.fixed("connectivity/edges")
     species = run.fixed("particles/nodes/species")
     n, m = len(positions), len(edges)
@@ -122,4 +127,5 @@ def _document(run, source: str, companion: str, frames: list, names: dict) -> ET
 
 
 def _attribute(grid: ET.Element, name: str, center: str, item: ET.Element) -> None:
+    """A scalar field on the grid's nodes (``Node``) or pipes (``Cell``)."""
     ET.SubElement(grid, "Attribute", Name=name, AttributeType="Scalar", Center=center).append(item)

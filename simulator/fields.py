@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .outputs import OutputError
+
 __all__ = ["NODE_FIELDS", "FIELDS", "CONDUCTANCE", "RecordedField", "Frame", "recorded_field", "available_fields",
            "iter_frames", "colour_ranges"]  # fmt: skip
 
@@ -51,7 +53,13 @@ class RecordedField:
         fields, presentations for the conductances);  times : [k] float64, or None
     conductance_rows : [k] int64, the row of the conductance series paired with each frame
         (the last recorded at or before it), or None when the clocks cannot be paired
+    epochs : [k] int64, the epoch each frame falls in (0: before training), or None;
+        epoch_ends : [k] bool, the frame is at the end of that epoch (where the conductances
+        are recorded)
     pipe_label : what the pipes' colour shows
+
+    Every series of a clock is cut to the samples complete on the whole clock (as
+    :meth:`~simulator.Trajectory.clock_rows`), so a running or torn file gives aligned frames.
     """
 
     field: str
@@ -59,6 +67,8 @@ class RecordedField:
     steps: np.ndarray
     times: np.ndarray | None
     conductance_rows: np.ndarray | None
+    epochs: np.ndarray | None
+    epoch_ends: np.ndarray | None
     pipe_label: str
 
     @property
@@ -82,65 +92,90 @@ class Frame:
     conductance: np.ndarray | None
 
 
+def _complete_rows(run) -> dict[str, int]:
+    """``{series path: samples complete on its clock}`` for every series of ``run``."""
+    rows = run.clock_rows()
+    return {path: rows[clock] for clock, paths in run.clocks().items() for path in paths}
+
+
+def _series_path(field: str) -> str:
+    return CONDUCTANCE if field == "conductance" else f"particles/nodes/{field}"
+
+
 def available_fields(run) -> list[str]:
     """The fields of :data:`FIELDS` that ``run`` (a :class:`~simulator.Trajectory`) recorded."""
-    recorded = {path for paths in run.clocks().values() for path in paths}
-    return [f for f in NODE_FIELDS if f"particles/nodes/{f}" in recorded] + (
-        ["conductance"] if CONDUCTANCE in recorded else []
-    )
+    recorded = _complete_rows(run)
+    return [field for field in FIELDS if _series_path(field) in recorded]
 
 
 def recorded_field(run, field: str | None = None) -> RecordedField:
-    """The frames of ``field`` in ``run``; ``None``: the first node field the run recorded,
-    else the conductances. An unknown or unrecorded field is a ``KeyError`` naming those there are."""
-    available = available_fields(run)
+    """The frames of ``field`` in ``run``; ``None``: the first of :data:`FIELDS` the run has
+    frames of (node fields first, then the conductances). An unknown or unrecorded field is a
+    ``KeyError`` naming those there are."""
+    rows = _complete_rows(run)
+    available = [f for f in FIELDS if _series_path(f) in rows]
     if field is None:
         if not available:
             raise KeyError(f"{run.path} records no fields (none of {', '.join(FIELDS)})")
-        field = available[0]
+        field = next((f for f in available if rows[_series_path(f)]), available[0])
     if field not in available:
         there = ", ".join(available) or "none"
         raise KeyError(f"{run.path} has no {field!r} field (it records: {there}; known fields: {', '.join(FIELDS)})")
+    path = _series_path(field)
+    steps, times = _cut(run.steps_of(path), rows[path])
     if field == "conductance":
-        steps, times = run.steps_of(CONDUCTANCE)
-        return RecordedField(field, CONDUCTANCE, steps, times, np.arange(len(steps)), "conductance change w - w0")
-    path = f"particles/nodes/{field}"
-    steps, times = run.steps_of(path)
-    rows = _paired_rows(run, steps, times)
+        frames = np.arange(len(steps))
+        epochs, ends = _epoch_numbers(run, len(steps)), np.ones(len(steps), bool)
+        return RecordedField(field, path, steps, times, frames, epochs, ends, "conductance change w - w0")
+    paired, epochs, ends = _paired_rows(run, steps, times, rows.get(CONDUCTANCE, 0))
     if field == "pressure":
-        paired = rows is not None
-        label = "flow |w dv| (w: last epoch record)" if paired else "pressure drop |dv| (no conductances paired)"
+        label = "flow |w dv| (w: last epoch record)" if paired is not None else "pressure drop |dv| (no w paired)"
     else:
         label = f"{field.replace('_', ' ')} drop |d{field[0]}|"
-    return RecordedField(field, path, steps, times, rows, label)
+    return RecordedField(field, path, steps, times, paired, epochs, ends, label)
 
 
-def _paired_rows(run, steps: np.ndarray, times: np.ndarray | None) -> np.ndarray | None:
-    """The conductance row paired with each node-field frame, or None (see the module's docstring)."""
-    if CONDUCTANCE not in {p for paths in run.clocks().values() for p in paths}:
-        return None
-    w_steps, w_times = run.steps_of(CONDUCTANCE)
-    rows = len(w_steps)
-    if rows == 0:
-        return None
+def _cut(steps_and_times, rows: int):
+    steps, times = steps_and_times
+    return steps[:rows], None if times is None else times[:rows]
+
+
+def _epoch_numbers(run, rows: int) -> np.ndarray:
+    """The epoch of each conductance record (both are on the epoch clock)."""
+    try:
+        return run.series("observables/epoch")[2][:rows].astype(np.int64)
+    except KeyError:  # a file without an epoch count: one record per epoch from 0
+        return np.arange(rows, dtype=np.int64)
+
+
+def _paired_rows(run, steps: np.ndarray, times: np.ndarray | None, w_rows: int):
+    """``(conductance row, epoch, at the epoch's end)`` of each node-field frame, or three Nones
+    (see the module's docstring)."""
+    if w_rows == 0:
+        return None, None, None
+    w_steps, w_times = _cut(run.steps_of(CONDUCTANCE), w_rows)
     if times is not None and w_times is not None:
-        at = np.searchsorted(w_times, times, side="right") - 1
+        at, mine, theirs = np.searchsorted(w_times, times, side="right") - 1, times, w_times
     else:
         dynamics = run.config.get("dynamics", {})
         if not isinstance(dynamics, dict) or dynamics.get("name") != "advection":
-            return None
-        per_presentation = dynamics.get("transport_steps") or 1
-        at = np.searchsorted(w_steps, steps // int(per_presentation), side="right") - 1
-    return np.clip(at, 0, rows - 1).astype(np.int64)
+            return None, None, None
+        presentations = steps // int(dynamics.get("transport_steps") or 1)
+        at, mine, theirs = np.searchsorted(w_steps, presentations, side="right") - 1, presentations, w_steps
+    at = np.clip(at, 0, w_rows - 1).astype(np.int64)
+    ends = mine == theirs[at]
+    return at, _epoch_numbers(run, w_rows)[at] + ~ends, ends
 
 
-def iter_frames(run, frames: RecordedField) -> Iterator[Frame]:
-    """The frames in order, each read as it is asked for (memory stays flat)."""
+def iter_frames(run, frames: RecordedField, rows=None) -> Iterator[Frame]:
+    """The frames in order (``rows``: which ones, default all), each read as it is asked for
+    (memory stays flat)."""
+    rows = range(len(frames)) if rows is None else rows
     edges = run.fixed("connectivity/edges")
-    conductances = None if frames.conductance_rows is None else run.iter_rows(CONDUCTANCE, frames.conductance_rows)
+    paired = frames.conductance_rows
+    conductances = None if paired is None else run.iter_rows(CONDUCTANCE, [paired[i] for i in rows])
     first = next(run.iter_rows(CONDUCTANCE, [0])) if frames.field == "conductance" else None
-    values = run.iter_rows(frames.path, range(len(frames)))
-    for index, value in enumerate(values):
+    for index, value in zip(rows, run.iter_rows(frames.path, rows)):
         w = None if conductances is None else next(conductances)
         if frames.field == "conductance":
             nodes, pipes = None, value - first
@@ -151,14 +186,21 @@ def iter_frames(run, frames: RecordedField) -> Iterator[Frame]:
         yield Frame(index, int(frames.steps[index]), time, nodes, pipes, w)
 
 
-def colour_ranges(run, frames: RecordedField) -> tuple[tuple[float, float] | None, tuple[float, float]]:
-    """``(node range or None, pipe range)`` over the whole run: one colour scale for every frame.
-    Node values span min..max; pipe magnitudes 0..max; conductance changes -max..max."""
+def colour_ranges(run, frames: RecordedField, rows=None) -> tuple[tuple[float, float] | None, tuple[float, float]]:
+    """``(node range or None, pipe range)`` over the frames (``rows``, default all): one colour
+    scale for every frame. Node values span min..max; pipe magnitudes 0..max; conductance
+    changes -max..max. Only finite values count (a run that blew up still has a scale); a field
+    with none is an :class:`~simulator.outputs.OutputError`."""
     node_lo, node_hi, pipe_hi = np.inf, -np.inf, 0.0
-    for frame in iter_frames(run, frames):
+    for frame in iter_frames(run, frames, rows):
         if frame.nodes is not None:
-            node_lo, node_hi = min(node_lo, float(frame.nodes.min())), max(node_hi, float(frame.nodes.max()))
-        pipe_hi = max(pipe_hi, float(np.abs(frame.pipes).max()))
-    nodes = (node_lo, node_hi) if frames.on_nodes and len(frames) else None
+            finite = frame.nodes[np.isfinite(frame.nodes)]
+            if finite.size:
+                node_lo, node_hi = min(node_lo, float(finite.min())), max(node_hi, float(finite.max()))
+        pipes = np.abs(frame.pipes[np.isfinite(frame.pipes)])
+        pipe_hi = max(pipe_hi, float(pipes.max())) if pipes.size else pipe_hi
+    if frames.on_nodes and not node_lo <= node_hi:
+        raise OutputError(f"{run.path}: every value of {frames.field} is NaN or infinite; nothing to colour")
+    nodes = (node_lo, node_hi) if frames.on_nodes else None
     pipes = (-pipe_hi, pipe_hi) if frames.field == "conductance" else (0.0, pipe_hi)
     return nodes, pipes

@@ -29,7 +29,7 @@ from pathlib import Path
 from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_REFUSED
 
 __all__ = ["OutputError", "BusyError", "OutputFailed", "WriterLock", "held", "check_target", "Replacement",
-           "write_text", "figure_format", "save_figure", "partial_files"]  # fmt: skip
+           "write_text", "figure_format", "save_figure", "partial_files", "check_not_source"]  # fmt: skip
 
 
 class OutputError(ValueError):
@@ -132,6 +132,16 @@ def check_target(path, overwrite: bool) -> Path:
     if path.exists() and not overwrite:
         raise OutputError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another path")
     return path
+
+
+def check_not_source(target, source) -> Path:
+    """``target`` unless it is the file ``source`` itself (a sidecar or movie named like its run
+    file): an :class:`OutputError`, which ``overwrite`` does not lift."""
+    target, source = Path(target), Path(source)
+    same = target.resolve() == source.resolve() or (target.exists() and os.path.samefile(target, source))
+    if same:
+        raise OutputError(f"cannot write {target}: it is {source}, the file it is made from; choose another path")
+    return target
 
 
 def partial_files(path) -> list[Path]:

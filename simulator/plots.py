@@ -14,34 +14,41 @@ from .outputs import check_target, figure_format, save_figure
 from .trajectory import load_trajectory, verify
 
 __all__ = ["plot_run", "plot_iris_run", "plot_task_run", "plot_comparison", "comparison_figure", "draw_network",
-           "draw_change", "describe"]  # fmt: skip
+           "draw_terminals", "draw_change", "describe"]  # fmt: skip
 
 INPUT_COLOUR, OUTPUT_COLOUR = "tab:red", "tab:green"
 
 
 def draw_network(ax, positions, edges, widths, colours, input_pairs, output_pairs, *, outline=False, legend=True):
-    """Pipes as segments of the given widths and colours; input nodes as red squares and output
-    nodes as green circles, the ``+`` terminal filled and the ``-`` terminal open, so the two
-    read apart in grey print too. ``outline``: first draw every pipe thin and light, so pipes of
+    """Pipes as segments of the given widths and colours, and the terminals
+    (:func:`draw_terminals`). ``outline``: first draw every pipe thin and light, so pipes of
     zero width still show the network. ``legend``: a one-row key of the four markers under the panel."""
     segments = positions[edges]
     if outline:
         ax.add_collection(LineCollection(segments, linewidths=0.4, colors="0.85"))
     ax.add_collection(LineCollection(segments, linewidths=widths, colors=colours, capstyle="round"))
-    terminals = [
-        ax.scatter(*positions[pairs[:, column]].T, marker=marker, s=45, facecolors=face, edgecolors=colour,
-                   linewidths=1.6, zorder=3, label=f"{label} {sign}")
-        for pairs, colour, marker, label in ((input_pairs, INPUT_COLOUR, "s", "input"),
-                                             (output_pairs, OUTPUT_COLOUR, "o", "output"))
-        for column, sign, face in ((0, "+", colour), (1, "-", "white"))
-    ]  # fmt: skip
-    if legend:  # only the terminals' markers, whatever else the caller has labelled on ax
-        ax.legend(handles=terminals, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=8,
-                  frameon=False, handletextpad=0.2, columnspacing=1.2)  # fmt: skip
+    draw_terminals(ax, positions, input_pairs, output_pairs, legend=legend)
     ax.set_aspect("equal")
     ax.autoscale_view()
     ax.set_xticks([])
     ax.set_yticks([])
+
+
+def draw_terminals(ax, positions, input_pairs, output_pairs, *, size: float = 45, legend=True, fontsize=8):
+    """Input nodes as red squares and output nodes as green circles, the ``+`` terminal filled
+    and the ``-`` terminal open, so the two read apart in grey print too; ``size`` in points^2.
+    ``legend``: a one-row key of the four markers under the panel (only theirs, whatever else
+    the caller has labelled on ``ax``)."""
+    terminals = [
+        ax.scatter(*positions[pairs[:, column]].T, marker=marker, s=size, facecolors=face, edgecolors=colour,
+                   linewidths=1.6 * (size / 45) ** 0.25, zorder=3, label=f"{label} {sign}")
+        for pairs, colour, marker, label in ((input_pairs, INPUT_COLOUR, "s", "input"),
+                                             (output_pairs, OUTPUT_COLOUR, "o", "output"))
+        for column, sign, face in ((0, "+", colour), (1, "-", "white"))
+    ]  # fmt: skip
+    if legend:
+        ax.legend(handles=terminals, loc="upper center", bbox_to_anchor=(0.5, -0.01), ncol=4, fontsize=fontsize,
+                  frameon=False, handletextpad=0.2, columnspacing=1.2)  # fmt: skip
 
 
 def draw_change(ax, run, label: str = "conductance change", *, legend: bool = True) -> float:

@@ -581,14 +581,16 @@ def summarise(out, metric: str | None = None) -> tuple[str, Path | None]:
             except DamagedFile as error:
                 entry["status"], entry["error"] = "damaged", str(error)
                 continue
+            except KeyError:  # another task's point, in a folder the first point passed check_metric for
+                raise ValueError(f"{entry['file']} does not record {metric!r} per epoch") from None
             groups.setdefault(entry["label"], []).append(float(values[-1]))
             seeds.setdefault(entry["label"], []).append(int(entry["seed"]))
     metric = metric or "accuracy_test"
     lines = [f"| point | seeds | final {metric}: mean | min | max |", "|---|---|---|---|---|"]
+    digits = ".3f" if metric.startswith("accuracy") else ".4g"  # fractions of a test set; costs span decades
     for label, values in groups.items():
-        lines.append(
-            f"| {label} | {len(values)} | {np.mean(values):.3f} | {np.min(values):.3f} | {np.max(values):.3f} |"
-        )
+        mean, low, high = (format(float(f(values)), digits) for f in (np.mean, np.min, np.max))
+        lines.append(f"| {label} | {len(values)} | {mean} | {low} | {high} |")
     incomplete = [e["file"] for e in manifest if e["status"] != "complete"]
     if incomplete:
         lines.append(f"\n{len(incomplete)} point(s) not complete: {', '.join(incomplete[:5])}")

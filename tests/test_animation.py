@@ -1,6 +1,8 @@
 """Movies and field frames (simulator.fields, simulator.animation): frame counts, the pairing
 of node fields with conductances, and the colour scales, checked against the run file's data."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -86,13 +88,85 @@ def test_frames_pair_node_fields_with_the_last_conductances_recorded(runs):
     assert len(set(frames.conductance_rows)) > 1  # frames in more than one epoch
 
 
-def test_colour_ranges_cover_every_frame(runs):
+def test_colour_ranges_are_those_of_the_raw_series(runs):
     recorded = load_trajectory(runs["timestepped"])
-    frames = recorded_field(recorded, "concentration")
-    (lo, hi), (pipe_lo, pipe_hi) = colour_ranges(recorded, frames)
-    seen = list(iter_frames(recorded, frames))
-    assert lo == min(f.nodes.min() for f in seen) and hi == max(f.nodes.max() for f in seen)
-    assert pipe_lo == 0.0 and pipe_hi == max(f.pipes.max() for f in seen)
+    _, _, values = recorded.series("particles/nodes/concentration")
+    edges = recorded.fixed("connectivity/edges")
+    (lo, hi), (pipe_lo, pipe_hi) = colour_ranges(recorded, recorded_field(recorded, "concentration"))
+    assert (lo, hi) == (values.min(), values.max())
+    assert (pipe_lo, pipe_hi) == (0.0, np.abs(values[:, edges[:, 0]] - values[:, edges[:, 1]]).max())
+
+
+def test_each_frame_knows_its_epoch(runs):
+    """A frame between two conductance records is in the later one's epoch; one at a record ends it."""
+    recorded = load_trajectory(runs["timestepped"])
+    frames = recorded_field(recorded, "pressure")
+    _, w_times, _ = recorded.series("observables/edges/conductance")
+    epochs = recorded.series("observables/epoch")[2]
+    after = frames.times > w_times[frames.conductance_rows]
+    np.testing.assert_array_equal(frames.epochs, epochs[frames.conductance_rows] + after)
+    np.testing.assert_array_equal(frames.epoch_ends, ~after)
+    assert set(frames.epochs) == {1, 2}  # 2 epochs, no frame at t = 0
+
+
+def _copy(source, folder, name):
+    import shutil
+
+    return Path(shutil.copy(source, folder / name))
+
+
+def test_a_blown_up_field_keeps_a_finite_scale(runs, tmp_path):
+    import h5py
+
+    path = _copy(runs["timestepped"], tmp_path, "blown.h5")
+    with h5py.File(path, "r+") as f:
+        values = f["particles/nodes/pressure/value"]
+        clean = values[()]
+        values[3, 5], values[4, :] = np.inf, np.nan
+    movie = animate(path, "pressure", tmp_path / "blown.gif")
+    finite = np.delete(clean, 4, axis=0)
+    finite[3, 5] = np.nan
+    assert movie.frames == len(clean) and movie.node_range == (np.nanmin(finite), np.nanmax(finite))
+    with h5py.File(path, "r+") as f:
+        f["particles/nodes/concentration/value"][...] = np.nan
+    with pytest.raises(OutputError, match="every value of concentration is NaN or infinite"):
+        animate(path, "concentration", tmp_path / "nan.gif")
+
+
+def test_a_torn_file_gives_the_frames_complete_on_the_clock(runs, tmp_path):
+    """One field cut short (a run killed between two writes): every field of the clock is cut to it."""
+    import h5py
+
+    path = _copy(runs["timestepped"], tmp_path, "torn.h5")
+    with h5py.File(path, "r+") as f:
+        f["particles/nodes/concentration/value"].resize(20, axis=0)
+    recorded = load_trajectory(path)
+    assert len(recorded_field(recorded, "pressure")) == len(recorded_field(recorded, "concentration")) == 20
+    assert animate(path, "pressure", tmp_path / "torn.gif").frames == 20
+
+
+def test_every_kth_frame_and_the_gif_limit(runs, tmp_path, monkeypatch):
+    movie = animate(runs["timestepped"], "pressure", tmp_path / "every.gif", every=5)
+    assert movie.frames == _gif_frames(movie.path) == len(range(0, 28, 5)) + 1  # and the last, 27
+    import simulator.animation
+
+    monkeypatch.setattr(simulator.animation, "GIF_MAX_FRAMES", 10)
+    with pytest.raises(OutputError, match="28 frames is too many for a GIF .* pass --every 3"):
+        animate(runs["timestepped"], "pressure", tmp_path / "long.gif")
+
+
+def test_gif_colours_mean_the_same_value_in_every_frame(runs, tmp_path):
+    """One palette for every frame: the colour bars (the same values in every frame) keep their pixels."""
+    from PIL import Image
+
+    movie = animate(runs["timestepped"], "concentration", tmp_path / "palette.gif")
+    bars = []
+    with Image.open(movie.path) as image:
+        for k in range(image.n_frames):
+            image.seek(k)
+            bars.append(np.asarray(image.convert("RGB"))[80:600, 600:720])
+    assert all(np.array_equal(bar, bars[0]) for bar in bars[1:])
+    assert len(np.unique(bars[0].reshape(-1, 3), axis=0)) > 100  # the bars' gradients kept their shades
 
 
 def test_refusals(runs, tmp_path):
@@ -100,6 +174,10 @@ def test_refusals(runs, tmp_path):
         animate(runs["quasistatic"], "pressure", tmp_path / "m.gif")
     with pytest.raises(OutputError, match="give a suffix of mp4, gif"):
         animate(runs["quasistatic"], None, tmp_path / "m.avi")
+    odd = _copy(runs["quasistatic"], tmp_path, "run_named.gif")  # a run file named like a movie
+    with pytest.raises(OutputError, match="it is .*, the file it is made from"):
+        animate(odd, None, odd, overwrite=True)
+    assert load_trajectory(odd).status[0] == "complete"
     (tmp_path / "taken.gif").write_bytes(b"keep")
     with pytest.raises(OutputError, match="exists"):
         animate(runs["quasistatic"], None, tmp_path / "taken.gif")
@@ -117,4 +195,7 @@ def test_command_line(runs, tmp_path, capsys):
     assert main(["animate", str(runs["quasistatic"]), "--field", "concentration", "-o", str(tmp_path / "c.gif")]) == 2
     assert "has no 'concentration' field (it records: conductance" in capsys.readouterr().err
     assert main(["animate", str(runs["quasistatic"]), "-o", str(tmp_path / "c.gif"), "--fps", "0"]) == 2
-    assert "--fps must be > 0" in capsys.readouterr().err
+    assert "fps must be > 0 and at most 50 for a GIF, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit, match="2"):
+        main(["animate", str(runs["quasistatic"]), "-o", str(tmp_path / "c.gif"), "--every", "0"])
+    assert "argument --every: must be a whole number >= 1" in capsys.readouterr().err

@@ -24,8 +24,8 @@ LAYERS = [
      "engine.implicit", "engine.two_phase", "engine.advection", "engine.training", "engine"],
     ["tasks", "trajectory", "progress"],
     ["config", "fields"],
-    ["runs", "plots", "animation", "export"],
-    ["sweep", "scenario"],
+    ["runs", "plots"],
+    ["sweep", "scenario", "animation", "export"],
     ["cli"],
     ["__main__"],
 ]  # fmt: skip

@@ -2,6 +2,8 @@
 equal the run file's, and it copies none of them."""
 
 import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -75,11 +77,40 @@ def test_sidecar_copies_no_data_and_is_not_overwritten(runs):
         datasets = []
         sidecar.visititems(lambda name, item: datasets.append(item) if isinstance(item, h5py.Dataset) else None)
         assert datasets and all(d.is_virtual for d in datasets)
-    assert os.path.getsize(str(xdmf) + ".h5") < os.path.getsize(runs["timestepped"]) / 4
     with pytest.raises(OutputError, match="exists"):
         export_xdmf(runs["timestepped"], xdmf)
     with pytest.raises(OutputError, match=r"ends in \.xdmf"):
         export_xdmf(runs["timestepped"], xdmf.with_suffix(".xml"))
+
+
+def test_the_run_file_is_never_a_sidecar(runs, tmp_path):
+    """A run named ``r.xdmf.h5``, exported to ``r.xdmf`` with overwrite: its companion would be the run."""
+    run_file = Path(shutil.copy(runs["advection"], tmp_path / "r.xdmf.h5"))
+    before = run_file.read_bytes()
+    with pytest.raises(OutputError, match="the file it is made from"):
+        export_xdmf(run_file, tmp_path / "r.xdmf", overwrite=True)
+    assert run_file.read_bytes() == before and not (tmp_path / "r.xdmf").exists()
+
+
+def test_a_sidecar_in_another_folder_read_from_a_third(runs, tmp_path):
+    (tmp_path / "other").mkdir()
+    (tmp_path / "third").mkdir()
+    xdmf = export_xdmf(runs["advection"], tmp_path / "other" / "adv.xdmf")
+    _, _, frames = _read_back(xdmf, tmp_path / "third")
+    values = load_trajectory(runs["advection"]).series("particles/nodes/s_minus")[2]
+    assert len(frames) == len(values)
+    for k, (_, point_data, _) in enumerate(frames):
+        np.testing.assert_array_equal(point_data["s_minus"], values[k])
+
+
+def test_a_torn_file_exports_the_frames_complete_on_the_clock(runs, tmp_path):
+    import h5py
+
+    torn = Path(shutil.copy(runs["timestepped"], tmp_path / "torn.h5"))
+    with h5py.File(torn, "r+") as f:
+        f["particles/nodes/concentration/value"].resize(20, axis=0)
+    _, _, frames = _read_back(export_xdmf(torn), tmp_path)
+    assert len(frames) == 20
 
 
 def test_command_line(runs, tmp_path, capsys):
