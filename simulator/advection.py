@@ -151,6 +151,22 @@ class AdvectionState:
             self.s_plus, self.s_minus = solve(self.s_plus), solve(self.s_minus)
         return scratch.crossed_plus - scratch.crossed_minus
 
+    def transport_and_remodel(self, network: Network, w, v, external_out, scratch: "Transport", xi: float,
+                              w_min: float) -> tuple[np.ndarray, int]:  # fmt: skip
+        """:meth:`transport` without diffusion, and the pipes it crossed remodelled, in one compiled
+        call (:func:`simulator.kernels.advect_and_remodel`): the flow at the pressures ``v``, the
+        chemical one hop downstream, ``max(w + xi (S+ - S-), w_min)``. Returns the new
+        conductances and how many were floored; the same bits as the steps one by one."""
+        w_next = np.empty_like(w)
+        drained_plus, drained_minus, floored = kernels.advect_and_remodel(
+            network.topology.edges, w, v, external_out, xi, w_min, self.s_plus, self.s_minus, scratch.next_plus,
+            scratch.next_minus, scratch.crossed_plus, scratch.crossed_minus, scratch.flow, w_next,
+        )  # fmt: skip
+        self.s_plus, scratch.next_plus = scratch.next_plus, self.s_plus
+        self.s_minus, scratch.next_minus = scratch.next_minus, self.s_minus
+        self.drained += drained_plus + drained_minus
+        return w_next, int(floored)
+
     def copy(self) -> "AdvectionState":
         """A private copy (the engine never changes a caller's state)."""
         arrays = {
@@ -197,11 +213,12 @@ class Transport:
     crossed_plus: np.ndarray
     crossed_minus: np.ndarray
     pressure: np.ndarray
+    flow: np.ndarray
 
     @classmethod
     def for_network(cls, network: Network) -> "Transport":
         n, m = network.n_nodes, network.n_edges
-        return cls(np.empty(n), np.empty(n), np.empty(m), np.empty(m), np.empty(n))
+        return cls(np.empty(n), np.empty(n), np.empty(m), np.empty(m), np.empty(n), np.empty(m))
 
 
 def stuck_outputs(network: Network, flow, external_out) -> list[int]:

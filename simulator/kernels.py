@@ -473,6 +473,41 @@ def advect(edges, flow, external_out, s_plus, s_minus, next_plus, next_minus, cr
     return drained_plus, drained_minus
 
 
+@njit(cache=True)
+def advect_and_remodel(edges, w, v, external_out, xi, w_min, s_plus, s_minus, next_plus, next_minus, crossed_plus,
+                       crossed_minus, flow, w_next):  # fmt: skip
+    """One transport step of the advection mode (no diffusion) in one call: the flow
+    ``w (v_a - v_b)`` with round-off zeroed (``|q| < 1e-12 max |q|``: not a current), the
+    chemical carried by :func:`advect`, and the pipes remodelled,
+    ``w_next = max(w + xi (S+ - S-), w_min)``. The same operations in the same order as the
+    numpy steps it replaces, so the same bits. Returns ``(drained_plus, drained_minus, floored)``.
+
+    ``v [n]`` the pressures; ``flow [m]`` and ``w_next [m]`` are written; the other arguments
+    as in :func:`advect`.
+    """
+    m = edges.shape[0]
+    biggest = 0.0
+    for e in range(m):
+        q = w[e] * (v[np.uint32(edges[e, 0])] - v[np.uint32(edges[e, 1])])
+        flow[e] = q
+        biggest = max(biggest, abs(q))
+    threshold = 1e-12 * biggest
+    for e in range(m):
+        if abs(flow[e]) < threshold:
+            flow[e] = 0.0
+    drained_plus, drained_minus = advect(edges, flow, external_out, s_plus, s_minus, next_plus, next_minus,
+                                         crossed_plus, crossed_minus)  # fmt: skip
+    floored = 0
+    for e in range(m):
+        proposed = w[e] + xi * (crossed_plus[e] - crossed_minus[e])
+        if proposed < w_min:
+            floored += 1
+            w_next[e] = w_min
+        else:
+            w_next[e] = proposed
+    return drained_plus, drained_minus, floored
+
+
 # ---------------------------------------------------------------------- quasistatic, banded
 # Small networks: the grounded Laplacian in a bandwidth-reducing order (reverse Cuthill-McKee,
 # found once per topology) is a narrow band; its Cholesky factor costs n * bw^2 / 2 flops and
@@ -613,6 +648,35 @@ def banded_steady_pressure(edges, w, position, currents, band, work, out):
     _grounded_solve(band, position, currents, out, work)
     out -= out.mean()
     return True
+
+
+@njit(cache=True)
+def advection_plain_steps(edges, w, position, currents, external_out, xi, w_min, band, work, v, s_plus,
+                          s_minus, next_plus, next_minus, crossed_plus, crossed_minus, flow, w_next, count,
+                          drained):  # fmt: skip
+    """``count`` transport steps of the advection mode that release nothing and snapshot
+    nothing, in one call: each the steady pressures at the current ``w`` (banded Cholesky,
+    :func:`banded_steady_pressure`) and then :func:`advect_and_remodel`. Updates ``w``,
+    ``s_plus``, ``s_minus`` and ``v`` (the last step's pressures) in place; ``drained`` is the
+    running total, added to step by step as the steps one at a time do (the same bits).
+
+    Returns ``(steps completed, drained, floored)``: fewer steps than ``count`` when a
+    factorisation failed (``w`` then holds the conductances before that step).
+    """
+    floored = 0
+    for step in range(count):
+        if not banded_steady_pressure(edges, w, position, currents, band, work, v):
+            return step, drained, floored
+        drained_plus, drained_minus, floored_now = advect_and_remodel(
+            edges, w, v, external_out, xi, w_min, s_plus, s_minus, next_plus, next_minus, crossed_plus,
+            crossed_minus, flow, w_next,
+        )  # fmt: skip
+        s_plus[:] = next_plus
+        s_minus[:] = next_minus
+        w[:] = w_next
+        drained += drained_plus + drained_minus
+        floored += floored_now
+    return count, drained, floored
 
 
 @njit(cache=True)

@@ -304,8 +304,9 @@ def test_footnote_52_a_release_delay_avoids_the_build_up_of_chemical(tmp_path):
 
 
 def test_banded_pressures_of_each_transport_step_match_the_direct_solve(monkeypatch):
-    """Small networks solve each transport step's pressures by the compiled banded Cholesky;
-    the kernel matches the direct solve to round-off, and so does a whole run."""
+    """Small networks solve each transport step's pressures (and each release's gradient) by the
+    compiled banded Cholesky; the kernel matches the direct solve to round-off, and so does a
+    whole run: its conductances and the alignment of each release with the gradient."""
     from simulator.engine.advection import AdvectionMethod
 
     net = simulator.lattice_network(side=8, seed=4)
@@ -321,11 +322,15 @@ def test_banded_pressures_of_each_transport_step_match_the_direct_solve(monkeypa
     inputs, targets = rng.normal(size=(6, net.n_inputs)), 0.1 * rng.normal(size=(6, net.n_outputs))
     mode = Advection(xi=0.01, lam=1.0, release_every=5, transport_steps=10)
     assert AdvectionMethod._band_scratch(net) is not None  # the banded path is the one taken
-    banded = advect_train(net, inputs, targets, mode=mode).network.conductance
+    banded_run = advect_train(net, inputs, targets, mode=mode)
     monkeypatch.setattr(AdvectionMethod, "_band_scratch", staticmethod(lambda network: None))
-    solved = advect_train(net, inputs, targets, mode=mode).network.conductance
+    solved_run = advect_train(net, inputs, targets, mode=mode)
+    banded, solved = banded_run.network.conductance, solved_run.network.conductance
     assert not np.array_equal(banded, net.conductance)
     np.testing.assert_allclose(banded, solved, rtol=1e-11)
+    cosines = banded_run.releases.grad_cosine, solved_run.releases.grad_cosine
+    assert len(cosines[0]) == 12 and np.isnan(cosines[0][0]) and np.all(np.isfinite(cosines[0][1:]))
+    np.testing.assert_allclose(*cosines, rtol=1e-9)
 
 
 def test_drain_reachable_matches_a_walk_up_the_flow_by_hand():
@@ -353,3 +358,31 @@ def test_drain_reachable_matches_a_walk_up_the_flow_by_hand():
         np.testing.assert_array_equal(drain_reachable(net, flow, external_out), expected)
         unreached += int((~expected).sum())
     assert unreached > 0  # the cases tell reached from unreached
+
+
+def test_plain_steps_in_one_compiled_call_give_the_same_bits_as_one_at_a_time(monkeypatch):
+    """The steps between releases run as one compiled call (``advection_plain_steps``); one
+    step at a time through Python gives the same conductances, chemical and drained mass, bit
+    for bit, and the same snapshots."""
+    from simulator.engine.advection import AdvectionMethod
+
+    net = simulator.lattice_network(side=8, seed=2)
+    rng = np.random.default_rng(3)
+    inputs, targets = rng.uniform(1, 5, size=(5, net.n_inputs)), 0.1 * rng.normal(size=(5, net.n_outputs))
+    mode = Advection(xi=0.02, lam=1.0, release_every=7, transport_steps=12)
+    save = simulator.Save(fields_every=5)
+    runs = [simulator.train(net, inputs, targets, dynamics=mode, w_min=1e-6, save=save)]
+    calls = []
+    original = AdvectionMethod._plain_steps
+    monkeypatch.setattr(AdvectionMethod, "_plain_steps", lambda self, *a: calls.append(a[-1]) or original(self, *a))
+    simulator.train(net, inputs, targets, dynamics=mode, w_min=1e-6, save=save)
+    assert calls and max(calls) > 1  # the compiled path was taken, for several steps at once
+    monkeypatch.setattr(AdvectionMethod, "_plain_steps_from", lambda self, step, currents: 0)
+    runs.append(simulator.train(net, inputs, targets, dynamics=mode, w_min=1e-6, save=save))
+    compiled, stepped = runs
+    assert np.array_equal(compiled.network.conductance, stepped.network.conductance)
+    assert compiled.state.drained == stepped.state.drained > 0
+    assert np.array_equal(compiled.state.s_plus, stepped.state.s_plus)
+    assert np.array_equal(compiled.fields.step, stepped.fields.step) and len(compiled.fields.step) == 12
+    for name in ("s_plus", "conductance"):
+        assert np.array_equal(compiled.fields.fields[name], stepped.fields.fields[name])

@@ -13,7 +13,7 @@ import numpy as np
 from ..advection import AdvectionState, Releases, Transport, stuck_outputs
 from ..base import SimulationError, lazy_module
 from ..costs import is_squared
-from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
+from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient, feedback_currents
 from ..transport import external_outflow
 from .method import Method
 from .quasistatic import banded_fits
@@ -85,28 +85,70 @@ class AdvectionMethod(Method):
         currents = network.node_currents(inputs) if mode.inputs_as == "currents" else None
         external_out = None if currents is None else external_outflow(currents)
         w, floored, outputs = network.conductance.copy(), 0, None
-        for step in range(mode.transport_steps):
+        step = 0
+        while step < mode.transport_steps:
+            plain = self._plain_steps_from(step, currents)
+            if plain:  # steps that release nothing and snapshot nothing: one compiled call
+                w, floored_now = self._plain_steps(w, currents, external_out, plain)
+                floored, step = floored + floored_now, step + plain
+                if self.frames.due(state.step):
+                    self.frames.add(state.step, None, s_plus=state.s_plus, s_minus=state.s_minus, conductance=w)
+                continue
             releasing = state.step % mode.release_every == 0
             # a Network at w only for a step that reads one (its copy and checks cost as much as
             # the banded solve); the rest read the pipes, the same in every copy
             whole = step == 0 or releasing or mode.diffusion or self.band is None
             current = network.with_conductance(w) if whole else network
             v, solver, boundary, external_out = self._pressures(current, w, inputs, currents, external_out)
-            flow = _without_round_off(w * network.drops(v))
             if step == 0:
                 outputs = self._outputs(current, v)
                 if k:  # the first was checked before any step; remodelling may cut an output off
                     self._check_drains(k, current, inputs, v if mode.pressure_steps == 0 else None, external_out)
             if releasing:
                 self._release(current, v, inputs, targets, w, solver, boundary)
-            proposed = w + mode.xi * state.transport(current, flow, external_out, self.scratch, mode.diffusion)
-            floored += int(np.count_nonzero(proposed < self.setup.w_min))
-            w = np.maximum(proposed, self.setup.w_min)
-            state.step += 1
+            if mode.diffusion:
+                flow = _without_round_off(w * network.drops(v))
+                proposed = w + mode.xi * state.transport(current, flow, external_out, self.scratch, mode.diffusion)
+                floored += int(np.count_nonzero(proposed < self.setup.w_min))
+                w = np.maximum(proposed, self.setup.w_min)
+            else:  # the flow, the hop and the remodelling in one compiled call
+                w, count = state.transport_and_remodel(network, w, v, external_out, self.scratch, mode.xi,
+                                                       self.setup.w_min)  # fmt: skip
+                floored += count
+            state.step, step = state.step + 1, step + 1
             if self.frames.due(state.step):
                 self.frames.add(state.step, None, s_plus=state.s_plus, s_minus=state.s_minus, conductance=w)
         self.network = network.with_conductance(w)
         return outputs, floored, np.nan
+
+    def _plain_steps_from(self, step: int, currents) -> int:
+        """How many transport steps from ``step`` of this presentation can run compiled: none
+        for its first step (it reads the outputs), a release, a relaxed or diffusing transport,
+        fixed input pressures, or a network too large for the banded solve; else up to the next
+        release, the next snapshot (included), or the presentation's end."""
+        mode, done = self.mode, self.state.step
+        if step == 0 or self.band is None or mode.diffusion or mode.pressure_steps or currents is None:
+            return 0
+        if done % mode.release_every == 0:
+            return 0
+        to_snapshot = self.frames.every - done % self.frames.every if self.frames.every else mode.transport_steps
+        return min(mode.transport_steps - step, mode.release_every - done % mode.release_every, to_snapshot)
+
+    def _plain_steps(self, w, currents, external_out, count: int) -> tuple[np.ndarray, int]:
+        """``count`` steps by :func:`simulator.kernels.advection_plain_steps`, the same bits as
+        one at a time; returns the conductances after them and how many pipes were floored."""
+        state, scratch, (position, band, work) = self.state, self.scratch, self.band
+        w = w.copy()  # changed in place below: never an array a Network holds
+        v, w_next = np.empty(self.network.n_nodes), np.empty_like(w)
+        done, state.drained, floored = kernels.advection_plain_steps(
+            self.network.topology.edges, w, position, currents, external_out, self.mode.xi, self.setup.w_min, band,
+            work, v, state.s_plus, state.s_minus, scratch.next_plus, scratch.next_minus, scratch.crossed_plus,
+            scratch.crossed_minus, scratch.flow, w_next, count, state.drained,
+        )  # fmt: skip
+        state.step += int(done)
+        if done < count:
+            raise SimulationError(f"transport step {state.step}: the grounded Laplacian lost positive definiteness")
+        return w, int(floored)
 
     def _outputs(self, network, v) -> np.ndarray:
         return v[network.output_pairs[:, 0]] if self.node_outputs else network.outputs(v)
@@ -148,6 +190,17 @@ class AdvectionMethod(Method):
             raise SimulationError(f"presentation {k}: the flow no longer carries chemical from output node(s) {stuck} "
                                   "to a drain")  # fmt: skip
 
+    def _banded_gradient(self, network, w, v, targets) -> np.ndarray:
+        """``dC/dw`` at the steady pressures ``v`` by one adjoint banded solve (as
+        :func:`~simulator.quasistatic.cost_gradient`, which would factorise twice more)."""
+        position, band, work = self.band
+        adjoint = np.empty(network.n_nodes)
+        source = -feedback_currents(network, v, targets, 1.0, self.setup.cost)
+        if not kernels.banded_steady_pressure(network.topology.edges, w, position, source, band, work, adjoint):
+            raise SimulationError(f"transport step {self.state.step}: the grounded Laplacian lost positive "
+                                  "definiteness")
+        return -network.drops(adjoint) * network.drops(v)
+
     def _release(self, network, v, inputs, targets, w, solver, boundary) -> None:
         """Release at the outputs, and log the cost and the alignment of the change since the
         last release with the negative gradient there."""
@@ -155,7 +208,9 @@ class AdvectionMethod(Method):
         outputs = self._outputs(network, v)
         error = cost.gradient(outputs, targets)  # dC/dy: output - target for the squared error
         state.release(network, error, self.mode.lam, self.node_outputs)
-        if boundary is None:
+        if boundary is None and self.band is not None:  # v: this step's steady pressures, by the banded solve
+            gradient = self._banded_gradient(network, w, v, targets)
+        elif boundary is None:
             gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network), cost=cost)
         else:
             gradient = boundary.gradient(network, targets, self.node_outputs, cost)
