@@ -548,16 +548,40 @@ def lattice_network(
         return Network(positions, edges, conductance, input_pairs, output_pairs)
 
 
-def _knn_edges(positions: np.ndarray, d: int) -> np.ndarray:
-    from scipy.spatial import cKDTree
+#: Up to this many nodes the nearest neighbours are found by comparing every pair (numpy, a
+#: few ms): scipy.spatial's import alone takes 0.2 s, most of a small run's start-up.
+_BRUTE_FORCE_NODES = 1024
 
-    _, neighbours = cKDTree(positions).query(positions, k=d + 1)
+
+def _knn_edges(positions: np.ndarray, d: int) -> np.ndarray:
+    neighbours = _nearest_by_every_pair(positions, d) if len(positions) <= _BRUTE_FORCE_NODES else None
+    if neighbours is None:
+        from scipy.spatial import cKDTree
+
+        _, neighbours = cKDTree(positions).query(positions, k=d + 1)
     rows = np.repeat(np.arange(len(positions)), d)
     cols = neighbours[:, 1:].ravel()  # column 0 is the node itself
     n = len(positions)
     keys = np.sort(_pair_keys(np.stack([rows, cols], axis=1), n))
     keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])]  # union of the k-NN relation
     return np.stack([keys // n, keys % n], axis=1)
+
+
+def _nearest_by_every_pair(positions: np.ndarray, d: int) -> np.ndarray | None:
+    """``[n, d + 1]``: each node, then its ``d`` nearest (what ``cKDTree.query(k=d + 1)`` gives),
+    from the distances of every pair; None when a tie or near-tie (1e-9 relative) decides who
+    is the ``d``-th nearest, or two nodes coincide: the k-d tree's own order then decides, so
+    the network is the same whichever way it is found (tested on many lattices)."""
+    squared = ((positions[:, None, :] - positions[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(squared, -1.0)  # each node first, as the tree lists it
+    keep = min(d + 2, len(positions))
+    order = np.argpartition(squared, keep - 1, axis=1)[:, :keep]  # the keep nearest, in no order
+    order = np.take_along_axis(order, np.argsort(np.take_along_axis(squared, order, axis=1), axis=1), axis=1)
+    nearest = np.take_along_axis(squared, order, axis=1)
+    inside, outside = nearest[:, d], nearest[:, d + 1] if nearest.shape[1] > d + 1 else np.inf
+    if np.any(nearest[:, 1] <= 0.0) or np.any(outside - inside <= 1e-9 * np.abs(outside)):
+        return None
+    return order[:, : d + 1]
 
 
 def _truncated_normal(rng, mean, sd, low, high, size) -> np.ndarray:

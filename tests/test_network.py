@@ -166,3 +166,20 @@ def test_output_pairs_apart_are_joined_by_no_pipe_and_leave_the_default_draw_alo
     np.testing.assert_array_equal(default.output_pairs, same.output_pairs)
     np.testing.assert_array_equal(apart.input_pairs, default.input_pairs)  # the same draw up to the outputs
     assert all(tuple(sorted(pair)) in pipes for pair in default.output_pairs.tolist())
+
+
+@pytest.mark.parametrize("side, d, delta", [(4, 4, 0.25), (12, 4, 0.25), (12, 6, 0.4), (9, 3, 0.0), (12, 4, 0.0),
+                                            (20, 8, 0.1), (33, 4, 0.25)])  # fmt: skip
+def test_small_lattices_are_the_same_found_by_every_pair_or_by_the_kd_tree(side, d, delta, monkeypatch):
+    """Up to 1,024 nodes the nearest neighbours come from every pair's distance (no scipy.spatial
+    import); the network is the one the k-d tree gives, ties included (those go to the tree)."""
+    import simulator.network
+
+    for seed in range(4):
+        by_pairs = simulator.lattice_network(side=side, d=d, delta=delta, seed=seed)
+        with monkeypatch.context() as patch:
+            patch.setattr(simulator.network, "_BRUTE_FORCE_NODES", 0)
+            by_tree = simulator.lattice_network(side=side, d=d, delta=delta, seed=seed)
+        np.testing.assert_array_equal(by_pairs.edges, by_tree.edges)
+        np.testing.assert_array_equal(by_pairs.conductance, by_tree.conductance)
+        np.testing.assert_array_equal(by_pairs.output_pairs, by_tree.output_pairs)
