@@ -48,6 +48,7 @@ __all__ = [
     "headline",
     "seeded_split",
     "load_iris",
+    "load_digits",
     "IrisTask",
     "iris_task",
     "class_means",
@@ -162,6 +163,16 @@ def load_iris() -> tuple[np.ndarray, np.ndarray]:
     with files("simulator").joinpath("data/iris.csv").open() as stream:
         table = np.loadtxt(stream, delimiter=",", comments="#", skiprows=4)
     return table[:, :4], table[:, 4].astype(np.int64)
+
+
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 handwritten digits shipped with the package (UCI's test set, as bundled with
+    scikit-learn): pixel counts ``[1797, 64]`` (0..16, 8x8 images row by row), digits ``[1797]``."""
+    import gzip
+
+    with files("simulator").joinpath("data/digits.csv.gz").open("rb") as raw, gzip.open(raw, "rt") as stream:
+        table = np.loadtxt(stream, delimiter=",", comments="#", skiprows=5, dtype=np.int64)
+    return table[:, :64], table[:, 64]
 
 
 @dataclass(frozen=True)

@@ -136,3 +136,18 @@ def test_tuning_targets_are_factors_of_the_starting_outputs():
     np.testing.assert_array_equal(task.targets_train, [start * [0.5, 1.5]])
     with pytest.raises(ValueError, match="one factor per output pair"):
         TASKS["tuning"].from_config({"input": 5.0, "factors": [0.5]}, network=net, seed=0, boundary=CURRENTS)
+
+
+def test_the_shipped_digits_are_ucis_test_set():
+    """1,797 8x8 images of pixel counts 0..16, as UCI and scikit-learn describe them: the
+    class sizes and the first image (a zero); and the total of every pixel count, a checksum
+    of the copy taken from scikit-learn 1.9.1."""
+    from simulator.tasks import load_digits
+
+    pixels, digits = load_digits()
+    assert pixels.shape == (1797, 64) and digits.shape == (1797,)
+    assert pixels.min() == 0 and pixels.max() == 16
+    np.testing.assert_array_equal(np.bincount(digits), [178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
+    first_rows = [[0, 0, 5, 13, 9, 1, 0, 0], [0, 0, 13, 15, 10, 15, 5, 0]]
+    np.testing.assert_array_equal(pixels[0].reshape(8, 8)[:2], first_rows)
+    assert digits[0] == 0 and int(pixels.sum()) == 561718
