@@ -140,9 +140,7 @@ class AdvectionState:
             network.topology.edges, flow, external_out, self.s_plus, self.s_minus, scratch.next_plus,
             scratch.next_minus, scratch.crossed_plus, scratch.crossed_minus,
         )  # fmt: skip
-        self.s_plus, scratch.next_plus = scratch.next_plus, self.s_plus
-        self.s_minus, scratch.next_minus = scratch.next_minus, self.s_minus
-        self.drained += drained_plus + drained_minus
+        self._hopped(scratch, drained_plus + drained_minus)
         if diffusion:
             import scipy.sparse.linalg  # imported where used: start-up stays short
 
@@ -162,10 +160,14 @@ class AdvectionState:
             network.topology.edges, w, v, external_out, xi, w_min, self.s_plus, self.s_minus, scratch.next_plus,
             scratch.next_minus, scratch.crossed_plus, scratch.crossed_minus, scratch.flow, w_next,
         )  # fmt: skip
+        self._hopped(scratch, drained_plus + drained_minus)
+        return w_next, int(floored)
+
+    def _hopped(self, scratch: "Transport", drained: float) -> None:
+        """Take the amounts after a hop (``scratch.next_*``, the old arrays becoming scratch) and count the drained."""
         self.s_plus, scratch.next_plus = scratch.next_plus, self.s_plus
         self.s_minus, scratch.next_minus = scratch.next_minus, self.s_minus
-        self.drained += drained_plus + drained_minus
-        return w_next, int(floored)
+        self.drained += drained
 
     def copy(self) -> "AdvectionState":
         """A private copy (the engine never changes a caller's state)."""

@@ -50,9 +50,10 @@ def export_xdmf(path, out=None, *, overwrite: bool = False) -> Path:
         check_target(target, overwrite)
         check_not_source(target, path)
     verify(path)
-    if not available_fields(run):
+    fields = available_fields(run)
+    if not fields:
         raise OutputError(f"{path} records no fields to export")
-    node_fields = [recorded_field(run, f) for f in available_fields(run) if f in NODE_FIELDS]
+    node_fields = [recorded_field(run, f) for f in fields if f in NODE_FIELDS]
     frames = [f for f in node_fields if len(f)] or [recorded_field(run, "conductance")]
     frames = [f for f in frames if np.array_equal(f.steps, frames[0].steps)]  # one clock: the first field's
     if not len(frames[0]):

@@ -102,10 +102,11 @@ def _series_path(field: str) -> str:
     return CONDUCTANCE if field == "conductance" else f"particles/nodes/{field}"
 
 
-def available_fields(run) -> list[str]:
-    """The fields of :data:`FIELDS` that ``run`` (a :class:`~simulator.Trajectory`) recorded."""
-    recorded = _complete_rows(run)
-    return [field for field in FIELDS if _series_path(field) in recorded]
+def available_fields(run, rows: dict[str, int] | None = None) -> list[str]:
+    """The fields of :data:`FIELDS` that ``run`` (a :class:`~simulator.Trajectory`) recorded
+    (``rows``: its series' complete rows, when already read)."""
+    rows = _complete_rows(run) if rows is None else rows
+    return [field for field in FIELDS if _series_path(field) in rows]
 
 
 def recorded_field(run, field: str | None = None) -> RecordedField:
@@ -113,7 +114,7 @@ def recorded_field(run, field: str | None = None) -> RecordedField:
     frames of (node fields first, then the conductances). An unknown or unrecorded field is a
     ``KeyError`` naming those there are."""
     rows = _complete_rows(run)
-    available = [f for f in FIELDS if _series_path(f) in rows]
+    available = available_fields(run, rows)
     if field is None:
         if not available:
             raise KeyError(f"{run.path} records no fields (none of {', '.join(FIELDS)})")

@@ -387,15 +387,16 @@ def feedback_currents(network: Network, v, targets, eta: float, cost: Cost | str
 
 
 def cost_gradient(
-    network: Network, inputs, targets, *, solver: LaplacianSolver | None = None, cost="squared"
+    network: Network, inputs, targets, *, solver: LaplacianSolver | None = None, cost="squared", pressures=None
 ) -> np.ndarray:
     """Exact ``dC/dw [m]`` by one adjoint solve with the same factorisation.
 
     Differentiating ``L v = I``: ``dC/dw_ab = -(a_a - a_b)(v_a - v_b)`` with ``L a = dC/dv``.
-    ``cost``: as in :func:`cost`.
+    ``cost``: as in :func:`cost`. ``pressures``: the steady state ``v [n]`` for ``inputs``,
+    when the caller has already solved it at these conductances (one solve fewer).
     """
     solver = _solver_for(network, solver)
-    v = steady_state(network, inputs, solver=solver)
+    v = steady_state(network, inputs, solver=solver) if pressures is None else pressures
     adjoint = solver.solve(-feedback_currents(network, v, targets, 1.0, cost))
     return -network.drops(adjoint) * network.drops(v)
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..advection import AdvectionState, Releases, Transport, stuck_outputs
 from ..base import SimulationError, lazy_module
 from ..costs import is_squared
-from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient, feedback_currents
+from ..quasistatic import LaplacianSolver, PressureBoundary, cost_gradient
 from ..transport import external_outflow
 from .method import Method
 from .quasistatic import banded_fits
@@ -26,6 +26,17 @@ __all__ = ["AdvectionMethod"]
 def _without_round_off(values: np.ndarray) -> np.ndarray:
     values[np.abs(values) < 1e-12 * np.abs(values).max()] = 0.0  # round-off is not a current
     return values
+
+
+class _BandedAt:
+    """A solver (``solve(sources)``) at the conductances ``w`` by the method's compiled banded
+    Cholesky; each solve factorises anew (about 16 us at 144 nodes), so nothing is kept."""
+
+    def __init__(self, method: "AdvectionMethod", w: np.ndarray):
+        self.method, self.w = method, w
+
+    def solve(self, sources) -> np.ndarray:
+        return self.method._banded(self.w, sources)
 
 
 class AdvectionMethod(Method):
@@ -153,9 +164,19 @@ class AdvectionMethod(Method):
     def _outputs(self, network, v) -> np.ndarray:
         return v[network.output_pairs[:, 0]] if self.node_outputs else network.outputs(v)
 
+    def _banded(self, w, sources) -> np.ndarray:
+        """The mean-zero solution of ``L(w) x = sources`` by the compiled banded Cholesky."""
+        position, band, work = self.band
+        x = np.empty(self.network.n_nodes)  # new each time: a step's pressures are kept (its outputs)
+        if not kernels.banded_steady_pressure(self.network.topology.edges, w, position, sources, band, work, x):
+            raise SimulationError(f"transport step {self.state.step}: the grounded Laplacian lost positive "
+                                  "definiteness")  # fmt: skip
+        return x
+
     def _pressures(self, network, w, inputs, currents, external_out):
         """``(v, solver or None, boundary or None, external_out)`` at the conductances ``w``
-        (``network``: at ``w`` unless the banded solve is taken, which reads only its pipes)."""
+        (``network``: at ``w`` unless the banded solve is taken, which reads only its pipes).
+        A solver is returned when ``v`` is the steady state it solved (not a relaxing transient)."""
         state = self.state
         if currents is None:  # fixed input pressures: the drains are where the boundary takes current out
             boundary = PressureBoundary(network, w, inputs)
@@ -164,11 +185,8 @@ class AdvectionMethod(Method):
             if self.band is None:
                 solver = LaplacianSolver(network)
                 return solver.solve(currents), solver, None, external_out
-            position, band, work = self.band
-            v = np.empty(network.n_nodes)  # a step's pressures are kept (the first step's outputs)
-            if not kernels.banded_steady_pressure(network.topology.edges, w, position, currents, band, work, v):
-                raise SimulationError(f"transport step {state.step}: the grounded Laplacian lost positive definiteness")
-            return v, None, None, external_out
+            solver = _BandedAt(self, w)
+            return solver.solve(currents), solver, None, external_out
         if state.v is None:  # the pressure kernel, carried over; the physics, not its limit
             state.v = np.zeros(network.n_nodes)
         edges = network.topology.edges
@@ -190,17 +208,6 @@ class AdvectionMethod(Method):
             raise SimulationError(f"presentation {k}: the flow no longer carries chemical from output node(s) {stuck} "
                                   "to a drain")  # fmt: skip
 
-    def _banded_gradient(self, network, w, v, targets) -> np.ndarray:
-        """``dC/dw`` at the steady pressures ``v`` by one adjoint banded solve (as
-        :func:`~simulator.quasistatic.cost_gradient`, which would factorise twice more)."""
-        position, band, work = self.band
-        adjoint = np.empty(network.n_nodes)
-        source = -feedback_currents(network, v, targets, 1.0, self.setup.cost)
-        if not kernels.banded_steady_pressure(network.topology.edges, w, position, source, band, work, adjoint):
-            raise SimulationError(f"transport step {self.state.step}: the grounded Laplacian lost positive "
-                                  "definiteness")
-        return -network.drops(adjoint) * network.drops(v)
-
     def _release(self, network, v, inputs, targets, w, solver, boundary) -> None:
         """Release at the outputs, and log the cost and the alignment of the change since the
         last release with the negative gradient there."""
@@ -208,10 +215,9 @@ class AdvectionMethod(Method):
         outputs = self._outputs(network, v)
         error = cost.gradient(outputs, targets)  # dC/dy: output - target for the squared error
         state.release(network, error, self.mode.lam, self.node_outputs)
-        if boundary is None and self.band is not None:  # v: this step's steady pressures, by the banded solve
-            gradient = self._banded_gradient(network, w, v, targets)
-        elif boundary is None:
-            gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network), cost=cost)
+        if boundary is None:  # v is steady when this step solved it (solver), else solved here
+            gradient = cost_gradient(network, inputs, targets, solver=solver or LaplacianSolver(network), cost=cost,
+                                     pressures=None if solver is None else v)  # fmt: skip
         else:
             gradient = boundary.gradient(network, targets, self.node_outputs, cost)
         cosine = np.nan
