@@ -98,6 +98,10 @@ def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
     inputs, outputs = run.fixed("connectivity/input_pairs"), run.fixed("connectivity/output_pairs")
     status, _ = run.status
     config = run.config
+    task = config.get("task", {}) if isinstance(config.get("task"), Mapping) else {}
+    task_name = str(task.get("name", "iris"))
+    n_classes = len(outputs)  # the classification tasks read one output pair per class
+    moving = task.get("targets", "moving") in ("moving", "rescaled")
 
     # a fixed grid, not constrained layout: the layout engine took half the figure's time, and a
     # sweep draws one figure per point
@@ -109,11 +113,14 @@ def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
     _cost_panel(ax_cost, run, "error")
 
     ax_acc.plot(epoch, accuracy["accuracy_train"], color="tab:orange", label="train")
-    ax_acc.plot(epoch, accuracy["accuracy_test"], color="tab:blue", lw=2, label="test (test class means, paper)")
-    ax_acc.plot(
-        epoch, accuracy["accuracy_test_strict"], color="tab:blue", ls="--", lw=1, label="test (train class means)"
-    )
-    ax_acc.axhline(1 / 3, color="0.6", lw=0.8, ls=":", label="chance (1/3)")  # three classes
+    if moving:
+        ax_acc.plot(epoch, accuracy["accuracy_test"], color="tab:blue", lw=2, label="test (test class means, paper)")
+        ax_acc.plot(
+            epoch, accuracy["accuracy_test_strict"], color="tab:blue", ls="--", lw=1, label="test (train class means)"
+        )
+    else:  # fixed targets: the two test accuracies are one
+        ax_acc.plot(epoch, accuracy["accuracy_test"], color="tab:blue", lw=2, label=f"test ({task['targets']} targets)")
+    ax_acc.axhline(1 / n_classes, color="0.6", lw=0.8, ls=":", label=f"chance (1/{n_classes})")
     ax_acc.set_ylim(0, 1.02)
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy")
@@ -138,8 +145,8 @@ def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
         ax.set_title(ax.get_title(), y=1.0)
 
     fig.suptitle(
-        f"Iris, {describe(config)}, seed {run.seed}, {int(epoch[-1]) if len(epoch) else 0} epochs"
-        + ("" if status == "complete" else f"  [run {status}]")
+        f"{'Iris' if task_name == 'iris' else task_name.capitalize()}, {describe(config)}, seed {run.seed}, "
+        f"{int(epoch[-1]) if len(epoch) else 0} epochs" + ("" if status == "complete" else f"  [run {status}]")
     )
     return save_figure(fig, out, overwrite, dpi)
 

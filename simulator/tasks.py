@@ -39,7 +39,13 @@ __all__ = [
     "Metric",
     "Task",
     "TASKS",
+    "Classification",
     "IrisClassification",
+    "DigitsClassification",
+    "TARGET_PROTOCOLS",
+    "digits_task",
+    "linear_ceilings",
+    "onehot_targets",
     "TeacherStudent",
     "Tuning",
     "CsvTask",
@@ -231,15 +237,17 @@ def classify(outputs: np.ndarray, targets: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class IrisMetrics:
-    """How a network does on an Iris split, at steady state.
+    """How a network does on a classification split, at steady state.
 
-    accuracy_train : training set, desired outputs from the training class means
-    accuracy_test : test set, desired outputs from the *test* class means (the paper's protocol)
-    accuracy_test_strict : test set, desired outputs from the training class means
+    accuracy_train : training set, against the desired outputs
+    accuracy_test : test set; moving targets: against the *test* class means' outputs (the
+        paper's protocol), fixed targets: against the desired outputs
+    accuracy_test_strict : test set, against the training class means' outputs (fixed: the
+        desired outputs)
     transfer : [p, q] the input-to-output response;  response_norm : its Frobenius norm
-    desired_output : [3, p] the training class means pushed through the network (the next
-        epoch's targets)
-    cost_train, cost_test : mean cost of each split against its own class means' outputs
+    desired_output : [k, p] the next epoch's targets, one per class
+    cost_train, cost_test : mean cost of each split against its classes' desired outputs
+        (moving targets: the test split against its own class means' outputs)
     """
 
     accuracy_train: float
@@ -252,24 +260,34 @@ class IrisMetrics:
     cost_test: float = np.nan
 
 
-def iris_metrics(task: IrisTask, response: np.ndarray, cost: Cost = COSTS["squared"]) -> IrisMetrics:
-    """:class:`IrisMetrics` of a network whose transfer matrix is ``response`` (the costs measured by ``cost``)."""
-    desired = class_means(task.x_train, task.y_train) @ response.T
-    test_targets = class_means(task.x_test, task.y_test) @ response.T
+def iris_metrics(task: IrisTask, response: np.ndarray, cost: Cost = COSTS["squared"], *, fixed_targets=None,
+                 target_gain: float = 1.0) -> IrisMetrics:  # fmt: skip
+    """:class:`IrisMetrics` of a network whose transfer matrix is ``response`` (the costs measured
+    by ``cost``). Any labelled split of ``k`` classes will do (``y`` in ``0..k-1``).
+
+    ``fixed_targets [k, p]``: desired outputs that do not move (else the class means' outputs);
+    ``target_gain``: moving targets are the class means' outputs times this (1: the paper's)."""
+    n_classes = int(max(task.y_train.max(), task.y_test.max())) + 1
     train_outputs, test_outputs = task.x_train @ response.T, task.x_test @ response.T
+    if fixed_targets is None:
+        reference = class_means(task.x_train, task.y_train, n_classes) @ response.T
+        test_reference = class_means(task.x_test, task.y_test, n_classes) @ response.T
+        desired, test_desired = target_gain * reference, target_gain * test_reference
+    else:
+        reference = test_reference = desired = test_desired = np.asarray(fixed_targets, dtype=np.float64)
 
     def accuracy(outputs, labels, targets):
         return float(np.mean(classify(outputs, targets) == labels))
 
     return IrisMetrics(
-        accuracy_train=accuracy(train_outputs, task.y_train, desired),
-        accuracy_test=accuracy(test_outputs, task.y_test, test_targets),
-        accuracy_test_strict=accuracy(test_outputs, task.y_test, desired),
+        accuracy_train=accuracy(train_outputs, task.y_train, reference),
+        accuracy_test=accuracy(test_outputs, task.y_test, test_reference),
+        accuracy_test_strict=accuracy(test_outputs, task.y_test, reference),
         transfer=response,
         response_norm=float(np.linalg.norm(response)),
         desired_output=desired,
         cost_train=_mean_cost(cost, train_outputs, desired[task.y_train]),
-        cost_test=_mean_cost(cost, test_outputs, test_targets[task.y_test]),
+        cost_test=_mean_cost(cost, test_outputs, test_desired[task.y_test]),
     )
 
 
@@ -278,33 +296,67 @@ def evaluate_iris(network: Network, task: IrisTask, *, solver: LaplacianSolver |
     return iris_metrics(task, transfer_matrix(network, solver))
 
 
-class IrisClassification(Task):
-    """The paper's Iris protocol: a seeded 25-per-class split, features normalised to
-    ``[0, scale]`` by the training range, and *moving* targets: each epoch's desired outputs
-    are the current network's responses to the class means. Accuracy as in the paper (test
-    class means), beside a stricter variant (training class means)."""
+#: How a classification task sets its desired outputs (``targets``), one per class:
+TARGET_PROTOCOLS = {
+    "moving": "the current network's outputs for each class's mean training input, recomputed every epoch (the "
+              "paper's)",
+    "rescaled": "moving, times the starting network's response norm over the current one: the targets keep the "
+                "starting spread",
+    "fixed": "the starting network's outputs for the class means, kept",
+    "onehot": "target_scale x the starting outputs' standard deviation x (e_c - 1/k), kept: one output per class",
+}  # fmt: skip
 
-    name = "iris"
+
+def onehot_targets(outputs: np.ndarray, n_classes: int, target_scale: float) -> np.ndarray:
+    """``[k, k]``: ``target_scale * std(outputs) * (e_c - 1/k)``, the one-hot code centred and
+    scaled to the spread of ``outputs [N, k]`` (the starting network's, on the training split)."""
+    return target_scale * float(np.std(outputs)) * (np.eye(n_classes) - 1.0 / n_classes)
+
+
+class Classification(Task):
+    """A labelled split classified by the nearest desired output, one desired output per class
+    set by ``targets`` (:data:`TARGET_PROTOCOLS`). Subclasses build ``split`` (an
+    :class:`IrisTask`: inputs and labels ``0..k-1``) and name the classes.
+
+    Every protocol is a choice of the targets the outputs are pulled to; each pipe still
+    updates from its own two drops.
+    """
+
     headline = "accuracy_test"
-    options = {
-        "per_class_train": Option(int, 25, low=1, doc="training examples per class (the rest test)"),
-        "scale": Option(float, 5.0, positive=True, doc="input currents span [0, scale]"),
-    }
+    n_classes: ClassVar[int] = 3
+    class_names: ClassVar[str] = ""
+    protocol_options = {
+        "targets": Option(str, "moving", choices=tuple(TARGET_PROTOCOLS), doc="how the desired outputs are set: "
+                          + "; ".join(f"{k}: {v}" for k, v in TARGET_PROTOCOLS.items())),
+        "target_scale": Option(float, 1.0, positive=True, doc="onehot: the code's size in starting-output spreads"),
+    }  # fmt: skip
 
-    def __init__(self, split: IrisTask):
+    def __init__(self, split: IrisTask, protocol: str = "moving", start_transfer=None, target_scale: float = 1.0):
         super().__init__(split.x_train, None, split.x_test, None)
-        self.split = split
+        if protocol not in TARGET_PROTOCOLS:
+            raise ValueError(f"targets must be one of {sorted(TARGET_PROTOCOLS)}, got {protocol!r}")
+        if protocol != "moving" and start_transfer is None:
+            raise ValueError(f"targets {protocol!r} need the starting network's transfer matrix")
+        self.split, self.protocol = split, protocol
+        self.fixed_targets, self.start_norm = None, None
+        if protocol == "fixed":
+            self.fixed_targets = class_means(split.x_train, split.y_train, self.n_classes) @ start_transfer.T
+        elif protocol == "onehot":
+            self.fixed_targets = onehot_targets(split.x_train @ start_transfer.T, self.n_classes, target_scale)
+        elif protocol == "rescaled":
+            self.start_norm = float(np.linalg.norm(start_transfer))
+
+    @classmethod
+    def from_split(cls, split: IrisTask, options: dict, network: Network, boundary: dict) -> "Classification":
+        protocol = options.get("targets", cls.options["targets"].default)
+        start = None
+        if protocol != "moving":  # the targets are read from the starting network: it must fit first
+            cls(split).check_fits(network)
+            start = transfer_matrix(network, **boundary)
+        return cls(split, protocol, start, options.get("target_scale", cls.options["target_scale"].default))
 
     def shape(self):
-        return 4, 3
-
-    @classmethod
-    def from_config(cls, options, *, network, seed, boundary):
-        return cls(iris_task(seed, per_class_train=options["per_class_train"], scale=options["scale"]))
-
-    @classmethod
-    def terminals(cls, options):
-        return 4, 3
+        return self.split.x_train.shape[1], self.n_classes
 
     def examples(self, order, evaluation):
         return self.split.x_train[order], evaluation["desired_output"][self.split.y_train[order]]
@@ -313,22 +365,108 @@ class IrisClassification(Task):
         return {"label": self.split.y_train[order]}
 
     def example_series(self):
-        return {"label": "class: 0 setosa, 1 versicolor, 2 virginica"}
+        return {"label": f"class: {self.class_names}"}
 
     def metrics(self):
+        q, k = self.shape()
+        test = "test class means as targets (paper)" if self.protocol in ("moving", "rescaled") else "fixed targets"
         return {
-            "accuracy_train": Metric((), "", "training set, training class means as targets"),
-            "accuracy_test": Metric((), "", "test set, test class means as targets (paper)"),
-            "accuracy_test_strict": Metric((), "", "test set, training class means as targets"),
+            "accuracy_train": Metric((), "", "training set, against the desired outputs"),
+            "accuracy_test": Metric((), "", f"test set, {test}"),
+            "accuracy_test_strict": Metric((), "", "test set, training class means (or fixed targets) as targets"),
             "response_norm": Metric((), "", "Frobenius norm of the transfer matrix"),
-            "transfer": Metric((3, 4), "", "steady output drops per unit input current"),
-            "desired_output": Metric((3, 3), "pressure", "training class means through the network"),
+            "transfer": Metric((k, q), "", "steady output drops per unit input current"),
+            "desired_output": Metric((k, k), "pressure", f"the next epoch's targets ({self.protocol})"),
             **super().metrics(),
         }
 
     def evaluate(self, network, transfer):
-        metrics = iris_metrics(self.split, transfer, self.cost)
+        gain = 1.0
+        if self.protocol == "rescaled":
+            gain = self.start_norm / max(float(np.linalg.norm(transfer)), np.finfo(float).tiny)
+        metrics = iris_metrics(self.split, transfer, self.cost, fixed_targets=self.fixed_targets, target_gain=gain)
         return {key: getattr(metrics, key) for key in self.metrics()}
+
+
+class IrisClassification(Classification):
+    """The paper's Iris protocol: a seeded 25-per-class split, features normalised to
+    ``[0, scale]`` by the training range, and *moving* targets: each epoch's desired outputs
+    are the current network's responses to the class means. Accuracy as in the paper (test
+    class means), beside a stricter variant (training class means). ``targets`` chooses
+    another protocol (:data:`TARGET_PROTOCOLS`; ours, against the collapse of the response)."""
+
+    name = "iris"
+    class_names = "0 setosa, 1 versicolor, 2 virginica"
+    options = {
+        "per_class_train": Option(int, 25, low=1, doc="training examples per class (the rest test)"),
+        "scale": Option(float, 5.0, positive=True, doc="input currents span [0, scale]"),
+        **Classification.protocol_options,
+    }
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        split = iris_task(seed, per_class_train=options["per_class_train"], scale=options["scale"])
+        return cls.from_split(split, options, network, boundary)
+
+    @classmethod
+    def terminals(cls, options):
+        return 4, 3
+
+
+def digits_task(seed: int = 0, *, n_train: int = 1000, scale: float = 1.0, centre: bool = True) -> IrisTask:
+    """A seeded split of the 1,797 digits: ``n_train`` for training, the rest for test. Inputs
+    are the 64 pixels over 16 (so in ``[0, 1]``), minus the training mean when ``centre`` (then
+    an input current flows either way), times ``scale``."""
+    pixels, labels = load_digits()
+    if not 10 <= n_train < len(labels):
+        raise ValueError(f"n_train must be in 10..{len(labels) - 1}, got {n_train}")
+    train, test = seeded_split(len(labels), 1.0 - n_train / len(labels), seed)
+    inputs = pixels / 16.0
+    if centre:
+        inputs = inputs - inputs[train].mean(axis=0)
+    inputs = scale * inputs
+    return IrisTask(inputs[train], labels[train], inputs[test], labels[test])
+
+
+def linear_ceilings(split: IrisTask) -> dict[str, float]:
+    """Test accuracy of two classifiers on the same features as the network (no network):
+    ``nearest_centroid`` (the nearest training class mean) and ``least_squares`` (an
+    unconstrained linear map with a bias, fitted to one-hot codes; the largest output wins).
+    The network's own response is linear without a bias, so the second bounds what it can do."""
+    n_classes = int(split.y_train.max()) + 1
+    means = class_means(split.x_train, split.y_train, n_classes)
+    centroid = float(np.mean(classify(split.x_test, means) == split.y_test))
+    design = np.hstack([split.x_train, np.ones((len(split.x_train), 1))])
+    weights = np.linalg.lstsq(design, np.eye(n_classes)[split.y_train], rcond=None)[0]
+    scores = np.hstack([split.x_test, np.ones((len(split.x_test), 1))]) @ weights
+    return {"nearest_centroid": centroid, "least_squares": float(np.mean(np.argmax(scores, axis=1) == split.y_test))}
+
+
+class DigitsClassification(Classification):
+    """Handwritten digits, 10 classes (our task; the paper stops at Iris): 64 input pairs (the
+    8x8 pixels), 10 output pairs, classified by the nearest desired output. Our defaults: the
+    pixels centred (``centre``), one-hot targets (``targets = "onehot"``): the paper's moving
+    targets collapse the response here (README, "Digits")."""
+
+    name = "digits"
+    n_classes = 10
+    class_names = "the digit 0..9"
+    options = {
+        "n_train": Option(int, 1000, low=10, doc="training examples (a seeded draw; the rest of the 1,797 test)"),
+        "scale": Option(float, 1.0, positive=True, doc="input currents: pixel / 16 (centred) times scale"),
+        "centre": Option(bool, True, doc="subtract the training mean from each pixel's current"),
+        **Classification.protocol_options,
+    }
+    options["targets"] = Option(str, "onehot", choices=tuple(TARGET_PROTOCOLS), doc=options["targets"].doc)
+
+    @classmethod
+    def from_config(cls, options, *, network, seed, boundary):
+        split = digits_task(seed, n_train=options["n_train"], scale=options["scale"], centre=options["centre"])
+        return cls.from_split(split, options, network, boundary)
+
+    @classmethod
+    def terminals(cls, options):
+        return 64, 10
 
 
 # ---------------------------------------------------------------------- data of any source
@@ -517,6 +655,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
 #: The tasks by the names a run config uses. Add one: ``TASKS["mine"] = MyTask``.
 TASKS: dict[str, type[Task]] = {
     "iris": IrisClassification,
+    "digits": DigitsClassification,
     "regression": TeacherStudent,
     "tuning": Tuning,
     "csv": CsvTask,
