@@ -31,6 +31,7 @@ __all__ = [
     "steady_state",
     "cost",
     "cost_gradient",
+    "batch_cost_gradient",
     "output_error_currents",
     "feedback_currents",
     "output_pair_currents",
@@ -399,6 +400,27 @@ def cost_gradient(
     v = steady_state(network, inputs, solver=solver) if pressures is None else pressures
     adjoint = solver.solve(-feedback_currents(network, v, targets, 1.0, cost))
     return -network.drops(adjoint) * network.drops(v)
+
+
+def batch_cost_gradient(network: Network, inputs, targets, *, solver: LaplacianSolver | None = None):
+    """``(C, dC/dw [m])`` of the mean squared error ``C = 1/(2N) sum_n |R x_n - t_n|^2`` over a
+    batch (``inputs [N, q]`` currents, ``targets [N, p]``), by ``q + p`` solves instead of ``N``:
+    with ``G = dC/dR = (R X^T - T^T) X / N``, ``dC/dw_e = -sum_ij G_ij (a_i)_e (b_j)_e``, where
+    ``b_j`` is the pressure field of unit current at input pair ``j`` and ``a_i`` that at
+    output pair ``i`` (``(.)_e``: the drop across pipe ``e``). A reference for full-batch
+    optimisers (what the network *can* do), not a learning rule: no pipe sees ``G``."""
+    solver = _solver_for(network, solver)
+    inputs, targets = np.asarray(inputs, dtype=np.float64), np.asarray(targets, dtype=np.float64)
+    from_inputs = solver.solve(np.stack([network.node_currents(e) for e in np.eye(network.n_inputs)], axis=1))
+    unit_outputs = np.zeros((network.n_nodes, network.n_outputs))
+    unit_outputs[network.output_pairs[:, 0], np.arange(network.n_outputs)] += 1.0
+    unit_outputs[network.output_pairs[:, 1], np.arange(network.n_outputs)] -= 1.0
+    from_outputs = solver.solve(unit_outputs)
+    transfer = network.outputs(from_inputs.T).T
+    error = inputs @ transfer.T - targets
+    grad_transfer = error.T @ inputs / len(inputs)
+    a, b = (field[network.edges[:, 0]] - field[network.edges[:, 1]] for field in (from_outputs, from_inputs))
+    return 0.5 * float(np.sum(error**2)) / len(inputs), -np.sum(a * (b @ grad_transfer.T), axis=1)
 
 
 def finite_difference_gradient(

@@ -189,3 +189,16 @@ def test_shared_analysis_is_dropped_with_the_last_network_of_its_topology():
     assert held_now() == before + 1  # the copy still holds the topology
     del copy
     assert held_now() == before
+
+
+def test_the_batch_gradient_is_the_mean_of_the_per_example_gradients():
+    from simulator.quasistatic import batch_cost_gradient
+
+    net = simulator.lattice_network(side=6, seed=3, n_inputs=3, n_outputs=2)
+    rng = np.random.default_rng(0)
+    inputs, targets = rng.normal(size=(7, 3)), rng.normal(size=(7, 2))
+    value, gradient = batch_cost_gradient(net, inputs, targets)
+    each = np.mean([simulator.cost_gradient(net, x, t) for x, t in zip(inputs, targets)], axis=0)
+    np.testing.assert_allclose(gradient, each, rtol=1e-10, atol=1e-14 * np.abs(each).max())
+    costs = [simulator.cost(net, x, t) for x, t in zip(inputs, targets)]
+    assert value == pytest.approx(np.mean(costs), rel=1e-12)
