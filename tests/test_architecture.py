@@ -19,7 +19,7 @@ LAYERS = [
     ["costs", "network_io"],
     ["quasistatic"],
     ["transport"],
-    ["rules", "advection"],
+    ["rules", "advection", "nonlinear"],
     ["engine.specs", "engine.results", "engine.relaxation", "engine.method", "engine.quasistatic", "engine.explicit",
      "engine.implicit", "engine.two_phase", "engine.advection", "engine.training", "engine"],
     ["tasks", "trajectory", "progress"],
