@@ -71,6 +71,12 @@ def main(argv=None) -> int:
     parser.add_argument("--d", default="4,8,12,16", help="comma-separated connectivities (default 4,8,12,16)")
     parser.add_argument("--seeds", type=parse_seeds, default=[0], help="START:STOP or a,b,c (default 0)")
     parser.add_argument("--iterations", type=int, default=600, help="L-BFGS-B iterations (600)")
+    parser.add_argument(
+        "--target-scale",
+        type=float,
+        help="the one-hot codes' size in starting-output spreads "
+        "(default: the config's, 10; with the conductance floor, smaller codes are easier to reach)",
+    )
     parser.add_argument("--out", type=Path, help="the JSON table (default outputs/digits_capacity[_smoke].json)")
     parser.add_argument("--overwrite", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="seconds (CI): 14x14, 60 digits, 10 iterations")
@@ -81,6 +87,8 @@ def main(argv=None) -> int:
     base = simulator.RunConfig.from_file(CONFIG)
     if args.smoke:
         base = base.with_values({"network.side": 14, "task.n_train": 60})
+    if args.target_scale is not None:
+        base = base.with_values({"task.target_scale": args.target_scale})
     iterations = 10 if args.smoke else args.iterations
     rows = []
     for d in (int(x) for x in args.d.split(",")):
@@ -89,14 +97,18 @@ def main(argv=None) -> int:
             row = rows[-1]
             print(f"d {d:>2} seed {seed}: test {row['test_before']:.3f} -> {row['test']:.3f} after {row['iterations']} "
                   f"iterations ({row['seconds']:.0f} s)", flush=True)  # fmt: skip
-    print(f"\n{base['network.side']}x{base['network.side']} lattice, one-hot codes, {iterations} L-BFGS-B iterations\n")
+    print(
+        f"\n{base['network.side']}x{base['network.side']} lattice, one-hot codes of target_scale "
+        f"{base['task.target_scale']:g}, {iterations} L-BFGS-B iterations\n"
+    )
     print("| d | pipes | test before | test after the fit | train after | cost after / before | least squares |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         print(f"| {row['d']} | {row['pipes']} | {row['test_before']:.3f} | {row['test']:.3f} | {row['train']:.3f} | "
               f"{row['cost_after'] / row['cost_before']:.3f} | {row['least_squares']:.3f} |")  # fmt: skip
     with open(out, "w" if args.overwrite else "x") as handle:
-        json.dump({"iterations": iterations, "side": base["network.side"], "rows": rows,
+        json.dump({"iterations": iterations, "side": base["network.side"], "target_scale": base["task.target_scale"],
+                   "rows": rows,
                    "version": simulator.__version__}, handle, indent=1)  # fmt: skip
     print(f"\ntable: {out}")
     return 0

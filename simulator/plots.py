@@ -135,7 +135,8 @@ def plot_iris_run(path, out=None, *, dpi: int = 150, overwrite: bool = False) ->
     ax_acc.legend(lines[0] + more[0], lines[1] + more[1], loc="lower right", fontsize=8)
 
     w0 = conductance[0]
-    draw_network(ax_net, positions, edges, 4.0 * w0 / w0.max(), "tab:blue", inputs, outputs)
+    thickest = 4.0 * min(1.0, (144 / len(positions)) ** 0.75)  # the paper's 144 nodes at 4 points; more: thinner
+    draw_network(ax_net, positions, edges, thickest * w0 / w0.max(), "tab:blue", inputs, outputs)
     ax_net.set_title("initial network (width ~ conductance)")
 
     draw_change(ax_change, run)
