@@ -53,7 +53,7 @@ from matplotlib.figure import Figure
 import simulator
 from simulator.base import RunWarning, parse_seeds, pin_threads
 from simulator.commandline import ArgumentParser, positive_int
-from simulator.network import Network, _choose_terminals
+from simulator.network import Network, with_new_terminals
 from simulator.outputs import save_figure, write_text
 from simulator.quasistatic import transfer_matrix
 from simulator.runs import build_network
@@ -145,13 +145,10 @@ def terminal_candidates(config: simulator.RunConfig, count: int = CANDIDATES) ->
     """The run seed's lattice with its own terminals, then ``count - 1`` redraws of the terminals
     on the same pipes (the lattice builder's own draw, from stream ``(TERMINAL_STREAM, j)``)."""
     network = build_network(config, simulator.TASKS[config["task.name"]])
-    edges = np.asarray(network.edges)
     networks = [network]
     for j in range(1, count):
         rng = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(TERMINAL_STREAM, j)))
-        inputs, outputs = _choose_terminals(rng, network.n_nodes, edges, network.n_inputs, network.n_outputs,
-                                            config["network.adjacent_outputs"])  # fmt: skip
-        networks.append(Network(network.positions, network.edges, network.conductance, inputs, outputs))
+        networks.append(with_new_terminals(network, rng, adjacent_outputs=config["network.adjacent_outputs"]))
     return networks
 
 

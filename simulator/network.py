@@ -33,6 +33,7 @@ __all__ = [
     "Topology",
     "Reordering",
     "lattice_network",
+    "with_new_terminals",
     "SPECIES_INTERIOR",
     "SPECIES_INPUT_PLUS",
     "SPECIES_INPUT_MINUS",
@@ -593,6 +594,14 @@ def _truncated_normal(rng, mean, sd, low, high, size) -> np.ndarray:
         out[filled : filled + len(keep)] = keep
         filled += len(keep)
     return out
+
+
+def with_new_terminals(network: Network, rng: np.random.Generator, *, adjacent_outputs: bool = True) -> Network:
+    """The same pipes and conductances with input and output pairs drawn afresh from ``rng``,
+    as :func:`lattice_network` draws them (as many of each as ``network`` has)."""
+    inputs, outputs = _choose_terminals(rng, network.n_nodes, network.edges, network.n_inputs, network.n_outputs,
+                                        adjacent_outputs)  # fmt: skip
+    return Network(network.positions, network.edges, network.conductance, inputs, outputs)
 
 
 def _choose_terminals(rng, n, edges, n_inputs, n_outputs, adjacent_outputs=True):

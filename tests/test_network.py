@@ -183,3 +183,20 @@ def test_small_lattices_are_the_same_found_by_every_pair_or_by_the_kd_tree(side,
         np.testing.assert_array_equal(by_pairs.edges, by_tree.edges)
         np.testing.assert_array_equal(by_pairs.conductance, by_tree.conductance)
         np.testing.assert_array_equal(by_pairs.output_pairs, by_tree.output_pairs)
+
+
+def test_new_terminals_keep_the_pipes_and_draw_as_the_lattice_builder_does():
+    from simulator.network import with_new_terminals
+
+    net = simulator.lattice_network(side=8, seed=5)
+    other = with_new_terminals(net, np.random.default_rng(1))
+    np.testing.assert_array_equal(other.edges, net.edges)
+    np.testing.assert_array_equal(other.conductance, net.conductance)
+    assert other.input_pairs.shape == (4, 2) and other.output_pairs.shape == (3, 2)
+    assert not np.array_equal(other.input_pairs, net.input_pairs)
+    pipes = {tuple(sorted(e)) for e in net.edges.tolist()}
+    assert all(tuple(sorted(pair)) in pipes for pair in other.output_pairs.tolist())  # outputs are pipes
+    terminals = np.concatenate([other.input_pairs.ravel(), other.output_pairs.ravel()])
+    assert len(set(terminals.tolist())) == 14  # all distinct
+    again = with_new_terminals(net, np.random.default_rng(1))
+    np.testing.assert_array_equal(again.input_pairs, other.input_pairs)
