@@ -7,7 +7,8 @@ Every task reports ``cost_train`` and ``cost_test``: the mean cost (the run's ow
 a network's outputs are ``R @ inputs`` with ``R`` its transfer matrix, which the run computes
 once per evaluation.
 
-Shipped: ``iris`` (the paper's section III), ``regression`` (teacher-student: the targets are
+Shipped: ``iris`` (the paper's section III), ``digits`` (10 classes of 8x8 handwritten digits,
+ours), ``regression`` (teacher-student: the targets are
 the outputs of a second network on the same terminals, so every target is reachable),
 ``tuning`` (Appendix A: one input, outputs asked to move by given factors), ``csv`` and
 ``npz`` (a user's own data). Adding one is one class with a ``name`` and one line in
@@ -17,7 +18,8 @@ Iris: inputs are the normalised features ``X' = scale (X - min) / (max - min)`` 
 max of the training set, ``scale = 5`` as in the paper), applied as the currents of the 4
 input pairs. The desired output of a class is the response of the *current* network to the
 class's mean training input (recomputed every epoch); an example is classified to the class
-whose desired output is nearest to its output.
+whose desired output is nearest to its output. The classification tasks take other target
+protocols too (``targets``: :data:`TARGET_PROTOCOLS`; ours, against the response's collapse).
 """
 
 from __future__ import annotations
