@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 import simulator
 from simulator.base import parse_seeds
@@ -113,6 +114,11 @@ def plot(task: str, rows: list[dict], out: Path, overwrite: bool) -> Path:
     ax_time.set_ylabel("wall seconds per epoch (median)")
     ax_time.set_title("time per epoch")
     ax_time.legend(fontsize=8)
+    for ax in (ax_acc, ax_lr, ax_time):  # the sizes themselves as ticks: log axes' minor labels collide
+        ax.set_xticks(nodes, [f"{n:,}" for n in nodes], fontsize=8)
+        ax.xaxis.set_minor_locator(NullLocator())
+    ax_lr.yaxis.set_minor_locator(NullLocator())
+    ax_lr.set_yticks(sorted(rows[0]["mean"]), [f"{lr:g}" for lr in sorted(rows[0]["mean"])])
     return save_figure(fig, out, overwrite, dpi=130)
 
 
