@@ -29,7 +29,7 @@ SMOKE = {"run.epochs": 1, "task.n_train": 60, "network.side": 16}
 FLAGS = {
     "seed": "run.seed", "epochs": "run.epochs", "lr": "rule.lr", "eta": "rule.eta", "rule": "rule.name",
     "targets": "task.targets", "target_scale": "task.target_scale", "side": "network.side", "d": "network.d",
-    "n_train": "task.n_train",
+    "n_train": "task.n_train", "lr_decay": "rule.lr_decay", "lr_decay_every": "rule.lr_decay_every",
 }  # fmt: skip
 
 
@@ -39,6 +39,10 @@ def parse(argv=None) -> tuple[argparse.Namespace, RunConfig]:
     parser.add_argument("--epochs", type=int, help=f"training epochs ({DEFAULTS['run.epochs']})")
     parser.add_argument("--lr", type=float, help=f"alpha*eta, the step along -dC/dw ({DEFAULTS['rule.lr']})")
     parser.add_argument("--eta", type=float, help=f"nudge: feedback current per unit error ({DEFAULTS['rule.eta']})")
+    parser.add_argument("--lr-decay", type=float, help=f"the rate's factor every --lr-decay-every epochs "
+                        f"({DEFAULTS['rule.lr_decay']})")  # fmt: skip
+    parser.add_argument("--lr-decay-every", type=int, help=f"epochs between decays, 0: a constant rate "
+                        f"({DEFAULTS['rule.lr_decay_every']})")  # fmt: skip
     parser.add_argument("--rule", choices=("chemical", "ep", "coupled", "gradient"), help="(chemical)")
     parser.add_argument("--targets", choices=tuple(TARGET_PROTOCOLS), help=f"({DEFAULTS['task.targets']})")
     parser.add_argument("--target-scale", type=float, help="onehot: the code's size in starting-output spreads (1)")

@@ -53,6 +53,9 @@ RULE = {
     "eta": Option(float, 1.0, positive=True, doc="nudge: feedback current per unit output error"),
     "cost": Option(str, "squared", doc="what the feedback descends: a cost of simulator.COSTS"),
     "huber_threshold": Option(float, 1.0, positive=True, doc="huber: the error beyond which the cost grows linearly"),
+    "lr_decay": Option(float, 1.0, positive=True, high=1.0, doc="the rate is multiplied by this every "
+                       "lr_decay_every epochs (1: constant, the paper's)"),
+    "lr_decay_every": Option(int, 0, low=0, doc="epochs between decays of the rate (0: never)"),
 }
 RUN = {
     "seed": Option(int, 0, low=0, doc="network, split, teacher and shuffling seed"),
@@ -116,7 +119,7 @@ INAPPLICABLE = (
      "they build the lattice, and network.file is set"),
     (lambda t: not t["network"]["file"], "network", ("input_pairs", "output_pairs"),
      "they name nodes of a network file, and network.file is not set"),
-    (lambda t: t["dynamics"]["name"] == "advection", "rule", ("lr", "eta"),
+    (lambda t: t["dynamics"]["name"] == "advection", "rule", ("lr", "eta", "lr_decay", "lr_decay_every"),
      "the advection mode learns at the rates dynamics.xi and dynamics.lam"),
     (lambda t: t["rule"]["cost"] != "huber", "rule", ("huber_threshold",), "it belongs to rule.cost = \"huber\""),
     (lambda t: t["dynamics"].get("weights") in ("deferred", "live")

@@ -360,7 +360,9 @@ class _Run:
         physics stopped or a blow-up passed its limit."""
         order = self.shuffle.permutation(self.task.n_train)
         inputs, targets = self.task.examples(order, evaluation)
-        objects = self.objects
+        objects = dict(self.objects)
+        if self.config["rule.lr_decay_every"] and "alpha" in objects:  # the rate of this epoch: a function of it alone
+            objects["alpha"] *= self.config["rule.lr_decay"] ** ((epoch - 1) // self.config["rule.lr_decay_every"])
         result = train(self.network, inputs, targets, w_min=self.config["run.w_min"], state=self.state,
                        on_failure="return", **objects)  # fmt: skip
         self.network, self.state = result.network, result.state

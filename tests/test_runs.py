@@ -158,3 +158,19 @@ def test_output_pairs_that_are_not_neighbours_train_less_smoothly(tmp_path):
             rises[adjacent, seed] = float(np.mean(np.diff(means) > 0))
     assert rises[True, 0] == rises[True, 1] == 0.0
     assert rises[False, 0] > 0.15 and rises[False, 1] > 0.15, rises
+
+
+@pytest.mark.parametrize("every, factors", [(0, [1, 1, 1]), (1, [1, 0.5, 0.25]), (2, [1, 1, 0.5])])
+def test_the_rate_decays_by_epoch_as_the_config_says(monkeypatch, every, factors):
+    import simulator.runs
+
+    seen, real = [], simulator.runs.train
+    monkeypatch.setattr(simulator.runs, "train", lambda *a, **k: seen.append(k["alpha"]) or real(*a, **k))
+    config = {"rule": {"lr": 2e-3, "eta": 0.5, "lr_decay": 0.5, "lr_decay_every": every}, "run": {"epochs": 3}}
+    simulator.run(config)
+    np.testing.assert_allclose(seen, 4e-3 * np.array(factors), rtol=1e-15)
+
+
+def test_a_decaying_rate_is_refused_where_the_rates_are_the_advection_modes():
+    with pytest.raises(ValueError, match="lr_decay"):
+        simulator.RunConfig.from_dict({"dynamics": {"name": "advection"}, "rule": {"lr_decay_every": 5}})
