@@ -1,7 +1,7 @@
 """The README's digits table: the chemical rule (one-hot, moving and fixed targets), EP and
 CL on the same networks, splits and shuffles, beside two classifiers without a network.
 
-    python scenarios/digits_table.py                # seeds 0-4, 100 epochs (about 30 minutes on 2 cores)
+    python scenarios/digits_table.py                # seeds 0-4, 100 epochs (about 75 minutes on 2 cores)
     python scenarios/digits_table.py --smoke        # seconds (CI)
 
 Each entry is a set of run-config keys on ``scenarios/configs/digits.toml``; one run file per

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from .outputs import check_target, figure_format, save_figure
 from .trajectory import load_trajectory, verify
@@ -195,6 +196,7 @@ def _cost_panel(ax, run, name: str = "cost") -> None:
             means = cost[: n_full * per_epoch].reshape(n_full, per_epoch).mean(axis=1)
             ax.plot(epoch_step[1 : n_full + 1], means, color="navy", lw=1.5, label="epoch mean")
     ax.set_yscale("log")
+    ax.yaxis.set_minor_formatter(NullFormatter())  # a narrow range's minor labels pushed the axis label off
     ax.set_xlabel("training step (presentations)")
     ax.set_ylabel(_cost_label(run.config, name))
     ax.set_title(f"{name} of each example as it is shown")
