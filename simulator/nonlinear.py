@@ -393,12 +393,9 @@ def exact_gradient(
 
 
 def _local_update(network, law, v, u, alpha, local) -> np.ndarray:
+    """``local`` already checked by the caller: ``"drop"`` (du dv) or ``"flow"`` (du q / w)."""
     drops = network.drops(v)
-    if local == "flow":
-        return -alpha * network.drops(u) * law.flux(drops)
-    if local == "drop":
-        return -alpha * network.drops(u) * drops
-    raise ValueError(f"local must be 'drop' (du * dv) or 'flow' (du * q / w), got {local!r}")
+    return -alpha * network.drops(u) * (law.flux(drops) if local == "flow" else drops)
 
 
 def chemical_update(
