@@ -12,6 +12,7 @@ One engine (``train``) for every rule and dynamics, with each concern a keyword 
 one recorded run (``run``) for any network and task, from a config with a table per concern.
 """
 
+from . import _start  # noqa: F401  (first: a command interrupted while it imports ends with one line, exit 130)
 from .advection import Advection, AdvectionState
 from .base import ChemsignalDeprecationWarning, SimulationError, __version__
 from .config import RunConfig

@@ -7,10 +7,14 @@ has to import upward to report an error or check a value.
 from __future__ import annotations
 
 import contextlib
+import importlib
+import importlib.util
 import math
 import os
 import signal
 import sys
+import threading
+import types
 import warnings
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -31,11 +35,13 @@ __all__ = [
     "registered",
     "Option",
     "checked_options",
+    "check_memory",
     "parse_seeds",
     "ONE_THREAD_ENV",
     "pin_threads",
     "interruptible",
     "raise_if_signalled",
+    "signals_deferred",
 ]
 
 try:
@@ -212,6 +218,32 @@ def checked_options(table: str, values: dict, options: dict[str, Option]) -> dic
     return checked
 
 
+# ---------------------------------------------------------------------- memory
+def available_memory() -> int | None:
+    """Bytes of memory this process could still take (Linux ``MemAvailable``, else the
+    physical memory), or None when the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(what: str, need: float, hint: str = "") -> None:
+    """A ``ValueError`` in one line if ``what`` needs more than the memory available (``need``
+    bytes, an estimate), before anything is allocated."""
+    have = available_memory()
+    if have is not None and need > have:
+        raise ValueError(f"{what} needs about {need / 2**30:.3g} GiB of memory, and {have / 2**30:.3g} GiB is "
+                         f"available{'; ' + hint if hint else ''}")  # fmt: skip
+
+
 # ---------------------------------------------------------------------- seeds and threads
 def parse_seeds(text: str) -> list[int]:
     """``"0:8"`` (start:stop, stop excluded) or ``"1,4,9"`` to a list of seeds >= 0."""
@@ -246,6 +278,7 @@ def pin_threads(count: int = 1) -> None:
 
 
 # ---------------------------------------------------------------------- signals
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Signals received inside an ``interruptible`` block. The handler raises KeyboardInterrupt at
 # once, but Python swallows an exception raised while it runs a weakref or GC callback (and
 # would print "Exception ignored ..." with a traceback; seen with h5py's object registry, once
@@ -268,7 +301,8 @@ def _quiet_swallowed_interrupt(previous):
 def interruptible():
     """Turn SIGTERM and SIGINT into KeyboardInterrupt for the block, so run files close as
     interrupted; a signal whose exception Python swallowed is raised again at the next
-    :func:`raise_if_signalled`."""
+    :func:`raise_if_signalled`. Inside a :func:`signals_deferred` block the signal waits for
+    the block's end."""
 
     def stop(signum, frame):
         name = signal.Signals(signum).name
@@ -276,7 +310,7 @@ def interruptible():
         raise KeyboardInterrupt(f"received {name}")
 
     try:
-        previous = {number: signal.signal(number, stop) for number in (signal.SIGTERM, signal.SIGINT)}
+        previous = {number: signal.signal(number, stop) for number in _STOP_SIGNALS}
     except ValueError:  # not the main thread: leave signals alone
         yield
         return
@@ -286,7 +320,7 @@ def interruptible():
         yield
     finally:
         for number, handler in previous.items():
-            signal.signal(number, handler)
+            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
         sys.unraisablehook = hook
         _received_signals.clear()
 
@@ -297,20 +331,68 @@ def raise_if_signalled():
         raise KeyboardInterrupt(f"received {_received_signals[-1]}")
 
 
-def lazy_module(name: str):
-    """``name`` imported on first use of an attribute (``importlib.util.LazyLoader``, the
-    standard library's recipe): ``import simulator`` stays short, and a run that never opens a
-    file never loads h5py."""
-    import importlib.util
+@contextlib.contextmanager
+def signals_deferred():
+    """A critical section (a block appended to a run file, a status written): SIGINT and
+    SIGTERM that arrive inside it are held, and handed to the handler that was in place (which
+    may raise KeyboardInterrupt, or end the process) as the block ends.
 
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None:
+    The handler is swapped, not the signal mask: a mask covers only the calling thread, so the
+    kernel hands a process-directed signal to another thread (a BLAS worker), and CPython
+    still runs the Python handler in the main thread, at its next bytecode, inside h5py's
+    ``resize`` or ``__setitem__``. Outside the main thread no Python handler runs in this
+    thread, and the block needs nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+
+    def hold(signum, frame):
+        held.append(signum)
+
+    previous = {}
+    for number in _STOP_SIGNALS:
+        handler = signal.getsignal(number)
+        if handler is not None:  # None: installed outside Python, which this cannot put back
+            previous[number] = signal.signal(number, hold)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(held):  # each signal once, in the order they came
+            _deliver(number, previous[number])
+
+
+def _deliver(number: int, handler) -> None:
+    """Act on a held signal as ``handler`` would have on its arrival."""
+    if callable(handler):
+        handler(number, None)
+    elif handler == signal.SIG_DFL:
+        signal.raise_signal(number)  # the default action: for SIGTERM and SIGINT, the process ends
+
+
+class _LazyModule(types.ModuleType):
+    """A module that is imported on the first use of one of its attributes."""
+
+    def __init__(self, name: str):
+        super().__init__(name, f"{name}, imported at first use")
+        self.__dict__["_lazy_target"] = name
+
+    def __getattr__(self, attribute: str):
+        # import_module every time: a dictionary lookup once the module is loaded, and a
+        # fresh import after an interrupted one (the import system drops a module whose
+        # first execution raised, so nothing half-built is ever handed out)
+        return getattr(importlib.import_module(self.__dict__["_lazy_target"]), attribute)
+
+
+def lazy_module(name: str) -> types.ModuleType:
+    """``name``, imported on the first use of an attribute: ``import simulator`` stays short,
+    and a run that never opens a file never loads h5py.
+
+    Unlike ``importlib.util.LazyLoader``, nothing is put in ``sys.modules`` before the
+    module has run whole: a signal during the first load (Ctrl-C while the kernels load)
+    leaves no half-built module behind, and the next use imports it again."""
+    if importlib.util.find_spec(name) is None:
         raise ImportError(f"no module named {name!r}")
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+    return _LazyModule(name)

@@ -11,7 +11,7 @@ import numpy as np
 from .base import interruptible, one_line_warnings
 from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ArgumentParser, positive_int
 from .fields import FIELDS
-from .outputs import OutputError
+from .outputs import OutputError, held
 from .tasks import headline
 from .trajectory import load_trajectory
 
@@ -26,6 +26,9 @@ def inspect(path, stream=None) -> None:
     say = lambda text="": print(text, file=stream)  # noqa: E731
     say(f"file     {run.path}")
     say(f"status   {status}" + (f" ({message})" if message else ""))
+    if not held(run.path):  # (a live run's file has a block in the making, not a torn one)
+        for line in run.torn():
+            say(f"left out {line} (readers skip it; resume does not continue from it)")
     for warning in run.warnings:
         say(f"warning  {warning}")
     package, git = run.versions.get("chemsignal-sim", "?"), run.versions.get("git", "?")
@@ -137,16 +140,29 @@ def _parser() -> ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The command line; returns its exit code (:mod:`simulator.commandline`). SIGINT and SIGTERM
+    end any command with one line and exit code 130, whatever it was doing."""
+    from . import _start
+
     one_line_warnings()
+    try:
+        with interruptible():
+            return _main(argv)
+    except KeyboardInterrupt:
+        print("chemsignal: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        _start.release()
+
+
+def _main(argv) -> int:
     parser = _parser()
     args, passthrough = parser.parse_known_args(argv)
     if passthrough and args.command != "sweep":
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
+    if args.command in ("run", "resume"):
+        return _run_or_resume(args, argv)
     try:
-        if args.command == "run":
-            return _run(args, argv)
-        if args.command == "resume":
-            return _resume(args.file)
         if args.command == "sweep":
             return _sweep(args, passthrough)
         if args.command == "inspect":
@@ -197,6 +213,31 @@ def _report(result, path) -> None:
           f"{result.config['run.epochs']} ({result.wall_time:.1f} s)")  # fmt: skip
 
 
+def _run_file(args) -> Path:
+    """The run file of ``run`` (``--out``, or ``outputs/<config name>.h5``) or ``resume``."""
+    if args.command == "resume":
+        return Path(args.file)
+    return Path(args.out) if args.out else Path("outputs") / f"{Path(args.config).stem}.h5"
+
+
+def _run_or_resume(args, argv) -> int:
+    """``run`` or ``resume``; an interrupt at any moment is answered by what it left in the run
+    file (:func:`simulator.runs.interrupted_message`)."""
+    from .runs import file_identity, interrupted_message
+
+    out = _run_file(args)
+    before = file_identity(out)
+    try:
+        try:
+            return _run(args, argv) if args.command == "run" else _resume(args.file)
+        except OutputError as error:
+            print(f"chemsignal {args.command}: error: {error}", file=sys.stderr)
+            return error.exit_code
+    except KeyboardInterrupt:
+        print(interrupted_message(out, before), file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
 def _run(args, argv) -> int:
     from .config import RunConfig, parse_assignment
     from .runs import run_from_command_line
@@ -207,7 +248,7 @@ def _run(args, argv) -> int:
     except ValueError as error:
         print(f"chemsignal run: error: {error}", file=sys.stderr)
         return 2
-    out = Path(args.out) if args.out else Path("outputs") / f"{Path(args.config).stem}.h5"
+    out = _run_file(args)
     if not args.out:
         out.parent.mkdir(exist_ok=True)  # our default folder; a user's --out folder must exist
     command = ["chemsignal", *(sys.argv[1:] if argv is None else argv)]
@@ -238,7 +279,17 @@ def _resume(path) -> int:
     if result is None:
         return code
     _report(result, path)
-    print(f"figure: {plot_run(path, overwrite=True)}")  # finishing the run finishes its figure
+    figure = Path(path).with_suffix(".png")
+    if figure.exists():  # drawn from the partial run, or another: replaced only when asked
+        print(f"figure: {figure} exists and is kept; draw the finished run with: python -m simulator plot {path} "
+              "--overwrite")  # fmt: skip
+        return 0
+    try:
+        print(f"figure: {plot_run(path, figure)}")
+    except KeyboardInterrupt:
+        print(f"interrupted while drawing the figure; {path} is complete (draw it with: python -m simulator plot "
+              f"{path})", file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
     return 0
 
 

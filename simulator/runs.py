@@ -41,13 +41,14 @@ from .engine import FieldState, resolve, train
 from .engine.method import coupled_stable_dt
 from .network import Network, lattice_network
 from .network_io import as_network, load_network
-from .outputs import OutputError
+from .outputs import OutputError, held
 from .progress import NoProgress
 from .quasistatic import BOUNDARIES, transfer_matrix
 from .tasks import TASKS, headline
 from .trajectory import (
     CHECKPOINT,
     ConfigDiffers,
+    FileBusy,
     NothingToResume,
     Series,
     TrajectoryError,
@@ -58,7 +59,8 @@ from .trajectory import (
     verify,
 )
 
-__all__ = ["RunResult", "run", "run_from_command_line", "interruptible", "raise_if_signalled"]  # the last two: base
+__all__ = ["RunResult", "run", "run_from_command_line", "interrupted_message", "file_identity", "interruptible",
+           "raise_if_signalled"]  # the last two: base
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,9 @@ class _Run:
         if resume:
             if self.out is None:
                 raise ValueError("resume needs the run file (out=...)")
+            if held(self.out):  # before reading it: a live run's file is its own
+                raise FileBusy(f"{self.out} is being written by a live run (it holds the file's lock); wait for it "
+                               "to finish")  # fmt: skip
             verify(self.out)  # every checksum, before anything is taken from the file
             start = load_trajectory(self.out).network()  # the network the run started from, as recorded
         else:
@@ -331,6 +336,9 @@ class _Run:
                 "is missing); it can still be inspected and plotted"
             )
         rows = recorded.clock_rows()
+        torn = recorded.torn()
+        if torn:  # what a kill (or an older version's interrupted write) left half-made is not continued from
+            warnings.warn(f"{self.out}: left out of the resume: {'; '.join(torn)}", RunWarning, stacklevel=2)
         epoch_rows = rows.get("epoch", 0)
         if epoch_rows == 0:  # stopped before the first evaluation: start over
             rows = dict.fromkeys(rows, 0)
@@ -568,23 +576,52 @@ def run_from_command_line(config: RunConfig, out, *, overwrite: bool, command_li
     if resume and overwrite:
         print("error: --resume continues the file and --overwrite replaces it; give one", file=sys.stderr)
         return None, 2
+    before = file_identity(out)
     try:
         with interruptible():
             result = run(config, network=network, out=out, overwrite=overwrite, progress=TerminalProgress(),
                          command_line=command_line, resume=resume)  # fmt: skip
+    except KeyboardInterrupt:
+        print(interrupted_message(out, before), file=sys.stderr)
+        return None, EXIT_INTERRUPTED
     except OutputError as error:
         print(f"error: {error}", file=sys.stderr)
         return None, error.exit_code
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return None, 2
-    except KeyboardInterrupt:
-        print(f"interrupted; the partial run is in {out} (status 'interrupted')", file=sys.stderr)
-        return None, EXIT_INTERRUPTED
     except SimulationError as error:
-        print(f"error: {error}; the run so far is in {out} (status 'failed')", file=sys.stderr)
+        kept = f"; the run so far is in {out} (status 'failed')" if file_identity(out) not in (None, before) else ""
+        print(f"error: {error}{kept}", file=sys.stderr)
         return None, EXIT_FAILED
     except OSError as error:
         print(f"error: {error.filename or out}: {error.strerror or error}", file=sys.stderr)
         return None, EXIT_FAILED
     return result, 0
+
+
+def file_identity(path) -> tuple | None:
+    """Which file is at ``path`` now (device, inode, size, modification time), or None."""
+    try:
+        stat = Path(path).stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def interrupted_message(out, before: tuple | None) -> str:
+    """What an interrupt left at ``out``, in one line (``before``: :func:`file_identity` of the file
+    that was there when the command started), with the command that continues the run."""
+    now = file_identity(out)
+    if now is None:
+        return f"interrupted before {out} was written; nothing to resume (run the command again)"
+    if now == before:
+        return f"interrupted before the run changed {out}; it is as it was"
+    try:
+        status = load_trajectory(out).status[0]
+    except (TrajectoryError, OSError) as error:
+        return f"interrupted; {out} cannot be read ({error})"
+    if status == "complete":
+        return f"interrupted as the run ended; {out} is complete"
+    return (f"interrupted; the partial run is in {out} (status {status!r}); continue it with: python -m simulator "
+            f"resume {out}")  # fmt: skip

@@ -160,8 +160,8 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     draw its figure (``draw(path, overwrite=...) -> figure``, beside the run file with
     ``.png``; default ``simulator.plots.plot_run``) and print where both are (``title``: what
     is run; default from the config). The figure's path is checked before the run starts:
-    an existing figure is replaced only with ``--overwrite`` (or on ``--resume``, which
-    finishes the run and so its figure). Returns ``(result or None, exit code)``."""
+    an existing figure is replaced only with ``--overwrite``; on ``--resume`` one that exists
+    is kept, and the command that redraws it is printed. Returns ``(result or None, exit code)``."""
     from .plots import describe
     from .runs import run_from_command_line
 
@@ -177,10 +177,8 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
         title = (f"{config['task.name']}, {describe(config.tables)}, seed {config['run.seed']}, "
                  f"{config['run.epochs']} epochs")  # fmt: skip
     resume = getattr(args, "resume", False)
-    figure_may_go = args.overwrite or resume
-    code = (0 if resume else checked_targets([out], args.overwrite)) or checked_targets(
-        [Path(out).with_suffix(".png")], figure_may_go
-    )
+    figure_path = Path(out).with_suffix(".png")
+    code = 0 if resume else checked_targets([out], args.overwrite) or checked_targets([figure_path], args.overwrite)
     if code:
         return None, code
     print(f"{title} -> {out}")
@@ -191,10 +189,19 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     metric, label = headline(config["task.name"])
     print(f"{label} {result.epochs[metric][0]:.4g} before training, {result.final():.4g} after the final epoch; "
           f"{result.wall_time:.1f} s")  # fmt: skip
+    if resume and figure_path.exists():
+        print(f"trajectory: {out}\nfigure:     {figure_path} exists and is kept; draw the finished run with: "
+              f"python -m simulator plot {out} --overwrite")  # fmt: skip
+        return result, 0
     try:
-        figure = draw(out, overwrite=figure_may_go)
+        with interruptible():
+            figure = draw(out, overwrite=args.overwrite)
     except OutputError as error:  # e.g. a figure made meanwhile by someone else
         print(f"error: {error}", file=sys.stderr)
         return None, error.exit_code
+    except KeyboardInterrupt:
+        print(f"interrupted while drawing the figure; {out} is complete (draw it with: python -m simulator plot {out})",
+              file=sys.stderr)  # fmt: skip
+        return None, EXIT_INTERRUPTED
     print(f"trajectory: {out}\nfigure:     {figure}")
     return result, 0

@@ -14,9 +14,18 @@ together share ``step``/``time`` through hard links)::
     parameters/                    config (JSON), seed, versions; run_status, run_message
 
 The writer opens the file in SWMR mode after creating every object, appends in blocks (one
-resize and one write per dataset per block, then a flush), and records ``run_status``:
+resize and one write per dataset per block, then a flush, then the block's mark in
+``parameters/committed_rows`` and a second flush), and records ``run_status``:
 ``running`` while it works, then ``complete``, ``interrupted`` or ``failed`` (with the error in
 ``run_message``). A reader can open the file while the run is still writing.
+
+Nothing torn is read. A block is appended with SIGINT and SIGTERM held back
+(:func:`simulator.base.signals_deferred`), and a clock's rows count only once its block is
+marked committed, after the block itself reached the file: a kill at any moment leaves whole
+blocks behind. Readers (:class:`Trajectory`, ``inspect``, the figures, ``resume``) see each
+clock cut to its trusted rows (:meth:`Trajectory.trusted_rows`): whole on every series of the
+clock, committed, with steps that grow, and epochs whose checkpoint agrees with the clocks it
+counts; files written before the mark (or torn by older versions) are checked the same way.
 """
 
 from __future__ import annotations
@@ -27,17 +36,17 @@ import os
 import platform
 import resource
 import shutil
-import signal
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .base import __version__, lazy_module
+from .base import __version__, lazy_module, signals_deferred
 from .commandline import EXIT_FAILED, EXIT_NOTHING_TO_RESUME, EXIT_REFUSED
 from .network import Network
-from .outputs import BusyError, OutputError, Replacement, WriterLock, check_target
+from .outputs import BusyError, OutputError, Replacement, WriterLock, check_target, held
 from .provenance import provenance
 
 h5py = lazy_module("h5py")  # loaded when a file is first read or written
@@ -92,6 +101,12 @@ _PAGED = dict(fs_strategy="page", fs_page_size=_PAGE_BYTES, fs_persist=False)
 _CACHE_BYTES = 4 * _CHUNK_BYTES
 # Room kept free for the last writes of a run (its status, the metadata flushed on closing).
 _RESERVE_BYTES = 1 << 18
+#: Rows of each clock whose block reached the file whole (written after the block's flush).
+COMMITTED = "parameters/committed_rows"
+# A reader of a file that its run is still writing may meet a state HDF5 is between (the
+# superblock's end of file ahead of the bytes, an object header being rewritten): it reads
+# again, for up to this long, before taking the error as the file's.
+_LIVE_READ_SECONDS = 10.0
 
 
 class TrajectoryError(OutputError):
@@ -289,20 +304,25 @@ class TrajectoryWriter:
             self._target = Replacement(self.path, overwrite)
         except OutputError as error:
             raise _as_run_file_error(error) from None
-        self._target.write_path.unlink(missing_ok=True)  # our own name: left by a dead process of our pid
+        self._target.write_path.unlink()  # the empty file claimed for it: HDF5 creates its own there, exclusively
         try:
             self._file = _created(self._target.write_path)
         except BaseException as error:
             self._target.abandon()
             raise _as_run_file_error(error) if isinstance(error, OutputError) else error from None
         self._lock, self._write_failed, self._layouts = None, False, {}
+        self.status = "running"
         try:
             self._lock = WriterLock(self._target.write_path)  # it stays with the file when it appears
             self._create(network, config, seed, series, timed_clocks, command_line, derived or {}, author)
             self._file.swmr_mode = True
             self._file.flush()
-            self._target.appear()
+            with signals_deferred():  # the file appears whole, or not at all
+                self._target.appear()
         except BaseException as error:
+            if self._target.write_path == self.path:  # it appeared, and then a held signal came
+                self.__exit__(type(error), error, error.__traceback__)
+                raise
             self._file.close()
             if self._lock is not None:
                 self._lock.release()
@@ -312,7 +332,6 @@ class TrajectoryWriter:
             if isinstance(error, OSError):
                 raise TrajectoryError(f"cannot write {self.path}: {_os_reason(error)}") from None
             raise
-        self.status = "running"
 
     # ------------------------------------------------------------------ structure
     def _create(self, network, config, seed, series, timed_clocks, command_line, derived, author):
@@ -382,6 +401,8 @@ class TrajectoryWriter:
                     group["time"] = clock["time"]
             clock["series"].append(spec.path)
             self._series[spec.path] = value
+        _create_committed(f, list(self._clocks))
+        self._committed = _committed_marker(f)
 
     @classmethod
     def reopen(cls, path, *, rows: dict[str, int], note: dict) -> "TrajectoryWriter":
@@ -403,16 +424,25 @@ class TrajectoryWriter:
             raise _as_run_file_error(error) from None
         self = cls.__new__(cls)
         self.path, self._target, self._file, self._lock, self._write_failed = path, None, None, None, False
-        self._layouts = {}
+        self._layouts, self.status = {}, "running"
         try:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
+            target.write_path.unlink()  # the empty file claimed for it: HDF5 creates its own there, exclusively
             with _open_for_reading(path) as source:
                 with h5py.File(target.write_path, "x", libver="latest", **_PAGED) as copy:
                     _copy_cut(source, copy, rows, note)
             self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
             self._lock = WriterLock(target.write_path)  # the lock moves with the file
-            target.commit()
+            self._clocks, self._series = _declared_clocks(self._file)
+            self._committed = _committed_marker(self._file)
+            self._file.swmr_mode = True
+            self._file.flush()
+            with signals_deferred():  # the cut copy takes the original's place whole, or not at all
+                target.commit()
         except BaseException as error:
+            if target.write_path == path and self._file is not None:  # in place, and then a held signal came
+                self.__exit__(type(error), error, error.__traceback__)
+                raise
             if self._file is not None:
                 self._file.close()
             if self._lock is not None:
@@ -421,10 +451,6 @@ class TrajectoryWriter:
             if isinstance(error, OSError):
                 raise WriteFailed(f"cannot resume {path}: {_os_reason(error)}; {path} is unchanged") from None
             raise
-        self._clocks, self._series = _declared_clocks(self._file)
-        self._file.swmr_mode = True
-        self._file.flush()
-        self.status = "running"
         return self
 
     def rows(self, clock: str) -> int:
@@ -458,21 +484,22 @@ class TrajectoryWriter:
             if block.shape != (k, *layout.row_shape):
                 expected = (k, *layout.row_shape)
                 raise ValueError(f"{dataset.name}: expected a block of shape {expected}, got {block.shape}")
-        # a block lands whole: SIGINT/SIGTERM wait until every series of the clock has it
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-        try:
-            self._make_room(columns, layouts)
-            for (dataset, block), layout in zip(columns, layouts):
-                start = layout.rows
-                dataset.resize(start + k, axis=0)
-                layout.rows = start + k
-                dataset[start:] = block
-            self._file.flush()
-        except OSError:
-            self._write_failed = True  # the file itself could not take the block (a full disk)
-            raise
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        # a block lands whole: SIGINT/SIGTERM wait until every series of the clock has it, and
+        # readers trust its rows only once the block has reached the file (the second flush)
+        with signals_deferred():
+            try:
+                self._make_room(columns, layouts)
+                for (dataset, block), layout in zip(columns, layouts):
+                    start = layout.rows
+                    dataset.resize(start + k, axis=0)
+                    layout.rows = start + k
+                    dataset[start:] = block
+                self._file.flush()
+                self._committed.mark(clock, layouts[0].rows)
+                self._file.flush()
+            except OSError:
+                self._write_failed = True  # the file itself could not take the block (a full disk)
+                raise
 
     def _layout(self, dataset) -> "_Layout":
         """A series' rows, row shape and chunking, read from HDF5 once (h5py asks the library
@@ -503,8 +530,9 @@ class TrajectoryWriter:
         dataset = self._file["parameters/run_warnings"]
         recorded = dataset[()].decode("utf-8", "replace")
         combined = (recorded + "\n" if recorded else "") + text
-        dataset[()] = np.bytes_(combined.encode("utf-8", "replace")[:WARNINGS_BYTES])
-        self._file.flush()
+        with signals_deferred():
+            dataset[()] = np.bytes_(combined.encode("utf-8", "replace")[:WARNINGS_BYTES])
+            self._file.flush()
 
     def finish(self, status: str, message: str = "", *, keep_original: bool = False):
         """Record the final status (and an error message), close the file, and (for a
@@ -513,6 +541,10 @@ class TrajectoryWriter:
         last flush; a replacement is then dropped, and the ``OSError`` raised."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+        with signals_deferred():  # the status, the close and the move all happen, or none starts
+            self._finish(status, message, keep_original)
+
+    def _finish(self, status: str, message: str, keep_original: bool):
         failure = None
         if self._file.id.valid:
             try:
@@ -597,6 +629,45 @@ def _create_parameters(f: h5py.File, network: Network, config: dict, seed: int, 
     parameters.create_dataset("run_warnings", data=np.bytes_(""), dtype=f"S{WARNINGS_BYTES}")
 
 
+def _create_committed(f: h5py.File, clocks: list[str], rows=None) -> None:
+    """``parameters/committed_rows``: how many rows of each clock reached the file whole."""
+    if COMMITTED in f:
+        del f[COMMITTED]
+    rows = np.zeros(len(clocks), np.int64) if rows is None else np.asarray(rows, np.int64)
+    checked = dict(chunks=rows.shape, fletcher32=True) if len(rows) else {}
+    dataset = f.create_dataset(COMMITTED, data=rows, **checked)
+    dataset.attrs["clocks"] = json.dumps(clocks)
+    dataset.attrs["description"] = (
+        "rows of each clock (attribute clocks) whose block reached the file whole; written after the block, so a "
+        "reader trusts no row beyond it"
+    )
+
+
+class _CommittedRows:
+    """The writer's handle on ``parameters/committed_rows``."""
+
+    def __init__(self, dataset: h5py.Dataset):
+        self._dataset = dataset
+        self._rows = dataset[()]
+        self._index = {clock: i for i, clock in enumerate(json.loads(dataset.attrs["clocks"]))}
+
+    def mark(self, clock: str, rows: int) -> None:
+        self._rows[self._index[clock]] = rows
+        self._dataset[...] = self._rows
+
+
+def _committed_marker(f: h5py.File) -> _CommittedRows:
+    return _CommittedRows(f[COMMITTED])
+
+
+def _committed_rows(f: h5py.File) -> dict[str, int]:
+    """``{clock: rows}`` marked committed, or ``{}`` for a file from before the mark."""
+    if COMMITTED not in f:
+        return {}
+    dataset = f[COMMITTED]
+    return dict(zip(json.loads(dataset.attrs["clocks"]), dataset[()].tolist()))
+
+
 def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
     """The clocks and series of an existing file, as the writer keeps them."""
     clocks, series = {}, {}
@@ -633,6 +704,7 @@ def _copy_cut(source: h5py.File, copy: h5py.File, rows: dict[str, int], note: di
                 if key in copy[first]:
                     del copy[group][key]
                     copy[group][key] = copy[first][key]
+    _create_committed(copy, list(clocks), [rows[name] for name in clocks])
     nodes = copy["particles/nodes"]
     for dataset in copy["connectivity"].values():  # object references point into the old file
         dataset.attrs["particles_group"] = nodes.ref
@@ -650,20 +722,43 @@ def _clock_datasets(clock: dict, series: dict) -> list:
 _READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError)  # what h5py raises on damaged bytes
 
 
+class _NotInFile(KeyError):
+    """A series or dataset the file does not have (the caller's question, not a read that failed)."""
+
+
 def _open_for_reading(path: Path) -> h5py.File:
+    """The run file at ``path``, open for reading: a finished one as it is, one that a live run
+    holds in SWMR mode, tried again for up to ``_LIVE_READ_SECONDS`` while the writer is
+    between two states."""
     if path.is_dir():
         raise TrajectoryError(f"{path} is a folder, not a run file")
     if not path.is_file():
         raise TrajectoryError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")  # a finished (complete, interrupted or failed) run
-    except OSError as error:
-        if "truncated" in str(error) or "signature" in str(error):
-            # checked before any SWMR open: an SWMR reader takes a short file for a growing
-            # one and retries its metadata reads for a long time
-            raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {_os_reason(error)}") from None
+    deadline, pause = time.monotonic() + _LIVE_READ_SECONDS, 0.002
+    while True:
+        live = held(path)
         try:
-            f = h5py.File(path, "r", libver="latest", swmr=True)  # a run still writing it
+            return _opened(path, live)
+        except TrajectoryError:
+            if not live or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.1)
+
+
+def _opened(path: Path, live: bool) -> h5py.File:
+    f = None
+    if not live:
+        try:
+            f = h5py.File(path, "r")  # a finished (complete, interrupted or failed) run
+        except OSError as error:
+            if "truncated" in str(error) or "signature" in str(error):
+                # checked before any SWMR open: an SWMR reader takes a short file for a growing
+                # one and retries its metadata reads for a long time
+                raise TrajectoryError(f"{path} is not an HDF5 file (or is truncated): {_os_reason(error)}") from None
+    if f is None:
+        try:
+            f = h5py.File(path, "r", libver="latest", swmr=True)  # a run still writing it (or killed while it did)
         except OSError as error:
             if "temporarily unavailable" in str(error) or "unable to lock" in str(error):
                 busy = f"{path} is locked by the run that is creating it; try again in a moment"
@@ -678,6 +773,115 @@ def _open_for_reading(path: Path) -> h5py.File:
         f.close()
         raise TrajectoryError(f"{path} is not a chemsignal trajectory (no h5md/modules/{MODULE} or run status)")
     return f
+
+
+def _reading(path: Path, work):
+    """``work(f)`` on the run file, open for reading. A read of a file that a live run is
+    writing can meet HDF5 between two states; it is then made again, whole, for up to
+    ``_LIVE_READ_SECONDS``. Errors of a file that no run holds are the file's, at once."""
+    deadline, pause = time.monotonic() + _LIVE_READ_SECONDS, 0.002
+    while True:
+        try:
+            with _open_for_reading(path) as f:
+                return work(f)
+        except _NotInFile:
+            raise
+        except _READ_ERRORS:  # (TrajectoryError is a ValueError)
+            if time.monotonic() > deadline or not held(path):
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.1)
+
+
+def _trusted_rows(f: h5py.File) -> tuple[dict[str, int], list[str]]:
+    """``({clock: rows}, dropped)``: the rows of each clock that a reader may trust, and one
+    line for each block or row left out.
+
+    A row is trusted when every series of its clock has it, it is marked committed
+    (``parameters/committed_rows``, in files that have the mark), its step follows the step
+    before it, and, on the epoch clock, its epoch number and checkpoint agree with the clocks
+    the checkpoint counts. Rows of a running file that are not committed yet are left out
+    too (``dropped`` then names a block still being written)."""
+    clocks, series = _declared_clocks(f)
+    committed = _committed_rows(f)
+    rows, dropped = {}, []
+    for name, clock in clocks.items():
+        lengths = [dataset.shape[0] for dataset in _clock_datasets(clock, series)]
+        k = min(lengths)
+        if name in committed:
+            k = min(k, committed[name])
+        if k < max(lengths):
+            span = f"row {k + 1}" if k + 1 == max(lengths) else f"rows {k + 1}-{max(lengths)}"
+            dropped.append(f"clock {name!r}: {span} not whole (a block cut short)")
+        step = clock["step"]
+        while k >= 2:
+            before, last = step[k - 2 : k]
+            if last > before:
+                break
+            dropped.append(f"clock {name!r}: row {k} has step {last}, not after {before}")
+            k -= 1
+        rows[name] = k
+    if rows.get("epoch"):
+        rows["epoch"] = _trusted_epochs(clocks, series, rows, dropped)
+    return rows, dropped
+
+
+#: Checkpoint counters that grow every epoch (explicit steps, transport steps, physical time).
+_GROWING_COUNTERS = ("explicit_step", "transport_step", "time")
+
+
+def _trusted_epochs(clocks: dict, series: dict, rows: dict, dropped: list) -> int:
+    """The epoch rows whose last one agrees with the clocks its checkpoint counts."""
+    k, counted = rows["epoch"], CHECKPOINT + "rows"
+    if "observables/epoch" not in series or counted not in series:
+        return k
+    others = sorted(set(clocks) - {"epoch"})  # the order the run's checkpoint counts them in
+    counters = {key: series[CHECKPOINT + key] for key in _GROWING_COUNTERS if CHECKPOINT + key in series}
+    while k > 0:
+        problem = _epoch_row_problem(k - 1, others, clocks, series, rows, counters)
+        if problem is None:
+            break
+        dropped.append(f"clock 'epoch': row {k} {problem}")
+        k -= 1
+    return k
+
+
+def _epoch_row_problem(i: int, others: list, clocks: dict, series: dict, rows: dict, counters: dict) -> str | None:
+    epoch = int(series["observables/epoch"][i])
+    if epoch != i:
+        return f"says epoch {epoch}, not {i}"
+    window = slice(max(0, i - 1), i + 1)
+    counts = np.asarray(series[CHECKPOINT + "rows"][window]).reshape(i + 1 - window.start, -1)
+    if counts.shape[1] != len(others):
+        return None  # a checkpoint of another shape: nothing to hold it against
+    for clock, count in zip(others, counts[-1].tolist()):
+        if count > rows[clock]:
+            return f"counts {count} rows of clock {clock!r}, which has {rows[clock]}"
+    if i and np.any(counts[-1] < counts[0]):
+        return f"counts fewer rows than the epoch before ({counts[-1].tolist()} < {counts[0].tolist()})"
+    if "example" in others:
+        presentations, step = int(counts[-1][others.index("example")]), int(clocks["epoch"]["step"][i])
+        if presentations != step:
+            return f"counts {presentations} presentations, and its step is {step}"
+    for name, dataset in counters.items():
+        if i and not dataset[i] > dataset[i - 1]:
+            return f"has checkpoint {name} {dataset[i]}, not after {dataset[i - 1]}"
+    return None
+
+
+def _series_group(path: Path, f: h5py.File, name: str) -> h5py.Group:
+    if name not in f or not isinstance(f[name], h5py.Group) or "value" not in f[name]:
+        raise _NotInFile(f"{path} has no time series {name!r}")
+    return f[name]
+
+
+def _series_rows(f: h5py.File, group: h5py.Group) -> int:
+    """The trusted rows of the series ``group`` (of its clock)."""
+    clock = str(group.attrs.get("clock", ""))
+    rows = _trusted_rows(f)[0]
+    if clock in rows:
+        return rows[clock]
+    return min(group[name].shape[0] for name in ("step", "time", "value") if name in group)
 
 
 def _read(path: Path, dataset: h5py.Dataset, selection=()):
@@ -706,16 +910,39 @@ def verify(path) -> None:
     """Read every group, attribute and dataset of a run file, checking every checksum; a
     :class:`DamagedFile` names what is damaged (the first few, and how many in all)."""
     path = Path(path)
-    damaged: list[tuple[str, str]] = []
-    with _open_for_reading(path) as f:
+
+    def check(f):
+        _check_self_contained(path, f)
+        damaged: list[tuple[str, str]] = []
         _verify_group(f, damaged, set())
-        if not damaged:
-            _status_of(path, f["parameters"])
-    if damaged:
-        (first, reason), others = damaged[0], [name for name, _ in damaged[1:]]
-        listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
-        more = f", and {len(others)} more ({listed})" if others else ""
-        raise DamagedFile(f"{path} is damaged: {first} {reason}{more}")
+        if damaged:
+            (first, reason), others = damaged[0], [name for name, _ in damaged[1:]]
+            listed = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+            more = f", and {len(others)} more ({listed})" if others else ""
+            raise DamagedFile(f"{path} is damaged: {first} {reason}{more}")
+        _status_of(path, f["parameters"])
+
+    _reading(path, check)
+
+
+def _check_self_contained(path: Path, f: h5py.File) -> None:
+    """A ``TrajectoryError`` if the file reaches outside itself: an external link, a virtual
+    dataset or a dataset stored in external files (HDF5 would follow them silently, and their
+    bytes are not under the file's checksums). Named by the object's path alone."""
+    outside: list[str] = []
+
+    def visit(name, link):  # (an exception raised inside h5py's visit breaks it: collected instead)
+        if isinstance(link, h5py.ExternalLink):
+            outside.append(f"/{name} is an external link")
+        elif isinstance(link, h5py.HardLink):
+            item = f[name]
+            if isinstance(item, h5py.Dataset) and (item.is_virtual or item.external):
+                outside.append(f"/{name} is {'a virtual dataset' if item.is_virtual else 'stored in external files'}")
+
+    f.visititems_links(visit)
+    if outside:
+        raise TrajectoryError(f"{path} is not a run file this package wrote: {outside[0]} (a run file holds its own "
+                              "data only)")  # fmt: skip
 
 
 def _verify_group(group: h5py.Group, damaged: list, seen: set) -> None:
@@ -790,12 +1017,13 @@ def _series_attrs(group: h5py.Group) -> dict:
     return attrs
 
 
-def _clock_arrays(path: Path, f: h5py.File, clock: str, declared: dict, reserved: set) -> tuple[dict, dict]:
-    """``(data variables, coordinates)`` of one clock, every series cut to the samples complete
-    on the whole clock (as :meth:`Trajectory.clock_rows`), so a running file gives aligned rows."""
+def _clock_arrays(path: Path, f: h5py.File, clock: str, declared: dict, reserved: set, trusted: dict
+                  ) -> tuple[dict, dict]:  # fmt: skip
+    """``(data variables, coordinates)`` of one clock, every series cut to the clock's trusted
+    rows (:meth:`Trajectory.clock_rows`), so a running or torn file gives aligned rows."""
     sampled, values = declared[0][clock], declared[1]
     dimension = CLOCK_DIMENSIONS.get(clock, clock)
-    rows = slice(0, min(d.shape[0] for d in _clock_datasets(sampled, values)))
+    rows = slice(0, trusted[clock])
     coordinates = {f"step_{dimension}": (dimension, _read(path, sampled["step"], rows), {"clock": clock})}
     if "time" in sampled:
         coordinates[f"time_{dimension}"] = (dimension, _read(path, sampled["time"], rows), {"clock": clock})
@@ -866,20 +1094,19 @@ class Trajectory:
     @property
     def status(self) -> tuple[str, str]:
         """``(run_status, run_message)`` as of now."""
-        with _open_for_reading(self.path) as f:
-            return _status_of(self.path, f["parameters"])
+        return _reading(self.path, lambda f: _status_of(self.path, f["parameters"]))
 
     def series(self, path: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-        """``(step, time or None, value)`` of a time series, trimmed to the samples complete in all three."""
-        with _open_for_reading(self.path) as f:
-            if path not in f or "value" not in f[path]:
-                raise KeyError(f"{self.path} has no time series {path!r}")
-            group = f[path]
-            step = _read(self.path, group["step"])
-            value = _read(self.path, group["value"])
-            time = _read(self.path, group["time"]) if "time" in group else None
-        k = min(len(step), len(value), len(step) if time is None else len(time))
-        return step[:k], None if time is None else time[:k], value[:k]
+        """``(step, time or None, value)`` of a time series, cut to its clock's trusted rows
+        (:meth:`clock_rows`): the same rows for every series of a clock, nothing torn."""
+
+        def read(f):
+            group = _series_group(self.path, f, path)
+            rows = slice(0, _series_rows(f, group))
+            time = _read(self.path, group["time"], rows) if "time" in group else None
+            return _read(self.path, group["step"], rows), time, _read(self.path, group["value"], rows)
+
+        return _reading(self.path, read)
 
     def epoch_metrics(self) -> list[str]:
         """The scalar per-epoch series by name (``accuracy_test``, ``cost_test``, ...): what
@@ -894,14 +1121,21 @@ class Trajectory:
 
     def clocks(self) -> dict[str, list[str]]:
         """``{clock: [series paths]}``: the time series of the file, by the clock they share."""
-        with _open_for_reading(self.path) as f:
-            return {name: list(clock["series"]) for name, clock in _declared_clocks(f)[0].items()}
+        return _reading(self.path, lambda f: {name: list(clock["series"]) for name, clock in
+                                              _declared_clocks(f)[0].items()})  # fmt: skip
 
     def clock_rows(self) -> dict[str, int]:
-        """Samples complete on each clock: present in its ``step`` (and ``time``) and in every series."""
-        with _open_for_reading(self.path) as f:
-            clocks, series = _declared_clocks(f)
-            return {name: min(d.shape[0] for d in _clock_datasets(c, series)) for name, c in clocks.items()}
+        """The trusted samples of each clock: present in its ``step`` (and ``time``) and in
+        every series, marked committed, with steps that grow, and (on the epoch clock) a
+        checkpoint that agrees with the clocks it counts. Every reader of this package reads
+        these rows and no others; :meth:`torn` says what was left out."""
+        return _reading(self.path, lambda f: _trusted_rows(f)[0])
+
+    def torn(self) -> list[str]:
+        """One line for each block or row of the file left out of :meth:`clock_rows` (a block
+        cut short by a kill, a row that fails its checks; in a running file, the block being
+        written)."""
+        return _reading(self.path, lambda f: _trusted_rows(f)[1])
 
     def to_xarray(self):
         """The whole run as one ``xarray.Dataset`` (needs the optional extra ``xarray``).
@@ -921,37 +1155,41 @@ class Trajectory:
             ``node_a``, ``node_b`` along ``edge``. Attributes: ``path``, ``status``,
             ``message``, ``seed``, ``config`` and ``versions`` (JSON), ``created``,
             ``command_line``, ``input_pairs``, ``output_pairs``. Values are the file's, bit for
-            bit; in a running or interrupted file every series of a clock is cut to the
-            samples complete on that clock (:meth:`clock_rows`).
+            bit; every series of a clock is cut to the clock's trusted rows (:meth:`clock_rows`).
         """
         xarray = import_xarray("to_xarray")
-        with _open_for_reading(self.path) as f:
+
+        def read(f):
             declared = _declared_clocks(f)
+            trusted = _trusted_rows(f)[0]
             coordinates = _fixed_coordinates(self.path, f)
             dimensions = {"node", "edge", *_SERIES_AXES.values(), *(CLOCK_DIMENSIONS.get(c, c) for c in declared[0])}
             reserved = dimensions | coordinates.keys()
             variables = {}
             for clock in declared[0]:
-                found, labels = _clock_arrays(self.path, f, clock, declared, reserved | variables.keys())
+                found, labels = _clock_arrays(self.path, f, clock, declared, reserved | variables.keys(), trusted)
                 variables.update(found)
                 coordinates.update(labels)
-            attributes = _run_attributes(self.path, f)
-        return xarray.Dataset(variables, coordinates, attributes)
+            return variables, coordinates, _run_attributes(self.path, f)
+
+        return xarray.Dataset(*_reading(self.path, read))
 
     @property
     def resumed(self) -> list[dict]:
         """One entry per ``--resume`` of this run (when, from which epoch, with which versions)."""
-        with _open_for_reading(self.path) as f:
-            return json.loads(f["parameters"].attrs.get("resumed", "[]"))
+        return _reading(self.path, lambda f: _json_attribute(self.path, f["parameters"], "resumed", "[]"))
 
     @property
     def warnings(self) -> list[str]:
         """The run's warnings (a cost explosion, a pipe jumping by orders of magnitude), one per line."""
-        with _open_for_reading(self.path) as f:
+
+        def read(f):
             parameters = f["parameters"]
             if "run_warnings" not in parameters:  # a file from before warnings were recorded
                 return []
             return _read(self.path, parameters["run_warnings"]).decode("utf-8", "replace").splitlines()
+
+        return _reading(self.path, read)
 
     def verify(self) -> None:
         """Read the whole file, checking every checksum: a :class:`DamagedFile` names what is damaged."""
@@ -959,29 +1197,35 @@ class Trajectory:
 
     def fixed(self, path: str) -> np.ndarray:
         """A fixed dataset, e.g. ``"particles/nodes/position"``."""
-        with _open_for_reading(self.path) as f:
+
+        def read(f):
+            if path not in f or not isinstance(f[path], h5py.Dataset):
+                raise _NotInFile(f"{self.path} has no dataset {path!r}")
             return _read(self.path, f[path])
+
+        return _reading(self.path, read)
 
     def iter_rows(self, path: str, rows=None):
         """The values of the time series ``path``, one sample at a time (``rows``: which ones,
-        default all complete ones), reading each as it is asked for: memory stays flat however
+        default all trusted ones), reading each as it is asked for: memory stays flat however
         long the series. The file stays open while the iterator is alive."""
         rows = range(len(self.steps_of(path)[0])) if rows is None else rows
         with _open_for_reading(self.path) as f:
-            values = f[path]["value"]
+            values = _series_group(self.path, f, path)["value"]
             for row in rows:
                 yield _read(self.path, values, int(row))
 
     def steps_of(self, path: str) -> tuple[np.ndarray, np.ndarray | None]:
-        """``(step, time or None)`` of the time series ``path``, trimmed to its complete samples,
+        """``(step, time or None)`` of the time series ``path``, cut to its clock's trusted rows,
         without reading its values."""
-        with _open_for_reading(self.path) as f:
-            if path not in f or "value" not in f[path]:
-                raise KeyError(f"{self.path} has no time series {path!r}")
-            group = f[path]
-            k = min(group[name].shape[0] for name in ("step", "time", "value") if name in group)
-            step = _read(self.path, group["step"], slice(0, k))
-            return step, _read(self.path, group["time"], slice(0, k)) if "time" in group else None
+
+        def read(f):
+            group = _series_group(self.path, f, path)
+            rows = slice(0, _series_rows(f, group))
+            return _read(self.path, group["step"], rows), _read(self.path, group["time"], rows) if "time" in group \
+                else None  # fmt: skip
+
+        return _reading(self.path, read)
 
     def network(self, conductance=None) -> Network:
         """The network of the run, with the conductances it started from unless given."""
@@ -1004,8 +1248,9 @@ class Trajectory:
 
     def datasets(self) -> list[tuple[str, tuple, str]]:
         """Every dataset in the file: ``(path, shape, dtype)``."""
-        found = []
-        with _open_for_reading(self.path) as f:
+
+        def read(f):
+            found = []
 
             def visit(name, link):
                 item = f.get(name)
@@ -1013,20 +1258,59 @@ class Trajectory:
                     found.append((name, item.shape, str(item.dtype)))
 
             f.visititems_links(visit)  # every link, so shared step/time appear under each series
-        return found
+            return found
+
+        return _reading(self.path, read)
+
+
+def _json_attribute(path: Path, group: h5py.Group, name: str, default: str | None = None):
+    """The JSON text in attribute ``name`` of ``group``, decoded; a file whose attribute is
+    missing or is not JSON is refused in one line that names the attribute, not its text."""
+    where = f"{group.name.rstrip('/')}/@{name}"
+    if name not in group.attrs:
+        if default is not None:
+            return json.loads(default)
+        raise TrajectoryError(f"{path} is not a complete run file: it has no attribute {where}")
+    text = group.attrs[name]
+    try:
+        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else str(text))
+    except (ValueError, UnicodeDecodeError):
+        raise DamagedFile(f"{path} is damaged: attribute {where} is not JSON") from None
+
+
+def _check_connectivity(path: Path, f: h5py.File) -> None:
+    """A ``DamagedFile`` unless the pipes and terminal pairs name nodes the file has."""
+    n = f["particles/nodes/position"].shape[0]
+    for name in ("edges", "input_pairs", "output_pairs"):
+        dataset = f[f"connectivity/{name}"]
+        pairs = _read(path, dataset)
+        if pairs.size and (pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.min() < 0 or pairs.max() >= n):
+            raise DamagedFile(f"{path} is damaged: {dataset.name} names nodes outside the file's {n} (0..{n - 1}), "
+                              "or is not [k, 2]")  # fmt: skip
 
 
 def load_trajectory(path) -> Trajectory:
     """Open a run file written by :class:`TrajectoryWriter` (complete, interrupted or running)."""
     path = Path(path)
-    with _open_for_reading(path) as f:
-        attrs = f["parameters"].attrs
+
+    def read(f):
+        _check_self_contained(path, f)
+        parameters = f["parameters"]
+        config = _json_attribute(path, parameters, "config")
+        if not isinstance(config, dict):
+            raise DamagedFile(f"{path} is damaged: attribute /parameters/@config is not a JSON table")
+        seed = parameters.attrs.get("seed")
+        if not isinstance(seed, (int, np.integer)):
+            raise DamagedFile(f"{path} is damaged: attribute /parameters/@seed is not an integer")
+        _check_connectivity(path, f)
         return Trajectory(
             path=path,
-            config=json.loads(attrs["config"]),
-            seed=int(attrs["seed"]),
-            command_line=json.loads(attrs["command_line"]),
-            versions=json.loads(attrs["versions"]),
-            created=str(attrs["created"]),
-            derived=json.loads(attrs["derived"]),
+            config=config,
+            seed=int(seed),
+            command_line=_json_attribute(path, parameters, "command_line", "[]"),
+            versions=_json_attribute(path, parameters, "versions"),
+            created=str(parameters.attrs.get("created", "?")),
+            derived=_json_attribute(path, parameters, "derived", "{}"),
         )
+
+    return _reading(path, read)

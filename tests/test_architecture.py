@@ -12,7 +12,7 @@ PACKAGE = ROOT / "simulator"
 # Each module of the package and its layer: a module may import only from lower layers (the
 # engine's own modules from each other in the order given). Data flows one way.
 LAYERS = [
-    ["base"],
+    ["_start", "base"],
     ["commandline", "outputs", "provenance"],
     ["kernels"],
     ["network"],

@@ -1,0 +1,298 @@
+"""Interrupts as users send them: SIGTERM or SIGINT at any moment, from any thread (BLAS
+threads at their defaults), during a block append, during the first load of the kernels,
+while another process reads the file; and files torn by older versions."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import warnings
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import live_writer
+from test_resume import CASES, differing_datasets
+
+import simulator
+from simulator.base import RunWarning, interruptible, signals_deferred
+from simulator.cli import main
+from simulator.trajectory import COMMITTED, _declared_clocks, load_trajectory
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def signal_from_another_thread(signum: int) -> None:
+    """Send ``signum`` to this process from a new thread, as the kernel may route a signal to a
+    BLAS worker: the Python handler then runs in the main thread at its next bytecode."""
+    sender = threading.Thread(target=os.kill, args=(os.getpid(), signum))
+    sender.start()
+    sender.join()
+
+
+def block_datasets(path) -> dict[str, list[tuple[str, int]]]:
+    """``{clock: [(dataset, rows at the end of epoch 2)]}`` of a finished run file: every
+    dataset a block append resizes (``step`` and ``time`` by those names: they are shared)."""
+    with h5py.File(path, "r") as f:
+        clocks, series = _declared_clocks(f)
+        checkpoint = f["observables/checkpoint/rows/value"][2]  # the other clocks' rows after epoch 2
+        others = sorted(set(clocks) - {"epoch"})
+        rows = {"epoch": 3, **dict(zip(others, checkpoint.tolist()))}
+        return {name: [(dataset, rows[name]) for dataset in ["step", *(["time"] if "time" in clock else []),
+                                                             *(series[p].name for p in clock["series"])]]
+                for name, clock in clocks.items()}  # fmt: skip
+
+
+def is_dataset(dataset: h5py.Dataset, clock: str, name: str) -> bool:
+    if name in ("step", "time"):
+        return dataset.name.rpartition("/")[2] == name and dataset.parent.attrs.get("clock") == clock
+    return dataset.name == name
+
+
+@pytest.mark.parametrize("case", ["quasistatic", "timestepped", "advection"])
+def test_a_signal_inside_a_block_append_waits_for_the_block_and_resume_loses_nothing(tmp_path, monkeypatch, case):
+    """For every dataset of every block: SIGTERM (or SIGINT) sent from another thread right
+    after HDF5 resizes that dataset. The block still lands whole, the run stops as interrupted
+    right after it, and resume finishes a file equal to the uninterrupted run's."""
+    config = CASES[case].with_values({"run.epochs": 4})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    original = h5py.Dataset.resize
+    trials = [(clock, name, rows) for clock, found in block_datasets(tmp_path / "whole.h5").items()
+              for name, rows in found]  # fmt: skip
+    assert len(trials) > 20
+    for trial, (clock, name, rows) in enumerate(trials):
+        signum = (signal.SIGTERM, signal.SIGINT)[trial % 2]
+        fired = []
+
+        def resize(self, size, axis=None, clock=clock, name=name, rows=rows, signum=signum, fired=fired):
+            original(self, size, axis)
+            if self.shape[0] == rows and not fired and is_dataset(self, clock, name):
+                fired.append(name)
+                signal_from_another_thread(signum)
+
+        path = tmp_path / f"trial{trial}.h5"
+        with monkeypatch.context() as patch:
+            patch.setattr(h5py.Dataset, "resize", resize)
+            with pytest.raises(KeyboardInterrupt), interruptible():
+                simulator.run(config, out=path)
+        assert fired == [name], (name, fired)
+        run = load_trajectory(path)
+        assert run.status[0] == "interrupted" and run.torn() == [], (name, run.torn())
+        with h5py.File(path, "r") as f:  # the block is whole: every dataset of the clock has its rows
+            clocks, series = _declared_clocks(f)
+            block = [clocks[clock]["step"], *(series[p] for p in clocks[clock]["series"])]
+            lengths = {d.name: d.shape[0] for d in block}
+            assert set(lengths.values()) == {rows}, (name, lengths)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RunWarning)  # nothing torn: nothing to report
+            simulator.run(config, out=path, resume=True)
+        assert differing_datasets(tmp_path / "whole.h5", path) == [], name
+
+
+def tear_like_an_older_version(path, whole, dataset: str) -> None:
+    """What version 5358820 left after a SIGTERM inside an epoch's append: every dataset of the
+    block one row longer, holding what the uninterrupted run ``whole`` recorded there, except
+    ``dataset``, resized but never written (HDF5's fill value, zeros); no committed mark."""
+    with h5py.File(path, "r+") as f, h5py.File(whole, "r") as reference:
+        del f[COMMITTED]
+        clocks, series = _declared_clocks(f)
+        epoch_rows = clocks["epoch"]["step"].shape[0]
+        counted = reference["observables/checkpoint/rows/value"][epoch_rows]
+        rows = {"epoch": epoch_rows + 1, **dict(zip(sorted(set(clocks) - {"epoch"}), counted.tolist()))}
+        for name, clock in clocks.items():  # the epoch's other blocks came first, whole
+            for item in [clock["step"], *([clock["time"]] if "time" in clock else []),
+                         *(series[p] for p in clock["series"])]:  # fmt: skip
+                had = item.shape[0]
+                item.resize(rows[name], axis=0)
+                if item != f[dataset]:  # (a shared step is one object under several names)
+                    item[had:] = reference[item.name][had : rows[name]]
+
+
+@pytest.mark.parametrize("dataset", ["observables/checkpoint/rows/value", "observables/epoch/value",
+                                     "observables/epoch/step"])  # fmt: skip
+def test_a_torn_row_of_an_older_file_is_not_read_and_resume_drops_it(tmp_path, capsys, dataset):
+    """The issue's reproductions: a zero row in checkpoint/rows (resume then dropped 1,800
+    cost rows and said complete), in epoch/value (``inspect`` said epoch 0)."""
+    config = CASES["quasistatic"].with_values({"run.epochs": 5})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    path = tmp_path / "torn.h5"
+
+    class StopAfterTwo:
+        def start(self, total, description=""):
+            self.done = 0
+
+        def update(self, n=1, **metrics):
+            self.done += n
+            if self.done == 2:
+                raise KeyboardInterrupt
+
+        def close(self):
+            pass
+
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run(config, out=path, progress=StopAfterTwo())
+    tear_like_an_older_version(path, tmp_path / "whole.h5", dataset)
+    run = load_trajectory(path)
+    assert run.clock_rows()["epoch"] == 3 and len(run.torn()) == 1, run.torn()
+    assert list(run.series("observables/epoch")[2]) == [0, 1, 2]
+    assert main(["inspect", str(path)]) == 0
+    shown = capsys.readouterr().out
+    assert "final    epoch 2 of 5 (step 150)" in shown and "left out" in shown
+    with pytest.warns(RunWarning, match=r"left out of the resume: clock 'epoch': row 4 "):
+        simulator.run(config, out=path, resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", path) == []
+
+
+def test_a_torn_checkpoint_counter_of_a_time_stepped_file_is_not_trusted(tmp_path):
+    """The time-stepped tear: a zero row in checkpoint/explicit_step shifted every field step
+    after resume by the steps already run."""
+    config = CASES["timestepped"].with_values({"run.epochs": 4})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    path = tmp_path / "torn.h5"
+    with pytest.raises(KeyboardInterrupt):
+        from test_resume import StopAfter
+
+        simulator.run(config, out=path, progress=StopAfter(2))
+    tear_like_an_older_version(path, tmp_path / "whole.h5", "observables/checkpoint/explicit_step/value")
+    run = load_trajectory(path)
+    assert run.clock_rows()["epoch"] == 3
+    assert "checkpoint explicit_step 0" in run.torn()[0]
+    with pytest.warns(RunWarning, match="left out of the resume"):
+        simulator.run(config, out=path, resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", path) == []
+
+
+def test_signals_deferred_hands_a_held_signal_to_the_handler_in_place_as_the_block_ends():
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        with signals_deferred():
+            signal_from_another_thread(signal.SIGTERM)
+            signal_from_another_thread(signal.SIGTERM)  # the same signal twice: handed on once
+            assert received == []
+        assert received == [signal.SIGTERM]
+        with pytest.raises(KeyboardInterrupt, match="received SIGINT"), interruptible():
+            with signals_deferred():
+                signal_from_another_thread(signal.SIGINT)
+                inside = "still running"
+            assert inside == "still running"
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+INTERRUPTED_IMPORT = """
+import sys, numpy as np
+import simulator
+net = simulator.lattice_network(side=5, d=3, seed=2, n_inputs=2, n_outputs=2)
+X, Y = np.ones((3, 2)), np.zeros((3, 2))
+lines = []
+
+def tracer(frame, event, arg):
+    if frame.f_code.co_filename.endswith("kernels.py") and frame.f_code.co_name == "<module>":
+        def local(frame, event, arg):
+            if event == "line":
+                lines.append(frame.f_lineno)
+                if len(lines) == int(sys.argv[1]):
+                    raise KeyboardInterrupt("as if Ctrl-C came here")
+            return local
+        return local
+    return None
+
+sys.settrace(tracer)
+try:
+    simulator.train(net, X, Y, alpha=1e-3, eta=1.0)
+    print("not interrupted; module lines run:", len(lines))
+except KeyboardInterrupt:
+    print("interrupted at kernels.py line", lines[-1])
+sys.settrace(None)
+again = simulator.train(net, X, Y, alpha=1e-3, eta=1.0)
+print("costs", repr(again.costs.tolist()))
+"""
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_kernels_load() -> tuple[int, str]:
+    """How many lines the first run of ``simulator.kernels`` executes, and the costs of a train()."""
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT, "0"], capture_output=True, text=True, timeout=300)
+    first, costs = done.stdout.splitlines()
+    return int(first.rpartition(":")[2]), costs
+
+
+@pytest.mark.parametrize("fraction", [0.0, 0.3, 0.7, 1.0])
+def test_an_interrupt_during_the_first_load_of_the_kernels_leaves_the_next_train_working(fraction,
+                                                                                         uninterrupted_kernels_load):
+    """Ctrl-C while ``simulator.kernels`` runs for the first time (at a ``fraction`` of its
+    module-level lines) used to leave a half-built module in ``sys.modules``: every later
+    ``train()`` failed with ``AttributeError ... 'COST_SQUARED'`` until the interpreter restarted."""
+    lines, costs = uninterrupted_kernels_load
+    assert lines > 20
+    line = max(1, round(fraction * lines))
+    done = subprocess.run([sys.executable, "-c", INTERRUPTED_IMPORT, str(line)], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("interrupted at kernels.py line"), done.stdout
+    assert done.stdout.splitlines()[1] == costs  # the same train(), to the bit
+
+
+def test_resume_of_a_file_a_live_run_writes_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):
+    path = tmp_path / "live.h5"
+    read = []
+    monkeypatch.setattr(simulator.runs, "verify", lambda path: read.append(path))
+    with live_writer(path):
+        assert main(["run", str(ROOT / "scenarios/configs/iris.toml"), "--out", str(path), "--resume"]) == 3
+        assert "is being written by a live run" in capsys.readouterr().err
+    assert read == []
+
+
+def test_interrupt_messages_say_what_is_on_disk(tmp_path):
+    from simulator.runs import file_identity, interrupted_message
+
+    missing = tmp_path / "none.h5"
+    assert interrupted_message(missing, None) == (f"interrupted before {missing} was written; nothing to resume "
+                                                  "(run the command again)")  # fmt: skip
+    done = tmp_path / "done.h5"
+    simulator.run({"run": {"epochs": 1}}, out=done)
+    unchanged = interrupted_message(done, file_identity(done))
+    assert unchanged == f"interrupted before the run changed {done}; it is as it was"
+    assert interrupted_message(done, None) == f"interrupted as the run ended; {done} is complete"
+    from test_resume import StopAfter
+
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run({"run": {"epochs": 3}}, out=tmp_path / "part.h5", progress=StopAfter(1))
+    assert interrupted_message(tmp_path / "part.h5", None).endswith(
+        f"(status 'interrupted'); continue it with: python -m simulator resume {tmp_path / 'part.h5'}"
+    )
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_command_interrupted_while_it_imports_ends_with_one_line_and_exit_130(tmp_path, name):
+    """The first half second of ``python -m simulator``: before its main() runs."""
+    hold = f"import os, signal, sys; sys.argv[0] = '-m'; import simulator; os.kill(os.getpid(), signal.{name}); " \
+           "import time; time.sleep(5); print('not ended')"  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", hold], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130, "", "interrupted before the command started; nothing was written\n")
+    plain = subprocess.run([sys.executable, "-c", hold.replace("sys.argv[0] = '-m'; ", "")], capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert plain.returncode != 130  # a user's own program keeps Python's handling of its signals
+
+
+def test_a_run_file_that_reaches_outside_itself_is_refused(tmp_path):
+    path = tmp_path / "run.h5"
+    simulator.run({"run": {"epochs": 1}}, out=path)
+    with h5py.File(tmp_path / "elsewhere.h5", "w") as other:
+        other["data"] = np.arange(3.0)
+    with h5py.File(path, "r+") as f:
+        f["observables/extra"] = h5py.ExternalLink(str(tmp_path / "elsewhere.h5"), "/data")
+    with pytest.raises(simulator.TrajectoryError, match=r"/observables/extra is an external link \(a run file holds "
+                                                         "its own data only"):  # fmt: skip
+        load_trajectory(path)
+    with h5py.File(path, "r+") as f:
+        del f["observables/extra"]
+        layout = h5py.VirtualLayout(shape=(3,), dtype="f8")
+        layout[:] = h5py.VirtualSource(str(tmp_path / "elsewhere.h5"), "data", shape=(3,))
+        f.create_virtual_dataset("observables/virtual", layout)
+    with pytest.raises(simulator.TrajectoryError, match="/observables/virtual is a virtual dataset"):
+        load_trajectory(path)
