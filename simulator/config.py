@@ -27,6 +27,7 @@ from . import engine
 from .base import ChemsignalDeprecationWarning, Option, checked_options
 from .costs import COSTS, Huber
 from .engine.training import check_combination
+from .network import MAX_DELTA
 from .quasistatic import BOUNDARIES
 from .rules import RULES
 from .tasks import TASKS
@@ -39,7 +40,7 @@ NETWORK = {
     "file": Option(str, "", doc="a node-link JSON or GraphML file; empty: the paper's lattice"),
     "side": Option(int, 12, low=2, doc="lattice: nodes per side"),
     "d": Option(int, 4, low=1, doc="lattice: links to the d nearest neighbours"),
-    "delta": Option(float, 0.25, low=0, doc="lattice: displacement of each node"),
+    "delta": Option(float, 0.25, low=0, high=MAX_DELTA, doc="lattice: displacement of each node"),
     "n_inputs": Option(int, 0, low=0, doc="lattice: input pairs (0: as the task needs)"),
     "n_outputs": Option(int, 0, low=0, doc="lattice: output pairs (0: as the task needs)"),
     "adjacent_outputs": Option(bool, True, doc="lattice: each output pair two nodes a pipe joins (the paper's); "

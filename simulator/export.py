@@ -83,7 +83,8 @@ def _write_virtual_rows(path, run, source: str, rows: dict) -> None:
         for (series, row), name in rows.items():
             values = f[series]["value"]
             layout = h5py.VirtualLayout(shape=values.shape[1:], dtype=values.dtype)
-            layout[...] = h5py.VirtualSource(source, f"{series}/value", shape=values.shape)[row]
+            # HDF5 reads a virtual source's file name as a printf pattern: a literal % is %%
+            layout[...] = h5py.VirtualSource(source.replace("%", "%%"), f"{series}/value", shape=values.shape)[row]
             sidecar.create_virtual_dataset(name, layout, fillvalue=np.nan)
 
 

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
+from .base import check_memory
+
 if TYPE_CHECKING:  # scipy is imported where it is used: start-up stays short
     import scipy.sparse
 
@@ -512,8 +514,8 @@ def lattice_network(
         raise ValueError(f"side must be an integer >= 2, got {side!r}")
     if int(d) != d or not 1 <= d < side * side:
         raise ValueError(f"d must be an integer in 1..{side * side - 1}, got {d!r}")
-    if not (np.isfinite(delta) and delta >= 0):
-        raise ValueError(f"delta must be finite and >= 0, got {delta!r}")
+    if not (np.isfinite(delta) and 0 <= delta <= MAX_DELTA):
+        raise ValueError(f"delta must be in [0, {MAX_DELTA:g}] (lattice spacings), got {delta!r}")
     low, high = conductance_range
     if not (0 < low < high and low <= conductance_mean <= high and conductance_sd > 0):
         raise ValueError(
@@ -522,6 +524,8 @@ def lattice_network(
         )
     side, d = int(side), int(d)
     n = side * side
+    check_memory(f"a {side}x{side} lattice with d = {d}", n * (_BUILD_BYTES_PER_NODE + _BUILD_BYTES_PER_LINK * d),
+                 "choose a smaller network.side")  # fmt: skip
     if 2 * n_inputs + 2 * n_outputs > n:
         raise ValueError(
             f"{n_inputs} input and {n_outputs} output pairs need {2 * (n_inputs + n_outputs)} distinct nodes; "
@@ -540,7 +544,8 @@ def lattice_network(
         if _components(edges, n)[0] == 1:
             break
     else:
-        raise RuntimeError(f"no connected {side}x{side} lattice with d={d} in {max_attempts} draws; raise d")
+        raise ValueError(f"no connected {side}x{side} lattice with d = {d} in {max_attempts} draws; raise d (the "
+                         "paper's is 4)")  # fmt: skip
     conductance = _truncated_normal(rng, conductance_mean, conductance_sd, low, high, len(edges))
     input_pairs, output_pairs = _choose_terminals(rng, n, edges, n_inputs, n_outputs, adjacent_outputs)
     with warnings.catch_warnings():
@@ -548,6 +553,15 @@ def lattice_network(
             warnings.simplefilter("ignore", NetworkWarning)
         return Network(positions, edges, conductance, input_pairs, output_pairs)
 
+
+#: The largest node displacement ``lattice_network`` takes, in lattice spacings: far beyond the
+#: lattice's own width, and small enough that no distance between nodes overflows or loses the
+#: lattice to round-off.
+MAX_DELTA = 1e6
+#: About what building a lattice takes, per node and per nearest-neighbour link (grids, the
+#: displaced positions, the neighbour search and its pairs): checked against the memory
+#: available before anything is allocated.
+_BUILD_BYTES_PER_NODE, _BUILD_BYTES_PER_LINK = 200, 64
 
 #: Up to this many nodes the nearest neighbours are found by comparing every pair (numpy, a
 #: few ms): scipy.spatial's import alone takes 0.2 s, most of a small run's start-up.

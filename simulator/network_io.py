@@ -4,17 +4,21 @@ The attribute names are those :meth:`Network.to_networkx` writes: node ``pos`` (
 edge ``conductance``, graph ``input_pairs`` and ``output_pairs`` (lists of node pairs, in the
 graph's own node labels). GraphML cannot hold lists, so there ``pos`` is two node attributes
 ``x`` and ``y`` (or a string ``"x,y"``) and the pairs are JSON strings. A missing piece is
-named in one line.
+named in one line. Parallel pipes (a node pair joined twice, in a file or a multigraph) are
+merged into one pipe whose conductance is their sum, as parallel pipes conduct, and a
+``NetworkWarning`` says so.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from .network import Network
+from .network import Network, NetworkWarning
 from .outputs import Replacement
 
 __all__ = ["as_network", "load_network", "save_network", "NETWORK_FORMATS"]
@@ -40,7 +44,8 @@ def as_network(source, *, input_pairs=None, output_pairs=None, where: str = "the
 def _from_graph(graph, input_pairs, output_pairs, where: str) -> Network:
     import networkx as nx
 
-    graph = nx.Graph(graph)  # a copy: positions and labels are normalised below
+    parallel = graph.is_multigraph() and any(count > 1 for count in _pipes_per_pair(graph).values())
+    graph = _merged_parallel_pipes(graph, where) if parallel else nx.Graph(graph)  # a copy
     labels = {str(label): label for label in graph.nodes}
     pairs = {}
     for name, given in (("input_pairs", input_pairs), ("output_pairs", output_pairs)):
@@ -48,7 +53,12 @@ def _from_graph(graph, input_pairs, output_pairs, where: str) -> Network:
         if value is None:
             raise ValueError(f"{where} has no {name!r} (a graph attribute, or {name} = [[a, b], ...] in [network])")
         if isinstance(value, str):
-            value = json.loads(value)
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                value = None
+        if not isinstance(value, (list, tuple)) or not all(isinstance(p, (list, tuple)) and len(p) == 2 for p in value):
+            raise ValueError(f"{where}: {name} must be a list of node pairs, [[a, b], ...]")
         pairs[name] = [tuple(labels.get(str(node), node) for node in pair) for pair in value]
     for label, data in graph.nodes(data=True):
         if "pos" in data or ("x" in data and "y" in data):
@@ -56,22 +66,71 @@ def _from_graph(graph, input_pairs, output_pairs, where: str) -> Network:
     for a, b, data in graph.edges(data=True):
         if "conductance" not in data:
             raise ValueError(f"{where}: edge ({a!r}, {b!r}) has no 'conductance' attribute")
-        data["conductance"] = float(data["conductance"])
+        data["conductance"] = _number(data["conductance"], f"{where}: edge ({a!r}, {b!r}): conductance")
     try:
         return Network.from_networkx(graph, pairs["input_pairs"], pairs["output_pairs"])
     except ValueError as error:
         raise ValueError(f"{where}: {error}") from None
 
 
+def _number(value, what: str) -> float:
+    """``value`` as a finite float (a number, or text that is one); else a ``ValueError`` that
+    names ``what`` (not the value: a config may name any file)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, np.integer, np.floating)):
+        raise ValueError(f"{what} must be a number")
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        raise ValueError(f"{what} must be a number") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{what} must be finite")
+    return number
+
+
 def _position(data: dict, label, where: str) -> tuple[float, float]:
     pos = data.get("pos")
+    what = f"{where}: node {label!r}: pos"
     if pos is None:
         pos = (data["x"], data["y"])
     elif isinstance(pos, str):
-        pos = [float(x) for x in pos.strip("()[] ").replace(",", " ").split()]
-    if len(pos) != 2:
-        raise ValueError(f"{where}: node {label!r} has pos {data.get('pos')!r}; need two coordinates")
-    return float(pos[0]), float(pos[1])
+        pos = pos.strip("()[] ").replace(",", " ").split()
+    if not isinstance(pos, (list, tuple)) or len(pos) != 2:
+        raise ValueError(f"{what} must be two coordinates [x, y]")
+    return _number(pos[0], what), _number(pos[1], what)
+
+
+def _pipes_per_pair(graph) -> dict:
+    counts: dict = {}
+    for a, b in graph.edges():
+        key = frozenset((a, b))
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def _merged_parallel_pipes(graph, where: str):
+    """A simple graph from a multigraph: the pipes that join one node pair become one, with
+    their conductances summed (parallel pipes add); said in one warning."""
+    import networkx as nx
+
+    merged = nx.Graph()
+    merged.graph.update(graph.graph)
+    merged.add_nodes_from(graph.nodes(data=True))
+    repeated = []
+    for a, b, data in graph.edges(data=True):
+        if "conductance" not in data:
+            raise ValueError(f"{where}: edge ({a!r}, {b!r}) has no 'conductance' attribute")
+        value = _number(data["conductance"], f"{where}: edge ({a!r}, {b!r}): conductance")
+        if merged.has_edge(a, b):
+            repeated.append((a, b))
+            merged.edges[a, b]["conductance"] += value
+        else:
+            merged.add_edge(a, b, **{**data, "conductance": value})
+    if repeated:
+        pairs = sorted({tuple(sorted((a, b), key=str)) for a, b in repeated}, key=str)
+        warnings.warn(f"{where}: {len(pairs)} node pair(s) joined by more than one pipe (first: {pairs[0]}); each "
+                      "pair's pipes are merged into one whose conductance is their sum (parallel pipes)",
+                      NetworkWarning, stacklevel=4)  # fmt: skip
+    return merged
 
 
 def load_network(path, *, input_pairs=None, output_pairs=None) -> Network:
@@ -105,14 +164,14 @@ def _node_link_graph(path: Path):
     edges = data.get("edges", data.get("links")) if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), list) or not isinstance(edges, list):
         raise ValueError(f"{path} is not a node-link JSON file (it needs 'nodes' and 'edges' lists)")
-    graph = nx.Graph(**data.get("graph", {}))
-    for node in data["nodes"]:
-        if "id" not in node:
-            raise ValueError(f"{path}: a node has no 'id': {node}")
+    graph = nx.MultiGraph(**(data.get("graph") if isinstance(data.get("graph"), dict) else {}))  # parallel pipes kept
+    for i, node in enumerate(data["nodes"]):
+        if not isinstance(node, dict) or "id" not in node:
+            raise ValueError(f"{path}: node {i} (counting from 0) has no 'id'")
         graph.add_node(_hashable(node["id"]), **{k: v for k, v in node.items() if k != "id"})
-    for edge in edges:
-        if "source" not in edge or "target" not in edge:
-            raise ValueError(f"{path}: an edge needs 'source' and 'target': {edge}")
+    for i, edge in enumerate(edges):
+        if not isinstance(edge, dict) or "source" not in edge or "target" not in edge:
+            raise ValueError(f"{path}: edge {i} (counting from 0) needs 'source' and 'target'")
         attributes = {k: v for k, v in edge.items() if k not in ("source", "target")}
         graph.add_edge(_hashable(edge["source"]), _hashable(edge["target"]), **attributes)
     return graph

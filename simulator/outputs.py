@@ -165,6 +165,32 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: A partial file is made afresh, never through a link: O_EXCL refuses any name that exists
+#: (a symbolic link included, even a dangling one), O_NOFOLLOW says so twice.
+_NEW_FILE = os.O_CREAT | os.O_EXCL | os.O_WRONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _claim(path: Path) -> None:
+    """Create ``path`` as a new, empty regular file of this process. Whatever already has the
+    name (left by a dead process of the same id, or planted: a symbolic link to somewhere
+    else) is removed, never followed; if it cannot be, the write is refused in one line."""
+    for attempt in range(2):
+        try:
+            os.close(os.open(path, _NEW_FILE, 0o666))
+            return
+        except FileExistsError:
+            if attempt:
+                break
+            try:
+                os.unlink(path)  # the name itself, whatever it points to
+            except OSError:
+                break
+        except OSError as error:
+            raise OutputError(f"cannot write {path.parent / path.name.split('.partial-')[0][1:]}: "
+                              f"{error.strerror or error}") from None  # fmt: skip
+    raise OutputError(f"cannot write beside {path.parent}: {path.name} is in the way and cannot be removed")
+
+
 class Replacement:
     """A target being written under the discipline above.
 
@@ -192,6 +218,11 @@ class Replacement:
                                 "another path")  # fmt: skip
         # the process's id (stale when it is dead) and the thread's (two writers in one process)
         self.write_path = self.path.with_name(f".{self.path.name}.partial-{os.getpid()}-{threading.get_native_id()}")
+        try:
+            _claim(self.write_path)
+        except BaseException:
+            self._release()
+            raise
 
     def appear(self) -> Path:
         """Put a new file (one that replaces nothing) at its target now, as it stands; where the

@@ -561,7 +561,7 @@ class Tuning(Task):
 
 def _read_csv(path: Path, columns: list[str]) -> np.ndarray:
     """The named columns of a CSV file with a header row, as floats; errors name the column
-    or the row."""
+    and the line, not what the file holds there (a config may name any file)."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             rows = list(csv.reader(row for row in handle if row.strip() and not row.startswith("#")))
@@ -571,15 +571,20 @@ def _read_csv(path: Path, columns: list[str]) -> np.ndarray:
         raise ValueError(f"{path} is empty (a header row of column names is needed)")
     header = [name.strip() for name in rows[0]]
     missing = [name for name in columns if name not in header]
-    if missing:
-        raise ValueError(f"{path} has no column(s) {missing}; its columns: {header}")
+    if missing:  # its own columns are listed only if it is the table meant (it has one of those asked for)
+        known = f"its columns: {header}" if len(missing) < len(columns) else (
+            f"its first line has {len(header)} field(s) and none of them is a column asked for")  # fmt: skip
+        raise ValueError(f"{path} has no column(s) {missing}; {known}")
     index = [header.index(name) for name in columns]
     values = np.empty((len(rows) - 1, len(columns)))
     for r, row in enumerate(rows[1:]):
-        try:
-            values[r] = [float(row[i]) for i in index]
-        except (ValueError, IndexError):
-            raise ValueError(f"{path}, line {r + 2}: not a number in columns {columns}: {row}") from None
+        if len(row) != len(header):
+            raise ValueError(f"{path}, line {r + 2}: {len(row)} field(s), the header has {len(header)}")
+        for j, i in enumerate(index):
+            try:
+                values[r, j] = float(row[i])
+            except ValueError:
+                raise ValueError(f"{path}, line {r + 2}, column {columns[j]!r}: not a number") from None
     if not np.all(np.isfinite(values)):
         raise ValueError(f"{path}: columns {columns} hold non-finite values")
     return values
@@ -637,20 +642,42 @@ class NpzTask(_Dataset):
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of a user's ``.npz`` file, checked: both splits' inputs and targets, finite,
+    [N, columns] with N > 0 and the same N for inputs and targets."""
+    import zipfile
+
+    if not path.is_file():
+        raise ValueError(f"cannot read {path}: no such file")
+    if not zipfile.is_zipfile(path):  # (np.load would try it as a pickle, and say so)
+        raise ValueError(f"{path} is not a .npz file (a zip archive of arrays, as numpy.savez writes)")
     try:
-        with np.load(path) as data:
+        with np.load(path, allow_pickle=False) as data:
             arrays = {key: np.asarray(data[key], dtype=np.float64) for key in data.files}
-    except (OSError, ValueError) as error:
-        raise ValueError(f"cannot read {path} as .npz: {error}") from None
+    except (OSError, ValueError, TypeError, zipfile.BadZipFile) as error:
+        reason = str(error).split(".")[0][:120]
+        raise ValueError(f"cannot read {path} as .npz of numeric arrays ({reason})") from None
     missing = [key for key in ("inputs", "targets") if key not in arrays]
     if missing or (("test_inputs" in arrays) != ("test_targets" in arrays)):
         raise ValueError(f"{path} needs arrays 'inputs' and 'targets' (and both or neither of 'test_inputs', "
                          f"'test_targets'); it has {sorted(arrays)}")  # fmt: skip
+    for key, value in arrays.items():
+        if value.ndim == 0 or not len(value) or not value.size:
+            raise ValueError(f"{path}: array {key!r} holds no examples (shape {value.shape})")
     for key in [k for k in arrays if k.endswith("targets")]:
         arrays[key] = arrays[key].reshape(len(arrays[key]), -1)
     for key, value in arrays.items():
         if value.ndim != 2 or not np.all(np.isfinite(value)):
             raise ValueError(f"{path}: array {key!r} must be finite and [N, columns], got shape {value.shape}")
+    for prefix in ("", "test_"):
+        inputs, targets = arrays.get(prefix + "inputs"), arrays.get(prefix + "targets")
+        if inputs is not None and len(inputs) != len(targets):
+            raise ValueError(f"{path}: {prefix}inputs has {len(inputs)} rows and {prefix}targets {len(targets)}; "
+                             "give one target row per input row")  # fmt: skip
+    if "test_inputs" in arrays:
+        for kind in ("inputs", "targets"):
+            if arrays[f"test_{kind}"].shape[1] != arrays[kind].shape[1]:
+                raise ValueError(f"{path}: test_{kind} has {arrays[f'test_{kind}'].shape[1]} columns and {kind} "
+                                 f"{arrays[kind].shape[1]}")  # fmt: skip
     return arrays
 
 

@@ -52,7 +52,54 @@ def files(tmp_path_factory):
     (root / "data.csv").write_text("a,c\n1,2\n")
     (root / "run_net.toml").write_text('[network]\nfile = "net.json"\n')
     (root / "iris.toml").write_text("[run]\nepochs = 1\n")
+    _bad_data_files(root, good)
     return root
+
+
+def _bad_data_files(root: Path, good: Path) -> None:
+    """Inputs an adversarial user tried (issue 27): data and network files, and run files whose
+    parameters or pipes were edited."""
+    import json
+    import shutil
+
+    np.savez(root / "mismatch.npz", inputs=np.ones((40, 4)), targets=np.ones((30, 3)))
+    np.savez(root / "empty.npz")
+    np.savez(root / "no_rows.npz", inputs=np.ones((0, 4)), targets=np.ones((0,)))
+    (root / "not_zip.npz").write_text("hello")
+    (root / "extra_field.csv").write_text("a,b,c\n1,2,3\n4,5,6,7\n")
+    (root / "abc.csv").write_text("a,b\n1,abc\n")
+    (root / "secret.txt").write_text("root:x:0:0:the first line of someone's file\n")
+    for name, data in (("npz_mismatch", "mismatch.npz"), ("npz_empty", "empty.npz"), ("npz_no_rows", "no_rows.npz"),
+                       ("npz_not_zip", "not_zip.npz")):  # fmt: skip
+        (root / f"{name}.toml").write_text(f'[task]\nname = "npz"\nfile = "{data}"\n[run]\nepochs = 1\n')
+    for name, data in (("csv_extra", "extra_field.csv"), ("csv_abc", "abc.csv"), ("csv_secret", "secret.txt")):
+        (root / f"{name}.toml").write_text(f'[task]\nname = "csv"\nfile = "{data}"\ninputs = ["a"]\ntargets = ["b"]\n'
+                                           '[network]\nside = 4\nd = 3\n[run]\nepochs = 1\n')  # fmt: skip
+    net = simulator.lattice_network(side=4, d=3, seed=1, n_inputs=1, n_outputs=1)
+    simulator.save_network(net, root / "lattice.json")
+    base = json.loads((root / "lattice.json").read_text())
+    edits = {
+        "net_true": lambda d: d["edges"][0].update(conductance=True),
+        "net_abc": lambda d: d["edges"][0].update(conductance="abc"),
+        "net_pos": lambda d: d["nodes"][0].update(pos="abc"),
+        "net_pairs_7": lambda d: d["graph"].update(input_pairs=7),
+        "net_triple": lambda d: d["graph"].update(input_pairs=[[0, 1, 2]]),
+    }
+    for name, edit in edits.items():
+        data = json.loads(json.dumps(base))
+        edit(data)
+        (root / f"{name}.json").write_text(json.dumps(data))
+        (root / f"{name}.toml").write_text(f'[task]\nname = "regression"\nn_train = 10\n[network]\nfile = "{name}.json"'
+                                           '\n[run]\nepochs = 1\n')  # fmt: skip
+    edited = {
+        "config_not_json": lambda f: f["parameters"].attrs.__setitem__("config", "{not json"),
+        "no_versions": lambda f: f["parameters"].attrs.__delitem__("versions"),
+        "edge_out_of_range": lambda f: f["connectivity/edges"].__setitem__((0, 0), 10**6),
+    }
+    for name, edit in edited.items():
+        shutil.copy(good, root / f"{name}.h5")
+        with h5py.File(root / f"{name}.h5", "r+") as f:
+            edit(f)
 
 
 @pytest.fixture(scope="module")
@@ -191,6 +238,41 @@ CASES = [
      "{root}/existing.h5 exists; pass --overwrite"),
     ("cli", ["sweep", "{root}/run_net.toml", "--grid", "rule.etta=1", "--out", "{root}/s2"],
      "unknown config key(s) ['rule.etta']"),
+    # issue 27: inputs that gave tracebacks, were taken silently, or were answered unclearly
+    ("cli", ["run", "{root}/iris.toml", "--set", "network.side=100000", "--out", "{root}/big.h5"],
+     "a 100000x100000 lattice with d = 4 needs about"),
+    ("cli", ["run", "{root}/iris.toml", "--set", "network.d=1", "--out", "{root}/d1.h5"],
+     "no connected 12x12 lattice with d = 1 in 100 draws; raise d"),
+    ("cli", ["run", "{root}/iris.toml", "--set", "network.delta=1e300"], "network.delta must be <= 1e+06, got 1e+300"),
+    ("cli", ["run", "{root}/net_pairs_7.toml", "--out", "{root}/n7.h5"],
+     "net_pairs_7.json: input_pairs must be a list of node pairs"),
+    ("cli", ["run", "{root}/net_triple.toml", "--out", "{root}/n3.h5"],
+     "net_triple.json: input_pairs must be a list of node pairs"),
+    ("cli", ["run", "{root}/net_true.toml", "--out", "{root}/nt.h5"],
+     "net_true.json: edge (0, 1): conductance must be a number"),
+    ("cli", ["run", "{root}/net_abc.toml", "--out", "{root}/na.h5"], "net_abc.json: edge (0, 1): conductance must be"),
+    ("cli", ["run", "{root}/net_pos.toml", "--out", "{root}/np.h5"],
+     "net_pos.json: node 0: pos must be two coordinates"),
+    ("cli", ["run", "{root}/npz_mismatch.toml", "--out", "{root}/nm.h5"],
+     "mismatch.npz: inputs has 40 rows and targets 30; give one target row per input row"),
+    ("cli", ["run", "{root}/npz_empty.toml", "--out", "{root}/ne.h5"], "empty.npz needs arrays 'inputs' and 'targets'"),
+    ("cli", ["run", "{root}/npz_no_rows.toml", "--out", "{root}/nr.h5"],
+     "no_rows.npz: array 'inputs' holds no examples"),
+    ("cli", ["run", "{root}/npz_not_zip.toml", "--out", "{root}/nz.h5"],
+     "not_zip.npz is not a .npz file (a zip archive of arrays"),
+    ("cli", ["run", "{root}/csv_extra.toml", "--out", "{root}/ce.h5"],
+     "extra_field.csv, line 3: 4 field(s), the header has 3"),
+    ("cli", ["run", "{root}/csv_abc.toml", "--out", "{root}/ca.h5"], "abc.csv, line 2, column 'b': not a number"),
+    ("cli", ["run", "{root}/csv_secret.toml", "--out", "{root}/cs.h5"],
+     "secret.txt has no column(s) ['a', 'b']; its first line has 1 field(s) and none of them is a column asked for"),
+    *[("cli", [command, "{root}/config_not_json.h5", *extra], "config_not_json.h5 is damaged: attribute "
+       "/parameters/@config is not JSON") for command, extra in (("inspect", []), ("plot", []), ("resume", []),
+                                                                   ("animate", []), ("export", ["--xdmf"]))],
+    ("cli", ["compare", "{root}/good.h5", "{root}/config_not_json.h5", "-o", "{root}/c.png"],
+     "config_not_json.h5 is damaged: attribute /parameters/@config is not JSON"),
+    ("cli", ["inspect", "{root}/no_versions.h5"], "it has no attribute /parameters/@versions"),
+    *[("cli", [command, "{root}/edge_out_of_range.h5", *extra], "/connectivity/edges names nodes outside the file's "
+       "144") for command, extra in (("plot", []), ("animate", []), ("export", ["--xdmf"]), ("inspect", []))],
 ]  # fmt: skip
 
 
@@ -212,6 +294,7 @@ def test_bad_input_gets_one_clear_line(case, files, servers, capsys):
     after = {p: p.stat().st_mtime_ns for p in files.rglob("*") if p.is_file()}
     assert before == {p: t for p, t in after.items() if p in before}  # nothing replaced or touched
     assert not [p for p in after if ".partial-" in p.name]  # no half-built replacement left behind
+    assert "root:x:0:0" not in captured.err  # an error names a file's problem, not what it holds
     for path in files.rglob("*.h5"):  # nothing new claims to be complete
         if path not in before and path.is_file():
             assert simulator.load_trajectory(path).status[0] != "complete"

@@ -123,3 +123,18 @@ def test_command_line(runs, tmp_path, capsys):
     assert len(_read_back(out, tmp_path)[2]) == len(recorded)
     assert main(["export", str(runs["advection"]), "--xdmf", "-o", str(out)]) == 2
     assert "exists" in capsys.readouterr().err
+
+
+def test_a_run_file_named_with_a_percent_sign_exports_and_reads_back(runs, tmp_path):
+    """HDF5 takes a virtual source's file name as a printf pattern (%b: a block number); a run
+    file named run%b.h5 raised a ValueError from h5py's depths and wrote nothing."""
+    path = tmp_path / "run%b.h5"
+    shutil.copy(runs["timestepped"], path)
+    xdmf = export_xdmf(path)
+    points, _, frames = _read_back(xdmf, tmp_path)
+    recorded = load_trajectory(path)
+    np.testing.assert_array_equal(points, recorded.fixed("particles/nodes/position"))
+    pressure = recorded.series("particles/nodes/pressure")[2]
+    assert len(frames) == len(pressure) > 1
+    for k, (_, point_data, _) in enumerate(frames):
+        np.testing.assert_array_equal(point_data["pressure"], pressure[k])

@@ -124,8 +124,12 @@ def test_lattice_builder_rejects_bad_arguments():
         simulator.lattice_network(side=1)
     with pytest.raises(ValueError, match="need 14 distinct nodes; the lattice has 9"):
         simulator.lattice_network(side=3)
-    with pytest.raises(ValueError, match="delta must be finite"):
+    with pytest.raises(ValueError, match=r"delta must be in \[0, 1e\+06\] \(lattice spacings\), got nan"):
         simulator.lattice_network(delta=float("nan"))
+    with pytest.raises(ValueError, match=r"delta must be in \[0, 1e\+06\] \(lattice spacings\), got 1e\+300"):
+        simulator.lattice_network(delta=1e300)  # (distances between nodes would overflow)
+    with pytest.raises(ValueError, match="no connected 12x12 lattice with d = 1 in 100 draws; raise d"):
+        simulator.lattice_network(d=1)
 
 
 def test_reordered_restores_a_banded_numbering_and_the_same_physics():

@@ -49,9 +49,15 @@ def test_any_networkx_graph_and_the_old_links_key(tmp_path):
         (lambda d: d["graph"].pop("input_pairs"), "has no 'input_pairs'"),
         (lambda d: d["edges"][1].pop("conductance"), r"edge \(1, 2\) has no 'conductance' attribute"),
         (lambda d: d["graph"].update(output_pairs=[[1, 9]]), "names node 9, which is not in the graph"),
-        (lambda d: d["nodes"][2].update(pos=[1.0]), "node 2 has pos"),
+        (lambda d: d["nodes"][2].update(pos=[1.0]), r"node 2: pos must be two coordinates \[x, y\]"),
+        (lambda d: d["nodes"][2].update(pos="abc"), r"node 2: pos must be two coordinates \[x, y\]"),
+        (lambda d: d["nodes"][2].update(pos=[1.0, "abc"]), "node 2: pos must be a number"),
+        (lambda d: d["edges"][1].update(conductance="abc"), r"edge \(1, 2\): conductance must be a number"),
+        (lambda d: d["edges"][1].update(conductance=True), r"edge \(1, 2\): conductance must be a number"),
+        (lambda d: d["graph"].update(input_pairs=7), r"input_pairs must be a list of node pairs, \[\[a, b\], ...\]"),
+        (lambda d: d["graph"].update(input_pairs=[[0, 1, 3]]), "input_pairs must be a list of node pairs"),
         (lambda d: d.pop("nodes"), "is not a node-link JSON file"),
-        (lambda d: d["edges"].append({"source": 0}), "an edge needs 'source' and 'target'"),
+        (lambda d: d["edges"].append({"source": 0}), r"edge 3 \(counting from 0\) needs 'source' and 'target'"),
         (lambda d: d["edges"].pop(0), "disconnected"),
     ],
 )
@@ -76,3 +82,42 @@ def test_file_kinds_and_garbage_are_refused(tmp_path):
     (tmp_path / "net.graphml").write_text("<graphml>")
     with pytest.raises(ValueError, match="is not valid GraphML"):
         load_network(tmp_path / "net.graphml")
+
+
+@pytest.mark.parametrize("form", ["node-link", "graphml", "multigraph"])
+def test_parallel_pipes_are_merged_into_one_whose_conductance_is_their_sum_and_said(tmp_path, form):
+    """A node pair joined three times (0.1, 0.5, 0.7) was one pipe of 0.7 (the last); parallel
+    pipes conduct as one of the summed conductance, the steady state is the same, and a warning
+    says what was merged."""
+    graph = nx.path_graph(4)
+    for a, b in graph.edges:
+        graph.edges[a, b]["conductance"] = 1.0
+    graph.graph.update(input_pairs=[[0, 3]], output_pairs=[[1, 2]])
+    for i, node in enumerate(graph.nodes):
+        graph.nodes[node]["pos"] = [float(i), 0.0]
+    multi = nx.MultiGraph(graph)
+    multi.remove_edge(1, 2)
+    for value in (0.1, 0.5, 0.7):
+        multi.add_edge(1, 2, conductance=value)
+    if form == "node-link":
+        source = tmp_path / "net.json"
+        data = {"graph": graph.graph, "nodes": [{"id": n, **d} for n, d in multi.nodes(data=True)],
+                "edges": [{"source": a, "target": b, **d} for a, b, d in multi.edges(data=True)]}  # fmt: skip
+        source.write_text(json.dumps(data))
+    elif form == "graphml":
+        source = tmp_path / "net.graphml"
+        written = multi.copy()
+        for _, attributes in written.nodes(data=True):
+            attributes["x"], attributes["y"] = attributes.pop("pos")
+        written.graph = {key: json.dumps(value) for key, value in graph.graph.items()}
+        nx.write_graphml(written, source)
+    else:
+        source = multi
+    said = r"1 node pair\(s\) joined by more than one pipe \(first: \('?1'?, '?2'?\)\); each pair's pipes are merged"
+    with pytest.warns(simulator.NetworkWarning, match=said + " into one whose conductance is their sum"):
+        net = simulator.as_network(source)
+    assert net.n_edges == 3
+    merged = {tuple(sorted(edge)): w for edge, w in zip(net.topology.edges.tolist(), net.conductance)}
+    assert merged[(1, 2)] == pytest.approx(1.3, abs=1e-15)
+    reference = simulator.as_network(graph).with_conductance(np.array([1.0, 1.3, 1.0]))
+    assert np.allclose(simulator.steady_state(net, [1.0]), simulator.steady_state(reference, [1.0]), atol=1e-14)

@@ -252,3 +252,53 @@ def test_asking_whether_a_file_is_held_never_makes_a_writer_find_it_busy(tmp_pat
     assert held(path) and lock.acquired
     lock.release()
     assert not held(path)
+
+
+def test_a_planted_link_at_a_partial_name_is_never_followed(tmp_path):
+    """The partial file a replacement is built in is created afresh (O_EXCL, O_NOFOLLOW): a
+    symbolic link planted at its name, pointing at someone's file, is removed, not written through."""
+    import threading
+
+    precious = tmp_path / "precious.txt"
+    precious.write_text("someone's data")
+    target = tmp_path / "summary.txt"
+    planted = tmp_path / f".{target.name}.partial-{os.getpid()}-{threading.get_native_id()}"
+    planted.symlink_to(precious)
+    write_text(target, "the summary", overwrite=False)
+    assert target.read_text() == "the summary" and precious.read_text() == "someone's data"
+    assert not planted.is_symlink() and not planted.exists()
+    figure = tmp_path / "figure.png"
+    planted = tmp_path / f".{figure.name}.partial-{os.getpid()}-{threading.get_native_id()}"
+    planted.symlink_to(precious)
+    from matplotlib.figure import Figure
+
+    from simulator.outputs import save_figure
+
+    save_figure(Figure(), figure, overwrite=False)
+    assert figure.read_bytes()[:4] == b"\x89PNG" and precious.read_text() == "someone's data"
+    run = tmp_path / "run.h5"
+    planted = tmp_path / f".{run.name}.partial-{os.getpid()}-{threading.get_native_id()}"
+    planted.symlink_to(precious)
+    simulator.run({"run": {"epochs": 1}}, out=run)
+    assert simulator.load_trajectory(run).status[0] == "complete" and precious.read_text() == "someone's data"
+
+
+def test_resume_keeps_an_existing_figure_and_says_how_to_redraw_it(tmp_path, capsys):
+    from test_resume import StopAfter
+
+    from simulator.cli import main
+
+    path = tmp_path / "run.h5"
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run({"run": {"epochs": 3}}, out=path, progress=StopAfter(1))
+    figure = path.with_suffix(".png")
+    figure.write_bytes(b"the user's own figure")
+    assert main(["resume", str(path)]) == 0
+    assert figure.read_bytes() == b"the user's own figure"
+    assert f"{figure} exists and is kept; draw the finished run with: python -m simulator plot {path} --overwrite" in \
+        capsys.readouterr().out  # fmt: skip
+    figure.unlink()
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run({"run": {"epochs": 3}}, out=tmp_path / "other.h5", progress=StopAfter(1))
+    assert main(["resume", str(tmp_path / "other.h5")]) == 0  # no figure yet: the finished run's is drawn
+    assert (tmp_path / "other.png").read_bytes()[:4] == b"\x89PNG"

@@ -106,7 +106,10 @@ def test_seeded_split_and_the_users_own_split(tmp_path):
 @pytest.mark.parametrize(
     "content, message",
     [
-        ("x,y\n1,2\n3,oops\n", r"line 3: not a number in columns \['x', 'y'\]"),
+        ("x,y\n1,2\n3,oops\n", r"line 3, column 'y': not a number$"),
+        ("x,y\n1,2\n3,4,5\n", r"line 3: 3 field\(s\), the header has 2$"),
+        ("a,b\n1,2\n", r"has no column\(s\) \['x', 'y'\]; its first line has 2 field\(s\) and none of them is a "
+         "column asked for"),
         ("x,w\n1,2\n", r"has no column\(s\) \['y'\]; its columns: \['x', 'w'\]"),
         ("", "is empty"),
     ],
