@@ -147,12 +147,11 @@ def main(argv=None) -> int:
     one_line_warnings()
     try:
         with interruptible():
-            return _main(argv)
+            code = _main(argv)
     except KeyboardInterrupt:
         print("chemsignal: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    finally:
-        _start.release()
+        code = EXIT_INTERRUPTED
+    return _start.ending(code)
 
 
 def _main(argv) -> int:

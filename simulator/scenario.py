@@ -10,6 +10,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from . import _start
 from .base import SimulationError, deprecated, interruptible, one_line_warnings
 from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
 from .config import DYNAMICS_OPTIONS, RunConfig
@@ -136,6 +137,10 @@ def guarded(main, argv=None) -> int:
     """``main(argv)`` of a scenario that runs many points itself (a pool of runs): SIGTERM
     handled like Ctrl-C, and what escapes it answered as a single run is (one line and the
     exit codes of :mod:`simulator.commandline`), not with a traceback."""
+    return _start.ending(_guarded(main, argv))
+
+
+def _guarded(main, argv) -> int:
     one_line_warnings()
     try:
         with interruptible():
@@ -161,7 +166,21 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     ``.png``; default ``simulator.plots.plot_run``) and print where both are (``title``: what
     is run; default from the config). The figure's path is checked before the run starts:
     an existing figure is replaced only with ``--overwrite``; on ``--resume`` one that exists
-    is kept, and the command that redraws it is printed. Returns ``(result or None, exit code)``."""
+    is kept, and the command that redraws it is printed. An interrupt at any moment is
+    answered by what it left in ``out``. Returns ``(result or None, exit code)``."""
+    from .runs import file_identity, interrupted_message
+
+    before = file_identity(out)
+    try:
+        with interruptible():
+            result, code = _run_and_draw(config, out, args, argv, title, draw)
+    except KeyboardInterrupt:
+        print(interrupted_message(out, before), file=sys.stderr)
+        result, code = None, EXIT_INTERRUPTED
+    return result, _start.ending(code)
+
+
+def _run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv, title, draw):
     from .plots import describe
     from .runs import run_from_command_line
 
@@ -194,8 +213,7 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
               f"python -m simulator plot {out} --overwrite")  # fmt: skip
         return result, 0
     try:
-        with interruptible():
-            figure = draw(out, overwrite=args.overwrite)
+        figure = draw(out, overwrite=args.overwrite)
     except OutputError as error:  # e.g. a figure made meanwhile by someone else
         print(f"error: {error}", file=sys.stderr)
         return None, error.exit_code
