@@ -20,6 +20,9 @@ read-only folder, two sweeps on one folder.
 * **A read-only folder** (a read-only tmpfs).
 * **Two sweeps on one folder at once** (two ``python -m simulator sweep`` processes).
 
+Nothing pins the BLAS or Numba threads: the runs start as a user's do. SIGTERM and SIGINT at
+random moments, on a loaded machine, are ``benchmarks/interrupts.py``.
+
 Prints a table of trials, faults and losses and writes ``benchmarks/results/faults.json``.
 """
 
@@ -39,7 +42,6 @@ import h5py
 import numpy as np
 
 import simulator
-from simulator.base import pin_threads
 from simulator.commandline import ArgumentParser, positive_int
 from simulator.outputs import partial_files
 
@@ -263,8 +265,7 @@ def main(argv=None) -> int:
     parser.add_argument("--append-trials", type=positive_int, default=400)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "faults.json")
-    args = parser.parse_args(argv)
-    pin_threads(1)
+    args = parser.parse_args(argv)  # (threads left as a user's: BLAS and Numba choose their own)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
         start = time.perf_counter()

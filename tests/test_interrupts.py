@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import warnings
 from pathlib import Path
 
@@ -336,3 +337,46 @@ def test_a_run_file_that_reaches_outside_itself_is_refused(tmp_path):
         f.create_virtual_dataset("observables/virtual", layout)
     with pytest.raises(simulator.TrajectoryError, match="/observables/virtual is a virtual dataset"):
         load_trajectory(path)
+
+
+def test_sigterm_and_sigint_at_random_moments_of_a_real_command_under_load(tmp_path):
+    """A few of benchmarks/interrupts.py's trials (it runs 300): ``python -m simulator run`` with
+    BLAS and Numba threads at their defaults, two busy processes loading the cores, a signal at
+    a random moment. The command ends with 130 (or 0) in one true line; the file reads whole
+    and resume finishes it equal to the uninterrupted run."""
+    config = ROOT / "scenarios" / "configs" / "iris.toml"
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    command = [sys.executable, "-m", "simulator", "run", str(config), "--set", "run.epochs=30", "--out"]
+    start = time.perf_counter()
+    subprocess.run([*command, str(tmp_path / "whole.h5")], env=env, check=True, capture_output=True)
+    duration = time.perf_counter() - start
+    load = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
+    rng, outcomes = np.random.default_rng(11), []
+    try:
+        for trial in range(6):
+            out = tmp_path / f"trial{trial}.h5"
+            process = subprocess.Popen([*command, str(out)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)  # fmt: skip
+            time.sleep(rng.uniform(0.3, 1.0) * duration)
+            process.send_signal((signal.SIGTERM, signal.SIGINT)[trial % 2])
+            _, stderr = process.communicate(timeout=300)
+            assert process.returncode in (0, 130) and "Traceback" not in stderr, (process.returncode, stderr)
+            if process.returncode == 130:
+                line = stderr.strip()
+                assert "\n" not in line, line
+                if not out.exists():
+                    assert "nothing" in line, line
+                    continue
+                status = load_trajectory(out).status[0]
+                assert (status == "complete") == ("is complete" in line), line
+                assert status == "complete" or f"continue it with: python -m simulator resume {out}" in line, line
+            load_trajectory(out).verify()
+            outcomes.append(load_trajectory(out).status[0])
+            if outcomes[-1] != "complete":
+                done = subprocess.run([sys.executable, "-m", "simulator", "resume", str(out)], env=env,
+                                      capture_output=True, text=True)  # fmt: skip
+                assert done.returncode == 0, done.stderr
+            assert differing_datasets(tmp_path / "whole.h5", out) == [], trial
+    finally:
+        for process in load:
+            process.kill()
