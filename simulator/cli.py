@@ -18,12 +18,19 @@ from .trajectory import load_trajectory
 
 def inspect(path, stream=None) -> None:
     """Print config, status, warnings, final metrics and every dataset with its shape (works on
-    a running file). The whole file is read first, so a damaged one is named, not printed."""
+    a running file). The whole file is read first, and nothing is printed until every line is
+    made, so a damaged file is named, not half printed."""
     stream = sys.stdout if stream is None else stream
     run = load_trajectory(path)
     run.verify()
     status, message = run.status
-    say = lambda text="": print(text, file=stream)  # noqa: E731
+    lines: list[str] = []
+    say = lambda text="": lines.append(text)  # noqa: E731
+    _describe(run, status, message, say)
+    print("\n".join(lines), file=stream)
+
+
+def _describe(run, status: str, message: str, say) -> None:
     say(f"file     {run.path}")
     say(f"status   {status}" + (f" ({message})" if message else ""))
     if not held(run.path):  # (a live run's file has a block in the making, not a torn one)

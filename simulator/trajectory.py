@@ -23,7 +23,7 @@ Nothing torn is read. A block is appended with SIGINT and SIGTERM held back
 (:func:`simulator.base.signals_deferred`), and a clock's rows count only once its block is
 marked committed, after the block itself reached the file: a kill at any moment leaves whole
 blocks behind. Readers (:class:`Trajectory`, ``inspect``, the figures, ``resume``) see each
-clock cut to its trusted rows (:meth:`Trajectory.trusted_rows`): whole on every series of the
+clock cut to its trusted rows (:meth:`Trajectory.clock_rows`): whole on every series of the
 clock, committed, with steps that grow, and epochs whose checkpoint agrees with the clocks it
 counts; files written before the mark (or torn by older versions) are checked the same way.
 """
@@ -434,6 +434,10 @@ class TrajectoryWriter:
             self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
             self._lock = WriterLock(target.write_path)  # the lock moves with the file
             self._clocks, self._series = _declared_clocks(self._file)
+            for clock in self._clocks.values():
+                steps = clock["step"]
+                if steps.shape[0]:
+                    clock["last_step"] = int(steps[steps.shape[0] - 1])
             self._committed = _committed_marker(self._file)
             self._file.swmr_mode = True
             self._file.flush()
@@ -461,9 +465,10 @@ class TrajectoryWriter:
     def append(self, clock: str, *, step, time=None, **values):
         """Append a block of samples to every series of ``clock``.
 
-        ``step`` : [k] ints; ``time`` : [k] floats (timed clocks only); ``values``: one
-        ``[k, *shape]`` array per series of the clock, keyed by its path (``/`` may be given
-        as ``__``, so ``observables__cost=...`` works as a keyword).
+        ``step`` : [k] ints that grow along the clock (a reader takes a row whose step does not
+        follow the one before it for a torn one); ``time`` : [k] floats (timed clocks only);
+        ``values``: one ``[k, *shape]`` array per series of the clock, keyed by its path (``/``
+        may be given as ``__``, so ``observables__cost=...`` works as a keyword).
         """
         spec = self._clocks.get(clock)
         if spec is None:
@@ -473,6 +478,10 @@ class TrajectoryWriter:
             raise KeyError(f"clock {clock!r} needs exactly {sorted(spec['series'])}, got {sorted(values)}")
         step = np.atleast_1d(np.asarray(step, dtype=np.int64))
         k = len(step)
+        last = spec.get("last_step")
+        if k and (np.any(np.diff(step) <= 0) or (last is not None and step[0] <= last)):
+            after = "" if last is None else f" after {last}"
+            raise ValueError(f"clock {clock!r}: steps must grow along the clock; got {step[:5].tolist()}{after}")
         if ("time" in spec) != (time is not None):
             raise ValueError(f"clock {clock!r} {'needs' if 'time' in spec else 'takes no'} time")
         columns = [(spec["step"], step)] + (
@@ -497,6 +506,8 @@ class TrajectoryWriter:
                 self._file.flush()
                 self._committed.mark(clock, layouts[0].rows)
                 self._file.flush()
+                if k:
+                    spec["last_step"] = int(step[-1])
             except OSError:
                 self._write_failed = True  # the file itself could not take the block (a full disk)
                 raise
@@ -839,10 +850,10 @@ def _trusted(f: h5py.File) -> tuple[dict[str, int], list[str]]:
     except OSError:
         return _trusted_rows(f)
     key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    found = _TRUSTED_CACHE.get(key)
-    if found is None or held(path):
+    found, live = _TRUSTED_CACHE.get(key), held(path)
+    if found is None or live:
         found = _trusted_rows(f)
-        if not held(path):
+        if not live:
             if len(_TRUSTED_CACHE) > 64:
                 _TRUSTED_CACHE.clear()
             _TRUSTED_CACHE[key] = found

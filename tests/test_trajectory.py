@@ -181,6 +181,10 @@ def test_append_checks_blocks(tmp_path):
         with pytest.raises(ValueError, match="expected a block of shape"):
             out.append("c", step=[1], **{"observables/a": [1.0], "observables/b": [1.0, 2.0]})
         out.append("c", step=[1, 2], **{"observables/a": [1.0, 2.0], "observables/b": np.ones((2, 2))})
+        with pytest.raises(ValueError, match=r"clock 'c': steps must grow along the clock; got \[2, 3\] after 2"):
+            out.append("c", step=[2, 3], **{"observables/a": [1.0, 2.0], "observables/b": np.ones((2, 2))})
+        with pytest.raises(ValueError, match=r"steps must grow along the clock; got \[4, 4\]"):
+            out.append("c", step=[4, 4], **{"observables/a": [1.0, 2.0], "observables/b": np.ones((2, 2))})
     step, time, value = load_trajectory(tmp_path / "w.h5").series("observables/b")
     assert list(step) == [1, 2] and time is None and value.shape == (2, 2)
 
