@@ -26,7 +26,7 @@ import numpy as np
 
 from .fields import CONDUCTANCE, NODE_FIELDS, available_fields, recorded_field
 from .outputs import OutputError, Replacement, check_not_source, check_target
-from .trajectory import h5py, load_trajectory, verify
+from .trajectory import LIBVER, h5py, load_trajectory, verify
 
 __all__ = ["export_xdmf"]
 
@@ -79,7 +79,7 @@ def _virtual_rows(frames: list) -> dict:
 def _write_virtual_rows(path, run, source: str, rows: dict) -> None:
     """One virtual dataset per entry of ``rows``, mapping that row of the run file (``source``,
     relative to the companion's folder)."""
-    with h5py.File(run.path, "r", libver="latest", swmr=True) as f, h5py.File(path, "w") as sidecar:
+    with h5py.File(run.path, "r", libver="latest", swmr=True) as f, h5py.File(path, "w", libver=LIBVER) as sidecar:
         for (series, row), name in rows.items():
             values = f[series]["value"]
             layout = h5py.VirtualLayout(shape=values.shape[1:], dtype=values.dtype)

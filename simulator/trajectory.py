@@ -101,6 +101,11 @@ _PAGED = dict(fs_strategy="page", fs_page_size=_PAGE_BYTES, fs_persist=False)
 _CACHE_BYTES = 4 * _CHUNK_BYTES
 # Room kept free for the last writes of a run (its status, the metadata flushed on closing).
 _RESERVE_BYTES = 1 << 18
+#: HDF5 library versions whose file formats a run file may use: SWMR and paged aggregation
+#: need 1.10's, and "latest" under HDF5 2.0 (h5py's wheels since 3.15) writes object headers
+#: that HDF5 1.10 and 1.14 cannot read (h5dump, h5py 3.11, MATLAB, ParaView): any HDF5 from
+#: 1.10 on reads what these bounds write.
+LIBVER = ("v110", "v114")
 #: Rows of each clock whose block reached the file whole (written after the block's flush).
 COMMITTED = "parameters/committed_rows"
 # A reader of a file that its run is still writing may meet a state HDF5 is between (the
@@ -234,7 +239,7 @@ def _fixed(group, name: str, data) -> h5py.Dataset:
 def _created(path: Path) -> h5py.File:
     """A new HDF5 file at ``path`` (exclusive: a file that appeared meanwhile is refused)."""
     try:
-        return h5py.File(path, "x", libver="latest", rdcc_nbytes=_CACHE_BYTES, **_PAGED)
+        return h5py.File(path, "x", libver=LIBVER, rdcc_nbytes=_CACHE_BYTES, **_PAGED)
     except FileExistsError:
         raise OutputError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another "
                           "path") from None  # fmt: skip
@@ -429,9 +434,9 @@ class TrajectoryWriter:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
             target.write_path.unlink()  # the empty file claimed for it: HDF5 creates its own there, exclusively
             with _open_for_reading(path) as source:
-                with h5py.File(target.write_path, "x", libver="latest", **_PAGED) as copy:
+                with h5py.File(target.write_path, "x", libver=LIBVER, **_PAGED) as copy:
                     _copy_cut(source, copy, rows, note)
-            self._file = h5py.File(target.write_path, "r+", libver="latest", rdcc_nbytes=_CACHE_BYTES)
+            self._file = h5py.File(target.write_path, "r+", libver=LIBVER, rdcc_nbytes=_CACHE_BYTES)
             self._lock = WriterLock(target.write_path)  # the lock moves with the file
             self._clocks, self._series = _declared_clocks(self._file)
             for clock in self._clocks.values():
