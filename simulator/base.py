@@ -21,6 +21,8 @@ from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
 
+from ._start import STOP_SIGNALS
+
 __all__ = [
     "__version__",
     "lazy_module",
@@ -278,7 +280,6 @@ def pin_threads(count: int = 1) -> None:
 
 
 # ---------------------------------------------------------------------- signals
-_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # Signals received inside an ``interruptible`` block. The handler raises KeyboardInterrupt at
 # once, but Python swallows an exception raised while it runs a weakref or GC callback (and
 # would print "Exception ignored ..." with a traceback; seen with h5py's object registry, once
@@ -309,20 +310,24 @@ def interruptible():
         _received_signals.append(name)
         raise KeyboardInterrupt(f"received {name}")
 
-    try:
-        previous = {number: signal.signal(number, stop) for number in _STOP_SIGNALS}
-    except ValueError:  # not the main thread: leave signals alone
+    if threading.current_thread() is not threading.main_thread():  # only the main thread sets handlers
         yield
         return
     _received_signals.clear()
     hook, sys.unraisablehook = sys.unraisablehook, _quiet_swallowed_interrupt(sys.unraisablehook)
+    previous = {}
     try:
+        for number in STOP_SIGNALS:
+            handler = signal.getsignal(number)
+            signal.signal(number, stop)  # (a pending signal's handler runs first, and may raise: then no swap)
+            previous[number] = signal.SIG_DFL if handler is None else handler
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+        raised = _put_back(previous)
         sys.unraisablehook = hook
         _received_signals.clear()
+        if raised is not None:
+            raise raised
 
 
 def raise_if_signalled():
@@ -351,17 +356,34 @@ def signals_deferred():
         held.append(signum)
 
     previous = {}
-    for number in _STOP_SIGNALS:
-        handler = signal.getsignal(number)
-        if handler is not None:  # None: installed outside Python, which this cannot put back
-            previous[number] = signal.signal(number, hold)
     try:
+        for number in STOP_SIGNALS:
+            handler = signal.getsignal(number)
+            if handler is not None:  # None: installed outside Python, which this cannot put back
+                signal.signal(number, hold)  # (a pending signal's handler runs first, and may raise: then no swap)
+                previous[number] = handler
         yield
     finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+        raised = _put_back(previous)
         for number in dict.fromkeys(held):  # each signal once, in the order they came
             _deliver(number, previous[number])
+        if raised is not None:
+            raise raised
+
+
+def _put_back(previous: dict):
+    """Every handler in ``previous`` back in place, even if a pending signal's handler raises
+    on the way (``signal.signal`` runs pending handlers before it swaps): the first exception
+    so raised is returned, to be raised once all are back."""
+    raised = None
+    for number, handler in previous.items():
+        while True:
+            try:
+                signal.signal(number, handler)
+                break
+            except KeyboardInterrupt as error:
+                raised = raised or error
+    return raised
 
 
 def _deliver(number: int, handler) -> None:
@@ -380,9 +402,8 @@ class _LazyModule(types.ModuleType):
         self.__dict__["_lazy_target"] = name
 
     def __getattr__(self, attribute: str):
-        # import_module every time: a dictionary lookup once the module is loaded, and a
-        # fresh import after an interrupted one (the import system drops a module whose
-        # first execution raised, so nothing half-built is ever handed out)
+        # import_module at every use: once the module is loaded, a look-up in sys.modules
+        # (under a microsecond); after an interrupted first import, a fresh import
         return getattr(importlib.import_module(self.__dict__["_lazy_target"]), attribute)
 
 
@@ -390,9 +411,10 @@ def lazy_module(name: str) -> types.ModuleType:
     """``name``, imported on the first use of an attribute: ``import simulator`` stays short,
     and a run that never opens a file never loads h5py.
 
-    Unlike ``importlib.util.LazyLoader``, nothing is put in ``sys.modules`` before the
-    module has run whole: a signal during the first load (Ctrl-C while the kernels load)
-    leaves no half-built module behind, and the next use imports it again."""
+    The import is a plain one: a module whose first run raises (Ctrl-C while the kernels
+    load) is taken out of ``sys.modules`` again by the import system, and the next use
+    imports it afresh. ``importlib.util.LazyLoader`` left the half-built module there, and
+    every later use failed until the interpreter restarted."""
     if importlib.util.find_spec(name) is None:
         raise ImportError(f"no module named {name!r}")
     return _LazyModule(name)

@@ -154,11 +154,10 @@ def main(argv=None) -> int:
     one_line_warnings()
     try:
         with interruptible():
-            code = _main(argv)
+            return _start.ending(_main(argv))  # (inside: no moment is left without a handler of ours)
     except KeyboardInterrupt:
         print("chemsignal: interrupted", file=sys.stderr)
-        code = EXIT_INTERRUPTED
-    return _start.ending(code)
+        return _start.ending(EXIT_INTERRUPTED)
 
 
 def _main(argv) -> int:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from . import _start
+
 __all__ = [
     "EXIT_OK",
     "EXIT_FAILED",
@@ -34,7 +36,7 @@ EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_REFUSED = 3
 EXIT_NOTHING_TO_RESUME = 4
-EXIT_INTERRUPTED = 130
+EXIT_INTERRUPTED = _start.EXIT_INTERRUPTED  # 130 (the command's first module sets it too)
 
 
 def _is_number(text: str) -> bool:

@@ -44,6 +44,11 @@ def as_network(source, *, input_pairs=None, output_pairs=None, where: str = "the
 def _from_graph(graph, input_pairs, output_pairs, where: str) -> Network:
     import networkx as nx
 
+    if graph.is_directed():  # a pipe has no direction: one listed both ways is one pipe or two, who can say
+        both_ways = next(((a, b) for a, b in graph.edges() if a != b and graph.has_edge(b, a)), None)
+        if both_ways is not None:
+            raise ValueError(f"{where}: a directed graph joins {both_ways[0]!r} and {both_ways[1]!r} both ways; a pipe "
+                             "has no direction: give each pipe once, in an undirected graph")  # fmt: skip
     parallel = graph.is_multigraph() and any(count > 1 for count in _pipes_per_pair(graph).values())
     graph = _merged_parallel_pipes(graph, where) if parallel else nx.Graph(graph)  # a copy
     labels = {str(label): label for label in graph.nodes}

@@ -615,13 +615,17 @@ def interrupted_message(out, before: tuple | None) -> str:
     now = file_identity(out)
     if now is None:
         return f"interrupted before {out} was written; nothing to resume (run the command again)"
-    if now == before:
-        return f"interrupted before the run changed {out}; it is as it was"
     try:
-        status = load_trajectory(out).status[0]
+        status, problem = load_trajectory(out).status[0], ""
     except (TrajectoryError, OSError) as error:
-        return f"interrupted; {out} cannot be read ({error})"
+        status, problem = None, str(error)
+    resume = f"continue it with: python -m simulator resume {out}"
+    if now == before:  # (a run file that can be continued says how)
+        unfinished = status not in (None, "complete")
+        return f"interrupted before the run changed {out}; it is as it was" + (
+            f" (status {status!r}); {resume}" if unfinished else "")  # fmt: skip
+    if status is None:
+        return f"interrupted; {out} cannot be read ({problem})"
     if status == "complete":
         return f"interrupted as the run ended; {out} is complete"
-    return (f"interrupted; the partial run is in {out} (status {status!r}); continue it with: python -m simulator "
-            f"resume {out}")  # fmt: skip
+    return f"interrupted; the partial run is in {out} (status {status!r}); {resume}"

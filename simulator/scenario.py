@@ -10,7 +10,6 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import _start
 from .base import SimulationError, deprecated, interruptible, one_line_warnings
 from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
 from .config import DYNAMICS_OPTIONS, RunConfig
@@ -137,10 +136,6 @@ def guarded(main, argv=None) -> int:
     """``main(argv)`` of a scenario that runs many points itself (a pool of runs): SIGTERM
     handled like Ctrl-C, and what escapes it answered as a single run is (one line and the
     exit codes of :mod:`simulator.commandline`), not with a traceback."""
-    return _start.ending(_guarded(main, argv))
-
-
-def _guarded(main, argv) -> int:
     one_line_warnings()
     try:
         with interruptible():
@@ -177,7 +172,7 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     except KeyboardInterrupt:
         print(interrupted_message(out, before), file=sys.stderr)
         result, code = None, EXIT_INTERRUPTED
-    return result, _start.ending(code)
+    return result, code
 
 
 def _run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv, title, draw):

@@ -111,7 +111,7 @@ COMMITTED = "parameters/committed_rows"
 # A reader of a file that its run is still writing may meet a state HDF5 is between (the
 # superblock's end of file ahead of the bytes, an object header being rewritten): it reads
 # again, for up to this long, before taking the error as the file's.
-_LIVE_READ_SECONDS = 10.0
+_LIVE_READ_SECONDS = 2.0
 
 
 class TrajectoryError(OutputError):
@@ -237,12 +237,10 @@ def _fixed(group, name: str, data) -> h5py.Dataset:
 
 
 def _created(path: Path) -> h5py.File:
-    """A new HDF5 file at ``path`` (exclusive: a file that appeared meanwhile is refused)."""
+    """An HDF5 file in the empty partial file that :class:`~simulator.outputs.Replacement`
+    claimed for it (made afresh, never through a link, so truncating it is safe)."""
     try:
-        return h5py.File(path, "x", libver=LIBVER, rdcc_nbytes=_CACHE_BYTES, **_PAGED)
-    except FileExistsError:
-        raise OutputError(f"{path} exists; pass --overwrite (overwrite=True) to replace it, or choose another "
-                          "path") from None  # fmt: skip
+        return h5py.File(path, "w", libver=LIBVER, rdcc_nbytes=_CACHE_BYTES, **_PAGED)
     except OSError as error:
         raise OutputError(f"cannot write {path}: {_os_reason(error)}") from None
 
@@ -309,7 +307,6 @@ class TrajectoryWriter:
             self._target = Replacement(self.path, overwrite)
         except OutputError as error:
             raise _as_run_file_error(error) from None
-        self._target.write_path.unlink()  # the empty file claimed for it: HDF5 creates its own there, exclusively
         try:
             self._file = _created(self._target.write_path)
         except BaseException as error:
@@ -406,8 +403,8 @@ class TrajectoryWriter:
                     group["time"] = clock["time"]
             clock["series"].append(spec.path)
             self._series[spec.path] = value
-        _create_committed(f, list(self._clocks))
-        self._committed = _committed_marker(f)
+        CommittedRows.create(f, list(self._clocks))
+        self._committed = CommittedRows(f)
 
     @classmethod
     def reopen(cls, path, *, rows: dict[str, int], note: dict) -> "TrajectoryWriter":
@@ -432,18 +429,16 @@ class TrajectoryWriter:
         self._layouts, self.status = {}, "running"
         try:
             _check_room(path.parent, path.stat().st_size + _RESERVE_BYTES, path.stat().st_size)
-            target.write_path.unlink()  # the empty file claimed for it: HDF5 creates its own there, exclusively
             with _open_for_reading(path) as source:
-                with h5py.File(target.write_path, "x", libver=LIBVER, **_PAGED) as copy:
-                    _copy_cut(source, copy, rows, note)
-            self._file = h5py.File(target.write_path, "r+", libver=LIBVER, rdcc_nbytes=_CACHE_BYTES)
+                libver = _copied_cut(source, target.write_path, rows, note)
+            self._file = h5py.File(target.write_path, "r+", libver=libver, rdcc_nbytes=_CACHE_BYTES)
             self._lock = WriterLock(target.write_path)  # the lock moves with the file
             self._clocks, self._series = _declared_clocks(self._file)
             for clock in self._clocks.values():
                 steps = clock["step"]
                 if steps.shape[0]:
                     clock["last_step"] = int(steps[steps.shape[0] - 1])
-            self._committed = _committed_marker(self._file)
+            self._committed = CommittedRows(self._file)
             self._file.swmr_mode = True
             self._file.flush()
             with signals_deferred():  # the cut copy takes the original's place whole, or not at all
@@ -645,43 +640,42 @@ def _create_parameters(f: h5py.File, network: Network, config: dict, seed: int, 
     parameters.create_dataset("run_warnings", data=np.bytes_(""), dtype=f"S{WARNINGS_BYTES}")
 
 
-def _create_committed(f: h5py.File, clocks: list[str], rows=None) -> None:
-    """``parameters/committed_rows``: how many rows of each clock reached the file whole."""
-    if COMMITTED in f:
-        del f[COMMITTED]
-    rows = np.zeros(len(clocks), np.int64) if rows is None else np.asarray(rows, np.int64)
-    checked = dict(chunks=rows.shape, fletcher32=True) if len(rows) else {}
-    dataset = f.create_dataset(COMMITTED, data=rows, **checked)
-    dataset.attrs["clocks"] = json.dumps(clocks)
-    dataset.attrs["description"] = (
-        "rows of each clock (attribute clocks) whose block reached the file whole; written after the block, so a "
-        "reader trusts no row beyond it"
-    )
+class CommittedRows:
+    """``parameters/committed_rows``: how many rows of each clock (attribute ``clocks``)
+    reached the file whole. The writer marks a block after the block's own flush, so a reader
+    trusts no row beyond the mark; a file from before the mark has none (:meth:`read` is
+    then empty)."""
 
+    def __init__(self, f: h5py.File):
+        self._dataset = f[COMMITTED]
+        self._rows = self._dataset[()]
+        self._index = {clock: i for i, clock in enumerate(json.loads(self._dataset.attrs["clocks"]))}
 
-class _CommittedRows:
-    """The writer's handle on ``parameters/committed_rows``."""
+    @staticmethod
+    def create(f: h5py.File, clocks: list[str], rows=None) -> None:
+        """Make the mark (anew, for a copy cut back by a resume), every clock at ``rows`` (0)."""
+        if COMMITTED in f:
+            del f[COMMITTED]
+        rows = np.zeros(len(clocks), np.int64) if rows is None else np.asarray(rows, np.int64)
+        checked = dict(chunks=rows.shape, fletcher32=True) if len(rows) else {}
+        dataset = f.create_dataset(COMMITTED, data=rows, **checked)
+        dataset.attrs["clocks"] = json.dumps(clocks)
+        dataset.attrs["description"] = (
+            "rows of each clock (attribute clocks) whose block reached the file whole; written after the block, so "
+            "a reader trusts no row beyond it"
+        )
 
-    def __init__(self, dataset: h5py.Dataset):
-        self._dataset = dataset
-        self._rows = dataset[()]
-        self._index = {clock: i for i, clock in enumerate(json.loads(dataset.attrs["clocks"]))}
+    @staticmethod
+    def read(f: h5py.File) -> dict[str, int]:
+        """``{clock: rows}`` as marked, or ``{}`` for a file from before the mark."""
+        if COMMITTED not in f:
+            return {}
+        dataset = f[COMMITTED]
+        return dict(zip(json.loads(dataset.attrs["clocks"]), dataset[()].tolist()))
 
     def mark(self, clock: str, rows: int) -> None:
         self._rows[self._index[clock]] = rows
         self._dataset[...] = self._rows
-
-
-def _committed_marker(f: h5py.File) -> _CommittedRows:
-    return _CommittedRows(f[COMMITTED])
-
-
-def _committed_rows(f: h5py.File) -> dict[str, int]:
-    """``{clock: rows}`` marked committed, or ``{}`` for a file from before the mark."""
-    if COMMITTED not in f:
-        return {}
-    dataset = f[COMMITTED]
-    return dict(zip(json.loads(dataset.attrs["clocks"]), dataset[()].tolist()))
 
 
 def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
@@ -698,6 +692,25 @@ def _declared_clocks(f: h5py.File) -> tuple[dict, dict]:
 
     f.visititems(visit)
     return clocks, series
+
+
+def _copied_cut(source: h5py.File, path: Path, rows: dict[str, int], note: dict):
+    """:func:`_copy_cut` of ``source`` into a new file at ``path`` in the formats of
+    :data:`LIBVER`; the format bounds it was written with. A file that an earlier version
+    wrote in HDF5 2.0's formats (``libver="latest"``) cannot be copied down to them, and is
+    copied as it is (it stays readable by HDF5 2.0 only)."""
+
+    def copied(libver):
+        with h5py.File(path, "w", libver=libver, **_PAGED) as copy:  # (the partial file claimed for it)
+            _copy_cut(source, copy, rows, note)
+        return libver
+
+    try:
+        return copied(LIBVER)
+    except RuntimeError as error:  # "layout message version out of bounds"
+        if "out of bounds" not in str(error):
+            raise
+    return copied("latest")
 
 
 def _copy_cut(source: h5py.File, copy: h5py.File, rows: dict[str, int], note: dict) -> None:
@@ -720,7 +733,7 @@ def _copy_cut(source: h5py.File, copy: h5py.File, rows: dict[str, int], note: di
                 if key in copy[first]:
                     del copy[group][key]
                     copy[group][key] = copy[first][key]
-    _create_committed(copy, list(clocks), [rows[name] for name in clocks])
+    CommittedRows.create(copy, list(clocks), [rows[name] for name in clocks])
     nodes = copy["particles/nodes"]
     for dataset in copy["connectivity"].values():  # object references point into the old file
         dataset.attrs["particles_group"] = nodes.ref
@@ -794,15 +807,17 @@ def _opened(path: Path, live: bool) -> h5py.File:
 def _reading(path: Path, work):
     """``work(f)`` on the run file, open for reading. A read of a file that a live run is
     writing can meet HDF5 between two states; it is then made again, whole, for up to
-    ``_LIVE_READ_SECONDS``. Errors of a file that no run holds are the file's, at once."""
+    ``_LIVE_READ_SECONDS``. Errors of a file that no run holds are the file's, at once, and
+    so are those of opening it (:func:`_open_for_reading` waits for a live file itself)."""
     deadline, pause = time.monotonic() + _LIVE_READ_SECONDS, 0.002
     while True:
+        f = _open_for_reading(path)
         try:
-            with _open_for_reading(path) as f:
+            with f:
                 return work(f)
         except _NotInFile:
             raise
-        except _READ_ERRORS:  # (TrajectoryError is a ValueError)
+        except _READ_ERRORS:  # (DamagedFile too: a live file's may be a moment's)
             if time.monotonic() > deadline or not held(path):
                 raise
         time.sleep(pause)
@@ -819,7 +834,7 @@ def _trusted_rows(f: h5py.File) -> tuple[dict[str, int], list[str]]:
     the checkpoint counts. Rows of a running file that are not committed yet are left out
     too (``dropped`` then names a block still being written)."""
     clocks, series = _declared_clocks(f)
-    committed = _committed_rows(f)
+    committed = CommittedRows.read(f)
     rows, dropped = {}, []
     for name, clock in clocks.items():
         lengths = [dataset.shape[0] for dataset in _clock_datasets(clock, series)]
@@ -842,20 +857,20 @@ def _trusted_rows(f: h5py.File) -> tuple[dict[str, int], list[str]]:
     return rows, dropped
 
 
-#: Trusted rows of finished files by ``(path, inode, size, modification time)``: finding them
+#: Trusted rows of finished files by ``(device, inode, size, modification time)``: finding them
 #: visits every group of the file (~10 ms), and a figure reads a dozen series.
 _TRUSTED_CACHE: dict[tuple, tuple[dict, list]] = {}
 
 
-def _trusted(f: h5py.File) -> tuple[dict[str, int], list[str]]:
-    """:func:`_trusted_rows`, kept for a file that no live run holds until it changes."""
-    path = Path(f.filename)
+def _trusted_rows_kept(f: h5py.File) -> tuple[dict[str, int], list[str]]:
+    """:func:`_trusted_rows`, kept for a file that no live run holds until it changes (the
+    key is the open file's own identity, not its path's: a resume may move another file there)."""
     try:
-        stat = path.stat()
-    except OSError:
+        stat = os.fstat(f.id.get_vfd_handle())
+    except (OSError, TypeError, ValueError):  # a driver without a descriptor: found afresh
         return _trusted_rows(f)
-    key = (str(path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns)
-    found, live = _TRUSTED_CACHE.get(key), held(path)
+    key = (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    found, live = _TRUSTED_CACHE.get(key), held(Path(f.filename))
     if found is None or live:
         found = _trusted_rows(f)
         if not live:
@@ -917,7 +932,7 @@ def _series_group(path: Path, f: h5py.File, name: str) -> h5py.Group:
 def _series_rows(f: h5py.File, group: h5py.Group) -> int:
     """The trusted rows of the series ``group`` (of its clock)."""
     clock = str(group.attrs.get("clock", ""))
-    rows = _trusted(f)[0]
+    rows = _trusted_rows_kept(f)[0]
     if clock in rows:
         return rows[clock]
     return min(group[name].shape[0] for name in ("step", "time", "value") if name in group)
@@ -980,8 +995,8 @@ def _check_self_contained(path: Path, f: h5py.File) -> None:
 
     f.visititems_links(visit)
     if outside:
-        raise TrajectoryError(f"{path} is not a run file this package wrote: {outside[0]} (a run file holds its own "
-                              "data only)")  # fmt: skip
+        reason = f"{outside[0]} (a run file holds its own data only)"
+        raise TrajectoryError(f"{path} is not a run file this package wrote: {reason}")
 
 
 def _verify_group(group: h5py.Group, damaged: list, seen: set) -> None:
@@ -1056,8 +1071,9 @@ def _series_attrs(group: h5py.Group) -> dict:
     return attrs
 
 
-def _clock_arrays(path: Path, f: h5py.File, clock: str, declared: dict, reserved: set, trusted: dict
-                  ) -> tuple[dict, dict]:  # fmt: skip
+def _clock_arrays(
+    path: Path, f: h5py.File, clock: str, declared: dict, reserved: set, trusted: dict
+) -> tuple[dict, dict]:
     """``(data variables, coordinates)`` of one clock, every series cut to the clock's trusted
     rows (:meth:`Trajectory.clock_rows`), so a running or torn file gives aligned rows."""
     sampled, values = declared[0][clock], declared[1]
@@ -1160,21 +1176,23 @@ class Trajectory:
 
     def clocks(self) -> dict[str, list[str]]:
         """``{clock: [series paths]}``: the time series of the file, by the clock they share."""
-        return _reading(self.path, lambda f: {name: list(clock["series"]) for name, clock in
-                                              _declared_clocks(f)[0].items()})  # fmt: skip
+        def read(f):
+            return {name: list(clock["series"]) for name, clock in _declared_clocks(f)[0].items()}
+
+        return _reading(self.path, read)
 
     def clock_rows(self) -> dict[str, int]:
         """The trusted samples of each clock: present in its ``step`` (and ``time``) and in
         every series, marked committed, with steps that grow, and (on the epoch clock) a
         checkpoint that agrees with the clocks it counts. Every reader of this package reads
         these rows and no others; :meth:`torn` says what was left out."""
-        return _reading(self.path, lambda f: _trusted(f)[0])
+        return _reading(self.path, lambda f: _trusted_rows_kept(f)[0])
 
     def torn(self) -> list[str]:
         """One line for each block or row of the file left out of :meth:`clock_rows` (a block
         cut short by a kill, a row that fails its checks; in a running file, the block being
         written)."""
-        return _reading(self.path, lambda f: _trusted(f)[1])
+        return _reading(self.path, lambda f: _trusted_rows_kept(f)[1])
 
     def to_xarray(self):
         """The whole run as one ``xarray.Dataset`` (needs the optional extra ``xarray``).
@@ -1200,7 +1218,7 @@ class Trajectory:
 
         def read(f):
             declared = _declared_clocks(f)
-            trusted = _trusted(f)[0]
+            trusted = _trusted_rows_kept(f)[0]
             coordinates = _fixed_coordinates(self.path, f)
             dimensions = {"node", "edge", *_SERIES_AXES.values(), *(CLOCK_DIMENSIONS.get(c, c) for c in declared[0])}
             reserved = dimensions | coordinates.keys()
@@ -1261,8 +1279,8 @@ class Trajectory:
         def read(f):
             group = _series_group(self.path, f, path)
             rows = slice(0, _series_rows(f, group))
-            return _read(self.path, group["step"], rows), _read(self.path, group["time"], rows) if "time" in group \
-                else None  # fmt: skip
+            time = _read(self.path, group["time"], rows) if "time" in group else None
+            return _read(self.path, group["step"], rows), time
 
         return _reading(self.path, read)
 
@@ -1324,8 +1342,8 @@ def _check_connectivity(path: Path, f: h5py.File) -> None:
         dataset = f[f"connectivity/{name}"]
         pairs = _read(path, dataset)
         if pairs.size and (pairs.ndim != 2 or pairs.shape[1] != 2 or pairs.min() < 0 or pairs.max() >= n):
-            raise DamagedFile(f"{path} is damaged: {dataset.name} names nodes outside the file's {n} (0..{n - 1}), "
-                              "or is not [k, 2]")  # fmt: skip
+            problem = f"{dataset.name} names nodes outside the file's {n} (0..{n - 1}), or is not [k, 2]"
+            raise DamagedFile(f"{path} is damaged: {problem}")
 
 
 def load_trajectory(path) -> Trajectory:

@@ -34,13 +34,13 @@ def signal_from_another_thread(signum: int) -> None:
 
 
 def block_datasets(path) -> dict[str, list[tuple[str, int]]]:
-    """``{clock: [(dataset, rows at the end of epoch 2)]}`` of a finished run file: every
+    """``{clock: [(dataset, rows at the end of epoch 1)]}`` of a finished run file: every
     dataset a block append resizes (``step`` and ``time`` by those names: they are shared)."""
     with h5py.File(path, "r") as f:
         clocks, series = _declared_clocks(f)
-        checkpoint = f["observables/checkpoint/rows/value"][2]  # the other clocks' rows after epoch 2
+        checkpoint = f["observables/checkpoint/rows/value"][1]  # the other clocks' rows after epoch 1
         others = sorted(set(clocks) - {"epoch"})
-        rows = {"epoch": 3, **dict(zip(others, checkpoint.tolist()))}
+        rows = {"epoch": 2, **dict(zip(others, checkpoint.tolist()))}
         return {name: [(dataset, rows[name]) for dataset in ["step", *(["time"] if "time" in clock else []),
                                                              *(series[p].name for p in clock["series"])]]
                 for name, clock in clocks.items()}  # fmt: skip
@@ -57,7 +57,7 @@ def test_a_signal_inside_a_block_append_waits_for_the_block_and_resume_loses_not
     """For every dataset of every block: SIGTERM (or SIGINT) sent from another thread right
     after HDF5 resizes that dataset. The block still lands whole, the run stops as interrupted
     right after it, and resume finishes a file equal to the uninterrupted run's."""
-    config = CASES[case].with_values({"run.epochs": 4})
+    config = CASES[case].with_values({"run.epochs": 3, "network.side": 6})  # (the file's mechanics, not the physics)
     simulator.run(config, out=tmp_path / "whole.h5")
     original = h5py.Dataset.resize
     trials = [(clock, name, rows) for clock, found in block_datasets(tmp_path / "whole.h5").items()
@@ -267,57 +267,106 @@ def test_interrupt_messages_say_what_is_on_disk(tmp_path):
     )
 
 
-@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
-def test_a_command_interrupted_while_it_imports_ends_with_one_line_and_exit_130(tmp_path, name):
-    """The first half second of ``python -m simulator``: before its main() runs."""
-    hold = f"import os, signal, sys; sys.argv[0] = '-m'; import simulator; os.kill(os.getpid(), signal.{name}); " \
-           "import time; time.sleep(5); print('not ended')"  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", hold], capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stdout, done.stderr) == (
-        130, "", "interrupted before the command started; nothing was written\n")
-    plain = subprocess.run([sys.executable, "-c", hold.replace("sys.argv[0] = '-m'; ", "")], capture_output=True,
-                           text=True, timeout=60)  # fmt: skip
-    assert plain.returncode != 130  # a user's own program keeps Python's handling of its signals
+TRIP = """
+import os, signal, sys
 
+class Trip:  # at the first import of the module named in TRIP_MODULE: a signal, or an exec() that raises
+    def find_spec(self, name, path=None, target=None):
+        if name == os.environ.get("TRIP_MODULE"):
+            os.environ["TRIP_MODULE"] = ""
+            if os.environ["TRIP"] == "exec":
+                exec("raise KeyboardInterrupt('through exec() of text, as in scipy.array_api_compat')")
+            os.kill(os.getpid(), getattr(signal, os.environ["TRIP"]))
+        return None
 
-ENDING = """
-import atexit, os, signal, sys
-sys.argv[0] = "-m"
-atexit.register(lambda: os.kill(os.getpid(), getattr(signal, sys.argv[1])))  # (runs last: at exit, once the
-import simulator                                                             # interpreter's teardown has begun)
-from simulator import _start
-print("done", flush=True)
-_start.ending(int(sys.argv[2]))
-if sys.argv[3] == "now":
-    os.kill(os.getpid(), getattr(signal, sys.argv[1]))
-    import time; time.sleep(5)
-sys.exit(int(sys.argv[2]))
+sys.meta_path.insert(0, Trip())
+if os.environ.get("TRIP_AT_EXIT"):  # registered first, so it runs last
+    import atexit
+    atexit.register(lambda: os.kill(os.getpid(), getattr(signal, os.environ["TRIP_AT_EXIT"])))
 """
 
 
+def tripped(tmp_path, command: list[str], **trip) -> subprocess.CompletedProcess:
+    """``command`` with a ``sitecustomize`` that trips at an import or at exit (``trip``: the
+    environment it reads)."""
+    (tmp_path / "sitecustomize.py").write_text(TRIP)
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", **trip}
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+
+
 @pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
-@pytest.mark.parametrize("when", ["now", "at exit"])
-def test_a_signal_after_the_commands_work_is_done_leaves_its_exit_code(name, when):
-    """A signal while the interpreter shuts down (a second or so with Numba and h5py loaded)
-    killed the process by the signal, after its run had completed."""
-    done = subprocess.run([sys.executable, "-c", ENDING, name, "4", when], capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stdout, done.stderr) == (4, "done\n", "")
+def test_a_command_interrupted_while_it_imports_ends_with_one_line_and_exit_130(tmp_path, name):
+    """The first half second of ``python -m simulator``: the signal arrives while numpy loads,
+    before main() runs."""
+    out = tmp_path / "run.h5"
+    done = tripped(tmp_path, [sys.executable, "-m", "simulator", "run", str(ROOT / "scenarios/configs/iris.toml"),
+                              "--out", str(out)], TRIP=name, TRIP_MODULE="numpy")  # fmt: skip
+    assert (done.returncode, done.stdout, done.stderr) == (
+        130, "", "interrupted before the command started; nothing was written\n")
+    assert not out.exists()
+
+
+def test_a_users_own_program_that_imports_the_package_keeps_pythons_handling_of_signals(tmp_path):
+    """Only the package's own command line is held: ``python -m probe``, whose package imports
+    simulator, dies of SIGTERM as Python would have it, not with our line."""
+    (tmp_path / "probe").mkdir()
+    (tmp_path / "probe" / "__init__.py").write_text("import simulator\n")
+    (tmp_path / "probe" / "__main__.py").write_text("print('ran')\n")
+    done = tripped(tmp_path, [sys.executable, "-m", "probe"], TRIP="SIGTERM", TRIP_MODULE="numpy")
+    assert done.returncode == -signal.SIGTERM and done.stderr == "", done
 
 
 def test_an_interrupted_command_ends_with_130_even_after_an_interrupt_passed_through_exec_of_text(tmp_path):
     """Seen in 18 of 60 SIGTERMs at 0.3-0.6 s: the KeyboardInterrupt went through scipy's
     ``exec("from numpy import *")`` during an import; the command said what it left and
     returned 130, and CPython then ended the ``python -m`` process by SIGINT all the same."""
-    package = tmp_path / "probe"
-    package.mkdir()
-    (package / "__init__.py").write_text("")
-    (package / "__main__.py").write_text(
-        "import sys\nsys.argv[0] = '-m'\nfrom simulator import _start\n_start.hold()\n"
-        "try:\n    exec('raise KeyboardInterrupt')\nexcept KeyboardInterrupt:\n    print('handled')\n"
-        "sys.exit(_start.ending(130))\n"
-    )
-    done = subprocess.run([sys.executable, "-m", "probe"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert (done.returncode, done.stdout, done.stderr) == (130, "handled\n", "")
+    out = tmp_path / "run.h5"
+    done = tripped(tmp_path, [sys.executable, "-m", "simulator", "run", str(ROOT / "scenarios/configs/iris.toml"),
+                              "--out", str(out)], TRIP="exec", TRIP_MODULE="scipy.sparse")  # fmt: skip
+    assert (done.returncode, done.stderr) == (130, f"interrupted before {out} was written; nothing to resume (run the "
+                                                   "command again)\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT"])
+def test_a_signal_while_the_interpreter_shuts_down_leaves_the_commands_exit_code(tmp_path, name):
+    """A second or so of teardown after the work (Numba, h5py): the interpreter gives signals
+    their default action back, and a run that had completed ended by the signal."""
+    run = tmp_path / "run.h5"
+    simulator.run({"run": {"epochs": 1}}, out=run)
+    done = tripped(tmp_path, [sys.executable, "-m", "simulator", "inspect", str(run)], TRIP_AT_EXIT=name)
+    assert done.returncode == 0 and "status   complete" in done.stdout and done.stderr == "", done
+
+
+def forked(work) -> int:
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover (the child)
+        try:
+            work()
+        finally:
+            os._exit(99)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def test_the_command_lines_handler_by_phase():
+    """Before main: 130 and one line; after the work: the command's own code, quietly; in a
+    process forked from the command (a sweep's worker): Python's own handling."""
+    from simulator import _start
+
+    def as_command(done=None, pid=None):
+        def work():
+            _start._held_in[:] = [os.getpid() if pid is None else pid]
+            if done is not None:
+                _start._done.append(done)
+            try:
+                _start._stop(signal.SIGINT, None)
+            except KeyboardInterrupt:
+                os._exit(42)
+
+        return work
+
+    assert forked(as_command()) == 130
+    assert forked(as_command(done=4)) == 4
+    assert forked(as_command(pid=os.getpid())) == 42  # the parent held, the child was forked: KeyboardInterrupt
 
 
 def test_a_run_file_that_reaches_outside_itself_is_refused(tmp_path):
@@ -380,3 +429,95 @@ def test_sigterm_and_sigint_at_random_moments_of_a_real_command_under_load(tmp_p
     finally:
         for process in load:
             process.kill()
+
+
+def test_signals_deferred_nests_holds_through_an_exception_and_gives_default_actions_their_due(tmp_path):
+    received = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: received.append(signum))
+    try:
+        with signals_deferred():
+            with signals_deferred():  # the inner block hands the signal to the outer one's holder
+                signal_from_another_thread(signal.SIGTERM)
+            assert received == []
+        assert received == [signal.SIGTERM]
+        with pytest.raises(ZeroDivisionError), signals_deferred():  # the block's own error, then the signal
+            signal_from_another_thread(signal.SIGTERM)
+            raise ZeroDivisionError("the block's own error")
+        assert received == [signal.SIGTERM] * 2
+        signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)  # the handler in place is the one it was
+        assert received == [signal.SIGTERM] * 3
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+    def default_action():  # SIG_DFL: the block ends, then the process ends by the signal
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            (tmp_path / "block ended").write_text("")
+
+    assert forked(default_action) == -signal.SIGTERM and (tmp_path / "block ended").exists()
+
+    def ignored():  # SIG_IGN: nothing
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        with signals_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+        os._exit(7)
+
+    assert forked(ignored) == 7
+
+
+def test_rows_kept_for_a_file_are_not_served_for_the_file_that_replaces_it(tmp_path):
+    path = tmp_path / "run.h5"
+    simulator.run({"run": {"epochs": 2}}, out=path)
+    assert load_trajectory(path).clock_rows()["epoch"] == 3
+    simulator.run({"run": {"epochs": 4}}, out=path, overwrite=True)  # another file, moved to the same path
+    assert load_trajectory(path).clock_rows()["epoch"] == 5
+    assert len(load_trajectory(path).series("observables/epoch")[2]) == 5
+
+
+def test_a_damaged_file_is_named_at_once_and_a_live_one_after_a_bounded_wait(tmp_path, monkeypatch):
+    """A read that fails is made again only while a live run holds the file (it may be between
+    two states), and then for a bounded time; a file nobody holds is answered at once."""
+    from simulator import trajectory
+    from simulator.outputs import WriterLock
+
+    path = tmp_path / "run.h5"
+    simulator.run({"run": {"epochs": 1}}, out=path)
+    with h5py.File(path, "r") as f:
+        offset = f["observables/edges/conductance/value"].id.get_chunk_info(0).byte_offset
+    with open(path, "r+b") as raw:  # bytes changed on disk: the checksum fails
+        raw.seek(offset + 8)
+        raw.write(b"\xff" * 8)
+    opened = []
+    original = trajectory._open_for_reading
+    monkeypatch.setattr(trajectory, "_open_for_reading", lambda p: opened.append(p) or original(p))
+    monkeypatch.setattr(trajectory, "_LIVE_READ_SECONDS", 0.3)
+    with pytest.raises(trajectory.DamagedFile, match="fails its checksum"):
+        trajectory.verify(path)
+    assert len(opened) == 1
+    lock = WriterLock(path)  # as a live run holds its file
+    try:
+        assert lock.acquired
+        opened.clear()
+        with pytest.raises(trajectory.DamagedFile, match="fails its checksum"):
+            trajectory.verify(path)
+        assert len(opened) > 1  # read again while the file was held, and then given up
+    finally:
+        lock.release()
+
+
+def test_a_file_an_earlier_version_wrote_in_hdf5_2_formats_is_resumed_in_them(tmp_path, monkeypatch):
+    """Run files were written with libver="latest" before; HDF5 will not copy their objects
+    down to the 1.10-1.14 formats, so resume keeps theirs (a traceback before)."""
+    from test_resume import StopAfter
+
+    from simulator import trajectory
+
+    config = CASES["quasistatic"].with_values({"run.epochs": 3})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    with monkeypatch.context() as patch:
+        patch.setattr(trajectory, "LIBVER", "latest")
+        with pytest.raises(KeyboardInterrupt):
+            simulator.run(config, out=tmp_path / "old.h5", progress=StopAfter(1))
+    simulator.run(config, out=tmp_path / "old.h5", resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", tmp_path / "old.h5") == []

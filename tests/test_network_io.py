@@ -121,3 +121,16 @@ def test_parallel_pipes_are_merged_into_one_whose_conductance_is_their_sum_and_s
     assert merged[(1, 2)] == pytest.approx(1.3, abs=1e-15)
     reference = simulator.as_network(graph).with_conductance(np.array([1.0, 1.3, 1.0]))
     assert np.allclose(simulator.steady_state(net, [1.0]), simulator.steady_state(reference, [1.0]), atol=1e-14)
+
+
+def test_a_directed_graph_that_joins_two_nodes_both_ways_is_refused(tmp_path):
+    """A pipe has no direction: a->b and b->a are one pipe listed twice, or two parallel pipes;
+    nx.Graph kept the last conductance, silently."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from((i, {"pos": [float(i), 0.0]}) for i in range(4))
+    graph.add_edges_from([(0, 1), (1, 2), (2, 3), (2, 1)], conductance=1.0)
+    graph.graph.update(input_pairs=[[0, 3]], output_pairs=[[1, 2]])
+    with pytest.raises(ValueError, match="a directed graph joins 1 and 2 both ways; a pipe has no direction"):
+        simulator.as_network(graph)
+    graph.remove_edge(2, 1)
+    assert simulator.as_network(graph).n_edges == 3  # one way only: the pipes as they are

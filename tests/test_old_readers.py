@@ -73,10 +73,25 @@ def files(tmp_path_factory) -> dict[str, Path]:
     config.write_text('[task]\nname = "regression"\nn_train = 10\n[run]\nepochs = 1\n')
     run_sweep(str(config), {}, [0], folder / "sweep", workers=1, say=lambda *args: None)
     (point,) = sorted((folder / "sweep").glob("*.h5"))
-    return {"run file": run, "export sidecar": sidecar, "sweep point": point}
+    resumed = folder / "resumed.h5"  # cut back and copied by resume
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run({"run": {"epochs": 3}}, out=resumed, progress=StopAfterOne())
+    simulator.run({"run": {"epochs": 3}}, out=resumed, resume=True)
+    return {"run file": run, "export sidecar": sidecar, "sweep point": point, "resumed run file": resumed}
 
 
-@pytest.mark.parametrize("kind", ["run file", "export sidecar", "sweep point"])
+class StopAfterOne:
+    def start(self, total, description=""):
+        pass
+
+    def update(self, n=1, **metrics):
+        raise KeyboardInterrupt
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("kind", ["run file", "export sidecar", "sweep point", "resumed run file"])
 def test_h5py_3_11_reads_every_dataset_as_this_install_does(files, kind):
     done = subprocess.run([old_python(), "-c", EVERY_DATASET, str(files[kind])], capture_output=True, text=True,
                           cwd=files[kind].parent, timeout=300)  # fmt: skip
@@ -86,7 +101,7 @@ def test_h5py_3_11_reads_every_dataset_as_this_install_does(files, kind):
     assert read["datasets"] == datasets(files[kind]) and len(read["datasets"]) > 5
 
 
-@pytest.mark.parametrize("kind", ["run file", "export sidecar", "sweep point"])
+@pytest.mark.parametrize("kind", ["run file", "export sidecar", "sweep point", "resumed run file"])
 def test_h5dump_of_hdf5_1_10_reads_every_dataset(files, kind):
     done = subprocess.run([h5dump(), "-A", "0", str(files[kind].name)], capture_output=True, text=True,
                           cwd=files[kind].parent, timeout=300)  # fmt: skip
