@@ -882,6 +882,9 @@ def _trusted_rows_kept(f: h5py.File) -> tuple[dict[str, int], list[str]]:
 
 #: Checkpoint counters that grow every epoch (explicit steps, transport steps, physical time).
 _GROWING_COUNTERS = ("explicit_step", "transport_step", "time")
+#: Checkpoint vectors that are never all zeros after epoch 0: the advection mode's pipes at its
+#: last release (conductances are above their floor) and the gradient there (NaN before any).
+_NEVER_ZERO = ("last_conductance", "last_gradient")
 
 
 def _trusted_epochs(clocks: dict, series: dict, rows: dict, dropped: list) -> int:
@@ -920,6 +923,9 @@ def _epoch_row_problem(i: int, others: list, clocks: dict, series: dict, rows: d
     for name, dataset in counters.items():
         if i and not dataset[i] > dataset[i - 1]:
             return f"has checkpoint {name} {dataset[i]}, not after {dataset[i - 1]}"
+    for name in _NEVER_ZERO:  # HDF5's fill value where the run writes NaN or a nonzero vector
+        if i and CHECKPOINT + name in series and not np.any(series[CHECKPOINT + name][i]):
+            return f"has checkpoint {name} all zeros, which the run never writes"
     return None
 
 

@@ -146,6 +146,24 @@ def test_a_torn_row_of_an_older_file_is_not_read_and_resume_drops_it(tmp_path, c
     assert differing_datasets(tmp_path / "whole.h5", path) == []
 
 
+def test_a_torn_checkpoint_vector_of_an_advection_file_is_not_trusted(tmp_path):
+    """The advection mode's epoch block ends with checkpoint/last_gradient: torn, every length
+    agrees and the row is zeros, which the run never writes (NaN before a release)."""
+    from test_resume import StopAfter
+
+    config = CASES["advection"].with_values({"run.epochs": 4})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    path = tmp_path / "torn.h5"
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run(config, out=path, progress=StopAfter(2))
+    tear_like_an_older_version(path, tmp_path / "whole.h5", "observables/checkpoint/last_gradient/value")
+    run = load_trajectory(path)
+    assert run.clock_rows()["epoch"] == 3 and "checkpoint last_gradient all zeros" in run.torn()[0]
+    with pytest.warns(RunWarning, match="left out of the resume"):
+        simulator.run(config, out=path, resume=True)
+    assert differing_datasets(tmp_path / "whole.h5", path) == []
+
+
 def test_a_torn_checkpoint_counter_of_a_time_stepped_file_is_not_trusted(tmp_path):
     """The time-stepped tear: a zero row in checkpoint/explicit_step shifted every field step
     after resume by the steps already run."""
