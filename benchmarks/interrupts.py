@@ -41,7 +41,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import redirect_stdout
 from pathlib import Path
 
 import h5py
@@ -50,7 +49,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.cli import main as cli_main  # noqa: E402
+import simulator  # noqa: E402
+from simulator.cli import inspect  # noqa: E402
 from simulator.commandline import ArgumentParser, positive_int  # noqa: E402
 
 #: Run configs of the signal trials (``--set`` assignments on scenarios/configs/iris.toml).
@@ -92,10 +92,14 @@ def cpu_load(cores: int) -> list[subprocess.Popen]:
 
 
 def inspect_text(path: Path) -> tuple[int, str]:
+    """``(exit code, output)`` of ``inspect``, run in this process (its own function: the
+    command's ``main`` would take a signal sent to this process for its own)."""
     stream = io.StringIO()
-    with redirect_stdout(stream):
-        code = cli_main(["inspect", str(path)])
-    return code, stream.getvalue()
+    try:
+        inspect(path, stream)
+    except (simulator.TrajectoryError, KeyError) as error:
+        return 2, f"{type(error).__name__}: {error}"
+    return 0, stream.getvalue()
 
 
 def _check_message(stderr: str, out: Path, existed_before: bool) -> str | None:
