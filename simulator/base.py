@@ -303,7 +303,8 @@ def interruptible():
     """Turn SIGTERM and SIGINT into KeyboardInterrupt for the block, so run files close as
     interrupted; a signal whose exception Python swallowed is raised again at the next
     :func:`raise_if_signalled`. Inside a :func:`signals_deferred` block the signal waits for
-    the block's end."""
+    the block's end. A signal that the process was started with ignored (a shell ignores
+    SIGINT for its background jobs, ``nohup`` SIGHUP) stays ignored, as Python itself leaves it."""
 
     def stop(signum, frame):
         name = signal.Signals(signum).name
@@ -319,6 +320,8 @@ def interruptible():
     try:
         for number in STOP_SIGNALS:
             handler = signal.getsignal(number)
+            if handler == signal.SIG_IGN:  # ignored by whoever started us (a shell's background job): so it stays
+                continue
             signal.signal(number, stop)  # (a pending signal's handler runs first, and may raise: then no swap)
             previous[number] = signal.SIG_DFL if handler is None else handler
         yield
@@ -359,7 +362,7 @@ def signals_deferred():
     try:
         for number in STOP_SIGNALS:
             handler = signal.getsignal(number)
-            if handler is not None:  # None: installed outside Python, which this cannot put back
+            if handler not in (None, signal.SIG_IGN):  # None: set outside Python, which this cannot put back
                 signal.signal(number, hold)  # (a pending signal's handler runs first, and may raise: then no swap)
                 previous[number] = handler
         yield

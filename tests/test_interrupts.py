@@ -539,3 +539,18 @@ def test_a_file_an_earlier_version_wrote_in_hdf5_2_formats_is_resumed_in_them(tm
             simulator.run(config, out=tmp_path / "old.h5", progress=StopAfter(1))
     simulator.run(config, out=tmp_path / "old.h5", resume=True)
     assert differing_datasets(tmp_path / "whole.h5", tmp_path / "old.h5") == []
+
+
+def test_a_signal_the_process_was_started_with_ignored_stays_ignored():
+    """A shell starts its background jobs with SIGINT ignored; Python leaves it so, and so do
+    the run's handlers (a run under ``nohup ... &`` is not stopped by a stray SIGINT)."""
+
+    def work():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        with interruptible(), signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)
+        with interruptible():
+            os.kill(os.getpid(), signal.SIGINT)
+        os._exit(5 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else 6)
+
+    assert forked(work) == 5
