@@ -142,23 +142,62 @@ def _check_inspect(out: Path, per_epoch: int) -> str | None:
     return None
 
 
-def signal_trials(folder: Path, trials: int, seed: int, kinds: list[str]) -> dict:
-    rng = np.random.default_rng(seed)
-    references, durations, per_epoch = {}, {}, {}
-    for kind in kinds:
-        path = folder / f"reference_{len(references)}.h5"
-        warm = folder / "warm.h5"  # first, a run that compiles and caches the kernels (a fresh checkout has none)
-        subprocess.run(command(kind, warm), env=USER_ENV, check=True, capture_output=True)
+def _references(folder: Path, kinds: list[str]) -> dict[str, dict]:
+    """Each kind's uninterrupted run: its datasets, its length (seconds, with the kernels
+    cached) and its presentations per epoch."""
+    found = {}
+    for i, kind in enumerate(kinds):
+        path, warm = folder / f"reference_{i}.h5", folder / "warm.h5"
+        subprocess.run(command(kind, warm), env=USER_ENV, check=True, capture_output=True)  # compiles and caches
         warm.unlink()
         start = time.perf_counter()
         subprocess.run(command(kind, path), env=USER_ENV, check=True, capture_output=True)
-        durations[kind], references[kind] = time.perf_counter() - start, datasets(path)
+        seconds = time.perf_counter() - start
         with h5py.File(path, "r") as f:
-            per_epoch[kind] = int(f["observables/epoch/step"][1])
-    tally = {(kind, name): dict(trials=0, finished_first=0, before_python_ran_it=0, exit_130=0, by_signal=0, no_file=0,
-                                readable=0,
-                                false_message=0, bogus_row=0, resumed_equal=0, lost=0)
-             for kind in kinds for name in ("SIGTERM", "SIGINT")}  # fmt: skip
+            per_epoch = int(f["observables/epoch/step"][1])
+        found[kind] = {"datasets": datasets(path), "seconds": seconds, "per_epoch": per_epoch}
+    return found
+
+
+def _ended_before_python_ran_it(code: int, stderr: str, out: Path, delay: float) -> bool:
+    """Killed by the signal saying nothing, or Python's own start-up failing ("Fatal Python
+    error", a traceback with no frame of the package's), having written nothing, early."""
+    said = stderr.strip()
+    quiet = not said or "Fatal Python error" in said or ("Traceback" in said and "simulator" not in said)
+    return (code < 0 or code == 1) and quiet and not out.exists() and delay < EARLY_SECONDS
+
+
+def _after_the_signal(out: Path, reference: dict, row: dict, problem) -> None:
+    """What a trial's file must be: readable, shown without a bogus row, and resumed equal to
+    the uninterrupted run."""
+    if not out.exists():
+        row["no_file"] += 1
+        return
+    check = subprocess.run([sys.executable, "-c", "import sys, simulator; simulator.load_trajectory(sys.argv[1])"
+                            ".verify()", str(out)], capture_output=True, text=True)  # fmt: skip
+    if check.returncode:
+        return problem(f"unreadable: {check.stderr.strip()[-300:]}")
+    row["readable"] += 1
+    wrong = _check_inspect(out, reference["per_epoch"])
+    if wrong:
+        problem(wrong, "bogus_row")
+    if run_status(out) != "complete":
+        done = subprocess.run([sys.executable, "-m", "simulator", "resume", str(out)], env=USER_ENV,
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            return problem(f"resume exit {done.returncode}: {done.stderr.strip()[-300:]}")
+    if datasets(out) == reference["datasets"]:
+        row["resumed_equal"] += 1
+    else:
+        problem("the finished file differs from the uninterrupted run")
+
+
+def signal_trials(folder: Path, trials: int, seed: int, kinds: list[str]) -> dict:
+    rng = np.random.default_rng(seed)
+    references = _references(folder, kinds)
+    columns = ("trials", "finished_first", "before_python_ran_it", "exit_130", "by_signal", "no_file", "readable",
+               "false_message", "bogus_row", "resumed_equal", "lost")  # fmt: skip
+    tally = {(kind, name): dict.fromkeys(columns, 0) for kind in kinds for name in ("SIGTERM", "SIGINT")}
     problems, early_ends = [], []
     for trial in range(trials):
         kind = kinds[trial % len(kinds)]
@@ -167,7 +206,7 @@ def signal_trials(folder: Path, trials: int, seed: int, kinds: list[str]) -> dic
         row["trials"] += 1
         process = subprocess.Popen(command(kind, out), env=USER_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                    text=True)  # fmt: skip
-        delay = rng.uniform(0.0, 1.1 * durations[kind])
+        delay = rng.uniform(0.0, 1.1 * references[kind]["seconds"])
         time.sleep(delay)
         process.send_signal(getattr(signal, name))
         _, stderr = process.communicate(timeout=600)
@@ -178,17 +217,11 @@ def signal_trials(folder: Path, trials: int, seed: int, kinds: list[str]) -> dic
             row[counter] += 1
             problems.append(f"{where}: {text}")
 
-        # before the package's first line: killed by the signal saying nothing, or Python's own start-up
-        # failing ("Fatal Python error", a traceback with no frame of the package's)
-        said = stderr.strip()
-        early = not out.exists() and (not said or "Fatal Python error" in said or
-                                      ("Traceback" in said and "simulator" not in said))  # fmt: skip
         if code == 0:
             row["finished_first"] += 1
-        elif early and (code < 0 or code == 1) and delay < EARLY_SECONDS:
-            row["before_python_ran_it"] += 1  # Python itself had not reached the package's first line: no handler yet
-            early_ends.append(f"{delay * 1000:.0f} ms: exit {code}" + (f", {stderr.strip().splitlines()[0][:60]}" if
-                                                                       stderr.strip() else ""))  # fmt: skip
+        elif _ended_before_python_ran_it(code, stderr, out, delay):
+            row["before_python_ran_it"] += 1  # no handler of the package's existed yet
+            early_ends.append(f"{delay * 1000:.0f} ms: exit {code}")
             continue
         elif code == 130:
             row["exit_130"] += 1
@@ -198,32 +231,12 @@ def signal_trials(folder: Path, trials: int, seed: int, kinds: list[str]) -> dic
         else:
             problem(f"ended by {'signal ' + str(-code) if code < 0 else 'exit code ' + str(code)}: {stderr[-300:]!r}",
                     "by_signal" if code < 0 else "lost")  # fmt: skip
-        if not out.exists():
-            row["no_file"] += 1
-            continue
-        check = subprocess.run([sys.executable, "-c", "import sys, simulator; simulator.load_trajectory(sys.argv[1])"
-                                ".verify()", str(out)], capture_output=True, text=True)  # fmt: skip
-        if check.returncode:
-            problem(f"unreadable: {check.stderr.strip()[-300:]}")
-            continue
-        row["readable"] += 1
-        wrong = _check_inspect(out, per_epoch[kind])
-        if wrong:
-            problem(wrong, "bogus_row")
-        if run_status(out) != "complete":
-            done = subprocess.run([sys.executable, "-m", "simulator", "resume", str(out)], env=USER_ENV,
-                                  capture_output=True, text=True)  # fmt: skip
-            if done.returncode:
-                problem(f"resume exit {done.returncode}: {done.stderr.strip()[-300:]}")
-                continue
-        if datasets(out) == references[kind]:
-            row["resumed_equal"] += 1
-        else:
-            problem("the finished file differs from the uninterrupted run")
-        out.unlink()
+        _after_the_signal(out, references[kind], row, problem)
+        out.unlink(missing_ok=True)
         out.with_suffix(".png").unlink(missing_ok=True)
+    seconds = {kind: reference["seconds"] for kind, reference in references.items()}
     return {"tally": {f"{kind} / {name}": row for (kind, name), row in tally.items()}, "problems": problems,
-            "before_python_ran_it": early_ends, "run_seconds": durations}  # fmt: skip
+            "before_python_ran_it": early_ends, "run_seconds": seconds}  # fmt: skip
 
 
 TRAIN = """

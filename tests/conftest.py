@@ -1,6 +1,7 @@
 """Shared fixtures: small networks of several sizes (small shapes keep Numba compiles cheap)."""
 
 import contextlib
+import signal
 import subprocess
 import sys
 import textwrap
@@ -10,6 +11,11 @@ import numpy as np
 import pytest
 
 import simulator
+
+# SIGINT as a terminal's foreground program has it, here and in every process a test starts: a
+# shell starts its background jobs (a CI script under nohup or &) with SIGINT ignored, their
+# children inherit that, and the package leaves an ignored signal ignored, as Python does.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def random_graph_network(n_nodes: int, seed: int, n_inputs: int = 2, n_outputs: int = 2) -> simulator.Network:
