@@ -234,6 +234,8 @@ def signal_trials(folder: Path, trials: int, seed: int, kinds: list[str]) -> dic
         _after_the_signal(out, references[kind], row, problem)
         out.unlink(missing_ok=True)
         out.with_suffix(".png").unlink(missing_ok=True)
+        if (trial + 1) % 25 == 0 or trial + 1 == trials:
+            print(f"  signal trials: {trial + 1}/{trials}, {len(problems)} problems", file=sys.stderr, flush=True)
     seconds = {kind: reference["seconds"] for kind, reference in references.items()}
     return {"tally": {f"{kind} / {name}": row for (kind, name), row in tally.items()}, "problems": problems,
             "before_python_ran_it": early_ends, "run_seconds": seconds}  # fmt: skip
@@ -304,6 +306,8 @@ def train_trials(trials: int, cold: int, seed: int) -> dict:
                     problems.append(f"{dynamics} {cache} trial {trial} (signal at {delay:.3f} s): exit "
                                     f"{done.returncode}, {done.stderr.strip()[-300:]!r}")  # fmt: skip
             rows.append(row)
+            print(f"  train trials: {dynamics}, {cache} cache: {count} done, {row['failed']} failed", file=sys.stderr,
+                  flush=True)  # fmt: skip
     return {"rows": rows, "problems": problems}
 
 
