@@ -49,11 +49,7 @@ def main(argv=None) -> int:
     if code:
         return code
     for name, config in configs.items():
-        try:
-            run = simulator.run(config, out=paths[name], overwrite=args.overwrite, command_line=sys.argv)
-        except simulator.TrajectoryError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return error.exit_code
+        run = simulator.run(config, out=paths[name], overwrite=args.overwrite, command_line=sys.argv)
         accuracy = run.epochs["accuracy_test"]
         print(f"{name:>9}: test accuracy {accuracy[0]:.3f} -> {accuracy[-1]:.3f} ({run.wall_time:.1f} s)")
     figure = plot_comparison(paths["diffusion"], paths["advection"], figure, overwrite=args.overwrite)

@@ -30,7 +30,7 @@ from simulator.costs import COSTS
 from simulator.outputs import save_figure
 from simulator.rules import coupled_cost_gradient
 from simulator.scenario import checked_targets, guarded
-from simulator.trajectory import Series, TrajectoryError, TrajectoryWriter, load_trajectory
+from simulator.trajectory import Series, TrajectoryWriter, load_trajectory
 
 MEASURES = ("chemical", "ep", "coupled", "coupled_vs_weighted", "coupled_cosine", "chemical_vs_finite_differences")
 
@@ -110,14 +110,10 @@ def main(argv=None) -> int:
     series = [Series("observables/eta", (), "eta", description="nudge eta")] + [
         Series(f"observables/{name}", (len(nets),), "eta", description=f"per network: {name}") for name in MEASURES
     ]
-    try:
-        with TrajectoryWriter(out, network=nets[0], config=config, seed=args.seed, series=series,
-                              command_line=sys.argv, overwrite=args.overwrite) as file:  # fmt: skip
-            file.append("eta", step=np.arange(len(etas)), **{"observables/eta": etas},
-                        **{f"observables/{name}": results[:, :, i] for i, name in enumerate(MEASURES)})  # fmt: skip
-    except TrajectoryError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
+    with TrajectoryWriter(out, network=nets[0], config=config, seed=args.seed, series=series, command_line=sys.argv,
+                          overwrite=args.overwrite) as file:  # fmt: skip
+        file.append("eta", step=np.arange(len(etas)), **{"observables/eta": etas},
+                    **{f"observables/{name}": results[:, :, i] for i, name in enumerate(MEASURES)})  # fmt: skip
     figure = plot(out, overwrite=args.overwrite)
     worst_chemical = results[:, :, 0].max()
     print(f"{len(nets)} networks, eta {etas[0]:g}..{etas[-1]:g}, cost {args.cost}")

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import interruptible, one_line_warnings
-from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, ArgumentParser, positive_int
+from .base import one_line_warnings
+from .commandline import EXIT_FAILED, ArgumentParser, positive_int
+from .commands import answered, run_as_command
 from .fields import FIELDS
-from .outputs import OutputError, held
+from .outputs import held
 from .tasks import headline
 from .trajectory import load_trajectory
 
@@ -152,12 +153,10 @@ def main(argv=None) -> int:
     from . import _start
 
     one_line_warnings()
-    try:
-        with interruptible():
-            return _start.ending(_main(argv))  # (inside: no moment is left without a handler of ours)
-    except KeyboardInterrupt:
-        print("chemsignal: interrupted", file=sys.stderr)
-        return _start.ending(EXIT_INTERRUPTED)
+    code = 0
+    with answered("chemsignal: error", interrupted=lambda: "chemsignal: interrupted") as answer:
+        code = _start.ending(_main(argv))  # (inside: no moment is left without a handler of ours)
+    return _start.ending(answer.code) if answer.code else code
 
 
 def _main(argv) -> int:
@@ -167,35 +166,35 @@ def _main(argv) -> int:
         parser.error(f"unrecognized arguments: {' '.join(passthrough)}")
     if args.command in ("run", "resume"):
         return _run_or_resume(args, argv)
-    try:
-        if args.command == "sweep":
-            return _sweep(args, passthrough)
-        if args.command == "inspect":
-            inspect(args.file)
-        elif args.command == "plot":
-            from .plots import plot_run
+    if args.command == "sweep":
+        return _sweep(args, passthrough)
+    with answered(f"chemsignal {args.command}: error") as answer:
+        try:
+            _look(args)
+        except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return answer.code
 
-            print(f"figure: {plot_run(args.file, args.out, overwrite=args.overwrite)}")
-        elif args.command == "animate":
-            _animate(args)
-        elif args.command == "export":
-            from .export import export_xdmf
 
-            out = export_xdmf(args.file, args.out, overwrite=args.overwrite)
-            print(f"xdmf:   {out}\n        {out}.h5 (virtual datasets: rows of {args.file}, no data copied)")
-        elif args.command == "compare":
-            from .plots import plot_comparison
+def _look(args) -> None:
+    """``inspect``, ``plot``, ``animate``, ``export`` or ``compare``: commands that read a run."""
+    if args.command == "inspect":
+        inspect(args.file)
+    elif args.command == "plot":
+        from .plots import plot_run
 
-            print(f"figure: {plot_comparison(args.file, args.other, args.out, overwrite=args.overwrite)}")
-    except OutputError as error:
-        print(f"chemsignal {args.command}: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyError as error:  # a series the file does not have
-        print(f"chemsignal {args.command}: error: {error.args[0] if error.args else error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    return 0
+        print(f"figure: {plot_run(args.file, args.out, overwrite=args.overwrite)}")
+    elif args.command == "animate":
+        _animate(args)
+    elif args.command == "export":
+        from .export import export_xdmf
+
+        out = export_xdmf(args.file, args.out, overwrite=args.overwrite)
+        print(f"xdmf:   {out}\n        {out}.h5 (virtual datasets: rows of {args.file}, no data copied)")
+    elif args.command == "compare":
+        from .plots import plot_comparison
+
+        print(f"figure: {plot_comparison(args.file, args.other, args.out, overwrite=args.overwrite)}")
 
 
 def _animate(args) -> None:
@@ -232,33 +231,22 @@ def _run_or_resume(args, argv) -> int:
 
     out = _run_file(args)
     before = file_identity(out)
-    try:
-        try:
-            return _run(args, argv) if args.command == "run" else _resume(args.file)
-        except OutputError as error:
-            print(f"chemsignal {args.command}: error: {error}", file=sys.stderr)
-            return error.exit_code
-    except KeyboardInterrupt:
-        print(interrupted_message(out, before), file=sys.stderr)
-        return EXIT_INTERRUPTED
+    code = 0
+    with answered(f"chemsignal {args.command}: error", interrupted=lambda: interrupted_message(out, before)) as answer:
+        code = _run(args, argv) if args.command == "run" else _resume(args.file)
+    return answer.code or code
 
 
 def _run(args, argv) -> int:
     from .config import RunConfig, parse_assignment
-    from .runs import run_from_command_line
 
-    try:
-        config = RunConfig.from_file(args.config)
-        config = config.with_values(dict(parse_assignment(text) for text in args.set))
-    except ValueError as error:
-        print(f"chemsignal run: error: {error}", file=sys.stderr)
-        return 2
+    config = RunConfig.from_file(args.config)
+    config = config.with_values(dict(parse_assignment(text) for text in args.set))
     out = _run_file(args)
     if not args.out:
         out.parent.mkdir(exist_ok=True)  # our default folder; a user's --out folder must exist
     command = ["chemsignal", *(sys.argv[1:] if argv is None else argv)]
-    result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command,
-                                         resume=args.resume)  # fmt: skip
+    result, code = run_as_command(config, out, overwrite=args.overwrite, command_line=command, resume=args.resume)
     if result is not None:
         _report(result, out)
         print(f"draw it: python -m simulator plot {out}")
@@ -268,19 +256,16 @@ def _run(args, argv) -> int:
 def _resume(path) -> int:
     from .config import RunConfig
     from .plots import plot_run
-    from .runs import run_from_command_line
 
     stored = load_trajectory(path).config
     if not isinstance(stored.get("run"), dict):
-        print(f"chemsignal resume: error: {path} was written by an earlier version (a flat Iris config); it can be "
-              "inspected and plotted, not resumed", file=sys.stderr)  # fmt: skip
-        return 2
+        raise ValueError(f"{path} was written by an earlier version (a flat Iris config); it can be inspected and "
+                         "plotted, not resumed")  # fmt: skip
     try:
         config = RunConfig.from_dict(stored)
     except ValueError as error:
-        print(f"chemsignal resume: error: {path} holds a config this version cannot read ({error})", file=sys.stderr)
-        return 2
-    result, code = run_from_command_line(config, path, overwrite=False, command_line=sys.argv, resume=True)
+        raise ValueError(f"{path} holds a config this version cannot read ({error})") from None
+    result, code = run_as_command(config, path, overwrite=False, command_line=sys.argv, resume=True)
     if result is None:
         return code
     _report(result, path)
@@ -289,21 +274,20 @@ def _resume(path) -> int:
         print(f"figure: {figure} exists and is kept; draw the finished run with: python -m simulator plot {path} "
               "--overwrite")  # fmt: skip
         return 0
-    try:
+    interrupted = (f"interrupted while drawing the figure; {path} is complete (draw it with: python -m simulator plot "
+                   f"{path})")  # fmt: skip
+    with answered("chemsignal resume: error", interrupted=lambda: interrupted) as answer:
         print(f"figure: {plot_run(path, figure)}")
-    except KeyboardInterrupt:
-        print(f"interrupted while drawing the figure; {path} is complete (draw it with: python -m simulator plot "
-              f"{path})", file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
-    return 0
+    return answer.code
 
 
 def _sweep(args, passthrough) -> int:
     from .base import parse_seeds
     from .sweep import check_metric, parse_grid, read_sweep_file, run_sweep, summarise
 
-    try:
-        scenario, grid, seeds, out = args.scenario, {}, args.seeds, args.out
+    prefix = "chemsignal sweep: error"
+    scenario, grid, seeds, out = args.scenario, {}, args.seeds, args.out
+    with answered(prefix) as answer:
         if scenario.endswith(".toml") and _is_sweep_file(scenario):
             described = read_sweep_file(scenario)
             scenario, grid = described["scenario"], described["grid"]
@@ -315,42 +299,30 @@ def _sweep(args, passthrough) -> int:
             raise ValueError('--out FOLDER is required (or out = "FOLDER" in the sweep file)')
         if args.metric is not None:  # against the points already run, before running more
             check_metric(out, args.metric)
-    except ValueError as error:
-        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
-        return 2
-    client = None
-    try:
-        client = _dask_client(args.scheduler, args.scheduler_timeout) if args.scheduler else None
-        with interruptible():  # SIGTERM as Ctrl-C: the manifest is written on the way out
+    if answer.code:
+        return answer.code
+    interrupted = f"chemsignal sweep: interrupted; rerun the same command to finish it (manifest: {out}/manifest.json)"
+    client, manifest = None, []
+    with answered(prefix, interrupted=lambda: interrupted) as answer:  # the manifest is written on the way out
+        try:
+            client = _dask_client(args.scheduler, args.scheduler_timeout) if args.scheduler else None
             manifest = run_sweep(scenario, grid, seeds, out, passthrough=passthrough, workers=args.workers,
                                  executor=client.get_executor() if client is not None else None)  # fmt: skip
-    except OutputError as error:
-        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
-        return error.exit_code
-    except ValueError as error:
-        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print(f"chemsignal sweep: interrupted; rerun the same command to finish it (manifest: {out}/manifest.json)",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
-    except (OSError, RuntimeError) as error:  # a folder that cannot be made, a worker pool that broke
-        print(f"chemsignal sweep: error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    finally:
-        if client is not None:
-            client.close()
-    try:
+        finally:
+            if client is not None:
+                client.close()
+    if answer.code:
+        return answer.code
+    with answered(prefix) as answer:  # a --metric the points that have now run do not record
         table, figure = summarise(out, args.metric)
-    except ValueError as error:  # a --metric the points that have now run do not record
-        print(f"chemsignal sweep: error: {error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if answer.code:
+        return answer.code
     print(table)
     print(f"manifest: {out}/manifest.json" + (f"\nfigure:   {figure}" if figure else ""))
     failed = [e for e in manifest if e["status"] != "complete"]
     for entry in failed[:5]:
         print(f"  {entry['file']}: {entry['status']} {entry.get('error', '')}", file=sys.stderr)
-    return 1 if failed else 0
+    return EXIT_FAILED if failed else 0
 
 
 def _dask_client(address: str, timeout: float):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -35,13 +34,12 @@ from .base import (
     interruptible,
     raise_if_signalled,  # fmt: skip
 )
-from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
 from .config import RunConfig, config_differences, engine_objects
 from .engine import FieldState, resolve, train
 from .engine.method import coupled_stable_dt
 from .network import Network, lattice_network
 from .network_io import as_network, load_network
-from .outputs import OutputError, held
+from .outputs import held
 from .progress import NoProgress
 from .quasistatic import BOUNDARIES, transfer_matrix
 from .tasks import TASKS, headline
@@ -59,7 +57,7 @@ from .trajectory import (
     verify,
 )
 
-__all__ = ["RunResult", "run", "run_from_command_line", "interrupted_message", "file_identity", "interruptible",
+__all__ = ["RunResult", "run", "interrupted_message", "file_identity", "interruptible",
            "raise_if_signalled"]  # the last two: base
 
 
@@ -563,41 +561,6 @@ def _epochs(this: _Run, file, progress) -> None:
             raise_if_signalled()
     finally:
         progress.close()
-
-
-def run_from_command_line(config: RunConfig, out, *, overwrite: bool, command_line: list[str], resume=False,
-                          network=None):  # fmt: skip
-    """``run`` as a command wants it: a progress bar on a terminal, SIGTERM handled like Ctrl-C,
-    and one line instead of a traceback. Returns ``(result, 0)``, or ``(None, code)`` with the
-    codes of :mod:`simulator.commandline`: 1 failed, 2 bad input, 3 refused, 4 nothing to
-    resume, 130 interrupted."""
-    from .progress import TerminalProgress
-
-    if resume and overwrite:
-        print("error: --resume continues the file and --overwrite replaces it; give one", file=sys.stderr)
-        return None, 2
-    before = file_identity(out)
-    try:
-        with interruptible():
-            result = run(config, network=network, out=out, overwrite=overwrite, progress=TerminalProgress(),
-                         command_line=command_line, resume=resume)  # fmt: skip
-    except KeyboardInterrupt:
-        print(interrupted_message(out, before), file=sys.stderr)
-        return None, EXIT_INTERRUPTED
-    except OutputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None, error.exit_code
-    except ValueError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return None, 2
-    except SimulationError as error:
-        kept = f"; the run so far is in {out} (status 'failed')" if file_identity(out) not in (None, before) else ""
-        print(f"error: {error}{kept}", file=sys.stderr)
-        return None, EXIT_FAILED
-    except OSError as error:
-        print(f"error: {error.filename or out}: {error.strerror or error}", file=sys.stderr)
-        return None, EXIT_FAILED
-    return result, 0
 
 
 def file_identity(path) -> tuple | None:

@@ -10,8 +10,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from .base import SimulationError, deprecated, interruptible, one_line_warnings
-from .commandline import EXIT_FAILED, EXIT_INTERRUPTED
+from .base import deprecated, one_line_warnings
+from .commands import answered, run_as_command
 from .config import DYNAMICS_OPTIONS, RunConfig
 from .outputs import OutputError, check_target
 from .provenance import PACKAGE_DIR, other_copy
@@ -137,22 +137,11 @@ def guarded(main, argv=None) -> int:
     handled like Ctrl-C, and what escapes it answered as a single run is (one line and the
     exit codes of :mod:`simulator.commandline`), not with a traceback."""
     one_line_warnings()
-    try:
-        with interruptible():
-            return main(argv)
-    except OutputError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return error.exit_code
-    except SimulationError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("interrupted; the runs so far are in their files (status 'interrupted' where one was cut)",
-              file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
-    except (OSError, RuntimeError) as error:  # a disk that fills, a worker process that dies
-        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    code = 0
+    interrupted = "interrupted; the runs so far are in their files (status 'interrupted' where one was cut)"
+    with answered(interrupted=lambda: interrupted) as answer:
+        code = main(argv)
+    return answer.code or code
 
 
 def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=None, *, title=None, draw=None):
@@ -166,18 +155,14 @@ def run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv=No
     from .runs import file_identity, interrupted_message
 
     before = file_identity(out)
-    try:
-        with interruptible():
-            result, code = _run_and_draw(config, out, args, argv, title, draw)
-    except KeyboardInterrupt:
-        print(interrupted_message(out, before), file=sys.stderr)
-        result, code = None, EXIT_INTERRUPTED
-    return result, code
+    result, code = None, 0
+    with answered(interrupted=lambda: interrupted_message(out, before)) as answer:
+        result, code = _run_and_draw(config, out, args, argv, title, draw)
+    return (result, code) if answer.code == 0 else (None, answer.code)
 
 
 def _run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv, title, draw):
     from .plots import describe
-    from .runs import run_from_command_line
 
     one_line_warnings()
     checkout = other_copy()
@@ -197,7 +182,7 @@ def _run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv, 
         return None, code
     print(f"{title} -> {out}")
     command = [sys.argv[0], *(sys.argv[1:] if argv is None else argv)]
-    result, code = run_from_command_line(config, out, overwrite=args.overwrite, command_line=command, resume=resume)
+    result, code = run_as_command(config, out, overwrite=args.overwrite, command_line=command, resume=resume)
     if result is None:
         return None, code
     metric, label = headline(config["task.name"])
@@ -207,14 +192,12 @@ def _run_and_draw(config: RunConfig, out: Path, args: argparse.Namespace, argv, 
         print(f"trajectory: {out}\nfigure:     {figure_path} exists and is kept; draw the finished run with: "
               f"python -m simulator plot {out} --overwrite")  # fmt: skip
         return result, 0
-    try:
+    interrupted = (f"interrupted while drawing the figure; {out} is complete (draw it with: python -m simulator "
+                   f"plot {out})")  # fmt: skip
+    figure = None
+    with answered(interrupted=lambda: interrupted) as answer:  # e.g. a figure made meanwhile by someone else
         figure = draw(out, overwrite=args.overwrite)
-    except OutputError as error:  # e.g. a figure made meanwhile by someone else
-        print(f"error: {error}", file=sys.stderr)
-        return None, error.exit_code
-    except KeyboardInterrupt:
-        print(f"interrupted while drawing the figure; {out} is complete (draw it with: python -m simulator plot {out})",
-              file=sys.stderr)  # fmt: skip
-        return None, EXIT_INTERRUPTED
+    if answer.code:
+        return None, answer.code
     print(f"trajectory: {out}\nfigure:     {figure}")
     return result, 0

@@ -391,19 +391,19 @@ def _entry_point(target: str):
 def _run_config_point(config_path: str, arguments: list[str]) -> int:
     """``chemsignal run CONFIG --out PATH [--set KEY=VALUE ...] [--overwrite | --resume]``, a
     config sweep's point, run here as ``simulator run`` would; its exit code."""
+    from .commands import answered, run_as_command
     from .config import RunConfig, parse_assignment
-    from .runs import run_from_command_line
 
     out = Path(arguments[arguments.index("--out") + 1])
     settings = [arguments[i + 1] for i, arg in enumerate(arguments) if arg == "--set"]
-    try:
+    config = None
+    with answered("chemsignal run: error") as answer:  # as simulator run answers it
         config = RunConfig.from_file(config_path).with_values(dict(parse_assignment(text) for text in settings))
-    except ValueError as error:  # as simulator run answers it
-        print(f"chemsignal run: error: {error}", file=sys.stderr)
-        return 2
+    if answer.code:
+        return answer.code
     command = ["chemsignal", "run", config_path, *arguments]
-    return run_from_command_line(config, out, overwrite="--overwrite" in arguments, command_line=command,
-                                 resume="--resume" in arguments)[1]  # fmt: skip
+    return run_as_command(config, out, overwrite="--overwrite" in arguments, command_line=command,
+                          resume="--resume" in arguments)[1]  # fmt: skip
 
 
 def _run_in_process(target: str, arguments: list[str]) -> tuple[int, str]:

@@ -25,6 +25,7 @@ LAYERS = [
     ["tasks", "trajectory", "progress"],
     ["config", "fields"],
     ["runs", "plots"],
+    ["commands"],
     ["sweep", "scenario", "animation", "export"],
     ["cli"],
     ["__main__"],
@@ -88,3 +89,24 @@ def test_no_function_outside_the_kernels_is_longer_than_80_lines():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 80:
                 long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})")
     assert not long, long
+
+
+def test_exit_codes_are_chosen_in_one_module():
+    """The library raises; :mod:`simulator.commands` alone turns what went wrong into an exit
+    code. No ``except`` clause elsewhere answers with a code of its own choosing (an ``EXIT_``
+    constant or a number); returning the code an error carries (``error.exit_code``) is not a
+    choice."""
+    sources = [*PACKAGE.rglob("*.py"), *(ROOT / "scenarios").glob("*.py")]
+    chosen = []
+    for path in sources:
+        if path.name == "commands.py":
+            continue
+        for handler in (n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.ExceptHandler)):
+            for node in ast.walk(handler):
+                value = node.value if isinstance(node, ast.Return) else None
+                if isinstance(value, ast.Tuple):  # (result, code)
+                    value = value.elts[-1]
+                named = isinstance(value, ast.Name) and value.id.startswith("EXIT_")
+                if named or (isinstance(value, ast.Constant) and type(value.value) is int):
+                    chosen.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not chosen, chosen
