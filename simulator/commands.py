@@ -17,24 +17,25 @@ from dataclasses import dataclass
 from .base import SimulationError, interruptible
 from .commandline import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 from .outputs import OutputError
+from .trajectory import NotInFile
 
 __all__ = ["ANSWERED", "exit_code", "one_line", "answered", "Answer", "run_as_command"]
 
 #: What a command answers with one line and an exit code; anything else is a bug of ours and
 #: keeps its traceback.
-ANSWERED = (KeyboardInterrupt, OutputError, ValueError, KeyError, SimulationError, OSError, RuntimeError)
+ANSWERED = (KeyboardInterrupt, OutputError, ValueError, NotInFile, SimulationError, OSError, RuntimeError)
 
 
 def exit_code(error: BaseException) -> int:
     """The exit code that answers ``error``: the one an :class:`OutputError` carries, 130 for an
-    interrupt, 2 for a bad value (``ValueError``, a series a file lacks: ``KeyError``), 1 for
+    interrupt, 2 for a bad value (``ValueError``, a series a file lacks: ``NotInFile``), 1 for
     the physics stopping or the system failing (``SimulationError``, ``OSError``,
     ``RuntimeError``)."""
     if isinstance(error, OutputError):
         return error.exit_code
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
-    if isinstance(error, (ValueError, KeyError)):
+    if isinstance(error, (ValueError, NotInFile)):
         return EXIT_BAD_INPUT
     if isinstance(error, (SimulationError, OSError, RuntimeError)):
         return EXIT_FAILED
@@ -43,7 +44,7 @@ def exit_code(error: BaseException) -> int:
 
 def one_line(error: BaseException, prefix: str = "error") -> str:
     """``error`` as the one line a command prints (``prefix``: e.g. ``chemsignal run: error``)."""
-    if isinstance(error, KeyError) and not isinstance(error, OutputError):
+    if isinstance(error, NotInFile):
         text = str(error.args[0]) if error.args else str(error)
     elif isinstance(error, OSError) and not isinstance(error, OutputError) and error.strerror:
         text = f"{error.filename}: {error.strerror}" if error.filename else error.strerror

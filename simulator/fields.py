@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .outputs import OutputError
+from .trajectory import NotInFile
 
 __all__ = ["NODE_FIELDS", "FIELDS", "CONDUCTANCE", "RecordedField", "Frame", "recorded_field", "available_fields",
            "iter_frames", "colour_ranges"]  # fmt: skip
@@ -117,11 +118,11 @@ def recorded_field(run, field: str | None = None) -> RecordedField:
     available = available_fields(run, rows)
     if field is None:
         if not available:
-            raise KeyError(f"{run.path} records no fields (none of {', '.join(FIELDS)})")
+            raise NotInFile(f"{run.path} records no fields (none of {', '.join(FIELDS)})")
         field = next((f for f in available if rows[_series_path(f)]), available[0])
     if field not in available:
         there = ", ".join(available) or "none"
-        raise KeyError(f"{run.path} has no {field!r} field (it records: {there}; known fields: {', '.join(FIELDS)})")
+        raise NotInFile(f"{run.path} has no {field!r} field (it records: {there}; known fields: {', '.join(FIELDS)})")
     path = _series_path(field)
     steps, times = _cut(run.steps_of(path), rows[path])
     if field == "conductance":

@@ -20,13 +20,12 @@ import contextlib
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from .advection import AdvectionState
 from .base import (
     RunWarning,
     SimulationError,
@@ -35,13 +34,13 @@ from .base import (
     raise_if_signalled,  # fmt: skip
 )
 from .config import RunConfig, config_differences, engine_objects
-from .engine import FieldState, resolve, train
-from .engine.method import coupled_stable_dt
+from .engine import resolve, train
+from .engine.recording import Recording, recording_of
 from .network import Network, lattice_network
 from .network_io import as_network, load_network
 from .outputs import held
 from .progress import NoProgress
-from .quasistatic import BOUNDARIES, transfer_matrix
+from .quasistatic import transfer_matrix
 from .tasks import TASKS, headline
 from .trajectory import (
     CHECKPOINT,
@@ -107,13 +106,7 @@ def build_network(config: RunConfig, task_class) -> Network:
                            n_inputs=n_inputs, n_outputs=n_outputs, adjacent_outputs=table["adjacent_outputs"])
 
 
-def boundary(dynamics) -> dict:
-    """How inputs enter and outputs are read: the dynamics' choice (the advection mode has one),
-    else the first of each in ``BOUNDARIES`` (current pairs, pair drops)."""
-    return {key: getattr(dynamics, key, choices[0]) for key, choices in BOUNDARIES.items()}
-
-
-def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
+def _series(task, network: Network, objects: dict, recording: Recording) -> list[Series]:
     p, n, m = network.n_outputs, network.n_nodes, network.n_edges
     found = [
         Series("observables/cost", (), "example", "", f"{objects['cost'].name} cost of each presentation"),
@@ -130,18 +123,8 @@ def _series(task, network: Network, objects: dict, timed: bool) -> list[Series]:
         *(Series(f"observables/{name}", (), "epoch", "", text) for name, text in WATCHED.items()),
         Series("observables/edges/conductance", (m,), "epoch", "conductance", "pipe conductances"),
     ]  # fmt: skip
-    dynamics, every = objects["dynamics"].name, objects["save"].fields_every
-    if dynamics == "advection":
-        found += [Series(f"observables/{name}", (), "release", "", text) for name, text in RELEASE_SERIES.items()]
-        if every:
-            found += [Series(f"particles/nodes/{name}", (n,), "field", "", f"{name} at the nodes") for name in
-                      ("s_plus", "s_minus")]  # fmt: skip
-    if timed:
-        found.append(Series("observables/dt", (), "example", "time", "time step of the presentation"))
-        if every:
-            found.append(Series("particles/nodes/pressure", (n,), "field", "pressure", "node pressures v"))
-            found.append(Series("particles/nodes/concentration", (n,), "field", "concentration", "feedback chemical u"))
-    return found + _checkpoint_series(dynamics, found, n, m, objects["dynamics"])
+    found += [Series(**asdict(declared)) for declared in recording.series(n, m, objects["save"].fields_every)]
+    return found + _checkpoint_series(recording, found, n, m)
 
 
 #: The blow-up watch's warning levels (the stops are the config's run.max_step_growth and
@@ -153,76 +136,17 @@ WATCHED = {  # per epoch, by the blow-up watch (NaN at epoch 0)
     "cost_ratio": "largest presentation cost of the epoch / epoch 0's mean training cost",
 }
 
-RELEASE_SERIES = {
-    "release_cost": "cost at each release",
-    "grad_cosine": "cos(dW since the last release, -dC/dw there)",
-    "released_mass": "chemical released so far (s+ and s-)",
-    "drained_mass": "chemical drained so far",
-    "in_network_mass": "chemical in the network",
-}
-
-
 def _other_clocks(series: list[Series]) -> list[str]:
     return sorted({s.clock for s in series} - {"epoch"})
 
 
-def _checkpoint_series(dynamics: str, series: list[Series], n: int, m: int, spec) -> list[Series]:
+def _checkpoint_series(recording: Recording, series: list[Series], n: int, m: int) -> list[Series]:
     clocks = _other_clocks(series)
     found = [Series(CHECKPOINT + "rows", (len(clocks),), "epoch", "", f"rows of clocks {clocks} at the epoch's end",
                     "int64")]  # fmt: skip
-    shapes = {"pressure": (n,), "concentration": (n,), "s_plus": (n,), "s_minus": (n,), "last_conductance": (m,),
-              "last_gradient": (m,)}  # fmt: skip
-    for name in _checkpoint_keys(dynamics, spec):
-        dtype = "int64" if name in ("explicit_step", "transport_step") else "float64"
-        found.append(Series(CHECKPOINT + name, shapes.get(name, ()), "epoch", "", f"carried {name}", dtype))
+    for name, (shape, dtype) in recording.checkpoint_fields(n, m).items():
+        found.append(Series(CHECKPOINT + name, shape, "epoch", "", f"carried {name}", dtype))
     return found
-
-
-def _checkpoint_keys(dynamics: str, spec) -> tuple[str, ...]:
-    if dynamics == "advection":
-        relaxing = ("pressure",) if spec.pressure_steps else ()
-        return ("s_plus", "s_minus", "released", "drained", "transport_step", *relaxing, "last_conductance",
-                "last_gradient")  # fmt: skip
-    if dynamics == "timestepped":
-        return "pressure", "concentration", "time", "explicit_step"
-    return ()
-
-
-def _checkpoint(dynamics: str, spec, network: Network, state, rows: list[int]) -> dict:
-    """The epoch's checkpoint row (``state`` None: at rest, the run has not started)."""
-    values = {"rows": [rows]}
-    if dynamics == "advection":
-        state = AdvectionState.empty(network) if state is None else state
-        missing = np.full(network.n_edges, np.nan)
-        values.update(
-            s_plus=state.s_plus[None], s_minus=state.s_minus[None], released=[state.released], drained=[state.drained],
-            transport_step=[state.step], last_conductance=[missing if state.last_conductance is None else
-                                                           state.last_conductance],
-            last_gradient=[missing if state.last_gradient is None else state.last_gradient],
-        )  # fmt: skip
-        if spec.pressure_steps:
-            values["pressure"] = (np.zeros(network.n_nodes) if state.v is None else state.v)[None]
-    elif dynamics == "timestepped":
-        state = FieldState.at_rest(network) if state is None else state
-        values.update(pressure=state.v[None], concentration=state.u[None], time=[state.time],
-                      explicit_step=[state.step])  # fmt: skip
-    return {CHECKPOINT + key: value for key, value in values.items()}
-
-
-def _restored_state(dynamics: str, spec, row: dict):
-    """The carried state from a checkpoint row; at rest equals "no state yet"."""
-    if dynamics == "advection":
-        last = row["last_conductance"]
-        known = not np.all(np.isnan(last))
-        return AdvectionState(
-            np.array(row["s_plus"]), np.array(row["s_minus"]), float(row["released"]), float(row["drained"]),
-            int(row["transport_step"]), np.array(row["pressure"]) if spec.pressure_steps else None,
-            np.array(last) if known else None, np.array(row["last_gradient"]) if known else None,
-        )  # fmt: skip
-    if dynamics == "timestepped":
-        return FieldState(np.array(row["pressure"]), np.array(row["concentration"]), float(row["time"]),
-                          int(row["explicit_step"]))  # fmt: skip
-    return None
 
 
 # ---------------------------------------------------------------------- the run
@@ -244,7 +168,7 @@ class _Run:
         else:
             start = build_network(config, task_class) if network is None else as_network(network)
         options = {key: value for key, value in config.tables["task"].items() if key != "name"}
-        self.boundary = boundary(self.objects["dynamics"])
+        self.boundary = recording_of(self.objects["dynamics"]).boundary
         self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=self.boundary)
         self.task.cost = self.objects["cost"]  # the run's: what it records as cost_train and cost_test
         self.task.check_fits(start)
@@ -255,12 +179,10 @@ class _Run:
         )
         # what a rule must hold between its two phases, per presentation (EP, CL: each pipe its free drop)
         self.derived["stored_floats_per_presentation"] = start.n_edges if objects["rule"].stores_free_state else 0
-        self.dynamics = objects["dynamics"].name
-        self.timed = self.dynamics == "timestepped"
-        # pipe updates per presentation: the advection mode remodels at every transport step, quasistatic substeps each
-        self.updates_per_presentation = getattr(objects["dynamics"], "transport_steps",
-                                                getattr(objects["dynamics"], "substeps", 1))  # fmt: skip
-        self.series = _series(self.task, start, objects, self.timed)
+        self.dynamics = objects["dynamics"].name  # (for the progress line)
+        self.recording = recording_of(objects["dynamics"])  # what the dynamics records and carries
+        self.timed = self.recording.timed
+        self.series = _series(self.task, start, objects, self.recording)
         self.network, self.state, self.first_epoch, self.epoch_zero_recorded = start, None, 1, False
         self.shuffle = np.random.default_rng(np.random.SeedSequence(config["run.seed"], spawn_key=(2,)))
         self.history = {name: [] for name, metric in self.task.metrics().items() if metric.shape == ()}
@@ -278,18 +200,9 @@ class _Run:
             per_clock[spec.clock] = per_clock.get(spec.clock, step_and_time) + size
         epochs = self.config["run.epochs"] - self.first_epoch + 2
         presentations = epochs * self.task.n_train
-        spec = self.objects["dynamics"]
-        rows = {"epoch": epochs, "example": presentations}
-        if self.dynamics == "advection":
-            rows["release"] = presentations * spec.transport_steps // spec.release_every + presentations
-            steps = presentations * spec.transport_steps
-        elif self.timed:
-            integrator = self.objects["integrator"]
-            dt = integrator.dt or integrator.safety * coupled_stable_dt(self.objects["physics"], self.network,
-                                                                        self.network.conductance)  # fmt: skip
-            steps = presentations * max(1, round(self.derived["T"] / dt))
-        else:
-            steps = 0
+        rows = {"epoch": epochs, "example": presentations, **self.recording.extra_rows(presentations)}
+        steps = presentations * self.recording.field_steps_per_presentation(
+            self.network, self.derived, self.objects["integrator"], self.objects["physics"])  # fmt: skip
         every = self.objects["save"].fields_every
         rows["field"] = steps // every if every else 0
         return int(sum(per_clock.get(clock, 0) * count for clock, count in rows.items()))
@@ -349,8 +262,7 @@ class _Run:
             self.costs.append(recorded.series("observables/cost")[2][: rows["example"]])
             self.warned = {text.split(":", 1)[0] for text in recorded.warnings}  # each kind once per run
             self.network = self.network.with_conductance(row["observables/edges/conductance"])
-            spec = self.objects["dynamics"]
-            self.state = _restored_state(self.dynamics, spec, {k.removeprefix(CHECKPOINT): v for k, v in row.items()})
+            self.state = self.recording.restored({k.removeprefix(CHECKPOINT): v for k, v in row.items()})
             for _ in range(epoch_rows - 1):  # replay the shuffle stream
                 self.shuffle.permutation(self.task.n_train)
             self.first_epoch, self.epoch_zero_recorded = epoch_rows, True
@@ -448,7 +360,8 @@ class _Run:
         if file is None:
             return
         rows = [file.rows(clock) for clock in _other_clocks(self.series)]
-        checkpoint = _checkpoint(self.dynamics, self.objects["dynamics"], self.network, self.state, rows)
+        carried = self.recording.checkpoint(self.state, self.network)
+        checkpoint = {CHECKPOINT + key: value for key, value in {"rows": [rows], **carried}.items()}
         step = np.array([epoch * self.task.n_train])
         file.append(
             "epoch", step=step, time=step * self.derived["T"] if self.timed else None,
@@ -554,7 +467,8 @@ def _epochs(this: _Run, file, progress) -> None:
         for epoch in range(this.first_epoch, epochs + 1):
             result = this.train_epoch(file, epoch, evaluation)
             evaluation = this.evaluate()
-            clip = result.floored.sum() / (this.task.n_train * this.network.n_edges * this.updates_per_presentation)
+            updates = this.task.n_train * this.network.n_edges * this.recording.updates_per_presentation
+            clip = result.floored.sum() / updates
             this.record_epoch(file, epoch, evaluation, clip)
             metric = this.task.headline
             progress.update(1, **{metric: evaluation[metric]})

@@ -61,6 +61,7 @@ __all__ = [
     "ConfigDiffers",
     "DamagedFile",
     "WriteFailed",
+    "NotInFile",
     "TrajectoryWriter",
     "check_run_file",
     "Trajectory",
@@ -751,8 +752,9 @@ def _clock_datasets(clock: dict, series: dict) -> list:
 _READ_ERRORS = (OSError, RuntimeError, KeyError, ValueError)  # what h5py raises on damaged bytes
 
 
-class _NotInFile(KeyError):
-    """A series or dataset the file does not have (the caller's question, not a read that failed)."""
+class NotInFile(KeyError):
+    """A series, dataset or field the file does not have (the caller's question, not a read
+    that failed). Command-line exit code 2 (bad input)."""
 
 
 def _open_for_reading(path: Path) -> h5py.File:
@@ -815,7 +817,7 @@ def _reading(path: Path, work):
         try:
             with f:
                 return work(f)
-        except _NotInFile:
+        except NotInFile:
             raise
         except _READ_ERRORS:  # (DamagedFile too: a live file's may be a moment's)
             if time.monotonic() > deadline or not held(path):
@@ -931,7 +933,7 @@ def _epoch_row_problem(i: int, others: list, clocks: dict, series: dict, rows: d
 
 def _series_group(path: Path, f: h5py.File, name: str) -> h5py.Group:
     if name not in f or not isinstance(f[name], h5py.Group) or "value" not in f[name]:
-        raise _NotInFile(f"{path} has no time series {name!r}")
+        raise NotInFile(f"{path} has no time series {name!r}")
     return f[name]
 
 
@@ -1263,7 +1265,7 @@ class Trajectory:
 
         def read(f):
             if path not in f or not isinstance(f[path], h5py.Dataset):
-                raise _NotInFile(f"{self.path} has no dataset {path!r}")
+                raise NotInFile(f"{self.path} has no dataset {path!r}")
             return _read(self.path, f[path])
 
         return _reading(self.path, read)

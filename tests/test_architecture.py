@@ -21,7 +21,7 @@ LAYERS = [
     ["transport"],
     ["rules", "advection", "nonlinear"],
     ["engine.specs", "engine.results", "engine.relaxation", "engine.method", "engine.quasistatic", "engine.explicit",
-     "engine.implicit", "engine.two_phase", "engine.advection", "engine.training", "engine"],
+     "engine.implicit", "engine.two_phase", "engine.advection", "engine.training", "engine.recording", "engine"],
     ["tasks", "trajectory", "progress"],
     ["config", "fields"],
     ["runs", "plots"],
@@ -110,3 +110,24 @@ def test_exit_codes_are_chosen_in_one_module():
                 if named or (isinstance(value, ast.Constant) and type(value.value) is int):
                     chosen.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not chosen, chosen
+
+
+def test_the_run_driver_asks_the_dynamics_never_its_name_or_type():
+    """runs.py takes what differs per dynamics from its recording (simulator/engine/recording.py):
+    no comparison with a dynamics' name, no isinstance of a dynamics class, no guessed attribute."""
+    from simulator.engine import DYNAMICS
+
+    names, classes = set(DYNAMICS), {cls.__name__ for cls in DYNAMICS.values()}
+    asks = []
+    for node in ast.walk(ast.parse((PACKAGE / "runs.py").read_text())):
+        if isinstance(node, ast.Compare):
+            compared = {n.value for n in ast.walk(node) if isinstance(n, ast.Constant)}
+            if compared & names:
+                asks.append(f"runs.py:{node.lineno} compares with {sorted(compared & names)}")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id in ("getattr", "hasattr"):
+                asks.append(f"runs.py:{node.lineno} {node.func.id}")
+            tested = {n.id for n in ast.walk(node.args[-1]) if isinstance(n, ast.Name)} if node.args else set()
+            if node.func.id == "isinstance" and tested & classes:
+                asks.append(f"runs.py:{node.lineno} isinstance of a dynamics")
+    assert not asks, asks

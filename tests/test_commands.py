@@ -9,7 +9,7 @@ import pytest
 from simulator import SimulationError
 from simulator.commands import answered, exit_code, one_line
 from simulator.outputs import BusyError, OutputError, OutputFailed
-from simulator.trajectory import ConfigDiffers, DamagedFile, FileBusy, NothingToResume
+from simulator.trajectory import ConfigDiffers, DamagedFile, FileBusy, NothingToResume, NotInFile
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ from simulator.trajectory import ConfigDiffers, DamagedFile, FileBusy, NothingTo
         (NothingToResume("x"), 4),
         (OutputFailed("x"), 1),
         (ValueError("x"), 2),
-        (KeyError("x"), 2),
+        (NotInFile("x"), 2),
         (SimulationError("x"), 1),
         (OSError(28, "No space left on device"), 1),
         (BrokenProcessPool("x"), 1),
@@ -35,13 +35,15 @@ def test_every_kind_of_error_has_its_exit_code(error, code):
     assert exit_code(error) == code
 
 
-def test_an_error_of_ours_has_no_exit_code():
-    with pytest.raises(TypeError, match="no exit code answers ZeroDivisionError"):
-        exit_code(ZeroDivisionError())
+@pytest.mark.parametrize("error", [ZeroDivisionError(), KeyError("T"), AttributeError("x")], ids=repr)
+def test_an_error_of_ours_has_no_exit_code(error):
+    with pytest.raises(TypeError, match=f"no exit code answers {type(error).__name__}"):
+        exit_code(error)
 
 
 def test_one_line_names_what_went_wrong():
-    assert one_line(KeyError("observables/nope"), "chemsignal plot: error") == "chemsignal plot: error: observables/nope"
+    missing = NotInFile("observables/nope")
+    assert one_line(missing, "chemsignal plot: error") == "chemsignal plot: error: observables/nope"
     disk = OSError(28, "No space left on device", "run.h5")
     assert one_line(disk) == "error: run.h5: No space left on device"
     assert one_line(BrokenProcessPool("a worker died")) == "error: BrokenProcessPool: a worker died"
