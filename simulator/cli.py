@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from argparse import ArgumentTypeError
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,10 @@ def _parser() -> ArgumentParser:
     given.add_argument("--overwrite", action="store_true", help="replace an existing run file")
     given.add_argument("--resume", action="store_true", help="continue the interrupted run in --out")
     run_parser.add_argument("--set", action="append", default=[], metavar="TABLE.KEY=VALUE",
-                            help="override a config value (repeatable), e.g. --set rule.lr=1e-3")  # fmt: skip
+                            help="override a config value (repeatable), e.g. --set rule.lr=1e-3; TABLE.KEY= (nothing "
+                                 "after the =) returns the key to its default")  # fmt: skip
+    run_parser.add_argument("--unset", action="append", dest="set", type=_unset, metavar="TABLE.KEY",
+                            help="return a config key to its default (repeatable): --set TABLE.KEY=")  # fmt: skip
     commands.add_parser("inspect", help="config, status, final metrics and datasets of a run file").add_argument("file")
     plot_parser = commands.add_parser("plot", help="draw the run's figure (the paper's Fig. 2 for Iris runs)")
     plot_parser.add_argument("file")
@@ -145,6 +149,13 @@ def _parser() -> ArgumentParser:
     sweep_parser.add_argument("--scheduler-timeout", type=float, default=10.0, metavar="SECONDS",
                               help="give up on an unreachable scheduler after this long (%(default)s)")  # fmt: skip
     return parser
+
+
+def _unset(key: str) -> str:
+    """``--unset TABLE.KEY`` as the assignment ``TABLE.KEY=`` (the key back at its default)."""
+    if "=" in key:
+        raise ArgumentTypeError(f"--unset takes TABLE.KEY without a value, got {key!r}")
+    return f"{key}="
 
 
 def main(argv=None) -> int:

@@ -32,7 +32,7 @@ from .quasistatic import BOUNDARIES
 from .rules import RULES
 from .tasks import TASKS
 
-__all__ = ["RunConfig", "TABLES", "parse_toml", "parse_assignment", "engine_objects", "config_differences"]
+__all__ = ["RunConfig", "TABLES", "DEFAULT", "parse_toml", "parse_assignment", "engine_objects", "config_differences"]
 
 TABLES = ("network", "task", "rule", "dynamics", "run")
 
@@ -160,14 +160,27 @@ def parse_toml(text: str) -> dict:
         raise ValueError(f"not valid TOML: {error}") from None
 
 
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: The value that returns a key to its default in :meth:`RunConfig.with_values` (``--set KEY=``
+#: with nothing after the ``=``, or ``--unset KEY``).
+DEFAULT = _Default()
+
+
 def parse_assignment(text: str) -> tuple[str, object]:
     """``"rule.lr=1e-3"`` -> ``("rule.lr", 0.001)``: the value read as TOML (a bare word is a
-    string, so ``dynamics.name=timestepped`` needs no quotes)."""
+    string, so ``dynamics.name=timestepped`` needs no quotes); ``"rule.lr="`` -> ``("rule.lr",
+    DEFAULT)``: the key back at its default (an empty string is ``KEY=\"\"``)."""
     key, sep, value = text.partition("=")
     key = key.strip()
     table, dot, name = key.partition(".")
     if not sep or not dot or not name or table not in TABLES:
         raise ValueError(f"--set wants TABLE.KEY=VALUE with TABLE one of {list(TABLES)}; got {text!r}")
+    if not value.strip():
+        return key, DEFAULT
     try:
         return key, parse_toml(f"value = {value.strip()}")["value"]
     except ValueError:
@@ -265,12 +278,18 @@ class RunConfig:
 
     def with_values(self, assignments: dict, *, base=None) -> "RunConfig":
         """A new config with ``{"table.key": value}`` set (a new dynamics or task name starts
-        that table from its defaults, keeping only the keys it shares)."""
+        that table from its defaults, keeping only the keys it shares; :data:`DEFAULT` returns
+        a key to its default)."""
         values = self.to_dict()
         for key, value in assignments.items():
             table, _, name = key.partition(".")
             if table not in TABLES or not name:
                 raise ValueError(f"{key!r} is not TABLE.KEY with TABLE one of {list(TABLES)}")
+            if value is DEFAULT and name != "name" and name in _options(table, values):
+                values[table].pop(name, None)
+                continue
+            if value is DEFAULT:
+                value = "quasistatic" if table == "dynamics" else "iris" if table == "task" else RULE["name"].default
             if name == "name" and table in ("dynamics", "task") and value != values[table]["name"]:
                 registry = DYNAMICS_OPTIONS if table == "dynamics" else {k: task.options for k, task in TASKS.items()}
                 values[table] = {k: v for k, v in values[table].items() if k in registry.get(value, {})}
@@ -311,7 +330,10 @@ def _refuse_inapplicable(tables: dict) -> None:
                        and tables[table][key] != options[key].checked(key, options[key].default)]  # fmt: skip
             if changed:
                 verb = "does" if len(changed) == 1 else "do"
-                raise ValueError(f"{', '.join(changed)} {verb} not apply: {why}")
+                back = " ".join(f"--set {key}=" for key in changed)
+                them = "it" if len(changed) == 1 else "them"
+                raise ValueError(f"{', '.join(changed)} {verb} not apply: {why} (remove {them} from the config, or "
+                                 f"return {them} to the default with {back})")
 
 
 def _checked_table(table: str, entries: dict, base: Path) -> dict:

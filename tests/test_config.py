@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import simulator
 from simulator.cli import main
-from simulator.config import DYNAMICS_OPTIONS, NETWORK, RULE, RUN, TABLES, RunConfig, parse_assignment
+from simulator.config import DEFAULT, DYNAMICS_OPTIONS, NETWORK, RULE, RUN, TABLES, RunConfig, parse_assignment
 from simulator.sweep import parse_grid, parse_seeds, read_sweep_file
 from simulator.trajectory import load_trajectory
 
@@ -270,3 +270,35 @@ def test_fuzz_sweep_files(tmp_path_factory, text):
         read_sweep_file(path)
     except ValueError as error:
         assert str(error)
+
+
+def test_set_with_nothing_after_the_equals_returns_a_key_to_its_default():
+    tuned = RunConfig.from_dict({"rule": {"lr": 0.01, "eta": 2.0}, "dynamics": {"name": "timestepped",
+                                                                                "safety": 0.5}})  # fmt: skip
+    assert parse_assignment("rule.lr=") == ("rule.lr", DEFAULT)
+    assert parse_assignment('task.file=""') == ("task.file", "")  # an empty string is asked for in quotes
+    back = tuned.with_values(dict(parse_assignment(text) for text in ("rule.lr=", "dynamics.safety= ")))
+    assert back["rule.lr"] == RULE["lr"].default == 3e-3 and back["rule.eta"] == 2.0
+    assert back["dynamics.safety"] == DYNAMICS_OPTIONS["timestepped"]["safety"].default == 0.9
+    assert tuned.with_values({"dynamics.name": DEFAULT})["dynamics.name"] == "quasistatic"
+    with pytest.raises(ValueError, match=r"unknown config key\(s\) \['rule.nope'\]"):
+        tuned.with_values({"rule.nope": DEFAULT})
+
+
+def test_a_key_that_stops_applying_is_named_with_how_to_unset_it(tmp_path, capsys):
+    """The user who switches a config with a rate to the advection mode is told how to drop the rate."""
+    config = tmp_path / "c.toml"
+    config.write_text("[rule]\nlr = 0.01\n[run]\nepochs = 1\n")
+    out = tmp_path / "r.h5"
+    assert main(["run", str(config), "--set", "dynamics.name=advection", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "chemsignal run: error: rule.lr does not apply: the advection mode learns at the rates dynamics.xi and "
+        "dynamics.lam (remove it from the config, or return it to the default with --set rule.lr=)")
+    assert not out.exists()
+    assert main(["run", str(config), "--set", "dynamics.name=advection", "--unset", "rule.lr", "--out", str(out)]) == 0
+    assert load_trajectory(out).config["rule"]["lr"] == 3e-3
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:  # argparse's own refusal
+        main(["run", str(config), "--unset", "rule.lr=1", "--out", str(tmp_path / "x.h5")])
+    assert refused.value.code == 2
+    assert "--unset takes TABLE.KEY without a value, got 'rule.lr=1'" in capsys.readouterr().err
