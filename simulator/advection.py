@@ -74,6 +74,7 @@ class Advection:
     steps: InitVar[int | None] = None  # the old name of transport_steps
     diffusion: float = 0.0
     name: ClassVar[str] = "advection"
+    substeps: ClassVar[int] = 1  # (a presentation is transport_steps transport steps, one learning step each)
 
     def __post_init__(self, tau, steps):
         for old, new, value in (("tau", "release_every", tau), ("steps", "transport_steps", steps)):

@@ -131,3 +131,15 @@ def test_the_run_driver_asks_the_dynamics_never_its_name_or_type():
             if node.func.id == "isinstance" and tested & classes:
                 asks.append(f"runs.py:{node.lineno} isinstance of a dynamics")
     assert not asks, asks
+
+
+def test_train_reads_the_dynamics_attributes_it_declares():
+    """engine/training.py guesses no attribute (``getattr(dynamics, "substeps", 1)``): every
+    dynamics declares what ``train`` reads of it."""
+    tree = ast.parse((PACKAGE / "engine" / "training.py").read_text())
+    guessed = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+               and node.func.id in ("getattr", "hasattr")]  # fmt: skip
+    assert not guessed, [f"engine/training.py:{line}" for line in guessed]
+    from simulator.engine import DYNAMICS
+
+    assert all(isinstance(cls.substeps, int) for cls in DYNAMICS.values())

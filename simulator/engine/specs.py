@@ -78,14 +78,15 @@ def _checked_duration(name: str, value, positive: bool = True):
     return checked_positive(name, value) if positive else checked_nonnegative(name, value)
 
 
-def _amount(duration) -> float:
+def duration_amount(duration) -> float:
+    """A duration's number: relaxation times for :class:`RelaxationTimes`, else time units."""
     return duration.amount if isinstance(duration, RelaxationTimes) else duration
 
 
 def check_delay(delay, T) -> None:
     """The feedback delay must fit in the presentation (checked when both are in one unit)."""
-    if type(delay) is type(T) and not _amount(delay) <= _amount(T):
-        raise ValueError(f"feedback_delay must be in [0, T={_amount(T)}], got {_amount(delay)!r}")
+    if type(delay) is type(T) and not duration_amount(delay) <= duration_amount(T):
+        raise ValueError(f"feedback_delay must be in [0, T={duration_amount(T)}], got {duration_amount(delay)!r}")
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ class TimeStepped:
     tau: InitVar[float | None] = None  # the old name of feedback_delay
     chemical_lifetime: float | RelaxationTimes | None = None
     name: ClassVar[str] = "timestepped"
+    substeps: ClassVar[int] = 1  # (a presentation is one integration over T)
 
     def __post_init__(self, tau):
         if tau is not None:

@@ -27,6 +27,7 @@ from .specs import (
     RelaxationTimes,
     Save,
     TimeStepped,
+    duration_amount,
     resolve_duration,
 )
 from .two_phase import TwoPhase
@@ -130,7 +131,7 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cos
         if weights.name != "deferred":
             raise ValueError(f"rule {rule.name!r} stores its free state and remodels at the end of each presentation; "
                              "use weights='deferred'")  # fmt: skip
-        if getattr(dynamics.feedback_delay, "value", dynamics.feedback_delay) != 0:
+        if duration_amount(dynamics.feedback_delay) != 0:
             raise ValueError(f"feedback_delay applies to the one-phase chemical rule, not to {rule.name!r}")
         if dynamics.chemical_lifetime is not None:
             raise ValueError(f"chemical_lifetime applies to the one-phase chemical rule; {rule.name!r} has no chemical")
@@ -243,7 +244,7 @@ def train(
     cost.check_targets(targets)
     check_combination(rule, dynamics, integrator, weights, save, cost, physics)
     dynamics, integrator, weights, _ = resolve(network, rule, dynamics, physics, integrator, weights)
-    substeps = getattr(dynamics, "substeps", 1)
+    substeps = dynamics.substeps
     setup = Setup(network, rule, alpha / substeps, eta, dynamics, physics, integrator, weights, w_min, save, cost)
     if substeps == 1:
         return method_for(setup)(setup, state).run(inputs, targets, on_failure)
