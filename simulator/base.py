@@ -407,7 +407,38 @@ class _LazyModule(types.ModuleType):
     def __getattr__(self, attribute: str):
         # import_module at every use: once the module is loaded, a look-up in sys.modules
         # (under a microsecond); after an interrupted first import, a fresh import
-        return getattr(importlib.import_module(self.__dict__["_lazy_target"]), attribute)
+        name = self.__dict__["_lazy_target"]
+        if name in sys.modules:
+            value = getattr(sys.modules[name], attribute)
+        else:
+            with signals_deferred():  # the first load whole: an interrupt is acted on once it is done
+                value = getattr(importlib.import_module(name), attribute)
+        return _FirstCall(value) if _uncompiled(value) else value
+
+
+def _uncompiled(value) -> bool:
+    """A Numba dispatcher that has not compiled (or loaded from its cache) any signature yet."""
+    return getattr(value, "overloads", None) == {} and callable(getattr(value, "compile", None))
+
+
+class _FirstCall:
+    """A compiled kernel's first call, held whole against SIGINT and SIGTERM: Numba compiles
+    it, or loads it from its cache, and sets up its own typing in Python during that call, and
+    an interrupt there left Numba half-built ("no compiled object yet for <Library ...>",
+    "duplicate registration for <class ...UnicodeType>") and every later call failing until
+    the interpreter restarted (2 of 70 trials of ``benchmarks/interrupts.py``). A signal that
+    comes meanwhile is acted on as the call returns; the compiled code itself cannot be
+    interrupted in any case."""
+
+    def __init__(self, dispatcher):
+        self._dispatcher = dispatcher
+
+    def __call__(self, *args, **kwargs):
+        with signals_deferred():
+            return self._dispatcher(*args, **kwargs)
+
+    def __getattr__(self, attribute: str):
+        return getattr(self._dispatcher, attribute)
 
 
 def lazy_module(name: str) -> types.ModuleType:
