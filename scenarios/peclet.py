@@ -4,7 +4,7 @@
     python scenarios/peclet.py --smoke        # seconds (CI)
 
 The paper assumes that the chemical diffuses fast compared with the flow that carries it.
-Here the chemical also rides the flow (``Physics(advection=1)``: ``c_u du/dt = E - kappa L u
+Here the chemical also drifts with the flow (``Physics(drift=1)``: ``c_u du/dt = E - kappa L u
 - (A(q) + D) u``, :mod:`simulator.transport`), and the network's Péclet number ``Pe`` (the
 median over pipes and training examples of ``|v_a - v_b| / kappa`` at the start) is swept by
 the diffusivity ``kappa``, on Iris (the default network, split and first-epoch targets):
@@ -57,11 +57,11 @@ def drop_scale(network, inputs) -> float:
     return float(np.median([np.abs(network.drops(solver.solve(network.node_currents(x)))) for x in inputs]))
 
 
-def fidelity(network, inputs, targets, kappa: float, advection: float) -> dict:
+def fidelity(network, inputs, targets, kappa: float, drift: float) -> dict:
     """The chemical updates (alpha = eta = 1) against the exact steps at ``kappa``."""
     solver = simulator.LaplacianSolver(network)
-    updates, exact = (np.array([simulator.learning_update(network, x, y, kappa=kappa, advection=a, solver=solver)
-                                for x, y in zip(inputs, targets)]) for a in (advection, 0.0))  # fmt: skip
+    updates, exact = (np.array([simulator.learning_update(network, x, y, kappa=kappa, drift=a, solver=solver)
+                                for x, y in zip(inputs, targets)]) for a in (drift, 0.0))  # fmt: skip
     norms = np.linalg.norm(updates, axis=1) * np.linalg.norm(exact, axis=1)
     total, total_exact = updates.sum(axis=0), exact.sum(axis=0)
     return {
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
         rows[pe] = measured = fidelity(network, inputs, targets, kappa, 1.0)
         measured.update(kappa=kappa, lr=LR * reference / measured["length"])
     base = {"run.seed": args.seed, "run.epochs": epochs}
-    jobs = {f"pe{pe:g}": dict(base, **{"dynamics.kappa": row["kappa"], "dynamics.advection": 0.0 if pe == 0 else 1.0,
+    jobs = {f"pe{pe:g}": dict(base, **{"dynamics.kappa": row["kappa"], "dynamics.drift": 0.0 if pe == 0 else 1.0,
                                        "rule.lr": row["lr"]}) for pe, row in rows.items()}  # fmt: skip
     for diffusion in diffusions:
         transport = {f"dynamics.{key}": value for key, value in TRANSPORT.items()}
@@ -132,7 +132,7 @@ def main(argv=None) -> int:
 
 
 def report(rows, transport, scale, median_w, epochs, transport_epochs, seed) -> None:
-    print(f"Iris, seed {seed}: median pipe drop {scale:.3g} at the start (Pe = that / kappa, advection 1); "
+    print(f"Iris, seed {seed}: median pipe drop {scale:.3g} at the start (Pe = that / kappa, drift 1); "
           f"{epochs} quasistatic epochs per point\n")  # fmt: skip
     print("| network Péclet number | kappa | cosine per example | cosine of the epoch's update | relative error | "
           "lr (matched) | test accuracy |")
@@ -167,7 +167,7 @@ def plot(rows, transport, median_w: float, out: Path, overwrite: bool) -> Path:
     ax_fidelity.set_ylabel("against the exact gradient step")
     ax_fidelity.set_title("the update departs from the gradient")
     ax_fidelity.legend(fontsize=8)
-    ax_accuracy.semilogx(peclets, column["accuracy"], "o-", color="tab:blue", label="one chemical, advected")
+    ax_accuracy.semilogx(peclets, column["accuracy"], "o-", color="tab:blue", label="one chemical, drifting")
     ax_accuracy.plot([left], [rows[0.0]["accuracy"]], "D", color="k", label="diffusion mode")
     pure_accuracy = [(1.0 / (d * median_w) if d else right, accuracy) for d, (accuracy, _) in transport.items()]
     ax_accuracy.plot(*zip(*pure_accuracy), "v--", color="tab:orange", label="s+/s- mode, Pe = 1/(D w)")

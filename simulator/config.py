@@ -72,13 +72,14 @@ _PHYSICS = {
     "c_v": Option(float, 1.0, positive=True, doc="node compliance of the pressure"),
     "c_u": Option(float, 1.0, positive=True, doc="node compliance of the chemical"),
     "kappa": Option(float, 1.0, positive=True, doc="chemical diffusivity per unit conductance"),
-    "advection": Option(float, 0.0, low=0, doc="the share of the pipe flow that carries the chemical (0: diffusion "
-                        "only, the paper's assumption); a pipe's Peclet number is advection |dv| / kappa"),
+    "drift": Option(float, 0.0, low=0, doc="the chemical drifts with the flow: a share drift of each pipe's flow "
+                    "carries it (0: diffusion only, the paper's assumption); a pipe's Peclet number is "
+                    "drift |dv| / kappa"),
 }
 DYNAMICS_OPTIONS = {
     "quasistatic": {
         "kappa": _PHYSICS["kappa"],
-        "advection": _PHYSICS["advection"],
+        "drift": _PHYSICS["drift"],
         "solver_method": Option(str, "auto", choices=("auto", "banded", "dense", "sparse")),
         "sparse_backend": Option(str, "auto", choices=("auto", "pardiso", "ldl", "splu")),
         "substeps": Option(int, 1, low=1, doc="each presentation as this many steps of lr / substeps (large: the "
@@ -146,6 +147,8 @@ RENAMED = {  # (table, dynamics name or "", old key) -> new key
     ("dynamics", "timestepped", "tau"): "feedback_delay",
     ("dynamics", "advection", "tau"): "release_every",
     ("dynamics", "advection", "steps"): "transport_steps",
+    ("dynamics", "quasistatic", "advection"): "drift",
+    ("dynamics", "timestepped", "advection"): "drift",
     ("run", "", "field_every"): "fields_every",
 }
 

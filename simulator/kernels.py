@@ -197,17 +197,17 @@ def negative_cost_gradient(cost_code, parameter, targets, outputs, error):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _pipe_terms(v_now, u_now, a, b, w_e, gain_v, gain_u, kappa, advection, learn_rate):
+def _pipe_terms(v_now, u_now, a, b, w_e, gain_v, gain_u, kappa, drift, learn_rate):
     """One pipe's share of a learning step: ``(flux_v, flux_u, dw)`` from ``a`` to ``b``. The
     serial and the split kernels both call this, so they do the same arithmetic. The chemical
-    flux is diffusive, plus (``advection != 0``) the upwind share of the pipe's flow
+    flux is diffusive, plus (``drift != 0``) the upwind share of the pipe's flow
     ``w_e (v_a - v_b)`` times the concentration at its upstream end."""
     drop_v = v_now[a] - v_now[b]
     drop_u = u_now[a] - u_now[b]
     flux_u = gain_u * kappa * w_e * drop_u
-    if advection != 0.0:  # not even a zero added otherwise: the diffusion mode's bits
+    if drift != 0.0:  # not even a zero added otherwise: the diffusion mode's bits
         flow = w_e * drop_v
-        flux_u += gain_u * advection * flow * (u_now[a] if flow > 0.0 else u_now[b])
+        flux_u += gain_u * drift * flow * (u_now[a] if flow > 0.0 else u_now[b])
     return gain_v * w_e * drop_v, flux_u, -learn_rate * drop_u * drop_v
 
 
@@ -229,7 +229,7 @@ def learn_steps(
     gain_u,
     u_keep,
     kappa,
-    advection,
+    drift,
     outflow,
     learn_rate,
     live_weights,
@@ -244,11 +244,11 @@ def learn_steps(
     Per step, with every right-hand side at time ``t`` (explicit Euler):
 
     * ``v += gain_v * (I - L v)``                        (``gain_v = dt / c_v``)
-    * ``u += gain_u * (E - kappa L u - advection (A(q) + D) u) - (1 - u_keep) u``
+    * ``u += gain_u * (E - kappa L u - drift (A(q) + D) u) - (1 - u_keep) u``
       (``gain_u = dt / c_u``; ``u_keep = 1 - dt / chemical_lifetime``: the decay, 1 for none,
       which leaves the bits unchanged; ``A(q)``: upwind transport by the pipe flows ``q = w
       (v_a - v_b)`` at time ``t``, ``D = diag(outflow)``: the drains, ``outflow [n] >= 0``;
-      :mod:`simulator.transport`. ``advection = 0``: no term at all, the diffusion's bits)
+      :mod:`simulator.transport`. ``drift = 0``: no term at all, the diffusion's bits)
     * ``E = -eta dC/dy`` at the outputs ``y = v[o+] - v[o-]``, in at ``o+``, out at ``o-``
       (if ``feedback_on``; ``cost_code``, ``cost_parameter``: :func:`negative_cost_gradient`);
       for the squared error ``eta * (target - y)``
@@ -272,9 +272,9 @@ def learn_steps(
         for i in range(n):
             v_next[i] = v_now[i] + gain_v * node_current[i]
             u_next[i] = u_keep * u_now[i]
-        if advection != 0.0:
+        if drift != 0.0:
             for i in range(n):
-                leaving = gain_u * advection * outflow[i] * u_now[i]
+                leaving = gain_u * drift * outflow[i] * u_now[i]
                 u_next[i] -= leaving
                 drained += leaving
         if feedback_on and cost_code == COST_SQUARED:  # in one pass (7% of a 144-node step otherwise)
@@ -292,14 +292,14 @@ def learn_steps(
                 injected = gain_u * eta * error[o]
                 u_next[out_plus[o]] += injected
                 u_next[out_minus[o]] -= injected
-        if advection == 0.0:  # a literal zero: the compiler drops the upwind term (a branch per pipe was 6x slower)
+        if drift == 0.0:  # a literal zero: the compiler drops the upwind term (a branch per pipe was 6x slower)
             for e in range(edges.shape[0]):
                 _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa, 0.0,
                            learn_rate, live_weights, w_min)  # fmt: skip
         else:
             for e in range(edges.shape[0]):
                 _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa,
-                           advection, learn_rate, live_weights, w_min)  # fmt: skip
+                           drift, learn_rate, live_weights, w_min)  # fmt: skip
     if n_steps % 2 == 1:
         v[:] = v_scratch
         u[:] = u_scratch
@@ -307,12 +307,12 @@ def learn_steps(
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa, advection,
+def _pipe_step(e, edges, w, v_now, u_now, v_next, u_next, dw_accumulated, gain_v, gain_u, kappa, drift,
                learn_rate, live_weights, w_min):  # fmt: skip
     """Pipe ``e``'s share of one ``learn_steps`` step, added into the next fields and ``dw``."""
     a = np.uint32(edges[e, 0])
     b = np.uint32(edges[e, 1])
-    flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, advection, learn_rate)
+    flux_v, flux_u, change = _pipe_terms(v_now, u_now, a, b, w[e], gain_v, gain_u, kappa, drift, learn_rate)
     v_next[a] -= flux_v
     v_next[b] += flux_v
     u_next[a] -= flux_u
@@ -328,7 +328,7 @@ def learn_steps_parts(
     gain_u, u_keep, kappa, learn_rate, w_min, dw_accumulated, n_steps, v_scratch, u_scratch, node_bounds, edge_bounds,
     leave_from,
 ):  # fmt: skip
-    """``learn_steps`` (deferred weights: ``w`` fixed; no advection) split over the cores as :func:`relax_parts`
+    """``learn_steps`` (deferred weights: ``w`` fixed; no drift) split over the cores as :func:`relax_parts`
     splits ``relax``, bit-identical to it. Each core writes only its own nodes, in the serial
     order (start value, feedback at its output terminals, pipes arriving from the part below,
     its own pipes), and accumulates ``dw`` only on the pipes whose lower node it owns."""

@@ -24,9 +24,9 @@ Relatives (same interface, for side-by-side comparison; both need the free state
   held fixed), not ``C`` itself: see :func:`coupled_cost_gradient`.
 
 ``kappa`` belongs to the chemical; ``ep``, ``coupled`` and ``gradient`` ignore it. So does
-``advection`` (the share of the flow that carries the chemical, :mod:`simulator.transport`):
-the chemical rule's ``u`` then solves ``(kappa L + advection (A(q) + D)) u = E``, and the
-update is exact gradient descent only at ``advection = 0``.
+``drift`` (the chemical drifts with the flow, a share ``drift`` of each pipe's flow carrying
+it, :mod:`simulator.transport`): the chemical rule's ``u`` then solves ``(kappa L + drift
+(A(q) + D)) u = E``, and the update is exact gradient descent only at ``drift = 0``.
 
 A rule is a :class:`Rule`: its :meth:`Rule.update` is the quasistatic step given the free
 steady state ``v``, and its class attributes say how the time-stepped engine runs it (see
@@ -46,7 +46,7 @@ from .base import checked_nonnegative, checked_positive, registered
 from .costs import COSTS, Cost, checked_cost, is_squared, negative_gradient
 from .network import Network
 from .quasistatic import LaplacianSolver, feedback_currents, output_pair_currents, solver_of, steady_state
-from .transport import steady_chemical
+from .transport import renamed_drift, steady_chemical
 
 __all__ = [
     "Rule",
@@ -92,7 +92,7 @@ class Rule:
 
     name: ClassVar[str] = ""
     timestepped: ClassVar[str] = "relaxed"
-    carries_chemical: ClassVar[bool] = False  # its update takes ``advection`` (the chemical rule)
+    carries_chemical: ClassVar[bool] = False  # its update takes ``drift`` (the chemical rule)
     nudge: ClassVar[str | None] = None
     stores_free_state: ClassVar[bool] = False
 
@@ -103,12 +103,12 @@ class Rule:
         raise NotImplementedError
 
     def __call__(self, network: Network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED,
-                 advection: float = 0.0) -> np.ndarray:  # fmt: skip
+                 drift: float = 0.0) -> np.ndarray:  # fmt: skip
         """:meth:`update`, with ``cost`` passed on if it takes one (a name, a :class:`Cost` or a
-        callable), and ``advection`` if it is not 0 (rules that carry a chemical only)."""
-        if advection and not self.carries_chemical:
-            raise ValueError(advection_refusal(self.name))
-        carried = {"advection": advection} if advection else {}
+        callable), and ``drift`` if it is not 0 (rules that carry a chemical only)."""
+        if drift and not self.carries_chemical:
+            raise ValueError(drift_refusal(self.name))
+        carried = {"drift": drift} if drift else {}
         return _with_cost(self.update, self.name, checked_cost(cost), network, v, targets, alpha=alpha, eta=eta,
                           kappa=kappa, solver=solver, **carried)  # fmt: skip
 
@@ -123,9 +123,9 @@ class ChemicalRule(Rule):
     timestepped = "fused"
     carries_chemical = True
 
-    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED, advection=0.0) -> np.ndarray:
+    def update(self, network, v, targets, *, alpha, eta, kappa, solver, cost=SQUARED, drift=0.0) -> np.ndarray:
         feedback = feedback_currents(network, v, targets, eta, cost)
-        u = steady_chemical(network, v, feedback, kappa=kappa, advection=advection, solver=solver)
+        u = steady_chemical(network, v, feedback, kappa=kappa, drift=drift, solver=solver)
         return -alpha * network.drops(u) * network.drops(v)
 
 
@@ -242,10 +242,10 @@ def _function_accepts_cost(function) -> bool:  # once per function: a signature 
     return any(p.name == "cost" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def advection_refusal(rule_name: str) -> str:
-    """Why a rule without a chemical cannot take ``advection``."""
-    return (f"advection carries the feedback chemical; rule {rule_name!r} has none: set advection=0 (it applies to "
-            "rule='chemical')")  # fmt: skip
+def drift_refusal(rule_name: str) -> str:
+    """Why a rule without a chemical cannot take ``drift``."""
+    return (f"drift carries the feedback chemical with the flow; rule {rule_name!r} has none: set drift=0 (it applies "
+            "to rule='chemical')")  # fmt: skip
 
 
 def cost_refusal(rule_name: str, cost: Cost) -> str:
@@ -275,7 +275,8 @@ def learning_update(
     kappa: float = 1.0,
     solver: LaplacianSolver | None = None,
     cost="squared",
-    advection: float = 0.0,
+    drift: float = 0.0,
+    advection: float | None = None,
 ) -> np.ndarray:
     """Quasistatic conductance update ``dw [m]`` of one presentation of ``(inputs, targets)``.
 
@@ -292,20 +293,23 @@ def learning_update(
         the default; ``"huber"``; ``"softmax_cross_entropy"``), a :class:`~simulator.costs.Cost`,
         or a callable ``f(outputs, targets) -> float``. The chemical rule's update is then
         exactly ``-(alpha eta / kappa) dC/dw`` for that cost.
-    advection : the share of the pipe flow that carries the chemical (>= 0; chemical rule only):
-        0 (default) is pure diffusion; above it the update departs from the gradient as the
-        pipes' Péclet numbers ``advection |v_a - v_b| / kappa`` grow (:mod:`simulator.transport`)
+    drift : the chemical drifts with the flow, a share ``drift`` of each pipe's flow carrying it
+        (>= 0; chemical rule only): 0 (default) is pure diffusion; above it the update departs
+        from the gradient as the pipes' Péclet numbers ``drift |v_a - v_b| / kappa`` grow
+        (:mod:`simulator.transport`)
+    advection : the old name of ``drift`` (a notice)
     """
+    drift = renamed_drift(drift, advection, "learning_update")
     rule = checked_rule(rule)
     cost = checked_cost(cost)
     cost.check_targets(targets)
     alpha = checked_positive("alpha", alpha)
     eta = checked_positive("eta", eta)
     kappa = checked_positive("kappa", kappa)
-    advection = checked_nonnegative("advection", advection)
+    drift = checked_nonnegative("drift", drift)
     solver = solver_of(network) if solver is None else solver
     v = steady_state(network, inputs, solver=solver)
-    return rule(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost, advection=advection)
+    return rule(network, v, targets, alpha=alpha, eta=eta, kappa=kappa, solver=solver, cost=cost, drift=drift)
 
 
 def apply_update(conductance, dw, w_min: float) -> tuple[np.ndarray, int]:

@@ -1,4 +1,4 @@
-"""The feedback chemical carried by the flow as well as diffusing: the advection-diffusion continuum.
+"""The feedback chemical carried by the flow as well as diffusing (it drifts): the advection-diffusion continuum.
 
 ::
 
@@ -9,9 +9,10 @@
   ``|q_e|`` times the concentration at its upstream end to its downstream end;
 * ``D u``: what leaves with the fluid at the drains, ``D = diag(max(-I, 0))`` for the node
   currents ``I`` (the input pairs' minus terminals);
-* ``a`` (``Physics.advection``, our parameter, not the paper's): the share of the flow that
-  carries the chemical. ``a = 0`` is the paper's assumption, that the chemical diffuses fast
-  compared with the flow, and computes exactly what the diffusion mode computes.
+* ``a`` (``Physics.drift``, our parameter, not the paper's): the chemical drifts with the
+  flow, a share ``a`` of each pipe's flow carrying it. ``a = 0`` is the paper's assumption,
+  that the chemical diffuses fast compared with the flow, and computes exactly what the
+  diffusion mode computes.
 
 The Péclet number of a pipe is ``a |v_a - v_b| / kappa`` (advective over diffusive flux per
 unit concentration difference; ``scenarios/peclet.py`` calls the median over the pipes and
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .base import deprecated
 from .network import Network
 from .quasistatic import LaplacianSolver, solver_of
 
@@ -49,44 +51,58 @@ def node_currents_of(network: Network, v) -> np.ndarray:
     return network.laplacian() @ np.asarray(v, dtype=np.float64)
 
 
-def transport_matrix(network: Network, v, currents, kappa: float, advection: float) -> scipy.sparse.csc_matrix:
-    """``kappa L(w) + advection (A(q) + D)`` ``[n, n]`` at pressures ``v`` and node currents
-    ``currents`` (upwind; column sums ``advection * outflow``)."""
+def transport_matrix(network: Network, v, currents, kappa: float, drift: float) -> scipy.sparse.csc_matrix:
+    """``kappa L(w) + drift (A(q) + D)`` ``[n, n]`` at pressures ``v`` and node currents
+    ``currents`` (upwind; column sums ``drift * outflow``)."""
     edges, w = network.topology.edges, network.conductance
     flow = w * network.drops(v)
     downhill = flow > 0.0
     source = np.where(downhill, edges[:, 0], edges[:, 1])
     target = np.where(downhill, edges[:, 1], edges[:, 0])
-    carried = advection * np.abs(flow)
+    carried = drift * np.abs(flow)
     n = network.n_nodes
     rows = np.concatenate([source, target, np.arange(n)])
     columns = np.concatenate([source, source, np.arange(n)])
-    values = np.concatenate([carried, -carried, advection * external_outflow(currents)])
+    values = np.concatenate([carried, -carried, drift * external_outflow(currents)])
     import scipy.sparse
 
     transport = scipy.sparse.coo_matrix((values, (rows, columns)), shape=(n, n))
     return (kappa * network.laplacian() + transport).tocsc()
 
 
-def steady_chemical(network: Network, v, feedback, *, kappa: float = 1.0, advection: float = 0.0, currents=None,
-                    solver: LaplacianSolver | None = None) -> np.ndarray:  # fmt: skip
+def steady_chemical(network: Network, v, feedback, *, kappa: float = 1.0, drift: float = 0.0, currents=None,
+                    solver: LaplacianSolver | None = None, advection: float | None = None) -> np.ndarray:  # fmt: skip
     """The steady chemical ``u [n]`` under the feedback currents ``feedback [n]`` at pressures
-    ``v``: ``(kappa L + a (A + D)) u = E``. With ``advection = 0`` it is ``L^+ E / kappa`` from
-    ``solver`` (the diffusion mode's own arithmetic, bit for bit); otherwise one sparse LU of
-    the non-symmetric matrix (``currents``: the node currents, read back from ``v`` if not
-    given)."""
-    if not advection:
+    ``v``: ``(kappa L + a (A + D)) u = E`` with ``a = drift``. With ``drift = 0`` it is ``L^+ E /
+    kappa`` from ``solver`` (the diffusion mode's own arithmetic, bit for bit); otherwise one
+    sparse LU of the non-symmetric matrix (``currents``: the node currents, read back from ``v``
+    if not given). ``advection``: the old name of ``drift``."""
+    drift = renamed_drift(drift, advection, "steady_chemical")
+    if not drift:
         return (solver or solver_of(network)).solve(feedback) / kappa
     currents = node_currents_of(network, v) if currents is None else currents
     if not external_outflow(currents).any():
-        raise ValueError("an advected chemical needs a drain (a node where current leaves); with no input current "
-                         "nothing carries it out: set advection=0")  # fmt: skip
-    matrix = transport_matrix(network, v, currents, kappa, advection)
+        raise ValueError("a drifting chemical needs a drain (a node where current leaves); with no input current "
+                         "nothing carries it out: set drift=0")  # fmt: skip
+    matrix = transport_matrix(network, v, currents, kappa, drift)
     import scipy.sparse.linalg
 
     return scipy.sparse.linalg.splu(matrix).solve(np.asarray(feedback, dtype=np.float64))
 
 
-def peclet_numbers(network: Network, v, *, kappa: float, advection: float) -> np.ndarray:
-    """``[m]`` each pipe's Péclet number ``advection |v_a - v_b| / kappa`` at pressures ``v``."""
-    return advection * np.abs(network.drops(v)) / kappa
+def peclet_numbers(network: Network, v, *, kappa: float, drift: float | None = None,
+                   advection: float | None = None) -> np.ndarray:  # fmt: skip
+    """``[m]`` each pipe's Péclet number ``drift |v_a - v_b| / kappa`` at pressures ``v``
+    (``advection``: the old name of ``drift``)."""
+    drift = renamed_drift(drift, advection, "peclet_numbers")
+    if drift is None:
+        raise TypeError("peclet_numbers() missing required keyword argument: 'drift'")
+    return drift * np.abs(network.drops(v)) / kappa
+
+
+def renamed_drift(drift, advection, function: str):
+    """``drift``, or the value given by its old name ``advection`` (with one notice)."""
+    if advection is None:
+        return drift
+    deprecated(f"{function}(advection=...)", f"{function}(drift=...)", stacklevel=4)
+    return advection

@@ -35,9 +35,9 @@ class ExplicitFused(TimeSteppedMethod):
         self.w = network.conductance.copy()  # the kernel's own copy (live weights change it in place)
         self.scratch = (np.empty(network.n_nodes), np.empty(network.n_nodes))
         self.dw = np.empty(network.n_edges)
-        # live weights change w inside a step; the split kernel carries no advection
-        self.split = None if setup.live or setup.physics.advection else relax_split(network)
-        self.drained = 0.0  # chemical carried out with the fluid (advection), mass units
+        # live weights change w inside a step; the split kernel carries no drift
+        self.split = None if setup.live or setup.physics.drift else relax_split(network)
+        self.drained = 0.0  # chemical carried out with the fluid (drift), mass units
 
     @property
     def adaptive(self) -> bool:
@@ -53,7 +53,7 @@ class ExplicitFused(TimeSteppedMethod):
         if self.adaptive:
             dt = self.present_adaptive(k, currents, outflow, targets)
             return self.finish_presentation(dt)
-        plan = self.plan(k, self.w, cap=self.advective_bound(outflow, self.steady(currents)))
+        plan = self.plan(k, self.w, cap=self.drift_bound(outflow, self.steady(currents)))
         learn_rate = setup.learn_rate(plan.dt)
         start = state.step
         for feedback_on, steps in ((False, plan.n_delay), (True, plan.n_steps - plan.n_delay)):
@@ -62,7 +62,7 @@ class ExplicitFused(TimeSteppedMethod):
             def step_chunk(count, head=head):
                 if self.split is None:
                     self.drained += physics.c_u * kernels.learn_steps(
-                        *head, physics.advection, outflow, learn_rate, setup.live, setup.w_min, self.dw, count,
+                        *head, physics.drift, outflow, learn_rate, setup.live, setup.w_min, self.dw, count,
                         *self.scratch,
                     )  # fmt: skip
                 else:  # the same bits, over the cores
@@ -106,8 +106,8 @@ class ExplicitFused(TimeSteppedMethod):
         steady, delay = self.steady(currents), min(schedule.feedback_delay, schedule.T)
         chunk, steps, elapsed = min(64, most), 0, 0.0
 
-        def stable() -> float:  # the bound at the current conductances (and flows, with advection)
-            return min(self.bound(self.w), self.advective_bound(outflow, steady))
+        def stable() -> float:  # the bound at the current conductances (and flows, with drift)
+            return min(self.bound(self.w), self.drift_bound(outflow, steady))
 
         for feedback_on, duration in ((False, delay), (True, schedule.T - delay)):
             left = duration
@@ -118,7 +118,7 @@ class ExplicitFused(TimeSteppedMethod):
                 count = self.frames.chunk(state.step, min(n_left, chunk))
                 saved = (state.v.copy(), state.u.copy(), self.w.copy(), self.dw.copy(), self.drained)
                 self.drained += physics.c_u * kernels.learn_steps(
-                    *self.kernel_head(currents, targets, feedback_on, dt), physics.advection, outflow,
+                    *self.kernel_head(currents, targets, feedback_on, dt), physics.drift, outflow,
                     setup.learn_rate(dt), True, setup.w_min, self.dw, count,
                     *self.scratch,
                 )  # fmt: skip
@@ -138,21 +138,21 @@ class ExplicitFused(TimeSteppedMethod):
         return schedule.T / steps
 
     def steady(self, currents):
-        """The steady pressures of this presentation at the current conductances (advection
+        """The steady pressures of this presentation at the current conductances (with drift
         only: they bound the flows that carry the chemical; None otherwise)."""
-        if not self.setup.physics.advection:
+        if not self.setup.physics.drift:
             return None
         return LaplacianSolver(self.network.with_conductance(self.w)).solve(currents)
 
-    def advective_bound(self, outflow, steady) -> float:
-        """The chemical's explicit bound with advection and decay ``r``: ``c_u / (max_i(kappa
-        deg_i + advection q_i) + c_u r / 2)``, ``q_i`` the flow leaving node ``i`` (its
+    def drift_bound(self, outflow, steady) -> float:
+        """The chemical's explicit bound with drift and decay ``r``: ``c_u / (max_i(kappa
+        deg_i + drift q_i) + c_u r / 2)``, ``q_i`` the flow leaving node ``i`` (its
         downhill pipes and its drain) at the larger of the current pressures and the
         presentation's ``steady`` ones, all at the current conductances (column Gershgorin,
-        which at ``advection = 0`` is the diffusion's own bound); inf without advection.
+        which at ``drift = 0`` is the diffusion's own bound); inf without drift.
         ``plan`` takes ``safety`` of the lower of this and the usual bound."""
         physics = self.setup.physics
-        if not physics.advection:
+        if not physics.drift:
             return np.inf
         network = self.network.with_conductance(self.w)
         leaving = np.zeros(network.n_nodes)
@@ -163,7 +163,7 @@ class ExplicitFused(TimeSteppedMethod):
             leaving = np.maximum(leaving, out)
         degree = np.zeros(network.n_nodes)
         np.add.at(degree, network.topology.edges.ravel(), np.repeat(network.conductance, 2))
-        rate = np.max(physics.kappa * degree + physics.advection * leaving) + physics.c_u * self.setup.decay_rate / 2
+        rate = np.max(physics.kappa * degree + physics.drift * leaving) + physics.c_u * self.setup.decay_rate / 2
         return physics.c_u / rate
 
     @property

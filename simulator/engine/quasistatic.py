@@ -92,5 +92,5 @@ class QuasistaticDirect(Method):
             solver = self.factor
         v = solver.solve(network.node_currents(inputs))
         dw = setup.rule(network, v, targets, alpha=setup.alpha, eta=setup.eta, kappa=setup.physics.kappa,
-                        solver=solver, cost=setup.cost, advection=setup.physics.advection)  # fmt: skip
+                        solver=solver, cost=setup.cost, drift=setup.physics.drift)  # fmt: skip
         return network.outputs(v), self.remodel(dw), np.nan

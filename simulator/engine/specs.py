@@ -92,26 +92,31 @@ def check_delay(delay, T) -> None:
 @dataclass(frozen=True)
 class Physics:
     """The fields' constants: node compliances ``c_v`` (pressure) and ``c_u`` (chemical), and the
-    chemical's diffusivity per unit conductance ``kappa``; all finite and > 0. ``advection``
-    (>= 0, default 0): the share of the pipe flow that carries the chemical.
+    chemical's diffusivity per unit conductance ``kappa``; all finite and > 0. ``drift``
+    (>= 0, default 0): the chemical drifts with the flow, a share ``drift`` of each pipe's flow
+    carrying it.
 
-    ``c_v dv/dt = I - L(w) v``;  ``c_u du/dt = E - kappa L(w) u - advection (A(q) + D) u``
+    ``c_v dv/dt = I - L(w) v``;  ``c_u du/dt = E - kappa L(w) u - drift (A(q) + D) u``
     (:mod:`simulator.transport`: upwind transport by the pipe flows, drained with the fluid).
-    Without advection or decay the steady chemical is ``L^+ E / kappa``, so the learning step
-    is ``alpha eta / kappa`` in both dynamics. ``advection = 0`` is the paper's assumption (the
-    chemical diffuses fast compared with the flow); a pipe's Péclet number is ``advection
-    |v_a - v_b| / kappa``.
+    Without drift or decay the steady chemical is ``L^+ E / kappa``, so the learning step
+    is ``alpha eta / kappa`` in both dynamics. ``drift = 0`` is the paper's assumption (the
+    chemical diffuses fast compared with the flow); a pipe's Péclet number is ``drift
+    |v_a - v_b| / kappa``. (``advection`` is the old name of ``drift``.)
     """
 
     c_v: float = 1.0
     c_u: float = 1.0
     kappa: float = 1.0
-    advection: float = 0.0
+    drift: float = 0.0
+    advection: InitVar[float | None] = None  # the old name of drift
 
-    def __post_init__(self):
+    def __post_init__(self, advection):
+        if advection is not None:
+            deprecated("Physics(advection=...)", "Physics(drift=...)", stacklevel=4)
+            object.__setattr__(self, "drift", advection)
         for key in ("c_v", "c_u", "kappa"):
             object.__setattr__(self, key, checked_positive(key, getattr(self, key)))
-        object.__setattr__(self, "advection", checked_nonnegative("advection", self.advection))
+        object.__setattr__(self, "drift", checked_nonnegative("drift", self.drift))
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from ..advection import Advection
 from ..base import checked_positive
 from ..costs import COSTS, Cost, checked_cost, is_squared, kernel_code
 from ..network import Network
-from ..rules import Rule, advection_refusal, checked_rule, cost_refusal, takes_cost
+from ..rules import Rule, checked_rule, cost_refusal, drift_refusal, takes_cost
 from .advection import AdvectionMethod
 from .explicit import ExplicitFused
 from .implicit import ImplicitFused
@@ -57,7 +57,7 @@ def method_for(setup: Setup) -> type[Method]:
     integrator's own method for fused rules, or the two-phase method for the others."""
     dynamics = setup.dynamics
     if isinstance(dynamics, Quasistatic):
-        compiled = kernel_code(setup.cost) is not None and not setup.physics.advection  # the kernel diffuses only
+        compiled = kernel_code(setup.cost) is not None and not setup.physics.drift  # the kernel diffuses only
         banded = uses_banded(setup.network, setup.rule.name, dynamics.solver_method, compiled)
         return METHODS["banded" if banded else "direct"]
     if isinstance(dynamics, Advection):
@@ -107,8 +107,8 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cos
     """The one place where concerns that are each valid on their own are checked together."""
     if not is_squared(cost) and not takes_cost(rule):
         raise ValueError(cost_refusal(rule.name, cost))
-    if physics.advection:
-        _check_advected(rule, dynamics, integrator)
+    if physics.drift:
+        _check_drifting(rule, dynamics, integrator)
     if not isinstance(dynamics, tuple(DYNAMICS.values())):
         names = " or ".join(f"{cls.__name__}(...)" for cls in DYNAMICS.values())
         raise TypeError(f"dynamics must be {names}, got {type(dynamics).__name__}")
@@ -137,20 +137,20 @@ def check_combination(rule: Rule, dynamics, integrator, weights, save: Save, cos
             raise ValueError(f"chemical_lifetime applies to the one-phase chemical rule; {rule.name!r} has no chemical")
 
 
-def _check_advected(rule: Rule, dynamics, integrator) -> None:
-    """An advected chemical (``Physics(advection > 0)``): the chemical rule, quasistatic (direct
-    solves) or time-stepped explicitly."""
+def _check_drifting(rule: Rule, dynamics, integrator) -> None:
+    """A chemical that drifts with the flow (``Physics(drift > 0)``): the chemical rule,
+    quasistatic (direct solves) or time-stepped explicitly."""
     if not rule.carries_chemical:
-        raise ValueError(advection_refusal(rule.name))
+        raise ValueError(drift_refusal(rule.name))
     if isinstance(dynamics, Advection):
-        raise ValueError("Physics(advection=...) carries the chemical rule's one chemical; the s+/s- mode "
-                         "(Advection) is carried by the flow already: set advection=0 (for a diffusive part, "
+        raise ValueError("Physics(drift=...) carries the chemical rule's one chemical; the s+/s- mode "
+                         "(Advection) is carried by the flow already: set drift=0 (for a diffusive part, "
                          "Advection(diffusion=...))")  # fmt: skip
     if isinstance(dynamics, Quasistatic) and dynamics.solver_method == "banded":
-        raise ValueError("solver_method='banded' solves the symmetric diffusion; an advected chemical needs "
+        raise ValueError("solver_method='banded' solves the symmetric diffusion; a drifting chemical needs "
                          "solver_method='auto', 'dense' or 'sparse'")  # fmt: skip
     if isinstance(dynamics, TimeStepped) and integrator.name != "explicit":
-        raise ValueError(f"the {integrator.name} integrator factorises the symmetric diffusion; an advected chemical "
+        raise ValueError(f"the {integrator.name} integrator factorises the symmetric diffusion; a drifting chemical "
                          "runs with the explicit one")  # fmt: skip
 
 
