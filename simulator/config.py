@@ -288,6 +288,7 @@ class RunConfig:
             table, _, name = key.partition(".")
             if table not in TABLES or not name:
                 raise ValueError(f"{key!r} is not TABLE.KEY with TABLE one of {list(TABLES)}")
+            name = _renamed_key(table, name, values)
             if value is DEFAULT and name != "name" and name in _options(table, values):
                 values[table].pop(name, None)
                 continue
@@ -315,6 +316,17 @@ class RunConfig:
 
     def __hash__(self) -> int:
         return hash(json.dumps(self.to_dict(), sort_keys=True))
+
+
+def _renamed_key(table: str, name: str, tables: dict) -> str:
+    """``name``, or its new name if it is an old one (:data:`RENAMED`; one notice): an old key
+    set on top of a config would otherwise lose to the new key the config already holds."""
+    dynamics = tables["dynamics"]["name"] if table == "dynamics" else ""
+    new = RENAMED.get((table, dynamics, name))
+    if new is None:
+        return name
+    _notice(f"{table}.{name} is now {table}.{new}")
+    return new
 
 
 def _options(table: str, tables: dict) -> dict:

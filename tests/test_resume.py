@@ -1,6 +1,7 @@
 """--resume: an interrupted or killed run continues from its last complete epoch to a file
 identical, sample for sample, to an uninterrupted run's."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -242,3 +243,30 @@ def test_a_file_a_live_run_still_writes_is_not_resumed(tmp_path):
         with pytest.raises(simulator.trajectory.FileBusy, match="is being written by a live run"):
             TrajectoryWriter.reopen(path, rows={"epoch": 0}, note={})
     assert load_trajectory(path).status[0] == "complete"
+
+
+def _with_old_drift_key(path: Path) -> None:
+    """The run file as it was written before ``dynamics.drift`` was named ``dynamics.advection``."""
+    with h5py.File(path, "r+") as f:
+        parameters = f["parameters"]
+        stored = json.loads(parameters.attrs["config"])
+        dynamics = stored["dynamics"]
+        stored["dynamics"] = {("advection" if key == "drift" else key): value for key, value in dynamics.items()}
+        parameters.attrs["config"] = json.dumps(stored, sort_keys=True)
+        parameters["config"].attrs["dynamics"] = json.dumps(stored["dynamics"])
+
+
+@pytest.mark.parametrize("how", ["run --resume", "resume"])
+def test_a_file_with_the_old_key_dynamics_advection_resumes(tmp_path, capsys, how):
+    config = simulator.RunConfig.from_dict({"run": {"epochs": 3, "seed": 1}, "dynamics": {"drift": 0.5}})
+    simulator.run(config, out=tmp_path / "whole.h5")
+    with pytest.raises(KeyboardInterrupt):
+        simulator.run(config, out=tmp_path / "parts.h5", progress=StopAfter(2))
+    _with_old_drift_key(tmp_path / "parts.h5")
+    if how == "resume":  # the config read from the file, migrated with the notice
+        with pytest.warns(simulator.ChemsignalDeprecationWarning, match="dynamics.advection is now dynamics.drift"):
+            assert main(["resume", str(tmp_path / "parts.h5")]) == 0
+    else:  # the file's config and the given one compared as this version reads them
+        simulator.run(config, out=tmp_path / "parts.h5", resume=True)
+    assert load_trajectory(tmp_path / "parts.h5").status[0] == "complete"
+    assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []

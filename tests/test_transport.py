@@ -180,6 +180,11 @@ def test_a_config_with_the_old_key_dynamics_advection_loads_with_one_notice(tmp_
         old = simulator.RunConfig.from_dict({**base, "dynamics": {**dynamics, "advection": 0.5}})
     assert [str(n.message) for n in notices] == ["dynamics.advection is now dynamics.drift"]
     assert old == new and "advection" not in old.tables["dynamics"]
+    # set on top of a config (--set dynamics.advection=...): the old key is not lost to the new one's default
+    with pytest.warns(simulator.ChemsignalDeprecationWarning) as notices:
+        assignments = {**{f"dynamics.{key}": value for key, value in dynamics.items()}, "dynamics.advection": 0.5}
+        assert simulator.RunConfig.from_dict(base).with_values(assignments) == old
+    assert [str(n.message) for n in notices] == ["dynamics.advection is now dynamics.drift"]
     runs = [simulator.run(config, out=tmp_path / f"{name}.h5") for name, config in (("old", old), ("new", new))]
     assert runs[0].costs.tobytes() == runs[1].costs.tobytes()
     assert runs[0].network.conductance.tobytes() == runs[1].network.conductance.tobytes()
