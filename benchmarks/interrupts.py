@@ -251,15 +251,18 @@ Y = np.random.default_rng(1).normal(0, 1, (20, net.n_outputs))
 delay = float(sys.argv[1])
 dynamics = simulator.TimeStepped(T=simulator.RelaxationTimes(5)) if sys.argv[2] == "timestepped" else None
 kwargs = {} if dynamics is None else {"dynamics": dynamics}
+called = threading.Event()
 def send_later():
+    called.wait()
     time.sleep(delay)
     os.kill(os.getpid(), signal.SIGINT)
 
-if delay >= 0:  # the signal's thread counts from the call
+if delay >= 0:  # the signal's thread counts from the call (a signal in Thread.start is this script's)
     timer = threading.Thread(target=send_later)
     timer.start()
 start = time.perf_counter()
 try:
+    called.set()
     first = simulator.train(net, X, Y, alpha=1e-3, eta=1.0, **kwargs)
     print("first", time.perf_counter() - start, flush=True)
 except KeyboardInterrupt:
