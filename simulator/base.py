@@ -405,40 +405,36 @@ class _LazyModule(types.ModuleType):
         self.__dict__["_lazy_target"] = name
 
     def __getattr__(self, attribute: str):
-        # import_module at every use: once the module is loaded, a look-up in sys.modules
-        # (under a microsecond); after an interrupted first import, a fresh import
+        # a look-up in sys.modules once loaded (under a microsecond); after an interrupted
+        # first import, a fresh import
         name = self.__dict__["_lazy_target"]
         if name in sys.modules:
-            value = getattr(sys.modules[name], attribute)
-        else:
-            with signals_deferred():  # the first load whole: an interrupt is acted on once it is done
-                value = getattr(importlib.import_module(name), attribute)
-        return _FirstCall(value) if _uncompiled(value) else value
+            return getattr(sys.modules[name], attribute)
+        with signals_deferred():  # the first load whole: an interrupt is acted on once it is done
+            return getattr(importlib.import_module(name), attribute)
 
 
-def _uncompiled(value) -> bool:
-    """A Numba dispatcher that has not compiled (or loaded from its cache) any signature yet."""
-    return getattr(value, "overloads", None) == {} and callable(getattr(value, "compile", None))
+def hold_compiles(namespace: dict) -> None:
+    """Every Numba dispatcher in ``namespace`` (a module's globals) compiles a signature, or
+    loads it from its cache, with SIGINT and SIGTERM held until it is done: Numba builds the
+    compiled library and sets up its own typing in Python there, and an interrupt inside left
+    it half-built ("no compiled object yet for <Library 'band_cholesky'>", "duplicate
+    registration for <class ...UnicodeType>") and every later call failing until the
+    interpreter restarted (2 of 70 trials of ``benchmarks/interrupts.py``). Calls of a
+    signature already compiled do not pass here: Numba's dispatcher calls
+    ``_compile_for_args`` only for argument types it has not compiled, so the hold costs
+    nothing after the first call of each. (The compiled code itself cannot be interrupted in
+    any case: a signal is acted on when the call returns.)"""
+    for value in list(namespace.values()):
+        compile_for_args = getattr(value, "_compile_for_args", None)
+        if compile_for_args is None or not hasattr(value, "overloads"):
+            continue
 
+        def held(*args, _compile=compile_for_args, **kwargs):
+            with signals_deferred():
+                return _compile(*args, **kwargs)
 
-class _FirstCall:
-    """A compiled kernel's first call, held whole against SIGINT and SIGTERM: Numba compiles
-    it, or loads it from its cache, and sets up its own typing in Python during that call, and
-    an interrupt there left Numba half-built ("no compiled object yet for <Library ...>",
-    "duplicate registration for <class ...UnicodeType>") and every later call failing until
-    the interpreter restarted (2 of 70 trials of ``benchmarks/interrupts.py``). A signal that
-    comes meanwhile is acted on as the call returns; the compiled code itself cannot be
-    interrupted in any case."""
-
-    def __init__(self, dispatcher):
-        self._dispatcher = dispatcher
-
-    def __call__(self, *args, **kwargs):
-        with signals_deferred():
-            return self._dispatcher(*args, **kwargs)
-
-    def __getattr__(self, attribute: str):
-        return getattr(self._dispatcher, attribute)
+        value._compile_for_args = held
 
 
 def lazy_module(name: str) -> types.ModuleType:

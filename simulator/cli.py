@@ -181,13 +181,13 @@ def _main(argv) -> int:
         return _sweep(args, passthrough)
     with answered(f"chemsignal {args.command}: error") as answer:
         try:
-            _look(args)
+            _read_command(args)
         except BrokenPipeError:  # e.g. `chemsignal inspect FILE | head`: the reader left, not an error
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return answer.code
 
 
-def _look(args) -> None:
+def _read_command(args) -> None:
     """``inspect``, ``plot``, ``animate``, ``export`` or ``compare``: commands that read a run."""
     if args.command == "inspect":
         inspect(args.file)

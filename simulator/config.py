@@ -113,6 +113,8 @@ DYNAMICS_OPTIONS = {
     },
 }
 PATH_KEYS = {"network": ("file",), "task": ("file", "test_file")}
+#: The name a table takes when none is given.
+DEFAULT_NAMES = {"dynamics": "quasistatic", "task": "iris", "rule": RULE["name"].default}
 
 # Keys that do not apply in some configs, and why: set to anything but their default there,
 # they are refused rather than silently ignored.
@@ -289,11 +291,14 @@ class RunConfig:
             if table not in TABLES or not name:
                 raise ValueError(f"{key!r} is not TABLE.KEY with TABLE one of {list(TABLES)}")
             name = _renamed_key(table, name, values)
-            if value is DEFAULT and name != "name" and name in _options(table, values):
+            if value is DEFAULT and name == "name":
+                value = DEFAULT_NAMES.get(table)
+            elif value is DEFAULT:
+                if name not in _options(table, values):
+                    raise ValueError(f"unknown config key(s) [{key!r}]; known in [{table}]: "
+                                     f"{sorted(_options(table, values))}")  # fmt: skip
                 values[table].pop(name, None)
                 continue
-            if value is DEFAULT:
-                value = "quasistatic" if table == "dynamics" else "iris" if table == "task" else RULE["name"].default
             if name == "name" and table in ("dynamics", "task") and value != values[table]["name"]:
                 registry = DYNAMICS_OPTIONS if table == "dynamics" else {k: task.options for k, task in TASKS.items()}
                 values[table] = {k: v for k, v in values[table].items() if k in registry.get(value, {})}
@@ -354,7 +359,7 @@ def _refuse_inapplicable(tables: dict) -> None:
 def _checked_table(table: str, entries: dict, base: Path) -> dict:
     if table in ("dynamics", "task"):
         registry = DYNAMICS_OPTIONS if table == "dynamics" else {name: task.options for name, task in TASKS.items()}
-        default = "quasistatic" if table == "dynamics" else "iris"
+        default = DEFAULT_NAMES[table]
         name = entries.get("name", default)
         if not isinstance(name, str) or name not in registry:
             raise ValueError(f"{table}.name must be one of {sorted(registry)}, got {name!r}")

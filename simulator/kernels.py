@@ -25,6 +25,8 @@ The explicit step for ``c dx/dt = s - kappa L(w) x`` is
 import numpy as np
 from numba import njit, prange
 
+from .base import hold_compiles
+
 __all__ = [
     "laplacian_bound", "relax", "relax_parts", "relax_ensemble", "edge_update", "learn_steps", "learn_steps_parts",
     "nudged_steps", "advect",
@@ -821,3 +823,6 @@ def shifted_band_factor(edges, w, position, scale, shift, band):
             band[i, d] *= scale
         band[i, 0] += shift
     return band_cholesky(band)
+
+
+hold_compiles(globals())  # a Ctrl-C while a kernel compiles waits for it (simulator.base.hold_compiles)

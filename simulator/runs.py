@@ -168,7 +168,7 @@ class _Run:
         else:
             start = build_network(config, task_class) if network is None else as_network(network)
         options = {key: value for key, value in config.tables["task"].items() if key != "name"}
-        self.boundary = recording_of(self.objects["dynamics"]).boundary
+        self.boundary = recording_of(self.objects["dynamics"]).boundary  # how inputs enter, outputs are read
         self.task = task_class.from_config(options, network=start, seed=config["run.seed"], boundary=self.boundary)
         self.task.cost = self.objects["cost"]  # the run's: what it records as cost_train and cost_test
         self.task.check_fits(start)

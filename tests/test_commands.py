@@ -35,7 +35,8 @@ def test_every_kind_of_error_has_its_exit_code(error, code):
     assert exit_code(error) == code
 
 
-@pytest.mark.parametrize("error", [ZeroDivisionError(), KeyError("T"), AttributeError("x")], ids=repr)
+@pytest.mark.parametrize("error", [ZeroDivisionError(), KeyError("T"), AttributeError("x"), RuntimeError("numba"),
+                                   NotImplementedError()], ids=repr)
 def test_an_error_of_ours_has_no_exit_code(error):
     with pytest.raises(TypeError, match=f"no exit code answers {type(error).__name__}"):
         exit_code(error)
@@ -46,6 +47,9 @@ def test_one_line_names_what_went_wrong():
     assert one_line(missing, "chemsignal plot: error") == "chemsignal plot: error: observables/nope"
     disk = OSError(28, "No space left on device", "run.h5")
     assert one_line(disk) == "error: run.h5: No space left on device"
+    unnamed = OSError(28, "No space left on device")
+    assert one_line(unnamed, path="r.h5") == "error: r.h5: No space left on device"
+    assert one_line(unnamed) == "error: No space left on device"
     assert one_line(BrokenProcessPool("a worker died")) == "error: BrokenProcessPool: a worker died"
     assert one_line(SimulationError("dt fell 100x")) == "error: dt fell 100x"
 
@@ -58,7 +62,7 @@ def test_answered_ends_an_error_in_one_line_and_its_code(capsys):
 
 
 def test_answered_adds_where_a_failed_run_is_kept(capsys):
-    with answered(failed=lambda: "; the run so far is in r.h5 (status 'failed')") as answer:
+    with answered(failure_note=lambda: "; the run so far is in r.h5 (status 'failed')") as answer:
         raise SimulationError("the conductances ran away")
     assert answer.code == 1
     assert capsys.readouterr().err == "error: the conductances ran away; the run so far is in r.h5 (status 'failed')\n"
@@ -77,6 +81,14 @@ def test_answered_takes_sigterm_as_an_interrupt_and_says_what_it_left(capsys):
     assert answer.code == 130
     assert capsys.readouterr().err == "interrupted; the partial run is in r.h5\n"
     assert signal.getsignal(signal.SIGTERM) is before  # the caller's handler is back
+
+
+@pytest.mark.parametrize("prefix, line", [("chemsignal plot: error", "chemsignal plot: interrupted"),
+                                          ("error", "interrupted")])
+def test_an_interrupt_is_named_after_the_command_by_default(prefix, line, capsys):
+    with answered(prefix) as answer:
+        raise KeyboardInterrupt
+    assert answer.code == 130 and capsys.readouterr().err == line + "\n"
 
 
 def test_answered_leaves_code_zero_when_nothing_went_wrong(capsys):

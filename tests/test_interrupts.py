@@ -289,7 +289,7 @@ print("costs", repr(again.costs.tolist()))
 def test_an_interrupt_while_numba_compiles_a_kernel_is_acted_on_once_it_has_compiled(kernel, dynamics):
     """Ctrl-C during a kernel's first call, while Numba compiles it or loads it from its cache,
     left Numba half-built ("no compiled object yet for <Library 'band_cholesky'>") and the next
-    ``train()`` failing: the first call is now held whole, and the interrupt comes after it."""
+    ``train()`` failing: the compile is now held whole, and the interrupt comes after it."""
     reference = subprocess.run([sys.executable, "-c", INTERRUPTED_COMPILE, "relax", dynamics], capture_output=True,
                                text=True, timeout=300)  # fmt: skip  (a kernel these runs never call: no interrupt)
     assert reference.stdout.splitlines()[0] == "not interrupted", reference.stderr
@@ -299,6 +299,43 @@ def test_an_interrupt_while_numba_compiles_a_kernel_is_acted_on_once_it_has_comp
     first, again = done.stdout.splitlines()
     assert first == "interrupted; compiled signatures: 1"  # raised once the call had compiled the kernel
     assert again == reference.stdout.splitlines()[1]  # the next train(), to the bit
+
+
+SECOND_SIGNATURE = """
+import os, signal, numpy as np
+import simulator
+import simulator.kernels as kernels
+net = simulator.lattice_network(side=5, d=3, seed=2)
+edges, n = net.topology.edges, net.n_nodes
+frozen = np.ones(net.n_edges)
+frozen.flags.writeable = False
+kernels.laplacian_bound(edges, frozen, n)  # a network's own (read-only) conductances: the first signature
+compile_for_real = kernels.laplacian_bound.compile
+
+def compile_interrupted(signature):
+    os.kill(os.getpid(), signal.SIGINT)
+    return compile_for_real(signature)
+
+kernels.laplacian_bound.compile = compile_interrupted
+try:
+    kernels.laplacian_bound(edges, np.ones(net.n_edges), n)  # a writeable copy, as a run's: a second one
+    print("not interrupted")
+except KeyboardInterrupt:
+    print("interrupted; compiled signatures:", len(kernels.laplacian_bound.overloads))
+kernels.laplacian_bound.compile = compile_for_real
+print("bound", kernels.laplacian_bound(edges, np.ones(net.n_edges), n), 2.0 * np.bincount(edges.ravel()).max())
+"""
+
+
+def test_an_interrupt_while_numba_compiles_a_second_signature_waits_for_it_too():
+    """Numba compiles once per argument types (a read-only array and a writeable one are two):
+    every such compile is held, not only a kernel's first."""
+    done = subprocess.run([sys.executable, "-c", SECOND_SIGNATURE], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    first, bound = done.stdout.splitlines()
+    assert first == "interrupted; compiled signatures: 2"
+    computed, gershgorin = bound.split()[1:]
+    assert computed == gershgorin  # 2 x the largest weighted degree (conductances 1): the kernel works
 
 
 def test_resume_of_a_file_a_live_run_writes_is_refused_before_it_is_read(tmp_path, capsys, monkeypatch):

@@ -266,7 +266,9 @@ def test_a_file_with_the_old_key_dynamics_advection_resumes(tmp_path, capsys, ho
     if how == "resume":  # the config read from the file, migrated with the notice
         with pytest.warns(simulator.ChemsignalDeprecationWarning, match="dynamics.advection is now dynamics.drift"):
             assert main(["resume", str(tmp_path / "parts.h5")]) == 0
-    else:  # the file's config and the given one compared as this version reads them
-        simulator.run(config, out=tmp_path / "parts.h5", resume=True)
+    else:  # the command line: the file's config and the given one compared as this version reads them
+        config_file = tmp_path / "c.toml"
+        config_file.write_text(config.to_toml())
+        assert main(["run", str(config_file), "--out", str(tmp_path / "parts.h5"), "--resume"]) == 0
     assert load_trajectory(tmp_path / "parts.h5").status[0] == "complete"
     assert differing_datasets(tmp_path / "whole.h5", tmp_path / "parts.h5") == []

@@ -44,8 +44,9 @@ class Declared:
 
 
 class Recording:
-    """The quasistatic model's: every field at steady state, so nothing is carried between
-    presentations, and no clock but the presentations' and the epochs'.
+    """What every dynamics answers; by default what the quasistatic model records: every
+    field at steady state, so nothing is carried between presentations, and no clock but the
+    presentations' and the epochs'.
 
     ``timed``: the run has a time axis (``T`` per presentation);
     ``updates_per_presentation``: pipe updates a presentation makes (the blow-up watch's unit).
@@ -79,7 +80,8 @@ class Recording:
         return {}
 
     def restored(self, row: dict):
-        """The carried state of a checkpoint row; at rest equals "no state yet" (None)."""
+        """The carried state of a checkpoint row (a row written at rest restores to a state at
+        rest, which ``train`` treats as no state yet); None where nothing is carried."""
         return None
 
     def field_steps_per_presentation(self, network: Network, derived: dict, integrator, physics) -> int:
@@ -92,7 +94,7 @@ class Recording:
         return {}
 
 
-class FieldsRecording(Recording):
+class TimeSteppedRecording(Recording):
     """The time-stepped model's: the pressure and chemical fields carried between
     presentations, each presentation's time step, and snapshots on the ``field`` clock."""
 
@@ -187,8 +189,13 @@ class AdvectionRecording(Recording):
         return {"release": presentations * self.spec.transport_steps // self.spec.release_every + presentations}
 
 
+class QuasistaticRecording(Recording):
+    """The quasistatic model's (:class:`Recording` as it is: nothing carried)."""
+
+
 #: Each dynamics' recording, by the dynamics' registry name (``simulator.engine.DYNAMICS``).
-RECORDINGS = {"quasistatic": Recording, "timestepped": FieldsRecording, "advection": AdvectionRecording}
+RECORDINGS = {"quasistatic": QuasistaticRecording, "timestepped": TimeSteppedRecording,
+              "advection": AdvectionRecording}  # fmt: skip
 
 
 def recording_of(dynamics) -> Recording:
