@@ -20,7 +20,7 @@ import contextlib
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -123,7 +123,7 @@ def _series(task, network: Network, objects: dict, recording: Recording) -> list
         *(Series(f"observables/{name}", (), "epoch", "", text) for name, text in WATCHED.items()),
         Series("observables/edges/conductance", (m,), "epoch", "conductance", "pipe conductances"),
     ]  # fmt: skip
-    found += [Series(**asdict(declared)) for declared in recording.series(n, m, objects["save"].fields_every)]
+    found += recording.series(n, m, objects["save"].fields_every)
     return found + _checkpoint_series(recording, found, n, m)
 
 

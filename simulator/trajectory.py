@@ -48,6 +48,7 @@ from .commandline import EXIT_FAILED, EXIT_NOTHING_TO_RESUME, EXIT_REFUSED
 from .network import Network
 from .outputs import BusyError, OutputError, Replacement, WriterLock, check_target, held
 from .provenance import provenance
+from .schema import CHECKPOINT, Series
 
 h5py = lazy_module("h5py")  # loaded when a file is first read or written
 
@@ -78,8 +79,6 @@ UNITS = (
 )
 STATUSES = ("running", "complete", "interrupted", "failed")
 WARNINGS_BYTES = 8192  # parameters/run_warnings: the run's warnings, one per line
-#: Where a run keeps what ``resume`` needs beyond the conductances (recorded every epoch anyway).
-CHECKPOINT = "observables/checkpoint/"
 # Chunks of fixed datasets (written once, before SWMR): ~64 KiB. No dataset is compressed: in
 # SWMR mode HDF5 never reuses freed file space, and every append that rewrites a partly filled
 # *compressed* chunk frees its old copy: measured, a 150-epoch Iris run grew to 43 MB for
@@ -164,26 +163,6 @@ class WriteFailed(TrajectoryError):
 class DamagedFile(TrajectoryError):
     """A run file whose bytes no longer match their checksums (or whose metadata cannot be
     read): the message names the damaged object."""
-
-
-@dataclass(frozen=True)
-class Series:
-    """A time series to declare before the run starts (SWMR allows no new objects later).
-
-    path : where it lives, e.g. ``"observables/cost"``
-    shape : shape of one sample (``()`` for a scalar)
-    clock : series that are sampled together share a clock (and their ``step``/``time``)
-    unit : H5MD ``unit`` attribute of ``value`` (omitted if empty)
-    description : what it is, stored as an attribute
-    dtype : numpy dtype of ``value``
-    """
-
-    path: str
-    shape: tuple = ()
-    clock: str = "epoch"
-    unit: str = ""
-    description: str = ""
-    dtype: str = "float64"
 
 
 def versions() -> dict:

@@ -13,6 +13,7 @@ PACKAGE = ROOT / "simulator"
 # engine's own modules from each other in the order given). Data flows one way.
 LAYERS = [
     ["_start", "base"],
+    ["schema"],
     ["commandline", "outputs", "provenance"],
     ["kernels"],
     ["network"],

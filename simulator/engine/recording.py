@@ -3,23 +3,22 @@ recorded run to the next: its own series, its checkpoint and the state restored 
 
 A recorded run (:mod:`simulator.runs`) asks the dynamics' :class:`Recording`
 (:func:`recording_of`) and never the dynamics' name. Adding a dynamics is one class here and
-one registry line. Series are declared as :class:`Declared` (path, shape, clock, unit,
-description, dtype); the run-file layer makes its own series of them.
+one registry line. Series are declared as :class:`simulator.schema.Series`, as the run file
+writes them.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..advection import AdvectionState
 from ..network import Network
 from ..quasistatic import BOUNDARIES
+from ..schema import Series
 from .method import coupled_stable_dt
 from .results import FieldState
 
-__all__ = ["Declared", "Recording", "RECORDINGS", "recording_of", "RELEASE_SERIES"]
+__all__ = ["Recording", "RECORDINGS", "recording_of", "RELEASE_SERIES"]
 
 RELEASE_SERIES = {
     "release_cost": "cost at each release",
@@ -28,19 +27,6 @@ RELEASE_SERIES = {
     "drained_mass": "chemical drained so far",
     "in_network_mass": "chemical in the network",
 }
-
-
-@dataclass(frozen=True)
-class Declared:
-    """One series a dynamics records: ``shape`` of one row; ``clock`` the H5MD clock it is
-    sampled on (``example``, ``epoch``, ``field``, ``release``); ``unit`` as the file states it."""
-
-    path: str
-    shape: tuple
-    clock: str
-    unit: str
-    description: str
-    dtype: str = "float64"
 
 
 class Recording:
@@ -67,7 +53,7 @@ class Recording:
         pairs, pair drops) unless the dynamics chooses (:class:`AdvectionRecording`)."""
         return {key: choices[0] for key, choices in BOUNDARIES.items()}
 
-    def series(self, n: int, m: int, fields_every: int | None) -> list[Declared]:
+    def series(self, n: int, m: int, fields_every: int | None) -> list[Series]:
         """The dynamics' own series beside every run's (``n`` nodes, ``m`` pipes)."""
         return []
 
@@ -106,10 +92,10 @@ class TimeSteppedRecording(Recording):
         return 1
 
     def series(self, n, m, fields_every):
-        found = [Declared("observables/dt", (), "example", "time", "time step of the presentation")]
+        found = [Series("observables/dt", (), "example", "time", "time step of the presentation")]
         if fields_every:
-            found.append(Declared("particles/nodes/pressure", (n,), "field", "pressure", "node pressures v"))
-            found.append(Declared("particles/nodes/concentration", (n,), "field", "concentration",
+            found.append(Series("particles/nodes/pressure", (n,), "field", "pressure", "node pressures v"))
+            found.append(Series("particles/nodes/concentration", (n,), "field", "concentration",
                                   "feedback chemical u"))  # fmt: skip
         return found
 
@@ -141,9 +127,9 @@ class AdvectionRecording(Recording):
         return self.spec.transport_steps
 
     def series(self, n, m, fields_every):
-        found = [Declared(f"observables/{name}", (), "release", "", text) for name, text in RELEASE_SERIES.items()]
+        found = [Series(f"observables/{name}", (), "release", "", text) for name, text in RELEASE_SERIES.items()]
         if fields_every:
-            found += [Declared(f"particles/nodes/{name}", (n,), "field", "", f"{name} at the nodes") for name in
+            found += [Series(f"particles/nodes/{name}", (n,), "field", "", f"{name} at the nodes") for name in
                       ("s_plus", "s_minus")]  # fmt: skip
         return found
 
